@@ -1,0 +1,115 @@
+/**
+ * One benchmark measurement in a fresh process: `child.ts <scenario> <library> <json options>`.
+ * Prints one JSON line with the result.
+ */
+import { ADAPTERS, type Adapter } from './adapters.ts';
+import { busyWait, percentile, preciseNow, settledHeap, sleep } from '../lib/stats.ts';
+
+const [scenario, library, optionsJson] = process.argv.slice(2);
+const options = JSON.parse(optionsJson ?? '{}') as Record<string, number | string | boolean>;
+const make = ADAPTERS[library ?? ''];
+if (make === undefined) throw new Error(`unknown library ${library}`);
+const adapter: Adapter = make();
+
+/** 100 distinct daily expressions (minute, hour): parsed once each by libraries that share. */
+const DAILY = Array.from({ length: 100 }, (_, k) => `${k % 60} ${Math.floor(k / 60)} * * *`);
+/** 100 distinct yearly expressions that will not fire during a benchmark. */
+const YEARLY = Array.from({ length: 100 }, (_, k) => `${k % 60} ${Math.floor(k / 60)} 1 1 *`);
+const EVERY_SECOND = ['* * * * * *'];
+
+async function register(kind: string, count: number, fire: (job: number, nominal: number) => void, exprs: readonly string[], everyMs: number): Promise<void> {
+  if (kind === 'every') {
+    if (adapter.every === null) throw new Error('unsupported');
+    await adapter.every(count, everyMs, fire);
+  } else {
+    if (adapter.cron === null) throw new Error('unsupported');
+    await adapter.cron(exprs, count, fire);
+  }
+}
+
+async function registration(): Promise<object> {
+  const count = Number(options.count);
+  const noop = () => {};
+  const before = settledHeap();
+  const t0 = performance.now();
+  await register(String(options.kind), count, noop, DAILY, 3_600_000);
+  const ms = performance.now() - t0;
+  const after = settledHeap();
+  return { ms, bytesPerTask: (after - before) / count };
+}
+
+async function idleCpu(): Promise<object> {
+  await register(String(options.kind), Number(options.count), () => {}, YEARLY, 3_600_000);
+  await sleep(1000);
+  settledHeap();
+  const start = process.cpuUsage();
+  await sleep(Number(options.seconds) * 1000);
+  const used = process.cpuUsage(start);
+  return { cpuMs: (used.user + used.system) / 1000 };
+}
+
+async function lateness(): Promise<object> {
+  const seconds = Number(options.seconds);
+  const warm = preciseNow() + 2500;
+  const samples: number[] = [];
+  const fires = new Map<string, number>();
+  const perJob: number[][] = [];
+  await register(String(options.kind), Number(options.count), (job, nominal) => {
+    const now = preciseNow();
+    if (nominal < warm) return;
+    samples.push(now - nominal);
+    const key = `${job}@${Math.round(nominal)}`;
+    fires.set(key, (fires.get(key) ?? 0) + 1);
+    (perJob[job] ??= []).push(nominal);
+  }, EVERY_SECOND, 1000);
+  const blocker = options.blocked === true ? setInterval(() => busyWait(50), 200) : null;
+  await sleep((seconds + 3) * 1000);
+  if (blocker !== null) clearInterval(blocker);
+  const end = preciseNow() - 1500;
+  // Lost ticks: gaps of more than one interval between a job's consecutive nominal instants.
+  let missed = 0;
+  for (const nominals of perJob) {
+    const inWindow = [...new Set((nominals ?? []).filter((n) => n < end))].sort((a, b) => a - b);
+    for (let i = 1; i < inWindow.length; i++) missed += Math.max(0, Math.round(((inWindow[i] as number) - (inWindow[i - 1] as number)) / 1000) - 1);
+  }
+  const doubled = [...fires.values()].filter((n) => n > 1).length;
+  return { samples: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), max: Math.max(...samples), missed, doubled };
+}
+
+async function drift(): Promise<object> {
+  const interval = Number(options.ms);
+  const fires = Number(options.fires);
+  const errors: number[] = [];
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  await register('every', 1, (_job, nominal) => {
+    if (errors.length < fires) errors.push(preciseNow() - nominal);
+    if (errors.length === fires) done();
+  }, [], interval);
+  await finished;
+  // Against the first fire, so per-library start-up differences do not count as drift.
+  const first = errors[0] as number;
+  const relative = errors.map((e) => e - first);
+  return { atLast: relative.at(-1), maxAbs: Math.max(...relative.map(Math.abs)), perFire: (relative.at(-1) as number) / (fires - 1) };
+}
+
+async function stall(): Promise<object> {
+  const nominals: number[] = [];
+  await register(String(options.kind), 1, (_job, nominal) => nominals.push(nominal), EVERY_SECOND, 1000);
+  await sleep(3200);
+  const stallStart = preciseNow();
+  busyWait(2500);
+  const stallEnd = preciseNow();
+  await sleep(3000);
+  const due = Math.floor(stallEnd / 1000) - Math.floor(stallStart / 1000);
+  const ran = nominals.filter((n) => n > stallStart - 1000 && n <= stallEnd).length;
+  return { ticksInStall: due, ranForThem: ran };
+}
+
+const SCENARIOS: Record<string, () => Promise<object>> = { registration, idleCpu, lateness, drift, stall };
+const run = SCENARIOS[scenario ?? ''];
+if (run === undefined) throw new Error(`unknown scenario ${scenario}`);
+const result = await run();
+await adapter.stop();
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);

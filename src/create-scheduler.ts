@@ -1,0 +1,23 @@
+import { hostname } from 'node:os';
+import { Scheduler } from './engine/scheduler.ts';
+import type { SchedulerOptions } from './engine/scheduler-options.ts';
+
+/**
+ * Creates a scheduler. Options are validated at once: an unknown or bad option throws an error
+ * that names it, the value received and the fix.
+ *
+ * @example
+ * import { createScheduler, memoryStore } from 'caretaker';
+ *
+ * const scheduler = createScheduler({ store: memoryStore() });
+ * scheduler.add({
+ *   name: 'cache-cleanup',
+ *   schedule: { every: '6h', initialDelay: '5m' },
+ *   handler: async (ctx) => ({ removed: 12 }),
+ * });
+ * await scheduler.start();
+ */
+export function createScheduler(options: SchedulerOptions = {}): Scheduler {
+  const instance = options.instance ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 6)}`;
+  return new Scheduler({ ...options, instance });
+}

@@ -1,0 +1,167 @@
+import type { ClaimOutcome, ClaimRequest, Store } from '../store/port.ts';
+import { MinHeap } from '../util/min-heap.ts';
+import type { Job } from './task-runtime.ts';
+
+/** The claim a job makes; `skip` overrides the job's own (to record it instead of running it). */
+export function claimRequest(job: Job, instance: string, leaseMs: number, skip: Job['skip'] = job.skip): ClaimRequest {
+  return {
+    runId: job.runId,
+    task: job.runtime.name,
+    slot: job.slot,
+    attempt: job.attempt,
+    trigger: job.trigger,
+    scheduledFor: job.scheduledFor,
+    dueAt: job.dueAt,
+    instance,
+    skip,
+    skippedTicks: job.skippedTicks,
+    overlap: job.overlap,
+    maxConcurrent: job.runtime.policy.maxConcurrent,
+    leaseMs,
+  };
+}
+
+/** Higher priority first, then earlier due instant, then submission order. */
+const beforeInQueue = (a: Job, b: Job): boolean => {
+  const pa = a.runtime.policy.priority;
+  const pb = b.runtime.policy.priority;
+  if (pa !== pb) return pa > pb;
+  if (a.dueAt !== b.dueAt) return a.dueAt < b.dueAt;
+  return a.seq < b.seq;
+};
+
+export interface DispatcherHost {
+  readonly store: Store;
+  readonly instance: string;
+  readonly leaseMs: number;
+  /** Most runs in progress at once on this instance. */
+  readonly concurrency: number;
+  now(): number;
+  /** Jobs leave the queue for a claim. */
+  onDispatch(jobs: readonly Job[]): void;
+  /** Called once per job with its claim outcome. A `started` job keeps its slot until `release`. */
+  onOutcome(job: Job, outcome: ClaimOutcome): void;
+  /** A claim batch failed; the jobs are back in the queue and `retryLater` is up to the host. */
+  onClaimError(error: unknown): void;
+}
+
+/**
+ * Turns jobs into claims. Jobs wait in a priority queue while every concurrency slot is taken;
+ * when slots free up, higher priority and earlier due time go first. Jobs submitted in the same
+ * turn of the event loop are claimed in one store call, so a thousand tasks due at the same
+ * instant cost one round trip.
+ */
+export class Dispatcher {
+  readonly #host: DispatcherHost;
+  readonly #queue = new MinHeap<Job>(beforeInQueue);
+  /** Skip records need no slot and never wait behind runs. */
+  #skips: Job[] = [];
+  #slotsInUse = 0;
+  #batchesInFlight = 0;
+  #drainScheduled = false;
+  #paused = false;
+  #closed = false;
+
+  constructor(host: DispatcherHost) {
+    this.#host = host;
+  }
+
+  /** True when nothing is queued or being claimed. */
+  get idle(): boolean {
+    return this.#queue.size === 0 && this.#skips.length === 0 && this.#batchesInFlight === 0;
+  }
+
+  get slotsInUse(): number {
+    return this.#slotsInUse;
+  }
+
+  get queued(): number {
+    return this.#queue.size + this.#skips.length;
+  }
+
+  submit(job: Job): void {
+    if (this.#closed) return;
+    if (job.skip !== null) this.#skips.push(job);
+    else this.#queue.push(job);
+    this.#scheduleDrain();
+  }
+
+  /** Takes a job back if it is still queued; false once it has gone to the store. */
+  withdraw(job: Job): boolean {
+    return this.#queue.remove(job);
+  }
+
+  /** A started run ended: its slot is free again. */
+  release(): void {
+    this.#slotsInUse = Math.max(0, this.#slotsInUse - 1);
+    this.#scheduleDrain();
+  }
+
+  /** Holds claims (e.g. while the store is failing) until `resume`. */
+  hold(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#scheduleDrain();
+  }
+
+  /** Stops accepting jobs; returns the queued ones, which were never claimed. */
+  close(): Job[] {
+    this.#closed = true;
+    const dropped = [...this.#skips, ...this.#queue.items()];
+    this.#queue.clear();
+    this.#skips = [];
+    return dropped;
+  }
+
+  #scheduleDrain(): void {
+    if (this.#drainScheduled || this.#closed) return;
+    this.#drainScheduled = true;
+    queueMicrotask(() => {
+      this.#drainScheduled = false;
+      this.#drain();
+    });
+  }
+
+  #drain(): void {
+    if (this.#paused || this.#closed) return;
+    const batch: Job[] = this.#skips;
+    this.#skips = [];
+    while (this.#slotsInUse < this.#host.concurrency && this.#queue.size > 0) {
+      batch.push(this.#queue.pop() as Job);
+      this.#slotsInUse++;
+    }
+    if (batch.length === 0) return;
+    this.#host.onDispatch(batch);
+    void this.#claim(batch);
+  }
+
+  async #claim(batch: Job[]): Promise<void> {
+    this.#batchesInFlight++;
+    const now = this.#host.now();
+    const requests = batch.map((job) => claimRequest(job, this.#host.instance, this.#host.leaseMs));
+    let outcomes: ClaimOutcome[];
+    try {
+      outcomes = await this.#host.store.claim(requests, now);
+    } catch (error) {
+      this.#batchesInFlight--;
+      for (const job of batch) {
+        if (job.skip === null) this.#slotsInUse--;
+        if (!this.#closed) this.submit(job);
+      }
+      this.hold();
+      this.#host.onClaimError(error);
+      return;
+    }
+    this.#batchesInFlight--;
+    for (let i = 0; i < batch.length; i++) {
+      const job = batch[i] as Job;
+      const outcome = outcomes[i] ?? ({ kind: 'taken' } as const);
+      if (job.skip === null && outcome.kind !== 'started') this.#slotsInUse--;
+      this.#host.onOutcome(job, outcome);
+    }
+    this.#scheduleDrain();
+  }
+}

@@ -1,0 +1,55 @@
+import type { RunRecord } from '../store/records.ts';
+import type { TaskInfo } from './task.ts';
+
+/** What `stop()` resolves with. */
+export interface StopReport {
+  /** How long stopping took. */
+  readonly durationMs: number;
+  /** Runs that completed while the scheduler waited for them (their handler returned or failed). */
+  readonly finished: readonly RunRecord[];
+  /** Runs recorded `interrupted`: they stopped on the shutdown signal, or were still going at the deadline. */
+  readonly interrupted: readonly RunRecord[];
+}
+
+/** Progress reported by a running handler. */
+export interface ProgressEvent {
+  readonly runId: string;
+  readonly task: string;
+  readonly fraction: number;
+  readonly message: string | null;
+}
+
+/** Where an error that no caller could catch happened. */
+export type ErrorContext = 'store' | 'listener' | 'progress' | 'output';
+
+/**
+ * Every event a scheduler emits, with its payload type. Subscribe with `scheduler.on(name, fn)`.
+ *
+ * @example
+ * scheduler.on('run:finished', (run) => console.log(run.task, run.status, run.durationMs));
+ */
+export interface SchedulerEvents {
+  'scheduler:started': { readonly instance: string; readonly tasks: number };
+  'scheduler:stopped': StopReport;
+  'task:added': TaskInfo;
+  'task:updated': TaskInfo;
+  'task:removed': { readonly task: string };
+  'task:paused': { readonly task: string };
+  'task:resumed': { readonly task: string };
+  'run:started': RunRecord;
+  'run:progress': ProgressEvent;
+  /** The run's final record, including `retryAt` when a retry was scheduled. */
+  'run:finished': RunRecord;
+  /** This instance lost a run's lease; its outcome was not written (another instance took over). */
+  'run:lost': { readonly runId: string; readonly task: string };
+  /** A tick that did not run, recorded with its reason. */
+  'tick:skipped': RunRecord;
+  /** A tick that will run when the current run ends (`overlap: 'queue'`). */
+  'tick:queued': { readonly task: string; readonly scheduledFor: Date };
+  /** The wall clock jumped relative to elapsed time; due instants were recomputed. */
+  'clock:jump': { readonly deltaMs: number };
+  /** Something failed that no caller could catch (a store outage, a throwing listener). */
+  error: { readonly error: unknown; readonly context: ErrorContext };
+}
+
+export type SchedulerEventName = keyof SchedulerEvents;

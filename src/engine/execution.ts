@@ -1,0 +1,160 @@
+import type { LastSuccess, RunProgress, RunRecord } from '../store/records.ts';
+import {
+  LeaseLostError,
+  RunCancelledError,
+  RunTimeoutError,
+  ShutdownError,
+} from '../util/errors.ts';
+import type { Logger } from '../util/logger.ts';
+import type { AbortCause, Settlement } from './run-state.ts';
+import type { TaskContext } from './task.ts';
+import type { Job } from './task-runtime.ts';
+import { type ElapsedEntry, timerEntry, type TimerQueue } from './timer-queue.ts';
+
+/** What an execution needs from its scheduler. */
+export interface ExecutionHost {
+  readonly timers: TimerQueue;
+  readonly logger: Logger;
+  /** The handler reported progress. */
+  onProgress(execution: Execution, progress: RunProgress): void;
+  /** The handler settled, or was abandoned after its grace period. Called exactly once. */
+  onSettled(execution: Execution, settlement: Settlement, value: unknown): void;
+}
+
+function abortReason(cause: AbortCause, timeoutMs: number): Error {
+  switch (cause) {
+    case 'timeout':
+      return new RunTimeoutError(timeoutMs);
+    case 'cancel':
+      return new RunCancelledError('cancelled');
+    case 'replace':
+      return new RunCancelledError('replaced');
+    case 'shutdown':
+      return new ShutdownError();
+    case 'lease-lost':
+      return new LeaseLostError();
+  }
+}
+
+/**
+ * One attempt of a run in this process: the handler, its context and its deadlines. An abort
+ * (timeout, cancel, shutdown, lost lease) fires `ctx.signal`; a handler that has not settled
+ * `abortGrace` later is abandoned, so a stuck handler cannot hold its slot forever.
+ */
+export class Execution {
+  readonly job: Job;
+  readonly run: RunRecord;
+  readonly fencingToken: number;
+  readonly #host: ExecutionHost;
+  readonly #controller = new AbortController();
+  #cause: AbortCause | null = null;
+  #settled = false;
+  #timeout: ElapsedEntry | null = null;
+  #grace: ElapsedEntry | null = null;
+  #progress: RunProgress | null = null;
+  /** The lease is gone: the outcome must not be written. */
+  leaseLost = false;
+
+  constructor(host: ExecutionHost, job: Job, run: RunRecord) {
+    this.#host = host;
+    this.job = job;
+    this.run = run;
+    this.fencingToken = run.fencingToken ?? 0;
+  }
+
+  get id(): string {
+    return this.run.id;
+  }
+
+  get cause(): AbortCause | null {
+    return this.#cause;
+  }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  get progress(): RunProgress | null {
+    return this.#progress;
+  }
+
+  /** The abort reason as an Error (for records and `retryOn`), or null if not aborted. */
+  get abortError(): unknown {
+    return this.#cause === null ? null : this.#controller.signal.reason;
+  }
+
+  /** Calls the handler. Its synchronous part runs now, inside this call. */
+  start(lastSuccess: LastSuccess | null): void {
+    const task = this.job.runtime;
+    if (Number.isFinite(task.policy.timeoutMs)) {
+      this.#timeout = timerEntry(() => this.abort('timeout'));
+      this.#host.timers.after(this.#timeout, task.policy.timeoutMs);
+    }
+    const ctx = this.#context(lastSuccess);
+    let result: unknown;
+    try {
+      result = task.handler(ctx);
+    } catch (error) {
+      this.#settle('threw', error);
+      return;
+    }
+    if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+      (result as PromiseLike<unknown>).then(
+        (value) => this.#settle('returned', value),
+        (error: unknown) => this.#settle('threw', error),
+      );
+    } else {
+      this.#settle('returned', result);
+    }
+  }
+
+  /**
+   * Aborts the run's signal with `cause` (the first cause wins). With `grace`, the handler is
+   * abandoned if it has not settled after the task's `abortGrace`.
+   */
+  abort(cause: AbortCause, grace = true): void {
+    if (this.#settled || this.#cause !== null) return;
+    this.#cause = cause;
+    this.#controller.abort(abortReason(cause, this.job.runtime.policy.timeoutMs));
+    if (grace) {
+      this.#grace = timerEntry(() => this.abandon());
+      this.#host.timers.after(this.#grace, this.job.runtime.policy.abortGraceMs);
+    }
+  }
+
+  /** Gives up on the handler now; it may still be running, but its result is ignored. */
+  abandon(): void {
+    this.#settle('abandoned', undefined);
+  }
+
+  #settle(settlement: Settlement, value: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#timeout !== null) this.#host.timers.cancel(this.#timeout);
+    if (this.#grace !== null) this.#host.timers.cancel(this.#grace);
+    this.#host.onSettled(this, settlement, value);
+  }
+
+  #context(lastSuccess: LastSuccess | null): TaskContext {
+    const { job, run } = this;
+    const logger = this.#host.logger.child({ task: run.task, runId: run.id, attempt: run.attempt });
+    const tickKey = job.slot.startsWith('m:') ? `manual:${run.id}` : new Date(job.scheduledFor).toISOString();
+    return {
+      signal: this.#controller.signal,
+      runId: run.id,
+      task: run.task,
+      scheduledFor: new Date(job.scheduledFor),
+      attempt: run.attempt,
+      trigger: run.trigger,
+      lastSuccess,
+      logger,
+      idempotencyKey: `${run.task}@${tickKey}`,
+      fencingToken: this.fencingToken,
+      progress: (fraction: number, message?: string) => {
+        if (this.#settled || typeof fraction !== 'number' || Number.isNaN(fraction)) return;
+        this.#progress = { fraction: Math.min(1, Math.max(0, fraction)), message: message === undefined ? null : String(message) };
+        this.#host.onProgress(this, this.#progress);
+      },
+    };
+  }
+}

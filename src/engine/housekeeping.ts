@@ -1,0 +1,176 @@
+import type { LeaseRef, PollResult, Store } from '../store/port.ts';
+import type { RetentionPolicy } from '../store/records.ts';
+import type { ErrorContext } from './events.ts';
+import { type ElapsedEntry, timerEntry, type TimerQueue } from './timer-queue.ts';
+
+/** What the housekeeping loops need from their scheduler. */
+export interface HousekeepingHost {
+  readonly store: Store;
+  readonly timers: TimerQueue;
+  readonly instance: string;
+  now(): number;
+  /** Runs a store call as tracked work (so `onIdle` waits for it). */
+  track<T>(work: Promise<T>): Promise<T>;
+  reportError(error: unknown, context: ErrorContext): void;
+}
+
+/**
+ * Asks the store what other instances changed (triggers, cancels, pauses, expired leases, due
+ * retries) every `intervalMs`, and at once when the store signals a change.
+ */
+export class Poller {
+  readonly #host: HousekeepingHost;
+  readonly #intervalMs: number;
+  readonly #retryGraceMs: number;
+  readonly #apply: (result: PollResult) => void;
+  readonly #entry: ElapsedEntry;
+  #pauseVersion = 0;
+  #inFlight = false;
+  #again = false;
+  #running = false;
+
+  constructor(host: HousekeepingHost, intervalMs: number, retryGraceMs: number, apply: (result: PollResult) => void) {
+    this.#host = host;
+    this.#intervalMs = intervalMs;
+    this.#retryGraceMs = retryGraceMs;
+    this.#apply = apply;
+    this.#entry = timerEntry(() => this.pollNow());
+  }
+
+  /** Starts with a poll at once: triggers, retries and queued ticks may be waiting from before. */
+  start(): void {
+    this.#running = true;
+    this.pollNow();
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#host.timers.cancel(this.#entry);
+  }
+
+  /** Polls now, or right after the poll in flight. */
+  pollNow(): void {
+    if (!this.#running) return;
+    if (this.#inFlight) {
+      this.#again = true;
+      return;
+    }
+    this.#inFlight = true;
+    this.#host.timers.cancel(this.#entry);
+    const request = {
+      instance: this.#host.instance,
+      now: this.#host.now(),
+      pauseVersion: this.#pauseVersion,
+      retryGraceMs: this.#retryGraceMs,
+    };
+    void this.#host
+      .track(this.#host.store.poll(request))
+      .then(
+        (result) => {
+          if (!this.#running) return;
+          this.#pauseVersion = result.pauseVersion;
+          this.#apply(result);
+        },
+        (error: unknown) => this.#host.reportError(error, 'store'),
+      )
+      .finally(() => {
+        this.#inFlight = false;
+        if (!this.#running) return;
+        if (this.#again) {
+          this.#again = false;
+          this.pollNow();
+        } else {
+          this.#host.timers.after(this.#entry, this.#intervalMs);
+        }
+      });
+  }
+}
+
+/** Renews the leases of this instance's running runs every `intervalMs`, while there are any. */
+export class Heartbeat {
+  readonly #host: HousekeepingHost;
+  readonly #intervalMs: number;
+  readonly #leaseMs: number;
+  readonly #leases: () => LeaseRef[];
+  readonly #onLost: (runIds: readonly string[]) => void;
+  readonly #entry: ElapsedEntry;
+  #running = false;
+
+  constructor(
+    host: HousekeepingHost,
+    leaseMs: number,
+    leases: () => LeaseRef[],
+    onLost: (runIds: readonly string[]) => void,
+  ) {
+    this.#host = host;
+    this.#leaseMs = leaseMs;
+    // A third of the lease: two renewals can fail before the lease lapses.
+    this.#intervalMs = Math.max(1, Math.floor(leaseMs / 3));
+    this.#leases = leases;
+    this.#onLost = onLost;
+    this.#entry = timerEntry(() => this.#beat());
+  }
+
+  /** Arms the heartbeat if it is not armed; idle schedulers never wake for it. */
+  ensure(): void {
+    this.#running = true;
+    if (!this.#host.timers.has(this.#entry)) this.#host.timers.after(this.#entry, this.#intervalMs);
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#host.timers.cancel(this.#entry);
+  }
+
+  #beat(): void {
+    const leases = this.#leases();
+    if (leases.length === 0 || !this.#running) return;
+    this.#host.timers.after(this.#entry, this.#intervalMs);
+    void this.#host.track(this.#host.store.renewLeases(leases, this.#leaseMs, this.#host.now())).then(
+      (lost) => {
+        if (lost.length > 0) this.#onLost(lost);
+      },
+      (error: unknown) => this.#host.reportError(error, 'store'),
+    );
+  }
+}
+
+/** Applies the history retention policy in bounded batches, every `intervalMs`. */
+export class Pruner {
+  static readonly BATCH = 500;
+  readonly #host: HousekeepingHost;
+  readonly #policy: RetentionPolicy;
+  readonly #intervalMs: number;
+  readonly #entry: ElapsedEntry;
+  #running = false;
+
+  constructor(host: HousekeepingHost, policy: RetentionPolicy, intervalMs: number) {
+    this.#host = host;
+    this.#policy = policy;
+    this.#intervalMs = intervalMs;
+    this.#entry = timerEntry(() => void this.#prune());
+  }
+
+  start(firstDelayMs: number): void {
+    this.#running = true;
+    this.#host.timers.after(this.#entry, firstDelayMs);
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#host.timers.cancel(this.#entry);
+  }
+
+  async #prune(): Promise<void> {
+    try {
+      // Batch by batch, yielding between them, so a large backlog never stalls ticks.
+      while (this.#running) {
+        const deleted = await this.#host.track(this.#host.store.prune(this.#policy, this.#host.now(), Pruner.BATCH));
+        if (deleted < Pruner.BATCH) break;
+      }
+    } catch (error) {
+      this.#host.reportError(error, 'store');
+    }
+    if (this.#running) this.#host.timers.after(this.#entry, this.#intervalMs);
+  }
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import type { Store } from '../store/port.ts';
+import type { RetentionPolicy } from '../store/records.ts';
+import type { Duration } from '../util/duration.ts';
+import { InvalidOptionError } from '../util/errors.ts';
+import type { IdGenerator } from '../util/ids.ts';
+import type { Logger } from '../util/logger.ts';
+import { toOptionIssues } from '../util/zod-issues.ts';
+import type { Clock } from './clock.ts';
+import type { TaskOptions } from './task.ts';
+import { durationField, parseTaskDefaults } from './task-options.ts';
+
+/** Options of `createScheduler`. */
+export interface SchedulerOptions {
+  /** Where state, claims and history live. @defaultValue memoryStore() */
+  readonly store?: Store;
+  /** The time source; pass `createTestClock()` from `caretaker/testing` in tests. @defaultValue the system clock */
+  readonly clock?: Clock;
+  /** This instance's name in run records and logs. @defaultValue `<hostname>:<pid>:<random>` */
+  readonly instance?: string;
+  /**
+   * How long a claim holds without a heartbeat. A run whose instance died is recorded
+   * `interrupted` (and retried, if its policy allows) once its lease lapses: shorter detects
+   * crashes sooner, longer tolerates longer event-loop stalls and store outages.
+   * @defaultValue '15s'
+   */
+  readonly lease?: Duration;
+  /** Most runs in progress at once on this instance; beyond it, higher priority goes first. @defaultValue unlimited */
+  readonly concurrency?: number;
+  /** A pino-compatible logger. @defaultValue silent (events carry the same facts) */
+  readonly logger?: Logger;
+  /** Unref the scheduler's timer so it never keeps the process alive by itself. @defaultValue false */
+  readonly unref?: boolean;
+  /** Options applied to every task that does not set them. */
+  readonly defaults?: TaskOptions;
+  /** How much run history to keep; applied by the scheduler in bounded batches. */
+  readonly history?: {
+    /** @defaultValue '30d' */
+    readonly maxAge?: Duration;
+    /** @defaultValue 1000 */
+    readonly maxPerTask?: number;
+  };
+  /**
+   * How often to ask the store for other instances' triggers, cancels and pauses, and for
+   * expired leases. Stores with a push channel (PostgreSQL LISTEN/NOTIFY) wake instances at once,
+   * so this only bounds the delay when notifications are lost.
+   * @defaultValue '5s'
+   */
+  readonly pollInterval?: Duration;
+  /** Random source for retry backoff jitter; tests pass a seeded one. @defaultValue Math.random */
+  readonly random?: () => number;
+  /** Run id generator. @defaultValue UUIDv7 */
+  readonly idGenerator?: IdGenerator;
+  /** Largest run output kept, in bytes of JSON; larger outputs are stored as a preview. @defaultValue 65536 */
+  readonly maxOutputBytes?: number;
+}
+
+/** Scheduler options with defaults applied. */
+export interface ResolvedSchedulerOptions {
+  readonly leaseMs: number;
+  readonly concurrency: number;
+  readonly unref: boolean;
+  readonly retention: RetentionPolicy;
+  readonly pollIntervalMs: number;
+  readonly maxOutputBytes: number;
+  readonly defaults: ReturnType<typeof parseTaskDefaults>;
+}
+
+const isObject = (v: unknown) => typeof v === 'object' && v !== null;
+const fn = (what: string) => z.custom<unknown>((v) => typeof v === 'function', { message: `expected ${what}` });
+
+const schema = z.strictObject({
+  store: z.custom<Store>((v) => isObject(v) && typeof (v as Store).claim === 'function', { message: 'expected a store, e.g. memoryStore()' }).optional(),
+  clock: z.custom<Clock>((v) => isObject(v) && typeof (v as Clock).setTimer === 'function', { message: 'expected a Clock, e.g. createTestClock()' }).optional(),
+  instance: z.string().min(1).max(200).optional(),
+  lease: durationField.pipe(z.number().min(1_000, { message: 'must be at least 1s' })).optional(),
+  concurrency: z.union([z.number().int().min(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
+  logger: z.custom<Logger>((v) => isObject(v) && typeof (v as Logger).child === 'function', { message: 'expected a pino-compatible logger' }).optional(),
+  unref: z.boolean().optional(),
+  defaults: z.unknown().optional(),
+  history: z
+    .strictObject({
+      maxAge: durationField.pipe(z.number().min(60_000, { message: 'must be at least 1m' })).optional(),
+      maxPerTask: z.number().int().min(1).optional(),
+    })
+    .optional(),
+  pollInterval: durationField.pipe(z.number().min(100, { message: 'must be at least 100ms' })).optional(),
+  random: fn('a function returning a number in [0, 1)').optional(),
+  idGenerator: fn('a function returning a unique string').optional(),
+  maxOutputBytes: z.number().int().min(64).optional(),
+});
+
+/** Validates scheduler options; throws one {@link InvalidOptionError} naming every bad option. */
+export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOptions {
+  const input = options ?? {};
+  const result = schema.safeParse(input);
+  if (!result.success) throw new InvalidOptionError('createScheduler', toOptionIssues(result.error, input, schema));
+  const o = result.data;
+  return {
+    leaseMs: o.lease ?? 15_000,
+    concurrency: o.concurrency ?? Number.POSITIVE_INFINITY,
+    unref: o.unref ?? false,
+    retention: { maxAgeMs: o.history?.maxAge ?? 30 * 86_400_000, maxPerTask: o.history?.maxPerTask ?? 1000 },
+    pollIntervalMs: o.pollInterval ?? 5_000,
+    maxOutputBytes: o.maxOutputBytes ?? 65_536,
+    defaults: parseTaskDefaults(o.defaults),
+  };
+}

@@ -1,0 +1,135 @@
+import type { OverlapMode } from '../store/port.ts';
+import type { RunRecord, RunTrigger, SkipReason } from '../store/records.ts';
+import type { HeapItem } from '../util/min-heap.ts';
+import { jitterOffset } from './schedules/jitter.ts';
+import type { BoundSchedule, ScheduleDefinition } from './schedules/types.ts';
+import type { TaskHandler } from './task.ts';
+import type { ResolvedTask, TaskPolicy } from './task-options.ts';
+import type { TimerEntry } from './timer-queue.ts';
+
+/** Receives a task's timer: the scheduler. */
+export interface TickSink {
+  onTaskDue(runtime: TaskRuntime): void;
+}
+
+/** Where a task is in its life inside one scheduler. */
+export type RuntimeState = 'registering' | 'active' | 'removed';
+
+/**
+ * State a task only needs once it runs; allocated on first use, so 100,000 idle tasks do not
+ * each carry it.
+ */
+export interface RuntimeActivity {
+  /** Ticks to run one after another (late ticks of one wake, catch-up runs). */
+  backlog: Job[];
+  /** A backlog job is claiming or running; the next waits for it. */
+  backlogBusy: boolean;
+  /** Scheduled ticks of this task queued here for a concurrency slot, oldest first. */
+  waiting: Job[];
+  /** The newest nominal tick this instance has seen claimed, skipped or taken. */
+  maxTick: number;
+  lastRun: RunRecord | null;
+}
+
+/**
+ * One registered task inside a scheduler: its definition, bound schedule and local state. It is
+ * also the timer entry of its next tick, so 100,000 tasks cost 100,000 objects, not 200,000.
+ */
+export class TaskRuntime implements TimerEntry, ResolvedTask {
+  heapIndex = -1;
+  wallTime = Number.NaN;
+  // The resolved task's fields live here rather than in an object of their own: one object per
+  // task instead of two keeps 100,000 tasks small. `apply` replaces them on update.
+  name: string;
+  schedule: ScheduleDefinition;
+  handler: TaskHandler;
+  description: string | null;
+  startPaused: boolean;
+  policy: TaskPolicy;
+  state: RuntimeState = 'registering';
+  /** The schedule bound to the task's persisted anchor, once registered. */
+  bound: BoundSchedule | null = null;
+  /** The first nominal tick not yet handled, or null when the schedule has no more. */
+  nextTick: number | null = null;
+  paused = false;
+  /** Runs of this task in progress on this instance. */
+  running = 0;
+  #activity: RuntimeActivity | null = null;
+  readonly #sink: TickSink;
+
+  constructor(task: ResolvedTask, sink: TickSink) {
+    this.name = task.name;
+    this.schedule = task.schedule;
+    this.handler = task.handler;
+    this.description = task.description;
+    this.startPaused = task.startPaused;
+    this.policy = task.policy;
+    this.#sink = sink;
+  }
+
+  /** Takes over a new definition of the same task. */
+  apply(task: ResolvedTask): void {
+    this.schedule = task.schedule;
+    this.handler = task.handler;
+    this.description = task.description;
+    this.startPaused = task.startPaused;
+    this.policy = task.policy;
+  }
+
+  /** The task's run-time state, created on first use. */
+  get activity(): RuntimeActivity {
+    return (this.#activity ??= { backlog: [], backlogBusy: false, waiting: [], maxTick: Number.NEGATIVE_INFINITY, lastRun: null });
+  }
+
+  /** The last run this instance knows of, without allocating activity for idle tasks. */
+  get lastRun(): RunRecord | null {
+    return this.#activity?.lastRun ?? null;
+  }
+
+  set lastRun(run: RunRecord | null) {
+    if (run !== null || this.#activity !== null) this.activity.lastRun = run;
+  }
+
+  /** True when backlog jobs are waiting. */
+  get hasBacklog(): boolean {
+    return (this.#activity?.backlog.length ?? 0) > 0;
+  }
+
+  /** The instant a nominal tick is due: the tick plus its stable jitter offset. */
+  dueAt(tick: number): number {
+    return tick + jitterOffset(this.name, tick, this.policy.jitterMs);
+  }
+
+  onDue(): void {
+    this.#sink.onTaskDue(this);
+  }
+}
+
+/** A tick (or retry, or manual trigger) on its way to a claim. */
+export interface Job extends HeapItem {
+  readonly runtime: TaskRuntime;
+  readonly runId: string;
+  readonly slot: string;
+  readonly trigger: RunTrigger;
+  readonly scheduledFor: number;
+  readonly dueAt: number;
+  readonly attempt: number;
+  /** Non-null: record the tick skipped with this reason instead of running it. */
+  readonly skip: SkipReason | null;
+  readonly skippedTicks: number;
+  readonly overlap: OverlapMode;
+  /** Ordering among equals: submission order. */
+  readonly seq: number;
+  /** The job came from the task's backlog; its end lets the next one go. */
+  readonly fromBacklog: boolean;
+}
+
+/** The slot of a scheduled (or caught-up, or retried) tick. */
+export function tickSlot(tick: number): string {
+  return `t:${tick}`;
+}
+
+/** The slot of a manual trigger. */
+export function manualSlot(triggerId: string): string {
+  return `m:${triggerId}`;
+}

@@ -1,0 +1,112 @@
+import type { LastSuccess, RunRecord, RunTrigger } from '../store/records.ts';
+import type { Duration } from '../util/duration.ts';
+import type { Logger } from '../util/logger.ts';
+import type { ScheduleSpec } from './schedules/types.ts';
+
+/** What a handler receives. */
+export interface TaskContext {
+  /** Aborted on timeout, cancel, replacement, lost lease or shutdown; `signal.reason` says which. */
+  readonly signal: AbortSignal;
+  readonly runId: string;
+  /** The task's name. */
+  readonly task: string;
+  /** The nominal tick this run is for (for manual runs, when the trigger was requested). */
+  readonly scheduledFor: Date;
+  /** 1 for the first attempt of a tick. */
+  readonly attempt: number;
+  readonly trigger: RunTrigger;
+  /** The task's last successful run (on any instance), e.g. to resume from its output. */
+  readonly lastSuccess: LastSuccess | null;
+  /** A child logger with the task, run id and attempt bound. */
+  readonly logger: Logger;
+  /**
+   * `<task>@<nominal tick ISO>` (or `<task>@manual:<run id>`): the same for every attempt of a
+   * tick, so side effects keyed by it happen once even across retries and replicas.
+   */
+  readonly idempotencyKey: string;
+  /** Increases with every claim of this task; pass it to systems that reject stale writers. */
+  readonly fencingToken: number;
+  /** Reports progress: `fraction` from 0 to 1, and an optional message. */
+  progress(fraction: number, message?: string): void;
+}
+
+/** A task's work. Its return value (JSON) becomes the run's output; a throw fails the run. */
+export type TaskHandler = (ctx: TaskContext) => unknown;
+
+/** Named priorities; numbers work too (higher runs first). */
+export type Priority = 'low' | 'normal' | 'high' | number;
+/** What happens to a tick while a run of the same task is in progress. */
+export type OverlapPolicy = 'skip' | 'queue' | 'allow' | 'replace';
+/** What happens to ticks missed while no scheduler was running. */
+export type CatchUpPolicy = 'latest' | 'all' | 'none';
+
+/** Retries of a failed, timed-out or interrupted attempt. */
+export interface RetryOptions {
+  /** Total attempts including the first. @defaultValue 1 (no retry) */
+  readonly attempts?: number;
+  /** Upper bound of the first retry's random delay. @defaultValue '1s' */
+  readonly backoff?: Duration;
+  /** Largest backoff bound. @defaultValue '5m' */
+  readonly maxBackoff?: Duration;
+  /** Growth of the bound per attempt. @defaultValue 2 */
+  readonly factor?: number;
+  /** Return false to give up on this error (e.g. a validation error that will not go away). */
+  readonly retryOn?: (error: unknown) => boolean;
+}
+
+/** Options every task has; `createScheduler({ defaults })` sets them for all tasks. */
+export interface TaskOptions {
+  /** Abort the run after this long. @defaultValue none */
+  readonly timeout?: Duration;
+  /** After an abort, how long to wait for the handler before recording the run and freeing its slot. @defaultValue '5s' */
+  readonly abortGrace?: Duration;
+  readonly retry?: RetryOptions;
+  /** @defaultValue 'skip' */
+  readonly overlap?: OverlapPolicy;
+  /** With `overlap: 'allow'`, how many runs may be in progress at once. @defaultValue unlimited */
+  readonly maxConcurrent?: number;
+  /** @defaultValue 'latest' */
+  readonly catchUp?: CatchUpPolicy;
+  /** Missed ticks older than this are not caught up. @defaultValue unlimited */
+  readonly catchUpWindow?: Duration;
+  /** With `catchUp: 'all'`, the most missed ticks run; older ones are recorded skipped. @defaultValue 100 */
+  readonly catchUpLimit?: number;
+  /** When concurrency slots are scarce, higher priority runs first. @defaultValue 'normal' */
+  readonly priority?: Priority;
+  /** Spread each tick by a stable pseudo-random offset in [0, jitter). @defaultValue 0 */
+  readonly jitter?: Duration;
+  /** The task counts as stale when it has had no success for this long (metrics, readiness). */
+  readonly staleAfter?: Duration;
+}
+
+/** A task: a name, a schedule, a handler and options. */
+export interface TaskDefinition extends TaskOptions {
+  /** Unique; lowercase letters, digits, `.`, `_`, `-`; starts with a letter or digit. */
+  readonly name: string;
+  readonly schedule: ScheduleSpec;
+  readonly handler: TaskHandler;
+  readonly description?: string;
+  /** Start paused when the store has never seen the task. @defaultValue false */
+  readonly paused?: boolean;
+}
+
+/** A task as `scheduler.tasks()` reports it. */
+export interface TaskInfo {
+  readonly name: string;
+  readonly description: string | null;
+  /** The normalised schedule spec. */
+  readonly schedule: ScheduleSpec;
+  /** The schedule in words, e.g. `every 6h`. */
+  readonly scheduleText: string;
+  readonly paused: boolean;
+  /** The next due instant, or null when paused, finished (`at`), or not started. */
+  readonly nextRunAt: Date | null;
+  /** The latest run or skipped tick this instance knows of. */
+  readonly lastRun: RunRecord | null;
+  /** Runs of this task in progress on this instance. */
+  readonly running: number;
+  readonly overlap: OverlapPolicy;
+  readonly priority: number;
+  readonly timeoutMs: number | null;
+  readonly staleAfterMs: number | null;
+}

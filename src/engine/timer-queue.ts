@@ -1,0 +1,216 @@
+import { type HeapItem, MinHeap } from '../util/min-heap.ts';
+import { type Clock, MAX_TIMER_DELAY, type TimerHandle } from './clock.ts';
+
+/**
+ * Something the queue calls back when it is due. An entry is timed either by the wall clock
+ * (`wallTime`, schedule ticks and retries) or by elapsed time (`deadline`, timeouts and
+ * heartbeats); the queue sets the one it uses and ignores the other.
+ */
+export interface TimerEntry extends HeapItem {
+  wallTime: number;
+  onDue(): void;
+}
+
+/** An entry timed by elapsed (monotonic) time. */
+export interface ElapsedEntry extends TimerEntry {
+  deadline: number;
+}
+
+/** A timer entry that calls `fn`. */
+export function timerEntry(fn: () => void): ElapsedEntry {
+  return { heapIndex: -1, deadline: 0, wallTime: Number.NaN, onDue: fn };
+}
+
+/** A detected step of the wall clock relative to elapsed (monotonic) time. */
+export interface ClockJump {
+  /** Wall time minus what elapsed time predicted; positive when the clock moved forward. */
+  readonly deltaMs: number;
+  /** The wall time elapsed time predicted for now. */
+  readonly expectedWall: number;
+  /** The wall time the clock actually shows now. */
+  readonly actualWall: number;
+}
+
+export interface TimerQueueOptions {
+  /** Unref the armed timer so it never keeps the process alive by itself. */
+  readonly unref: boolean;
+  /**
+   * Longest single sleep. Bounds how long a wall-clock jump can go unnoticed while entries are
+   * far in the future; also keeps each armed delay below Node's 2^31−1 ms limit.
+   */
+  readonly maxSleepMs: number;
+  /** Skew between wall and monotonic elapsed time that counts as a clock jump. */
+  readonly jumpThresholdMs: number;
+  /** Called when a jump is detected, before any entry of that wake fires. */
+  readonly onJump: (jump: ClockJump) => void;
+  /** Called after every wake's due entries fired, so callers can flush batched work. */
+  readonly onWakeEnd: () => void;
+}
+
+const byWallTime = (a: TimerEntry, b: TimerEntry): boolean => a.wallTime < b.wallTime;
+const byDeadline = (a: ElapsedEntry, b: ElapsedEntry): boolean => a.deadline < b.deadline;
+
+/**
+ * All of a scheduler's timed work behind one armed timer. Two min-heaps, one ordered by wall
+ * time and one by elapsed time, and a single native timeout for whichever head comes first.
+ * Wall entries need no re-keying when the wall clock jumps: a jump moves them all alike, and
+ * the delay to the head is always measured against the current wall clock.
+ */
+export class TimerQueue {
+  readonly #clock: Clock;
+  readonly #options: TimerQueueOptions;
+  readonly #wall = new MinHeap<TimerEntry>(byWallTime);
+  readonly #elapsed = new MinHeap<ElapsedEntry>(byDeadline);
+  #timer: TimerHandle | null = null;
+  /** Monotonic instant the armed timer targets; Infinity when none is armed. */
+  #armedFor = Number.POSITIVE_INFINITY;
+  #armPending = false;
+  #running = false;
+  #firing = false;
+  #lastWall = 0;
+  #lastMono = 0;
+
+  constructor(clock: Clock, options: TimerQueueOptions) {
+    this.#clock = clock;
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#wall.size + this.#elapsed.size;
+  }
+
+  /** True while a native timer is armed; at most one ever is. */
+  get armed(): boolean {
+    return this.#timer !== null;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#lastWall = this.#clock.now();
+    this.#lastMono = this.#clock.monotonic();
+    this.#requestArm();
+  }
+
+  /** Disarms; entries stay queued but never fire until `start` again. */
+  stop(): void {
+    this.#running = false;
+    this.#disarm();
+  }
+
+  /** Empties the queue. */
+  clear(): void {
+    this.#wall.clear();
+    this.#elapsed.clear();
+    this.#disarm();
+  }
+
+  /** Schedules `entry` at a wall-clock instant. */
+  atWall(entry: TimerEntry, wallInstant: number): void {
+    entry.wallTime = wallInstant;
+    this.#wall.update(entry);
+    if (this.#clock.monotonic() + (wallInstant - this.#clock.now()) < this.#armedFor) this.#requestArm();
+  }
+
+  /** Schedules `entry` after `delayMs` of elapsed time. */
+  after(entry: ElapsedEntry, delayMs: number): void {
+    entry.deadline = this.#clock.monotonic() + Math.max(0, delayMs);
+    this.#elapsed.update(entry);
+    if (entry.deadline < this.#armedFor) this.#requestArm();
+  }
+
+  cancel(entry: TimerEntry): void {
+    const removed = this.#wall.remove(entry) || this.#elapsed.remove(entry as ElapsedEntry);
+    if (removed && this.size === 0) this.#disarm();
+  }
+
+  has(entry: TimerEntry): boolean {
+    return this.#wall.has(entry) || this.#elapsed.has(entry as ElapsedEntry);
+  }
+
+  /** True when an entry is due but has not fired yet. */
+  hasDue(): boolean {
+    const wall = this.#wall.peek();
+    const elapsed = this.#elapsed.peek();
+    return (wall !== undefined && wall.wallTime <= this.#clock.now()) || (elapsed !== undefined && elapsed.deadline <= this.#clock.monotonic());
+  }
+
+  /** Arms once per burst of changes: registering 100k tasks re-arms once, not 100k times. */
+  #requestArm(): void {
+    if (this.#armPending || this.#firing || !this.#running) return;
+    this.#armPending = true;
+    queueMicrotask(() => {
+      this.#armPending = false;
+      this.#arm();
+    });
+  }
+
+  /** Milliseconds until the first entry is due; Infinity when there is none. */
+  #delayToHead(): number {
+    const wall = this.#wall.peek();
+    const elapsed = this.#elapsed.peek();
+    return Math.min(
+      wall === undefined ? Number.POSITIVE_INFINITY : wall.wallTime - this.#clock.now(),
+      elapsed === undefined ? Number.POSITIVE_INFINITY : elapsed.deadline - this.#clock.monotonic(),
+    );
+  }
+
+  #arm(): void {
+    if (!this.#running || this.#firing) return;
+    const toHead = this.#delayToHead();
+    if (toHead === Number.POSITIVE_INFINITY) {
+      this.#disarm();
+      return;
+    }
+    const delay = Math.max(0, Math.min(toHead, this.#options.maxSleepMs, MAX_TIMER_DELAY));
+    const target = this.#clock.monotonic() + delay;
+    if (this.#timer !== null && target >= this.#armedFor) return;
+    this.#disarm();
+    this.#armedFor = target;
+    this.#timer = this.#clock.setTimer(() => this.#wake(), Math.ceil(delay), { unref: this.#options.unref });
+  }
+
+  #disarm(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+    this.#armedFor = Number.POSITIVE_INFINITY;
+  }
+
+  #wake(): void {
+    this.#timer = null;
+    this.#armedFor = Number.POSITIVE_INFINITY;
+    if (!this.#running) return;
+    this.#firing = true;
+    try {
+      this.#detectJump();
+      const wallNow = this.#clock.now();
+      const monoNow = this.#clock.monotonic();
+      // Collect first, then fire: an entry that re-schedules itself for "now" waits for the
+      // next wake instead of spinning this one.
+      const due: TimerEntry[] = [];
+      for (let head = this.#wall.peek(); head !== undefined && head.wallTime <= wallNow; head = this.#wall.peek()) {
+        this.#wall.remove(head);
+        due.push(head);
+      }
+      for (let head = this.#elapsed.peek(); head !== undefined && head.deadline <= monoNow; head = this.#elapsed.peek()) {
+        this.#elapsed.remove(head);
+        due.push(head);
+      }
+      for (const entry of due) entry.onDue();
+      this.#options.onWakeEnd();
+    } finally {
+      this.#firing = false;
+      this.#arm();
+    }
+  }
+
+  #detectJump(): void {
+    const wall = this.#clock.now();
+    const mono = this.#clock.monotonic();
+    const expectedWall = this.#lastWall + (mono - this.#lastMono);
+    this.#lastWall = wall;
+    this.#lastMono = mono;
+    const deltaMs = wall - expectedWall;
+    if (Math.abs(deltaMs) >= this.#options.jumpThresholdMs) this.#options.onJump({ deltaMs, expectedWall, actualWall: wall });
+  }
+}

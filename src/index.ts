@@ -1,0 +1,65 @@
+/**
+ * Caretaker: periodic tasks for Node.js services.
+ * @packageDocumentation
+ */
+export { createScheduler } from './create-scheduler.ts';
+export { type Clock, MAX_TIMER_DELAY, systemClock, type TimerHandle } from './engine/clock.ts';
+export type { ErrorContext, ProgressEvent, SchedulerEventName, SchedulerEvents, StopReport } from './engine/events.ts';
+export { Scheduler, type SchedulerState } from './engine/scheduler.ts';
+export type { SchedulerOptions } from './engine/scheduler-options.ts';
+export {
+  type AtSpec,
+  type CronSpec,
+  type DstOptions,
+  type EverySpec,
+  nextRuns,
+  type NextRunsOptions,
+  parseSchedule,
+  type Schedule,
+  type ScheduleDefinition,
+  type ScheduleSpec,
+} from './engine/schedules/index.ts';
+export type {
+  CatchUpPolicy,
+  OverlapPolicy,
+  Priority,
+  RetryOptions,
+  TaskContext,
+  TaskDefinition,
+  TaskHandler,
+  TaskInfo,
+  TaskOptions,
+} from './engine/task.ts';
+export { memoryStore } from './store/memory/memory-store.ts';
+export type * from './store/port.ts';
+export {
+  type FinalStatus,
+  type LastSuccess,
+  RUN_STATUSES,
+  RUN_TRIGGERS,
+  type RetentionPolicy,
+  type RunPage,
+  type RunProgress,
+  type RunQuery,
+  type RunRecord,
+  type RunStatus,
+  type RunTrigger,
+  SKIP_REASONS,
+  type SkipReason,
+} from './store/records.ts';
+export { type Duration, formatDuration, parseDuration } from './util/duration.ts';
+export {
+  CaretakerError,
+  DuplicateTaskError,
+  ErrorCode,
+  InvalidOptionError,
+  LeaseLostError,
+  type OptionIssue,
+  RunCancelledError,
+  RunNotFoundError,
+  RunTimeoutError,
+  ShutdownError,
+  TaskNotFoundError,
+} from './util/errors.ts';
+export type { JsonValue, RunError } from './util/json.ts';
+export type { Logger } from './util/logger.ts';

@@ -1,0 +1,438 @@
+import { captureError } from '../../util/json.ts';
+import { LeaseExpiredError } from '../../util/errors.ts';
+import type {
+  ClaimOutcome,
+  ClaimRequest,
+  DueRetry,
+  FinishOutcome,
+  LeaseRef,
+  PendingTrigger,
+  PollRequest,
+  PollResult,
+  QueuedTick,
+  RunCompletion,
+  Store,
+  StoreSignal,
+  TaskRegistration,
+  TaskState,
+  TriggerRequest,
+} from '../port.ts';
+import { normaliseRunQuery } from '../query.ts';
+import type { RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
+import { activityOf, type RunRow, slotKey, slotTick, type TaskRow, toRecord } from './rows.ts';
+
+/**
+ * Keeps everything in this process: the same semantics as the durable stores, nothing
+ * persisted. One instance can be shared by several schedulers in one process, which is how
+ * tests simulate replicas in virtual time; the data outlives `close`, so a new scheduler on
+ * the same store object behaves like a restart.
+ *
+ * @example
+ * const scheduler = createScheduler({ store: memoryStore() });
+ */
+export function memoryStore(): Store {
+  return new MemoryStore();
+}
+
+interface PauseChange {
+  readonly version: number;
+  readonly task: TaskRow;
+}
+
+class MemoryStore implements Store {
+  readonly kind = 'memory';
+  readonly #tasks = new Map<string, TaskRow>();
+  /** Every run, in id (creation) order. */
+  readonly #runs = new Map<string, RunRow>();
+  /** Claimed slots; the unique index of the durable stores. */
+  readonly #slots = new Map<string, RunRow>();
+  readonly #triggers = new Map<string, PendingTrigger>();
+  readonly #listeners = new Set<(signal: StoreSignal) => void>();
+  /** Finished runs with a retryAt whose next attempt has not been claimed yet. */
+  readonly #pendingRetries = new Set<RunRow>();
+  /** Tasks with running runs or a queued tick: all that `poll` has to look at, besides the logs. */
+  readonly #activeTasks = new Set<TaskRow>();
+  /** Paused-flag changes in version order. */
+  readonly #pauseLog: PauseChange[] = [];
+  #pauseVersion = 0;
+
+  async open(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  async registerTasks(tasks: readonly TaskRegistration[], now: number): Promise<(TaskState | null)[]> {
+    const out: (TaskState | null)[] = [];
+    for (const reg of tasks) {
+      let row = this.#tasks.get(reg.name);
+      if (row === undefined) {
+        row = this.#newTask(reg.name, reg.scheduleKey, reg.anchor, now);
+        row.paused = reg.paused;
+        out.push(null);
+        continue;
+      }
+      if (row.scheduleKey !== reg.scheduleKey) {
+        row.scheduleKey = reg.scheduleKey;
+        row.anchor = reg.anchor;
+        row.since = now;
+        row.lastTick = null;
+      }
+      out.push(this.#taskState(row));
+    }
+    return out;
+  }
+
+  async claim(requests: readonly ClaimRequest[], now: number): Promise<ClaimOutcome[]> {
+    return requests.map((request) => this.#claimOne(request, now));
+  }
+
+  #claimOne(req: ClaimRequest, now: number): ClaimOutcome {
+    const task = this.#tasks.get(req.task) ?? this.#newTask(req.task, '', null, now);
+    const key = slotKey(req.task, req.slot, req.attempt);
+    if (this.#slots.has(key)) return { kind: 'taken' };
+    if (req.skip !== null) return { kind: 'skipped', run: toRecord(this.#insertSkipped(task, req, req.skip)) };
+
+    const activity = activityOf(task);
+    const live = [...activity.running].filter((run) => (run.leaseExpiresAt ?? 0) > now);
+    const max = req.overlap === 'allow' || req.overlap === 'wait' ? req.maxConcurrent : 1;
+    let replaced: string[] = [];
+    if (live.length >= max) {
+      switch (req.overlap) {
+        case 'skip':
+        case 'allow':
+          return { kind: 'skipped', run: toRecord(this.#insertSkipped(task, req, 'overlap')) };
+        case 'queue':
+          if (activity.queued !== null) {
+            return activity.queued.slot === req.slot ? { kind: 'taken' } : { kind: 'skipped', run: toRecord(this.#insertSkipped(task, req, 'overlap')) };
+          }
+          this.#activeTasks.add(task);
+          activity.queued = {
+            task: req.task,
+            runId: req.runId,
+            slot: req.slot,
+            trigger: req.trigger,
+            scheduledFor: req.scheduledFor,
+            dueAt: req.dueAt,
+          };
+          this.#consumeTrigger(req);
+          return { kind: 'queued' };
+        case 'wait':
+          return { kind: 'busy' };
+        case 'replace':
+          for (const run of live) run.cancelRequested = true;
+          replaced = live.map((run) => run.id);
+          if (replaced.length > 0) this.#signal('cancel');
+          break;
+      }
+    }
+
+    activity.fencing++;
+    const row: RunRow = {
+      id: req.runId,
+      task: req.task,
+      slot: req.slot,
+      trigger: req.trigger,
+      scheduledFor: req.scheduledFor,
+      dueAt: req.dueAt,
+      startedAt: now,
+      finishedAt: null,
+      status: 'running',
+      attempt: req.attempt,
+      output: null,
+      error: null,
+      instance: req.instance,
+      skipReason: null,
+      skippedTicks: 0,
+      fencingToken: activity.fencing,
+      progress: null,
+      retryAt: null,
+      leaseExpiresAt: now + req.leaseMs,
+      cancelRequested: false,
+    };
+    this.#insert(task, key, row, req);
+    activity.running.add(row);
+    this.#activeTasks.add(task);
+    return { kind: 'started', run: toRecord(row), lastSuccess: activity.lastSuccess, replaced };
+  }
+
+  #insertSkipped(task: TaskRow, req: ClaimRequest, reason: RunRow['skipReason']): RunRow {
+    const row: RunRow = {
+      id: req.runId,
+      task: req.task,
+      slot: req.slot,
+      trigger: req.trigger,
+      scheduledFor: req.scheduledFor,
+      dueAt: req.dueAt,
+      startedAt: null,
+      finishedAt: null,
+      status: 'skipped',
+      attempt: req.attempt,
+      output: null,
+      error: null,
+      instance: req.instance,
+      skipReason: reason,
+      skippedTicks: Math.max(1, req.skippedTicks),
+      fencingToken: null,
+      progress: null,
+      retryAt: null,
+      leaseExpiresAt: null,
+      cancelRequested: false,
+    };
+    this.#insert(task, slotKey(req.task, req.slot, req.attempt), row, req);
+    return row;
+  }
+
+  #insert(task: TaskRow, key: string, row: RunRow, req: ClaimRequest): void {
+    if (req.attempt > 1) {
+      const previous = this.#slots.get(slotKey(req.task, req.slot, req.attempt - 1));
+      if (previous !== undefined) this.#pendingRetries.delete(previous);
+    }
+    this.#slots.set(key, row);
+    this.#runs.set(row.id, row);
+    activityOf(task).lastRun = row;
+    const tick = slotTick(req.slot);
+    if (tick !== null && (task.lastTick === null || tick > task.lastTick)) task.lastTick = tick;
+    this.#consumeTrigger(req);
+  }
+
+  #consumeTrigger(req: ClaimRequest): void {
+    if (req.slot.startsWith('m:')) this.#triggers.delete(req.slot.slice(2));
+  }
+
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, now: number): Promise<string[]> {
+    const lost: string[] = [];
+    for (const lease of leases) {
+      const run = this.#runs.get(lease.runId);
+      // An expired lease is lost even before a reaper notices: a new run may already hold the task.
+      if (run === undefined || run.status !== 'running' || run.fencingToken !== lease.fencingToken || (run.leaseExpiresAt ?? 0) <= now) {
+        lost.push(lease.runId);
+        continue;
+      }
+      run.leaseExpiresAt = now + leaseMs;
+    }
+    return lost;
+  }
+
+  async finish(completion: RunCompletion, now: number): Promise<FinishOutcome> {
+    const run = this.#runs.get(completion.runId);
+    if (run === undefined || run.status !== 'running' || run.fencingToken !== completion.fencingToken) {
+      return { kind: 'fenced' };
+    }
+    if ((run.leaseExpiresAt ?? 0) <= now && this.#hasNewerClaim(run)) return { kind: 'fenced' };
+    run.status = completion.status;
+    run.finishedAt = completion.finishedAt;
+    run.output = completion.output;
+    run.error = completion.error;
+    run.retryAt = completion.retryAt;
+    if (run.retryAt !== null) this.#pendingRetries.add(run);
+    run.progress = completion.progress ?? run.progress;
+    run.leaseExpiresAt = null;
+    run.cancelRequested = false;
+    const task = this.#tasks.get(run.task);
+    let queued: QueuedTick | null = null;
+    if (task !== undefined) {
+      const activity = activityOf(task);
+      activity.running.delete(run);
+      activity.lastRun = run;
+      if (run.status === 'succeeded') {
+        activity.lastSuccess = {
+          runId: run.id,
+          scheduledFor: new Date(run.scheduledFor),
+          finishedAt: new Date(completion.finishedAt),
+          output: run.output,
+        };
+      }
+      if (completion.takeQueued) queued = this.#takeQueued(task, now);
+    }
+    return { kind: 'recorded', run: toRecord(run), queued };
+  }
+
+  /** A run whose lease lapsed may still finish, unless another run of its task started since. */
+  #hasNewerClaim(run: RunRow): boolean {
+    const task = this.#tasks.get(run.task);
+    return task !== undefined && task.activity?.fencing !== run.fencingToken;
+  }
+
+  #takeQueued(task: TaskRow, now: number): QueuedTick | null {
+    const activity = activityOf(task);
+    if (activity.queued === null) {
+      if (activity.running.size === 0) this.#activeTasks.delete(task);
+      return null;
+    }
+    for (const run of activity.running) if ((run.leaseExpiresAt ?? 0) > now) return null;
+    const queued = activity.queued;
+    activity.queued = null;
+    if (activity.running.size === 0) this.#activeTasks.delete(task);
+    return queued;
+  }
+
+  async recordProgress(lease: LeaseRef, progress: RunProgress): Promise<void> {
+    const run = this.#runs.get(lease.runId);
+    if (run !== undefined && run.status === 'running' && run.fencingToken === lease.fencingToken) run.progress = progress;
+  }
+
+  async setPaused(task: string, paused: boolean): Promise<boolean> {
+    const row = this.#tasks.get(task);
+    if (row === undefined) return false;
+    if (row.paused !== paused) {
+      row.paused = paused;
+      activityOf(row).pauseVersion = ++this.#pauseVersion;
+      this.#pauseLog.push({ version: this.#pauseVersion, task: row });
+      this.#signal('pause');
+    }
+    return true;
+  }
+
+  async requestTrigger(trigger: TriggerRequest): Promise<void> {
+    this.#triggers.set(trigger.id, { id: trigger.id, task: trigger.task, requestedAt: trigger.requestedAt });
+    this.#signal('trigger');
+  }
+
+  async requestCancel(runId: string): Promise<'requested' | 'not-running' | 'not-found'> {
+    const run = this.#runs.get(runId);
+    if (run === undefined) return 'not-found';
+    if (run.status !== 'running') return 'not-running';
+    run.cancelRequested = true;
+    this.#signal('cancel');
+    return 'requested';
+  }
+
+  async poll(request: PollRequest): Promise<PollResult> {
+    const { now } = request;
+    const cancels: string[] = [];
+    const interrupted: RunRecord[] = [];
+    const retries: DueRetry[] = [];
+    const queued: QueuedTick[] = [];
+    const paused: { task: string; paused: boolean }[] = [];
+    for (let i = this.#pauseLog.length - 1; i >= 0; i--) {
+      const entry = this.#pauseLog[i] as PauseChange;
+      if (entry.version <= request.pauseVersion) break;
+      // Newest first; report each task once, with its current flag.
+      if (entry.task.activity?.pauseVersion === entry.version) paused.push({ task: entry.task.name, paused: entry.task.paused });
+    }
+    for (const task of [...this.#activeTasks]) {
+      const running = activityOf(task).running;
+      for (const run of running) {
+        if ((run.leaseExpiresAt ?? 0) <= now) {
+          running.delete(run);
+          run.status = 'interrupted';
+          run.finishedAt = run.leaseExpiresAt ?? now;
+          run.leaseExpiresAt = null;
+          run.error = captureError(new LeaseExpiredError(run.instance));
+          interrupted.push(toRecord(run));
+        } else if (run.cancelRequested && run.instance === request.instance) {
+          cancels.push(run.id);
+        }
+      }
+      const handedOver = this.#takeQueued(task, now);
+      if (handedOver !== null) queued.push(handedOver);
+    }
+    for (const run of this.#pendingRetries) {
+      if (run.retryAt === null || run.retryAt > now - request.retryGraceMs) continue;
+      retries.push({
+        task: run.task,
+        slot: run.slot,
+        attempt: run.attempt + 1,
+        scheduledFor: run.scheduledFor,
+        retryAt: run.retryAt,
+        previousRunId: run.id,
+      });
+    }
+    return {
+      triggers: [...this.#triggers.values()],
+      cancels,
+      paused,
+      pauseVersion: this.#pauseVersion,
+      interrupted,
+      retries,
+      queued,
+    };
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    const run = this.#runs.get(id);
+    return run === undefined ? null : toRecord(run);
+  }
+
+  async listRuns(query: RunQuery): Promise<RunPage> {
+    const q = normaliseRunQuery(query);
+    const runs: RunRecord[] = [];
+    const rows = [...this.#runs.values()];
+    let more = false;
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const run = rows[i] as RunRow;
+      if (q.before !== null && run.id >= q.before) continue;
+      if (q.task !== null && run.task !== q.task) continue;
+      if (q.statuses !== null && !q.statuses.includes(run.status)) continue;
+      if (q.trigger !== null && run.trigger !== q.trigger) continue;
+      if (q.fromMs !== null && run.scheduledFor < q.fromMs) continue;
+      if (q.toMs !== null && run.scheduledFor >= q.toMs) continue;
+      if (runs.length === q.limit) {
+        more = true;
+        break;
+      }
+      runs.push(toRecord(run));
+    }
+    return { runs, nextCursor: more ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async scheduleRetry(runId: string, retryAt: number): Promise<void> {
+    const run = this.#runs.get(runId);
+    if (run === undefined || run.status === 'running') return;
+    if (this.#slots.has(slotKey(run.task, run.slot, run.attempt + 1))) return;
+    run.retryAt = retryAt;
+    this.#pendingRetries.add(run);
+  }
+
+  async prune(policy: RetentionPolicy, now: number, batchSize: number): Promise<number> {
+    const cutoff = now - policy.maxAgeMs;
+    const keptPerTask = new Map<string, number>();
+    const doomed: RunRow[] = [];
+    const rows = [...this.#runs.values()];
+    for (let i = rows.length - 1; i >= 0 && doomed.length < batchSize; i--) {
+      const run = rows[i] as RunRow;
+      if (run.status === 'running') continue;
+      const kept = keptPerTask.get(run.task) ?? 0;
+      const age = run.finishedAt ?? run.scheduledFor;
+      // A run with a pending retry stays until the retry is claimed, or the retry would be lost.
+      const retryPending = this.#pendingRetries.has(run);
+      if (!retryPending && (kept >= policy.maxPerTask || age < cutoff)) doomed.push(run);
+      else keptPerTask.set(run.task, kept + 1);
+    }
+    for (const run of doomed) {
+      this.#runs.delete(run.id);
+      this.#slots.delete(slotKey(run.task, run.slot, run.attempt));
+    }
+    return doomed.length;
+  }
+
+  subscribe(listener: (signal: StoreSignal) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #signal(signal: StoreSignal): void {
+    // Asynchronously, like a database notification: never re-enter the caller.
+    queueMicrotask(() => {
+      for (const listener of [...this.#listeners]) listener(signal);
+    });
+  }
+
+  #newTask(name: string, scheduleKey: string, anchor: number | null, now: number): TaskRow {
+    const row: TaskRow = { name, scheduleKey, anchor, since: now, lastTick: null, paused: false, activity: null };
+    this.#tasks.set(name, row);
+    return row;
+  }
+
+  #taskState(row: TaskRow): TaskState {
+    return {
+      name: row.name,
+      scheduleKey: row.scheduleKey,
+      anchor: row.anchor,
+      since: row.since,
+      lastTick: row.lastTick,
+      paused: row.paused,
+      lastRun: row.activity?.lastRun == null ? null : toRecord(row.activity.lastRun),
+      lastSuccess: row.activity?.lastSuccess ?? null,
+    };
+  }
+}

@@ -1,0 +1,232 @@
+import type { JsonValue, RunError } from '../util/json.ts';
+import type {
+  FinalStatus,
+  LastSuccess,
+  RetentionPolicy,
+  RunPage,
+  RunProgress,
+  RunQuery,
+  RunRecord,
+  RunTrigger,
+  SkipReason,
+} from './records.ts';
+
+/**
+ * The Store port: all persistence and coordination. The memory, SQLite and PostgreSQL adapters
+ * implement it and pass the same contract suite. Every method that depends on time takes `now`
+ * from the engine's clock, never reads one itself, so stores behave the same in virtual time.
+ *
+ * The coordination rule: a run (or a skipped-tick record) exists only if its claim on
+ * (task, slot, attempt) was inserted, and that insert is unique, so among replicas one wins.
+ */
+export interface Store {
+  /** A short name for logs and metrics, e.g. `memory`, `sqlite`, `postgres`. */
+  readonly kind: string;
+
+  /** Prepares the store (creates or migrates its schema). Idempotent; reference-counted with `close`. */
+  open(): Promise<void>;
+  /** Releases what `open` acquired; the last close frees connections the store owns. */
+  close(): Promise<void>;
+
+  /**
+   * Registers tasks and returns their persisted state, in the order given. A task seen for the
+   * first time is stored exactly as registered (with `since = now`) and its entry is null, which
+   * spares a large first registration one object per task; a task whose `scheduleKey` changed
+   * starts afresh (new anchor, no handled ticks); otherwise the stored state wins.
+   */
+  registerTasks(tasks: readonly TaskRegistration[], now: number): Promise<(TaskState | null)[]>;
+
+  /** Claims slots, each atomically and independently; outcomes are in request order. */
+  claim(requests: readonly ClaimRequest[], now: number): Promise<ClaimOutcome[]>;
+
+  /** Extends the leases of running runs; returns the ids whose lease was lost. */
+  renewLeases(leases: readonly LeaseRef[], leaseMs: number, now: number): Promise<string[]>;
+
+  /** Records how a run ended, if the caller still holds it (else `fenced`). */
+  finish(completion: RunCompletion, now: number): Promise<FinishOutcome>;
+
+  /** Stores a running run's latest progress (best effort; fenced writes are ignored). */
+  recordProgress(lease: LeaseRef, progress: RunProgress, now: number): Promise<void>;
+
+  /** Sets a task's paused flag; false when the task is unknown to the store. */
+  setPaused(task: string, paused: boolean, now: number): Promise<boolean>;
+
+  /** Records a manual trigger; any instance that runs the task may take it. */
+  requestTrigger(trigger: TriggerRequest): Promise<void>;
+
+  /** Asks the owner of a running run to cancel it. */
+  requestCancel(runId: string, now: number): Promise<'requested' | 'not-running' | 'not-found'>;
+
+  /**
+   * Everything another instance may have changed since the last poll, in one round trip:
+   * pending triggers, cancel requests for this instance's runs, paused flags, runs whose lease
+   * expired (marked `interrupted` by this call), retries that are due, and queued ticks whose
+   * runner disappeared.
+   */
+  poll(request: PollRequest): Promise<PollResult>;
+
+  getRun(id: string): Promise<RunRecord | null>;
+  listRuns(query: RunQuery): Promise<RunPage>;
+  /** Sets `retryAt` on a finished run (after a lease-expiry interrupt, the reaper decides). */
+  scheduleRetry(runId: string, retryAt: number): Promise<void>;
+  /** Deletes at most `batchSize` runs the policy no longer keeps; returns how many. */
+  prune(policy: RetentionPolicy, now: number, batchSize: number): Promise<number>;
+
+  /**
+   * Optional push channel (PostgreSQL LISTEN/NOTIFY, in-process for memory): called when
+   * another instance requested a trigger, cancel or pause, so instances poll at once instead of
+   * at their next interval.
+   */
+  subscribe?(listener: (signal: StoreSignal) => void): () => void;
+}
+
+/** A task as the engine registers it. */
+export interface TaskRegistration {
+  readonly name: string;
+  readonly scheduleKey: string;
+  /** The anchor of a new (or re-keyed) `every` task; null for other kinds. */
+  readonly anchor: number | null;
+  /** The paused flag of a task that is new to the store. */
+  readonly paused: boolean;
+}
+
+/** A task's persisted state. */
+export interface TaskState {
+  readonly name: string;
+  readonly scheduleKey: string;
+  readonly anchor: number | null;
+  /** When the task (with this schedule key) was first registered; ticks before it never existed. */
+  readonly since: number;
+  /** The newest nominal tick that was claimed or recorded skipped; null when none yet. */
+  readonly lastTick: number | null;
+  readonly paused: boolean;
+  readonly lastRun: RunRecord | null;
+  readonly lastSuccess: LastSuccess | null;
+}
+
+/**
+ * What the store does when a run of the task is in progress:
+ * `skip` record the tick skipped · `queue` remember one tick to run when the current run ends ·
+ * `allow` run while fewer than `maxConcurrent` are running · `replace` run and ask the running
+ * ones to cancel · `wait` record nothing and answer `busy`, the caller retries later.
+ */
+export type OverlapMode = 'skip' | 'queue' | 'allow' | 'replace' | 'wait';
+
+/** One claim. `slot` identifies the tick: `t:<unix ms>` for scheduled ticks, `m:<trigger id>` for manual runs. */
+export interface ClaimRequest {
+  readonly runId: string;
+  readonly task: string;
+  readonly slot: string;
+  readonly attempt: number;
+  readonly trigger: RunTrigger;
+  readonly scheduledFor: number;
+  readonly dueAt: number;
+  readonly instance: string;
+  /** Non-null to record the tick as skipped instead of running it. */
+  readonly skip: SkipReason | null;
+  /** For a skip record, how many ticks it stands for (1 unless summarising downtime). */
+  readonly skippedTicks: number;
+  readonly overlap: OverlapMode;
+  /** For `allow`; 1 for the other modes. */
+  readonly maxConcurrent: number;
+  readonly leaseMs: number;
+}
+
+export type ClaimOutcome =
+  /** The run was inserted as `running`; the caller holds its lease. */
+  | {
+      readonly kind: 'started';
+      readonly run: RunRecord;
+      readonly lastSuccess: LastSuccess | null;
+      /** Runs this claim replaced (`overlap: 'replace'`): their owners were asked to cancel. */
+      readonly replaced: readonly string[];
+    }
+  /** A skip record was inserted (requested, or because of overlap). */
+  | { readonly kind: 'skipped'; readonly run: RunRecord }
+  /** The tick will run when the current run ends (`overlap: 'queue'`). */
+  | { readonly kind: 'queued' }
+  /** The slot was already claimed or recorded, by this or another instance. */
+  | { readonly kind: 'taken' }
+  /** `overlap: 'wait'` and a run is in progress: nothing was recorded. */
+  | { readonly kind: 'busy' };
+
+/** Identifies a held run: only the holder of the current fencing token may write it. */
+export interface LeaseRef {
+  readonly runId: string;
+  readonly fencingToken: number;
+}
+
+export interface RunCompletion extends LeaseRef {
+  readonly status: Exclude<FinalStatus, 'skipped'>;
+  readonly finishedAt: number;
+  readonly output: JsonValue | null;
+  readonly error: RunError | null;
+  readonly retryAt: number | null;
+  readonly progress: RunProgress | null;
+  /** Take over a queued tick of the task (false while stopping: it stays for the next runner). */
+  readonly takeQueued: boolean;
+}
+
+/** A tick remembered by `overlap: 'queue'`, handed to whoever ends the current run. */
+export interface QueuedTick {
+  readonly task: string;
+  readonly runId: string;
+  readonly slot: string;
+  readonly trigger: RunTrigger;
+  readonly scheduledFor: number;
+  readonly dueAt: number;
+}
+
+export type FinishOutcome =
+  | { readonly kind: 'recorded'; readonly run: RunRecord; readonly queued: QueuedTick | null }
+  /** The lease was lost (expired and taken over, or the fencing token is stale): nothing written. */
+  | { readonly kind: 'fenced' };
+
+export interface TriggerRequest {
+  /** Becomes the run's id. */
+  readonly id: string;
+  readonly task: string;
+  readonly requestedAt: number;
+}
+
+export interface PendingTrigger {
+  readonly id: string;
+  readonly task: string;
+  readonly requestedAt: number;
+}
+
+export interface DueRetry {
+  readonly task: string;
+  readonly slot: string;
+  /** The attempt to run next. */
+  readonly attempt: number;
+  readonly scheduledFor: number;
+  readonly retryAt: number;
+  /** The trigger of the first attempt, kept for history. */
+  readonly previousRunId: string;
+}
+
+export interface PollRequest {
+  readonly instance: string;
+  readonly now: number;
+  /** The `pauseVersion` of the previous poll result; 0 the first time. */
+  readonly pauseVersion: number;
+  /** Retries due for at least this long are offered to any instance (their scheduler may be gone). */
+  readonly retryGraceMs: number;
+}
+
+export interface PollResult {
+  readonly triggers: readonly PendingTrigger[];
+  /** Running runs of this instance whose cancellation was requested. */
+  readonly cancels: readonly string[];
+  /** Tasks whose paused flag changed since `pauseVersion`. */
+  readonly paused: readonly { readonly task: string; readonly paused: boolean }[];
+  readonly pauseVersion: number;
+  /** Runs this call marked `interrupted` because their lease expired. */
+  readonly interrupted: readonly RunRecord[];
+  readonly retries: readonly DueRetry[];
+  /** Queued ticks of tasks with nothing running (their runner went away). */
+  readonly queued: readonly QueuedTick[];
+}
+
+export type StoreSignal = 'trigger' | 'cancel' | 'pause';

@@ -1,0 +1,55 @@
+import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
+import { RUN_STATUSES, RUN_TRIGGERS, type RunQuery, type RunStatus, type RunTrigger } from './records.ts';
+
+/** A {@link RunQuery} checked and reduced to what stores filter on. */
+export interface NormalisedRunQuery {
+  readonly task: string | null;
+  readonly statuses: readonly RunStatus[] | null;
+  readonly trigger: RunTrigger | null;
+  readonly fromMs: number | null;
+  readonly toMs: number | null;
+  readonly limit: number;
+  /** Return runs whose id sorts before this one. */
+  readonly before: string | null;
+}
+
+export const DEFAULT_RUN_LIMIT = 50;
+export const MAX_RUN_LIMIT = 1000;
+
+/** Validates a history query; throws {@link InvalidOptionError} naming the bad field. */
+export function normaliseRunQuery(query: RunQuery): NormalisedRunQuery {
+  const issues: OptionIssue[] = [];
+  const bad = (path: string, value: unknown, fix: string) => issues.push({ path, received: describeValue(value), fix });
+  const statuses = query.status === undefined ? null : typeof query.status === 'string' ? [query.status] : [...query.status];
+  for (const status of statuses ?? []) {
+    if (!RUN_STATUSES.includes(status)) bad('status', status, `use one of ${RUN_STATUSES.join(', ')}`);
+  }
+  if (query.trigger !== undefined && !RUN_TRIGGERS.includes(query.trigger)) {
+    bad('trigger', query.trigger, `use one of ${RUN_TRIGGERS.join(', ')}`);
+  }
+  const limit = query.limit ?? DEFAULT_RUN_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUN_LIMIT) bad('limit', limit, `use a whole number from 1 to ${MAX_RUN_LIMIT}`);
+  const instant = (path: string, value: Date | undefined): number | null => {
+    if (value === undefined) return null;
+    if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+      bad(path, value, 'use a valid Date');
+      return null;
+    }
+    return value.getTime();
+  };
+  const fromMs = instant('from', query.from);
+  const toMs = instant('to', query.to);
+  if (query.cursor !== undefined && (typeof query.cursor !== 'string' || !/^[0-9a-f-]{36}$/i.test(query.cursor))) {
+    bad('cursor', query.cursor, 'pass the nextCursor of a previous page unchanged');
+  }
+  if (issues.length > 0) throw new InvalidOptionError('history query', issues);
+  return {
+    task: query.task ?? null,
+    statuses,
+    trigger: query.trigger ?? null,
+    fromMs,
+    toMs,
+    limit,
+    before: query.cursor?.toLowerCase() ?? null,
+  };
+}

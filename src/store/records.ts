@@ -1,0 +1,110 @@
+import type { JsonValue, RunError } from '../util/json.ts';
+
+/** Every state a run record can be in. `running` is the only non-final one. */
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+/** The states a run can end in. */
+export type FinalStatus = Exclude<RunStatus, 'running'>;
+
+/** What started a run. */
+export const RUN_TRIGGERS = ['schedule', 'manual', 'catch-up', 'retry'] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
+/**
+ * Why a tick did not run:
+ * - `overlap`: a run of the task was in progress (`overlap: 'skip'`, a full queue, or `maxConcurrent`);
+ * - `paused`: the task was paused;
+ * - `missed`: the tick fell in downtime (or a wall-clock jump) and `catchUp` did not run it.
+ */
+export const SKIP_REASONS = ['overlap', 'paused', 'missed'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** The last progress a handler reported. */
+export interface RunProgress {
+  /** 0 to 1. */
+  readonly fraction: number;
+  readonly message: string | null;
+}
+
+/**
+ * One attempt of one tick of one task, or one tick that did not run (`status: 'skipped'`).
+ * Times are Dates; in JSON they are ISO-8601 strings.
+ */
+export interface RunRecord {
+  /** A UUIDv7: ids sort by creation time. */
+  readonly id: string;
+  readonly task: string;
+  readonly trigger: RunTrigger;
+  /** The nominal tick (for manual runs, when the trigger was requested). */
+  readonly scheduledFor: Date;
+  /** When the run was due: `scheduledFor` plus the task's jitter offset, or the retry time. */
+  readonly dueAt: Date;
+  /** When the claim was made and the handler started; null for skipped ticks. */
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+  readonly status: RunStatus;
+  /** 1 for the first attempt; retries count up. */
+  readonly attempt: number;
+  readonly durationMs: number | null;
+  /** Start minus due instant. */
+  readonly latenessMs: number | null;
+  /** The handler's return value as JSON. */
+  readonly output: JsonValue | null;
+  readonly error: RunError | null;
+  /** The scheduler instance that ran (or recorded) it. */
+  readonly instance: string | null;
+  /** Why a skipped tick did not run. */
+  readonly skipReason: SkipReason | null;
+  /** How many ticks a skipped record stands for (more than 1 when long downtime is summarised). */
+  readonly skippedTicks: number;
+  /** The fencing token of the claim: increases with every claim of the task. */
+  readonly fencingToken: number | null;
+  readonly progress: RunProgress | null;
+  /** When a retry of this attempt is due, if the retry policy asked for one. */
+  readonly retryAt: Date | null;
+  /** Until when the owner's lease holds (running runs only). */
+  readonly leaseExpiresAt: Date | null;
+}
+
+/** What a handler sees of the task's last successful run. */
+export interface LastSuccess {
+  readonly runId: string;
+  readonly scheduledFor: Date;
+  readonly finishedAt: Date;
+  readonly output: JsonValue | null;
+}
+
+/** Filters for run history; results are newest first. */
+export interface RunQuery {
+  readonly task?: string;
+  readonly status?: RunStatus | readonly RunStatus[];
+  readonly trigger?: RunTrigger;
+  /** Only runs scheduled at or after this instant. */
+  readonly from?: Date;
+  /** Only runs scheduled before this instant. */
+  readonly to?: Date;
+  /** At most this many (1 to 1000). @defaultValue 50 */
+  readonly limit?: number;
+  /** Continue after this cursor, from a previous page's `nextCursor`. */
+  readonly cursor?: string;
+}
+
+/** A page of run history. */
+export interface RunPage {
+  readonly runs: readonly RunRecord[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+/** How much history to keep. */
+export interface RetentionPolicy {
+  /** Delete finished runs older than this (by finish or schedule time). */
+  readonly maxAgeMs: number;
+  /** Keep at most this many finished runs per task (newest kept). */
+  readonly maxPerTask: number;
+}
+
+/** True for the statuses a run can end in. */
+export function isFinal(status: RunStatus): status is FinalStatus {
+  return status !== 'running';
+}

@@ -1,0 +1,90 @@
+import type { z } from 'zod';
+import { describeValue, type OptionIssue } from './errors.ts';
+import { unknownKeyFix } from './suggest.ts';
+
+type Key = PropertyKey;
+
+function valueAt(root: unknown, path: readonly Key[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<Key, unknown>)[key];
+  }
+  return value;
+}
+
+/** Internal zod v4 definition fields we read to find an object's known keys. */
+interface Def {
+  readonly type: string;
+  readonly shape?: Record<string, { _zod: { def: Def } }>;
+  readonly innerType?: { _zod: { def: Def } };
+  readonly in?: { _zod: { def: Def } };
+  readonly options?: readonly { _zod: { def: Def } }[];
+}
+
+/** The known keys of the object schema at `path`, looking through optional/default/pipe wrappers. */
+function knownKeysAt(schema: z.ZodType, path: readonly Key[]): string[] {
+  let def: Def | undefined = (schema as unknown as { _zod: { def: Def } })._zod.def;
+  const unwrap = () => {
+    while (def !== undefined && def.type !== 'object') {
+      const next: { _zod: { def: Def } } | undefined = def.innerType ?? def.in;
+      if (next === undefined) return;
+      def = next._zod.def;
+    }
+  };
+  unwrap();
+  for (const key of path) {
+    def = def?.shape?.[String(key)]?._zod.def;
+    unwrap();
+  }
+  return def?.shape === undefined ? [] : Object.keys(def.shape);
+}
+
+const join = (path: readonly Key[]): string => path.map(String).join('.');
+
+/** zod's own messages; anything else was written by us in the schema and is already a fix. */
+const ZOD_DEFAULT = /^(Invalid|Too (small|big)|Unrecognized)/;
+
+/**
+ * Turns zod issues into {@link OptionIssue}s: the dotted path, the value received (read from
+ * the input, not from zod's message) and a fix written for people.
+ */
+export function toOptionIssues(error: z.ZodError, input: unknown, schema: z.ZodType, prefix: readonly Key[] = []): OptionIssue[] {
+  const out: OptionIssue[] = [];
+  for (const issue of error.issues) {
+    const path = [...prefix, ...issue.path];
+    const value = valueAt(input, issue.path);
+    if (issue.code !== 'unrecognized_keys' && !ZOD_DEFAULT.test(issue.message)) {
+      out.push({ path: join(path), received: describeValue(value), fix: issue.message });
+      continue;
+    }
+    switch (issue.code) {
+      case 'unrecognized_keys': {
+        const known = knownKeysAt(schema, issue.path);
+        for (const key of issue.keys) {
+          out.push({ path: join([...path, key]), received: describeValue(valueAt(value, [key])), fix: unknownKeyFix(key, known) });
+        }
+        break;
+      }
+      case 'invalid_type':
+        out.push({
+          path: join(path),
+          received: describeValue(value),
+          fix: value === undefined ? `is required (${issue.expected})` : `expected ${issue.expected}`,
+        });
+        break;
+      case 'invalid_value':
+        out.push({ path: join(path), received: describeValue(value), fix: `use one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` });
+        break;
+      case 'too_small':
+        out.push({ path: join(path), received: describeValue(value), fix: `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}` });
+        break;
+      case 'too_big':
+        out.push({ path: join(path), received: describeValue(value), fix: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}` });
+        break;
+      default:
+        out.push({ path: join(path), received: describeValue(value), fix: issue.message });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,326 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type CatchUpPolicy, memoryStore, RunNotFoundError, ShutdownError, type Store, TaskNotFoundError } from '../../../src/index.ts';
+import { createTestClock } from '../../../src/testing/index.ts';
+import { harness, runsOf, secs, T0, work } from '../../helpers.ts';
+
+const H = 3_600_000;
+
+describe('restart and catch-up', () => {
+  for (const [policy, expected] of [
+    ['latest', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'succeeded'], [2, 'schedule', 'skipped'], [3, 'schedule', 'skipped'], [4, 'catch-up', 'succeeded'], [5, 'schedule', 'succeeded']]],
+    ['all', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'succeeded'], [2, 'catch-up', 'succeeded'], [3, 'catch-up', 'succeeded'], [4, 'catch-up', 'succeeded'], [5, 'schedule', 'succeeded']]],
+    ['none', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'succeeded'], [2, 'schedule', 'skipped'], [3, 'schedule', 'skipped'], [4, 'schedule', 'skipped'], [5, 'schedule', 'succeeded']]],
+  ] as const) {
+    it(`catchUp: ${policy} decides what ticks missed during downtime become`, async () => {
+      const clock = createTestClock();
+      const store = memoryStore();
+      const def = { name: 'hourly', schedule: { every: '1h' }, catchUp: policy as CatchUpPolicy, handler: () => {} };
+      const first = harness({ clock, store });
+      first.scheduler.add(def);
+      await first.scheduler.start();
+      await clock.advance(1 * H + 1);
+      await first.scheduler.stop();
+      await clock.advance(3.5 * H); // down from 1h to 4.5h: ticks 2h, 3h, 4h missed
+      const second = harness({ clock, store });
+      second.scheduler.add(def);
+      await second.scheduler.start();
+      await clock.advance(0.5 * H);
+      const runs = (await runsOf(second.scheduler, 'hourly')).sort((a, b) => a.scheduledFor.getTime() - b.scheduledFor.getTime());
+      assert.deepEqual(runs.map((r) => [secs(r.scheduledFor)! / 3600, r.trigger, r.status]), expected);
+      for (const r of runs.filter((r) => r.status === 'skipped')) assert.equal(r.skipReason, 'missed');
+      await second.scheduler.stop();
+    });
+  }
+
+  it('keeps the cadence of an every task across a restart instead of resetting the timer', async () => {
+    const clock = createTestClock();
+    const store = memoryStore();
+    const def = { name: 'daily', schedule: { every: '24h' }, catchUp: 'none' as const, handler: () => {} };
+    const a = harness({ clock, store });
+    a.scheduler.add(def);
+    await a.scheduler.start();
+    await clock.advance(10 * H);
+    await a.scheduler.stop();
+    await clock.advance(5 * H);
+    const b = harness({ clock, store });
+    b.scheduler.add(def);
+    await b.scheduler.start();
+    assert.equal(b.scheduler.task('daily')?.nextRunAt?.getTime(), T0 + 24 * H, 'next run stays at anchor + 24h, not restart + 24h');
+    await clock.advance(10 * H);
+    assert.deepEqual((await runsOf(b.scheduler, 'daily')).map((r) => secs(r.scheduledFor)! / 3600), [0, 24]);
+    await b.scheduler.stop();
+  });
+
+  it('a changed schedule starts afresh: nothing of the old schedule is caught up', async () => {
+    const clock = createTestClock();
+    const store = memoryStore();
+    const a = harness({ clock, store });
+    a.scheduler.add({ name: 't', schedule: { every: '1h' }, handler: () => {} });
+    await a.scheduler.start();
+    await clock.advance(0);
+    await a.scheduler.stop();
+    await clock.advance(5 * H);
+    const b = harness({ clock, store });
+    b.scheduler.add({ name: 't', schedule: { every: '2h', initialDelay: '30m' }, handler: () => {} });
+    await b.scheduler.start();
+    await clock.advance(3 * H);
+    const runs = await runsOf(b.scheduler, 't');
+    assert.deepEqual(runs.map((r) => [secs(r.scheduledFor)! / 3600, r.trigger]), [[0, 'schedule'], [5.5, 'schedule'], [7.5, 'schedule']]);
+    await b.scheduler.stop();
+  });
+
+  it('summarises a long outage: a bounded number of records account for every missed tick', async () => {
+    const clock = createTestClock();
+    const store = memoryStore();
+    const def = { name: 'sec', schedule: { every: '1s' }, handler: () => {} };
+    const a = harness({ clock, store });
+    a.scheduler.add(def);
+    await a.scheduler.start();
+    await a.scheduler.stop();
+    await clock.advance(24 * H);
+    const b = harness({ clock, store });
+    b.scheduler.add(def);
+    await b.scheduler.start();
+    await b.scheduler.onIdle();
+    const runs = await runsOf(b.scheduler, 'sec');
+    assert.ok(runs.length <= 103, `${runs.length} records`);
+    const accounted = runs.reduce((n, r) => n + (r.status === 'skipped' ? r.skippedTicks : 1), 0);
+    // Tick 0 was never claimed (the first scheduler stopped at once), so it is missed too; the
+    // tick at the restart instant is live.
+    assert.equal(accounted, 24 * 3600 + 1, 'every second of the outage, then the tick at restart');
+    assert.equal(runs.at(-1)?.trigger, 'schedule');
+    await b.scheduler.stop();
+  });
+});
+
+describe('commands', () => {
+  it('pause records ticks skipped (paused) on every instance; resume continues', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'p', schedule: { every: '1m' }, handler: () => {} });
+    await h.scheduler.start();
+    await h.clock.advance(60_000 + 1);
+    await h.scheduler.pause('p');
+    assert.equal(h.scheduler.task('p')?.paused, true);
+    assert.equal(h.scheduler.task('p')?.nextRunAt, null);
+    await h.clock.advance(2 * 60_000);
+    await h.scheduler.resume('p');
+    await h.clock.advance(60_000);
+    const runs = await runsOf(h.scheduler, 'p');
+    assert.deepEqual(runs.map((r) => [secs(r.scheduledFor), r.status, r.skipReason]), [
+      [0, 'succeeded', null],
+      [60, 'succeeded', null],
+      [120, 'skipped', 'paused'],
+      [180, 'skipped', 'paused'],
+      [240, 'succeeded', null],
+    ]);
+    await h.scheduler.stop();
+  });
+
+  it('paused state is persisted: a restarted scheduler stays paused', async () => {
+    const clock = createTestClock();
+    const store = memoryStore();
+    const def = { name: 'p', schedule: { every: '1m' }, handler: () => {} };
+    const a = harness({ clock, store });
+    a.scheduler.add(def);
+    await a.scheduler.start();
+    await a.scheduler.pause('p');
+    await a.scheduler.stop();
+    const b = harness({ clock, store });
+    b.scheduler.add(def);
+    await b.scheduler.start();
+    assert.equal(b.scheduler.task('p')?.paused, true);
+    await b.scheduler.stop();
+  });
+
+  it('trigger runs a task now as a manual run, even when paused', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'm', schedule: { every: '1h' }, paused: true, handler: (ctx) => ctx.trigger });
+    await h.scheduler.start();
+    await h.clock.advance(90_000);
+    const id = await h.scheduler.trigger('m');
+    await h.scheduler.onIdle();
+    const run = await h.scheduler.getRun(id);
+    assert.equal(run?.trigger, 'manual');
+    assert.equal(run?.status, 'succeeded');
+    assert.equal(run?.output, 'manual');
+    assert.equal(secs(run?.scheduledFor ?? null), 90);
+    await assert.rejects(h.scheduler.trigger('nope'), (e: unknown) => e instanceof TaskNotFoundError && /no task named "nope"; registered tasks: m/.test(e.message));
+    await h.scheduler.stop();
+  });
+
+  it('cancel aborts a running run on its signal and records it cancelled', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'c', schedule: { at: new Date(T0) }, handler: work(h.clock, 60_000) });
+    await h.scheduler.start();
+    await h.clock.advance(1000);
+    const [running] = await runsOf(h.scheduler, 'c');
+    assert.equal(running?.status, 'running');
+    assert.equal(await h.scheduler.cancel(running!.id), 'requested');
+    await h.scheduler.onIdle();
+    const run = await h.scheduler.getRun(running!.id);
+    assert.equal(run?.status, 'cancelled');
+    assert.equal(run?.durationMs, 1000);
+    assert.equal(await h.scheduler.cancel(running!.id), 'not-running');
+    await assert.rejects(h.scheduler.cancel('00000000-0000-7000-8000-000000000000'), RunNotFoundError);
+    await h.scheduler.stop();
+  });
+
+  it('adds, updates and removes tasks while running', async () => {
+    const h = harness();
+    await h.scheduler.start();
+    h.scheduler.add({ name: 'late-add', schedule: { every: '1m' }, handler: () => 'v1' });
+    await h.clock.advance(60_000);
+    h.scheduler.update('late-add', { handler: () => 'v2' });
+    await h.clock.advance(60_000);
+    // A new schedule starts afresh at the change (2 min): its first tick is that instant, whose
+    // slot already ran, so the next run is at 12 min.
+    h.scheduler.update('late-add', { schedule: { every: '10m' } });
+    await h.clock.advance(60_000);
+    assert.equal(h.scheduler.task('late-add')?.nextRunAt?.getTime(), T0 + 12 * 60_000);
+    assert.equal(h.scheduler.remove('late-add'), true);
+    assert.equal(h.scheduler.remove('late-add'), false);
+    await h.clock.advance(60 * 60_000);
+    const runs = await runsOf(h.scheduler, 'late-add');
+    assert.deepEqual(runs.map((r) => [secs(r.scheduledFor), r.output]), [[0, 'v1'], [60, 'v1'], [120, 'v2']]);
+    assert.deepEqual(h.scheduler.tasks(), []);
+    await h.scheduler.stop();
+  });
+});
+
+describe('stop', () => {
+  it('aborts running handlers with reason shutdown, waits for them and reports', async () => {
+    const h = harness();
+    let reason: unknown;
+    h.scheduler.add({
+      name: 'polite',
+      schedule: { at: new Date(T0) },
+      handler: async (ctx) => {
+        await h.clock.sleep(60_000, ctx.signal).catch((e: unknown) => { reason = e; });
+        await h.clock.sleep(500); // cleanup after the abort
+        return 'cleaned up';
+      },
+    });
+    h.scheduler.add({ name: 'stubborn', schedule: { at: new Date(T0) }, handler: () => new Promise(() => {}) });
+    await h.scheduler.start();
+    await h.clock.advance(1000);
+    const stopping = h.scheduler.stop({ timeout: '2s' });
+    assert.equal(h.scheduler.stop(), stopping, 'stop() twice returns the same promise');
+    await h.clock.advance(2000);
+    const report = await stopping;
+    assert.ok(reason instanceof ShutdownError);
+    assert.deepEqual(report.finished.map((r) => [r.task, r.status, r.output]), [['polite', 'succeeded', 'cleaned up']]);
+    assert.deepEqual(report.interrupted.map((r) => [r.task, r.status, r.error?.code]), [['stubborn', 'interrupted', 'ERR_SHUTDOWN']]);
+    assert.equal(report.durationMs, 2000);
+    assert.equal(h.clock.pendingTimers, 0, 'no timer left behind');
+    assert.equal(h.scheduler.state, 'stopped');
+    assert.throws(() => h.scheduler.add({ name: 'x', schedule: { every: '1m' }, handler: () => {} }), /add\(\) called on a stopped scheduler/);
+    await assert.rejects(h.scheduler.start(), /start\(\) called on a stopped scheduler/);
+  });
+
+  it('stopping a scheduler that never started is immediate', async () => {
+    const h = harness();
+    const report = await h.scheduler.stop();
+    assert.deepEqual([report.finished, report.interrupted], [[], []]);
+  });
+});
+
+describe('wall-clock jumps', () => {
+  it('a forward jump treats the skipped span as missed and applies catchUp once', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'm', schedule: { every: '1m' }, handler: () => {} });
+    await h.scheduler.start();
+    await h.clock.advance(30_000);
+    h.clock.jump(H); // NTP step or resume from suspend
+    await h.clock.advance(60_000);
+    const runs = await runsOf(h.scheduler, 'm');
+    const ran = runs.filter((r) => r.status !== 'skipped');
+    assert.deepEqual(ran.map((r) => [r.trigger, secs(r.scheduledFor)]), [['schedule', 0], ['catch-up', 3600], ['schedule', 3660]]);
+    const skippedTicks = runs.filter((r) => r.status === 'skipped').reduce((n, r) => n + r.skippedTicks, 0);
+    assert.equal(skippedTicks, 59, 'ticks 1..59 min are recorded missed');
+    await h.scheduler.stop();
+  });
+
+  it('a backward jump never runs a tick twice', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'm', schedule: { every: '1m' }, handler: () => {} });
+    await h.scheduler.start();
+    await h.clock.advance(5 * 60_000 + 30_000);
+    h.clock.jump(-3 * 60_000);
+    await h.clock.advance(5 * 60_000);
+    const slots = (await runsOf(h.scheduler, 'm')).map((r) => secs(r.scheduledFor));
+    assert.deepEqual(slots, [0, 60, 120, 180, 240, 300, 360, 420]);
+    assert.equal(new Set(slots).size, slots.length);
+    await h.scheduler.stop();
+  });
+});
+
+describe('history retention', () => {
+  it('keeps at most maxPerTask finished runs per task, pruned by the scheduler itself', async () => {
+    const h = harness({ history: { maxPerTask: 10 } });
+    h.scheduler.add({ name: 'r', schedule: { every: '1m' }, handler: () => {} });
+    await h.scheduler.start();
+    await h.clock.advance(2 * H);
+    const runs = await runsOf(h.scheduler, 'r');
+    assert.ok(runs.length <= 70, `${runs.length}`);
+    assert.equal(runs.at(-1)?.scheduledFor.getTime(), T0 + 2 * H, 'the newest are kept');
+    await h.scheduler.stop();
+  });
+});
+
+describe('replicas sharing one store', () => {
+  it('run each tick once between them', async () => {
+    const clock = createTestClock();
+    const store = memoryStore();
+    const replicas = [0, 1, 2, 3].map((i) => harness({ clock, store, instance: `r${i}` }));
+    for (const r of replicas) {
+      r.scheduler.add({ name: 'shared', schedule: { every: '1m' }, jitter: '10s', handler: work(clock, 20_000) });
+      await r.scheduler.start();
+    }
+    await clock.advance(60 * 60_000 + 10_000);
+    const runs = await runsOf(replicas[0]!.scheduler, 'shared');
+    const ticks = runs.map((r) => secs(r.scheduledFor));
+    assert.equal(runs.length, 61);
+    assert.equal(new Set(ticks).size, 61, 'no tick twice');
+    assert.ok(runs.every((r) => r.status !== 'skipped'));
+    assert.ok(new Set(runs.map((r) => r.instance)).size >= 1);
+    for (const r of replicas) await r.scheduler.stop();
+  });
+
+  it('a replica that dies mid-run: its run is marked interrupted after the lease and retried by another', async () => {
+    const clock = createTestClock();
+    const store = memoryStore();
+    const { store: deadStore, kill } = killable(store);
+    const a = harness({ clock, store: deadStore, instance: 'a', lease: '15s' });
+    const b = harness({ clock, store, instance: 'b', lease: '15s', random: () => 0 });
+    const def = (sched: typeof a) => ({ name: 'job', schedule: { at: new Date(T0 + 1000) }, retry: { attempts: 2 }, handler: work(sched.clock, 10 * 60_000) });
+    a.scheduler.add(def(a));
+    await a.scheduler.start();
+    await clock.advance(2000);
+    assert.equal((await runsOf(b.scheduler, 'job'))[0]?.instance, 'a');
+    b.scheduler.add(def(b));
+    await b.scheduler.start();
+    kill(); // a stops renewing its lease and never writes again
+    await clock.advance(30_000);
+    const runs = await runsOf(b.scheduler, 'job');
+    assert.deepEqual(runs.map((r) => [r.instance, r.attempt, r.trigger, r.status]), [['a', 1, 'schedule', 'interrupted'], ['b', 2, 'retry', 'running']]);
+    assert.equal(runs[0]?.error?.code, 'ERR_LEASE_LOST');
+    const interruptedAt = runs[0]!.finishedAt!.getTime();
+    assert.ok(interruptedAt - (T0 + 1000) <= 15_000 + 5_000, 'found within the lease plus one poll interval');
+    assert.ok(runs[1]!.startedAt!.getTime() - (T0 + 1000) <= 15_000 + 5_000, 'retried within the lease plus one poll');
+    await b.scheduler.stop();
+  });
+});
+
+/** A store whose calls hang forever after kill(), as if its process died. */
+function killable(store: Store): { store: Store; kill: () => void } {
+  let dead = false;
+  const proxy = new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => (dead ? new Promise(() => {}) : (value as (...a: unknown[]) => unknown).apply(target, args));
+    },
+  });
+  return { store: proxy, kill: () => (dead = true) };
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { nextRuns, parseSchedule } from '../../../src/engine/schedules/index.ts';
+import { InvalidOptionError } from '../../../src/util/errors.ts';
+
+function problems(spec: unknown): string[] {
+  try {
+    parseSchedule(spec);
+  } catch (error) {
+    assert.ok(error instanceof InvalidOptionError);
+    assert.equal(error.code, 'ERR_INVALID_OPTION');
+    return error.issues.map((i) => `${i.path}: ${i.received}: ${i.fix}`);
+  }
+  assert.fail('expected an error');
+}
+
+describe('parseSchedule', () => {
+  it('accepts the three kinds', () => {
+    assert.equal(parseSchedule({ every: '6h', initialDelay: '5m' }).describe(), 'every 6h');
+    assert.equal(parseSchedule({ cron: '0 2 * * *', timezone: 'Europe/Berlin' }).kind, 'cron');
+    assert.equal(parseSchedule({ at: '2026-12-01T02:00:00Z' }).key, `at:${Date.parse('2026-12-01T02:00:00Z')}`);
+    assert.equal(parseSchedule({ at: new Date(0) }).kind, 'at');
+    assert.equal(parseSchedule({ every: 1000, anchor: '2026-01-01T00:00:00+01:00' }).kind, 'every');
+  });
+
+  it('names the field, the value and the fix for each mistake', () => {
+    assert.deepEqual(problems({ every: '6 hours' }), [
+      'schedule.every: "6 hours": is not a duration; use milliseconds as a number or a string like "90s", "5m", "1h30m" or "7d"',
+    ]);
+    assert.match(problems({ cron: '61 * * * *' })[0] ?? '', /^schedule\.cron: "61 \* \* \* \*": is not a valid cron expression \(Invalid value for minute: 61\)/);
+    assert.match(problems({ cron: '* * *' })[0] ?? '', /schedule\.cron.*use 5 fields/);
+    assert.match(problems({ cron: '0 0 * * * * *' })[0] ?? '', /schedule\.cron.*7 parts/);
+    assert.match(problems({ cron: '0 0 30 2 *' })[0] ?? '', /never matches a future date/);
+    assert.match(problems({ cron: '0 0 30 2 *' })[0] ?? '', /never matches a future date/, 'the same text is refused again');
+    assert.match(problems({ cron: '0 2 * * *', timezone: 'Mars/Olympus' })[0] ?? '', /^schedule\.timezone: "Mars\/Olympus": is not an IANA time zone/);
+    assert.match(problems({ cron: '0 2 * * *', dst: { gap: 'later' } })[0] ?? '', /schedule\.dst\.gap: "later": use "shift" or "skip"/);
+    assert.match(problems({ at: '2026-12-01 02:00' })[0] ?? '', /schedule\.at: .*with a zone/);
+    assert.match(problems({ at: '2026-12-01T02:00:00' })[0] ?? '', /schedule\.at/);
+    assert.match(problems({ every: 0 })[0] ?? '', /at least 1ms/);
+    assert.match(problems({ every: '1m', intialDelay: '5m' })[0] ?? '', /schedule\.intialDelay: "5m": unknown option; did you mean "initialDelay"\?/);
+    assert.match(problems({ every: '1m', cron: '* * * * *' })[0] ?? '', /give only one of "every", "cron"/);
+    assert.match(problems({})[0] ?? '', /give exactly one of "every", "cron" or "at"/);
+    assert.match(problems('every 5m')[0] ?? '', /expected an object/);
+    assert.equal(problems({ every: 'x', initialDelay: 'y' }).length, 2);
+  });
+});
+
+describe('nextRuns', () => {
+  it('lists upcoming instants of a spec', () => {
+    assert.deepEqual(
+      nextRuns({ cron: '0 2 * * *', timezone: 'Europe/Berlin' }, { from: '2026-03-27T12:00:00Z', count: 3 }).map((d) => d.toISOString()),
+      ['2026-03-28T01:00:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-30T00:00:00.000Z'],
+    );
+    assert.deepEqual(
+      nextRuns({ every: '5m' }, { from: '2026-01-01T00:00:00Z', count: 2 }).map((d) => d.toISOString()),
+      ['2026-01-01T00:00:00.000Z', '2026-01-01T00:05:00.000Z'],
+    );
+    assert.deepEqual(nextRuns({ at: '2026-01-01T00:00:00Z' }, { from: '2026-06-01T00:00:00Z' }), []);
+    assert.throws(() => nextRuns({ every: '5m' }, { count: 0 }), /count: received 0; use a whole number/);
+  });
+});

@@ -1,0 +1,388 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { ClaimOutcome, ClaimRequest, RunRecord, Store, StoreSignal } from '../../src/index.ts';
+import { InvalidOptionError } from '../../src/index.ts';
+import { uuidv7 } from '../../src/util/ids.ts';
+
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+const LEASE = 15_000;
+
+/** A store under test, and how to dispose of it. */
+export interface StoreFixture {
+  readonly store: Store;
+  close(): Promise<void>;
+}
+
+let seq = 0;
+function request(over: Partial<ClaimRequest> = {}): ClaimRequest {
+  const scheduledFor = over.scheduledFor ?? NOW;
+  return {
+    runId: uuidv7(NOW + seq++),
+    task: 't',
+    slot: `t:${scheduledFor}`,
+    attempt: 1,
+    trigger: 'schedule',
+    scheduledFor,
+    dueAt: scheduledFor,
+    instance: 'i1',
+    skip: null,
+    skippedTicks: 1,
+    overlap: 'skip',
+    maxConcurrent: 1,
+    leaseMs: LEASE,
+    ...over,
+  };
+}
+
+function started(outcome: ClaimOutcome | undefined): RunRecord {
+  assert.equal(outcome?.kind, 'started', `expected started, got ${outcome?.kind}`);
+  return (outcome as Extract<ClaimOutcome, { kind: 'started' }>).run;
+}
+
+const at = (s: number) => NOW + s * 1000;
+
+/**
+ * The behaviour every Store adapter must have. Each test gets a fresh store from `make`.
+ */
+export function describeStoreContract(name: string, make: () => Promise<StoreFixture>): void {
+  describe(`Store contract: ${name}`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+    beforeEach(async () => {
+      fixture = await make();
+      store = fixture.store;
+      await store.open();
+      await store.registerTasks([{ name: 't', scheduleKey: 'every:60000:0:', anchor: NOW, paused: false }], NOW);
+    });
+    afterEach(async () => {
+      await store.close();
+      await fixture.close();
+    });
+
+    const claim1 = async (over: Partial<ClaimRequest> = {}, now = NOW) => (await store.claim([request(over)], now))[0];
+    const finish = (run: RunRecord, now: number, over: Partial<Parameters<Store['finish']>[0]> = {}) =>
+      store.finish({ runId: run.id, fencingToken: run.fencingToken ?? 0, status: 'succeeded', finishedAt: now, output: null, error: null, retryAt: null, progress: null, takeQueued: true, ...over }, now);
+
+    describe('task registration', () => {
+      it('stores new tasks, keeps state for the same schedule key, resets it for a new one', async () => {
+        const one = async (reg: { name: string; scheduleKey: string; anchor: number | null; paused: boolean }, now: number) => {
+          const states = await store.registerTasks([reg], now);
+          return new Map(states.flatMap((st) => (st === null ? [] : [[st.name, st] as const])));
+        };
+        assert.deepEqual(await store.registerTasks([{ name: 'new', scheduleKey: 'k1', anchor: 123, paused: true }], at(10)), [null], 'new tasks come back as null');
+        let states = await one({ name: 'new', scheduleKey: 'k1', anchor: 123, paused: true }, at(11));
+        assert.deepEqual(
+          { ...states.get('new'), lastRun: null },
+          { name: 'new', scheduleKey: 'k1', anchor: 123, since: at(10), lastTick: null, paused: true, lastRun: null, lastSuccess: null },
+        );
+        await claim1({ task: 'new', slot: `t:${at(20)}`, scheduledFor: at(20) }, at(20));
+        states = await one({ name: 'new', scheduleKey: 'k1', anchor: 999, paused: false }, at(30));
+        assert.equal(states.get('new')?.anchor, 123, 'the persisted anchor wins');
+        assert.equal(states.get('new')?.lastTick, at(20));
+        assert.equal(states.get('new')?.since, at(10));
+        assert.equal(states.get('new')?.paused, true, 'a paused task stays paused');
+        assert.equal(states.get('new')?.lastRun?.status, 'running');
+        states = await one({ name: 'new', scheduleKey: 'k2', anchor: 456, paused: false }, at(40));
+        assert.equal(states.get('new')?.anchor, 456);
+        assert.equal(states.get('new')?.lastTick, null);
+        assert.equal(states.get('new')?.since, at(40));
+        assert.equal(states.get('new')?.paused, true);
+      });
+
+      it('registers many tasks in one call', async () => {
+        const names = Array.from({ length: 500 }, (_, i) => `bulk-${i}`);
+        const regs = names.map((n, i) => ({ name: n, scheduleKey: 'k', anchor: i, paused: false }));
+        assert.ok((await store.registerTasks(regs, NOW)).every((st) => st === null));
+        const again = await store.registerTasks(regs, NOW + 1);
+        assert.deepEqual(again.map((st) => st?.name), names, 'in the order given');
+        assert.deepEqual(again.map((st) => st?.anchor), names.map((_, i) => i));
+        assert.ok(again.every((st) => st?.since === NOW));
+      });
+    });
+
+    describe('claims', () => {
+      it('one claim per (task, slot, attempt) wins; the rest are taken', async () => {
+        const outcomes = await store.claim([request({ runId: uuidv7() }), request({ runId: uuidv7(), instance: 'i2' })], NOW);
+        const run = started(outcomes[0]);
+        assert.equal(outcomes[1]?.kind, 'taken');
+        assert.equal((await claim1())?.kind, 'taken');
+        assert.equal(run.status, 'running');
+        assert.equal(run.instance, 'i1');
+        assert.equal(run.startedAt?.getTime(), NOW);
+        assert.equal(run.leaseExpiresAt?.getTime(), NOW + LEASE);
+        assert.equal(run.latenessMs, 0);
+        assert.equal(run.attempt, 1);
+        assert.equal((await store.listRuns({})).runs.length, 1);
+      });
+
+      it('records skipped ticks with their reason, once, and they advance the cursor', async () => {
+        const outcome = await claim1({ skip: 'paused', slot: `t:${at(60)}`, scheduledFor: at(60) });
+        assert.equal(outcome?.kind, 'skipped');
+        const run = (outcome as Extract<ClaimOutcome, { kind: 'skipped' }>).run;
+        assert.deepEqual([run.status, run.skipReason, run.skippedTicks, run.startedAt], ['skipped', 'paused', 1, null]);
+        assert.equal((await claim1({ slot: `t:${at(60)}`, scheduledFor: at(60) }))?.kind, 'taken');
+        const summary = await claim1({ skip: 'missed', skippedTicks: 500, slot: `t:${at(120)}`, scheduledFor: at(120) });
+        assert.equal((summary as Extract<ClaimOutcome, { kind: 'skipped' }>).run.skippedTicks, 500);
+        const [state] = await store.registerTasks([{ name: 't', scheduleKey: 'every:60000:0:', anchor: null, paused: false }], at(200));
+        assert.equal(state?.lastTick, at(120));
+      });
+
+      it('manual slots do not move the cursor and consume their trigger', async () => {
+        await store.requestTrigger({ id: 'trig-1', task: 't', requestedAt: at(5) });
+        let poll = await store.poll({ instance: 'i1', now: at(5), pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.triggers.map((t) => [t.id, t.task, t.requestedAt]), [['trig-1', 't', at(5)]]);
+        started(await claim1({ runId: uuidv7(), slot: 'm:trig-1', trigger: 'manual', scheduledFor: at(5), dueAt: at(5) }, at(5)));
+        poll = await store.poll({ instance: 'i1', now: at(6), pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.triggers, []);
+        const [state] = await store.registerTasks([{ name: 't', scheduleKey: 'every:60000:0:', anchor: null, paused: false }], at(7));
+        assert.equal(state?.lastTick, null);
+      });
+
+      it('fencing tokens increase with every claim of a task', async () => {
+        const tokens: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const run = started(await claim1({ slot: `t:${at(i * 60)}`, scheduledFor: at(i * 60) }, at(i * 60)));
+          tokens.push(run.fencingToken ?? -1);
+          await finish(run, at(i * 60 + 1));
+        }
+        assert.deepEqual(tokens, [...tokens].sort((a, b) => a - b));
+        assert.equal(new Set(tokens).size, 5);
+      });
+    });
+
+    describe('overlap', () => {
+      it('skip: a claim while a run is live is recorded skipped (overlap)', async () => {
+        started(await claim1());
+        const second = await claim1({ slot: `t:${at(60)}`, scheduledFor: at(60) }, at(1));
+        assert.equal(second?.kind, 'skipped');
+        assert.equal((second as Extract<ClaimOutcome, { kind: 'skipped' }>).run.skipReason, 'overlap');
+      });
+
+      it('allow: up to maxConcurrent live runs', async () => {
+        const o = { overlap: 'allow' as const, maxConcurrent: 2 };
+        started(await claim1(o));
+        started(await claim1({ ...o, slot: `t:${at(60)}`, scheduledFor: at(60) }, at(1)));
+        assert.equal((await claim1({ ...o, slot: `t:${at(120)}`, scheduledFor: at(120) }, at(2)))?.kind, 'skipped');
+      });
+
+      it('wait: busy while a run is live, nothing recorded', async () => {
+        started(await claim1());
+        assert.equal((await claim1({ overlap: 'wait', slot: `t:${at(60)}`, scheduledFor: at(60) }, at(1)))?.kind, 'busy');
+        assert.equal((await store.listRuns({})).runs.length, 1);
+      });
+
+      it('queue: one tick waits and is handed to whoever finishes the run', async () => {
+        const first = started(await claim1({ overlap: 'queue' }));
+        const queuedReq = request({ overlap: 'queue', slot: `t:${at(60)}`, scheduledFor: at(60) });
+        assert.equal((await store.claim([queuedReq], at(1)))[0]?.kind, 'queued');
+        assert.equal((await store.claim([queuedReq], at(1)))[0]?.kind, 'taken', 'the same tick queued twice is one');
+        assert.equal((await claim1({ overlap: 'queue', slot: `t:${at(120)}`, scheduledFor: at(120) }, at(2)))?.kind, 'skipped');
+        const stopping = await finish(started(await claim1({ overlap: 'queue', task: 'u', slot: 't:9', scheduledFor: 9 })), at(2), { takeQueued: false });
+        assert.equal((stopping as Extract<typeof stopping, { kind: 'recorded' }>).queued, null, 'a stopping runner leaves queued ticks alone');
+        const done = await finish(first, at(3));
+        assert.equal(done.kind, 'recorded');
+        const queued = (done as Extract<typeof done, { kind: 'recorded' }>).queued;
+        assert.deepEqual([queued?.slot, queued?.runId, queued?.scheduledFor], [`t:${at(60)}`, queuedReq.runId, at(60)]);
+        started(await claim1({ runId: queuedReq.runId, overlap: 'queue', slot: `t:${at(60)}`, scheduledFor: at(60) }, at(3)));
+      });
+
+      it('replace: starts and names the runs to cancel; their owner sees the cancel request', async () => {
+        const first = started(await claim1({ overlap: 'replace', instance: 'owner' }));
+        const outcome = await claim1({ overlap: 'replace', slot: `t:${at(60)}`, scheduledFor: at(60) }, at(1));
+        assert.equal(outcome?.kind, 'started');
+        assert.deepEqual((outcome as Extract<ClaimOutcome, { kind: 'started' }>).replaced, [first.id]);
+        const poll = await store.poll({ instance: 'owner', now: at(2), pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.cancels, [first.id]);
+        const other = await store.poll({ instance: 'i1', now: at(2), pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(other.cancels, []);
+      });
+
+      it('a run whose lease expired no longer blocks the task, and cannot finish after a newer claim', async () => {
+        const old = started(await claim1());
+        const fresh = started(await claim1({ slot: `t:${at(60)}`, scheduledFor: at(60) }, NOW + LEASE + 1));
+        assert.ok((fresh.fencingToken ?? 0) > (old.fencingToken ?? 0));
+        assert.equal((await finish(old, NOW + LEASE + 2)).kind, 'fenced');
+        assert.equal((await store.getRun(old.id))?.status, 'running', 'nothing written by the fenced writer');
+      });
+    });
+
+    describe('leases and outcomes', () => {
+      it('finish records the outcome once; a stale token or a second finish is fenced', async () => {
+        const run = started(await claim1());
+        assert.equal((await finish(run, at(2), { fencingToken: (run.fencingToken ?? 0) + 1 })).kind, 'fenced');
+        const error = { message: 'boom', name: 'Error', code: 'E1', stack: 'Error: boom\n  at x' };
+        const done = await finish(run, at(2), { status: 'failed', error, output: { partial: [1, 'two', null, { deep: true }] }, retryAt: at(12), progress: { fraction: 0.5, message: 'half' } });
+        assert.equal(done.kind, 'recorded');
+        const rec = (done as Extract<typeof done, { kind: 'recorded' }>).run;
+        assert.deepEqual([rec.status, rec.durationMs, rec.finishedAt?.getTime(), rec.retryAt?.getTime(), rec.leaseExpiresAt], ['failed', 2000, at(2), at(12), null]);
+        assert.deepEqual(rec.error, error);
+        assert.deepEqual(rec.output, { partial: [1, 'two', null, { deep: true }] });
+        assert.deepEqual(rec.progress, { fraction: 0.5, message: 'half' });
+        assert.deepEqual(await store.getRun(run.id), rec);
+        assert.equal((await finish(run, at(3))).kind, 'fenced');
+      });
+
+      it('the next claim carries the last success', async () => {
+        const run = started(await claim1());
+        await finish(run, at(1), { output: { watermark: 42 } });
+        const next = await claim1({ slot: `t:${at(60)}`, scheduledFor: at(60) }, at(60));
+        const last = (next as Extract<ClaimOutcome, { kind: 'started' }>).lastSuccess;
+        assert.deepEqual([last?.runId, last?.output, last?.scheduledFor.getTime(), last?.finishedAt.getTime()], [run.id, { watermark: 42 }, NOW, at(1)]);
+      });
+
+      it('renewLeases extends live leases and reports lost ones', async () => {
+        const run = started(await claim1());
+        const ref = { runId: run.id, fencingToken: run.fencingToken ?? 0 };
+        assert.deepEqual(await store.renewLeases([ref], LEASE, at(10)), []);
+        assert.equal((await store.getRun(run.id))?.leaseExpiresAt?.getTime(), at(10) + LEASE);
+        assert.deepEqual(await store.renewLeases([ref, { runId: 'nope', fencingToken: 1 }], LEASE, at(10) + LEASE + 1), [run.id, 'nope']);
+      });
+
+      it('poll reaps expired leases as interrupted, exactly once', async () => {
+        const run = started(await claim1({ instance: 'dead' }));
+        let poll = await store.poll({ instance: 'i2', now: NOW + LEASE - 1, pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.interrupted, []);
+        poll = await store.poll({ instance: 'i2', now: NOW + LEASE + 1, pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.interrupted.map((r) => [r.id, r.status, r.error?.code, r.finishedAt?.getTime()]), [[run.id, 'interrupted', 'ERR_LEASE_LOST', NOW + LEASE]]);
+        poll = await store.poll({ instance: 'i3', now: NOW + LEASE + 2, pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.interrupted, []);
+        assert.equal((await finish(run, NOW + LEASE + 3)).kind, 'fenced');
+      });
+
+      it('due retries are offered after the grace period until the next attempt is claimed', async () => {
+        const run = started(await claim1());
+        await finish(run, at(1), { status: 'failed', retryAt: at(5) });
+        let poll = await store.poll({ instance: 'i2', now: at(5) + LEASE - 1, pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.retries, []);
+        poll = await store.poll({ instance: 'i2', now: at(5) + LEASE, pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.retries.map((r) => [r.task, r.slot, r.attempt, r.scheduledFor, r.previousRunId]), [['t', `t:${NOW}`, 2, NOW, run.id]]);
+        started(await claim1({ attempt: 2, trigger: 'retry' }, at(40)));
+        poll = await store.poll({ instance: 'i2', now: at(41), pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.retries, []);
+        // A retry decided later (after a lease-expiry interrupt) is set with scheduleRetry.
+        const other = started(await claim1({ task: 'u', slot: 't:1', scheduledFor: 1 }, at(50)));
+        await finish(other, at(51), { status: 'interrupted' });
+        await store.scheduleRetry(other.id, at(52));
+        poll = await store.poll({ instance: 'i2', now: at(52) + LEASE, pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.retries.map((r) => [r.task, r.attempt]), [['u', 2]]);
+      });
+
+      it('a queued tick whose runner disappeared is handed over by poll', async () => {
+        started(await claim1({ overlap: 'queue', instance: 'dead' }));
+        assert.equal((await claim1({ overlap: 'queue', slot: `t:${at(60)}`, scheduledFor: at(60) }, at(1)))?.kind, 'queued');
+        const poll = await store.poll({ instance: 'i2', now: NOW + LEASE + 1, pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.queued.map((q) => q.slot), [`t:${at(60)}`]);
+      });
+
+      it('stores progress of a held run only', async () => {
+        const run = started(await claim1());
+        await store.recordProgress({ runId: run.id, fencingToken: run.fencingToken ?? 0 }, { fraction: 0.25, message: 'a quarter' }, at(1));
+        await store.recordProgress({ runId: run.id, fencingToken: 999 }, { fraction: 0.9, message: 'stale' }, at(2));
+        assert.deepEqual((await store.getRun(run.id))?.progress, { fraction: 0.25, message: 'a quarter' });
+      });
+    });
+
+    describe('commands', () => {
+      it('cancel requests reach the owner; unknown and finished runs are reported', async () => {
+        const run = started(await claim1({ instance: 'owner' }));
+        assert.equal(await store.requestCancel(run.id, at(1)), 'requested');
+        assert.deepEqual((await store.poll({ instance: 'owner', now: at(1), pauseVersion: 0, retryGraceMs: LEASE })).cancels, [run.id]);
+        await finish(run, at(2), { status: 'cancelled' });
+        assert.equal(await store.requestCancel(run.id, at(3)), 'not-running');
+        assert.equal(await store.requestCancel(uuidv7(), at(3)), 'not-found');
+      });
+
+      it('pause changes are seen by version, once', async () => {
+        assert.equal(await store.setPaused('t', true, at(1)), true);
+        assert.equal(await store.setPaused('missing', true, at(1)), false);
+        let poll = await store.poll({ instance: 'i1', now: at(2), pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.paused, [{ task: 't', paused: true }]);
+        poll = await store.poll({ instance: 'i1', now: at(3), pauseVersion: poll.pauseVersion, retryGraceMs: LEASE });
+        assert.deepEqual(poll.paused, []);
+        await store.setPaused('t', false, at(4));
+        poll = await store.poll({ instance: 'i1', now: at(5), pauseVersion: poll.pauseVersion, retryGraceMs: LEASE });
+        assert.deepEqual(poll.paused, [{ task: 't', paused: false }]);
+      });
+
+      it('signals triggers, cancels and pauses to subscribers', async (t) => {
+        if (store.subscribe === undefined) {
+          t.skip('this store has no push channel');
+          return;
+        }
+        const seen: StoreSignal[] = [];
+        const off = store.subscribe((s) => seen.push(s));
+        const run = started(await claim1());
+        await store.requestTrigger({ id: 'x', task: 't', requestedAt: NOW });
+        await store.requestCancel(run.id, NOW);
+        await store.setPaused('t', true, NOW);
+        for (let i = 0; i < 50 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+        off();
+        assert.deepEqual([...seen].sort(), ['cancel', 'pause', 'trigger']);
+      });
+    });
+
+    describe('history', () => {
+      async function seed(): Promise<RunRecord[]> {
+        const runs: RunRecord[] = [];
+        for (let i = 0; i < 30; i++) {
+          const task = i % 3 === 0 ? 'u' : 't';
+          const run = started(await claim1({ task, slot: `t:${at(i * 60)}`, scheduledFor: at(i * 60), trigger: i % 5 === 0 ? 'manual' : 'schedule' }, at(i * 60)));
+          const done = await finish(run, at(i * 60 + 1), { status: i % 4 === 0 ? 'failed' : 'succeeded' });
+          runs.push((done as Extract<typeof done, { kind: 'recorded' }>).run);
+        }
+        return runs;
+      }
+
+      it('lists newest first with filters', async () => {
+        const runs = await seed();
+        const all = (await store.listRuns({ limit: 100 })).runs;
+        assert.deepEqual(all.map((r) => r.id), runs.map((r) => r.id).reverse());
+        const uFailed = (await store.listRuns({ task: 'u', status: 'failed', limit: 100 })).runs;
+        assert.deepEqual(uFailed.map((r) => r.id), runs.filter((r) => r.task === 'u' && r.status === 'failed').map((r) => r.id).reverse());
+        const several = (await store.listRuns({ status: ['failed', 'succeeded'], trigger: 'manual', limit: 100 })).runs;
+        assert.equal(several.length, 6);
+        const range = (await store.listRuns({ from: new Date(at(600)), to: new Date(at(1200)), limit: 100 })).runs;
+        assert.deepEqual(range.map((r) => r.scheduledFor.getTime()).sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => at(600 + i * 60)));
+      });
+
+      it('pages with a cursor: every run exactly once', async () => {
+        const runs = await seed();
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.listRuns({ limit: 7, ...(cursor !== undefined ? { cursor } : {}) });
+          seen.push(...page.runs.map((r) => r.id));
+          cursor = page.nextCursor ?? undefined;
+          pages++;
+        } while (cursor !== undefined);
+        assert.equal(pages, 5);
+        assert.deepEqual(seen, runs.map((r) => r.id).reverse());
+      });
+
+      it('rejects bad queries with the field named', async () => {
+        await assert.rejects(store.listRuns({ limit: 5000 }), (e: unknown) => e instanceof InvalidOptionError && /limit: received 5000/.test(e.message));
+        await assert.rejects(store.listRuns({ cursor: 'garbage' }), /cursor: received "garbage"/);
+        assert.equal(await store.getRun(uuidv7()), null);
+      });
+
+      it('prune keeps the newest maxPerTask per task and drops runs older than maxAge', async () => {
+        await seed();
+        const live = started(await claim1({ slot: 't:1', scheduledFor: 1 }, at(5000)));
+        const pending = started(await claim1({ task: 'u', slot: 't:2', scheduledFor: 2 }, at(5000)));
+        await finish(pending, at(5001), { status: 'failed', retryAt: at(9000) });
+        let deleted = 0;
+        for (let n = await store.prune({ maxAgeMs: 1e12, maxPerTask: 3 }, at(6000), 4); n > 0; n = await store.prune({ maxAgeMs: 1e12, maxPerTask: 3 }, at(6000), 4)) deleted += n;
+        const left = (await store.listRuns({ limit: 100 })).runs;
+        assert.ok(left.some((r) => r.id === live.id), 'running runs are never pruned');
+        assert.ok(left.some((r) => r.id === pending.id), 'runs with a pending retry are kept');
+        const perTask = (task: string) => left.filter((r) => r.task === task && r.status !== 'running').length;
+        assert.ok(perTask('t') <= 3 && perTask('u') <= 4, `${perTask('t')} ${perTask('u')}`);
+        assert.equal(deleted, 32 - left.length);
+        await store.prune({ maxAgeMs: 1000, maxPerTask: 1000 }, at(20_000), 100);
+        const old = (await store.listRuns({ limit: 100 })).runs;
+        assert.deepEqual(old.map((r) => r.id).sort(), [live.id, pending.id].sort());
+      });
+    });
+  });
+}
