@@ -9,7 +9,7 @@ export type ChildResult<T> = { ok: true; value: T } | { ok: false; reason: strin
  * it prints as JSON. Out-of-memory and timeouts are results, not crashes of the benchmark.
  */
 export function runChild<T>(script: URL, args: readonly string[], options: { timeoutMs: number; heapMb?: number }): Promise<ChildResult<T>> {
-  const flags = ['--conditions=development', '--expose-gc', `--max-old-space-size=${options.heapMb ?? 4096}`];
+  const flags = ['--expose-gc', `--max-old-space-size=${options.heapMb ?? 4096}`];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...flags, fileURLToPath(script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

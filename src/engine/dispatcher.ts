@@ -3,7 +3,7 @@ import { MinHeap } from '../util/min-heap.ts';
 import type { Job } from './task-runtime.ts';
 
 /** The claim a job makes; `skip` overrides the job's own (to record it instead of running it). */
-export function claimRequest(job: Job, instance: string, leaseMs: number, skip: Job['skip'] = job.skip): ClaimRequest {
+export function claimRequest(job: Job, instance: string, leaseMs: number, now: number, skip: Job['skip'] = job.skip): ClaimRequest {
   return {
     runId: job.runId,
     task: job.runtime.name,
@@ -12,6 +12,7 @@ export function claimRequest(job: Job, instance: string, leaseMs: number, skip: 
     trigger: job.trigger,
     scheduledFor: job.scheduledFor,
     dueAt: job.dueAt,
+    startAt: Math.max(now, job.dueAt),
     instance,
     skip,
     skippedTicks: job.skippedTicks,
@@ -141,7 +142,7 @@ export class Dispatcher {
   async #claim(batch: Job[]): Promise<void> {
     this.#batchesInFlight++;
     const now = this.#host.now();
-    const requests = batch.map((job) => claimRequest(job, this.#host.instance, this.#host.leaseMs));
+    const requests = batch.map((job) => claimRequest(job, this.#host.instance, this.#host.leaseMs, now));
     let outcomes: ClaimOutcome[];
     try {
       outcomes = await this.#host.store.claim(requests, now);

@@ -45,7 +45,10 @@ export class Execution {
   readonly job: Job;
   readonly run: RunRecord;
   readonly fencingToken: number;
+  readonly #lastSuccess: LastSuccess | null;
   readonly #host: ExecutionHost;
+  /** When the handler was called; null until then. */
+  startedAt: number | null = null;
   readonly #controller = new AbortController();
   #cause: AbortCause | null = null;
   #settled = false;
@@ -55,11 +58,12 @@ export class Execution {
   /** The lease is gone: the outcome must not be written. */
   leaseLost = false;
 
-  constructor(host: ExecutionHost, job: Job, run: RunRecord) {
+  constructor(host: ExecutionHost, job: Job, run: RunRecord, lastSuccess: LastSuccess | null) {
     this.#host = host;
     this.job = job;
     this.run = run;
     this.fencingToken = run.fencingToken ?? 0;
+    this.#lastSuccess = lastSuccess;
   }
 
   get id(): string {
@@ -83,14 +87,16 @@ export class Execution {
     return this.#cause === null ? null : this.#controller.signal.reason;
   }
 
-  /** Calls the handler. Its synchronous part runs now, inside this call. */
-  start(lastSuccess: LastSuccess | null): void {
+  /** Calls the handler at `now`. Its synchronous part runs inside this call. */
+  start(now: number): void {
+    if (this.#settled) return;
+    this.startedAt = now;
     const task = this.job.runtime;
     if (Number.isFinite(task.policy.timeoutMs)) {
       this.#timeout = timerEntry(() => this.abort('timeout'));
       this.#host.timers.after(this.#timeout, task.policy.timeoutMs);
     }
-    const ctx = this.#context(lastSuccess);
+    const ctx = this.#context(this.#lastSuccess);
     let result: unknown;
     try {
       result = task.handler(ctx);

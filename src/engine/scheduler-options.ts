@@ -44,7 +44,7 @@ export interface SchedulerOptions {
    * How often to ask the store for other instances' triggers, cancels and pauses, and for
    * expired leases. Stores with a push channel (PostgreSQL LISTEN/NOTIFY) wake instances at once,
    * so this only bounds the delay when notifications are lost.
-   * @defaultValue '5s'
+   * @defaultValue the store's suggestion: '5s' for databases, '1m' for the memory store
    */
   readonly pollInterval?: Duration;
   /** Random source for retry backoff jitter; tests pass a seeded one. @defaultValue Math.random */
@@ -61,7 +61,8 @@ export interface ResolvedSchedulerOptions {
   readonly concurrency: number;
   readonly unref: boolean;
   readonly retention: RetentionPolicy;
-  readonly pollIntervalMs: number;
+  /** Null when not set: the store's suggestion applies. */
+  readonly pollIntervalMs: number | null;
   readonly maxOutputBytes: number;
   readonly defaults: ReturnType<typeof parseTaskDefaults>;
 }
@@ -101,7 +102,7 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
     concurrency: o.concurrency ?? Number.POSITIVE_INFINITY,
     unref: o.unref ?? false,
     retention: { maxAgeMs: o.history?.maxAge ?? 30 * 86_400_000, maxPerTask: o.history?.maxPerTask ?? 1000 },
-    pollIntervalMs: o.pollInterval ?? 5_000,
+    pollIntervalMs: o.pollInterval ?? null,
     maxOutputBytes: o.maxOutputBytes ?? 65_536,
     defaults: parseTaskDefaults(o.defaults),
   };

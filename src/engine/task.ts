@@ -5,7 +5,11 @@ import type { ScheduleSpec } from './schedules/types.ts';
 
 /** What a handler receives. */
 export interface TaskContext {
-  /** Aborted on timeout, cancel, replacement, lost lease or shutdown; `signal.reason` says which. */
+  /**
+   * Aborted on timeout, cancel, replacement, lost lease or shutdown; `signal.reason` says which.
+   * To stop early, throw (passing the signal to `fetch`, timers or streams does it, as does
+   * `signal.throwIfAborted()`): returning normally says the work is done.
+   */
   readonly signal: AbortSignal;
   readonly runId: string;
   /** The task's name. */

@@ -41,6 +41,11 @@ export interface TimerQueueOptions {
   readonly maxSleepMs: number;
   /** Skew between wall and monotonic elapsed time that counts as a clock jump. */
   readonly jumpThresholdMs: number;
+  /**
+   * Wall entries fire up to this long before they are due, so their work (claims) is done by
+   * the due instant; whoever runs them waits for the instant itself. 0 fires them exactly.
+   */
+  readonly prepareMs: number;
   /** Called when a jump is detected, before any entry of that wake fires. */
   readonly onJump: (jump: ClockJump) => void;
   /** Called after every wake's due entries fired, so callers can flush batched work. */
@@ -48,6 +53,11 @@ export interface TimerQueueOptions {
 }
 
 const byWallTime = (a: TimerEntry, b: TimerEntry): boolean => a.wallTime < b.wallTime;
+
+/** Most lead the queue takes for native timer lateness. */
+const MAX_LEAD_MS = 4;
+/** Weight of the newest wake in the running average of timer lateness. */
+const LEAD_SMOOTHING = 0.2;
 const byDeadline = (a: ElapsedEntry, b: ElapsedEntry): boolean => a.deadline < b.deadline;
 
 /**
@@ -69,10 +79,21 @@ export class TimerQueue {
   #firing = false;
   #lastWall = 0;
   #lastMono = 0;
+  /**
+   * How early to arm wall entries: native timers fire ~1–2 ms late, so the queue arms by their
+   * typical lateness ahead. Learnt from past wakes; only when entries may fire early anyway.
+   */
+  #leadMs = 0;
 
   constructor(clock: Clock, options: TimerQueueOptions) {
     this.#clock = clock;
     this.#options = options;
+    if (options.prepareMs > 0) this.#leadMs = 1;
+  }
+
+  /** How early wall entries fire (see {@link TimerQueueOptions.prepareMs}). */
+  get prepareMs(): number {
+    return this.#options.prepareMs;
   }
 
   get size(): number {
@@ -109,14 +130,15 @@ export class TimerQueue {
   atWall(entry: TimerEntry, wallInstant: number): void {
     entry.wallTime = wallInstant;
     this.#wall.update(entry);
-    if (this.#clock.monotonic() + (wallInstant - this.#clock.now()) < this.#armedFor) this.#requestArm();
+    // With a re-arm already pending (registering many tasks), there is nothing to compare.
+    if (!this.#armPending && this.#clock.monotonic() + (wallInstant - this.#clock.now()) < this.#armedFor) this.#requestArm();
   }
 
   /** Schedules `entry` after `delayMs` of elapsed time. */
   after(entry: ElapsedEntry, delayMs: number): void {
     entry.deadline = this.#clock.monotonic() + Math.max(0, delayMs);
     this.#elapsed.update(entry);
-    if (entry.deadline < this.#armedFor) this.#requestArm();
+    if (!this.#armPending && entry.deadline < this.#armedFor) this.#requestArm();
   }
 
   cancel(entry: TimerEntry): void {
@@ -145,29 +167,30 @@ export class TimerQueue {
     });
   }
 
-  /** Milliseconds until the first entry is due; Infinity when there is none. */
-  #delayToHead(): number {
+  /** Milliseconds until the queue should wake; Infinity when there is nothing to wake for. */
+  #delayToWake(): number {
     const wall = this.#wall.peek();
     const elapsed = this.#elapsed.peek();
+    const early = this.#options.prepareMs + this.#leadMs;
     return Math.min(
-      wall === undefined ? Number.POSITIVE_INFINITY : wall.wallTime - this.#clock.now(),
+      wall === undefined ? Number.POSITIVE_INFINITY : wall.wallTime - early - this.#clock.now(),
       elapsed === undefined ? Number.POSITIVE_INFINITY : elapsed.deadline - this.#clock.monotonic(),
     );
   }
 
   #arm(): void {
     if (!this.#running || this.#firing) return;
-    const toHead = this.#delayToHead();
-    if (toHead === Number.POSITIVE_INFINITY) {
+    const toWake = this.#delayToWake();
+    if (toWake === Number.POSITIVE_INFINITY) {
       this.#disarm();
       return;
     }
-    const delay = Math.max(0, Math.min(toHead, this.#options.maxSleepMs, MAX_TIMER_DELAY));
+    const delay = Math.max(0, Math.min(toWake, this.#options.maxSleepMs, MAX_TIMER_DELAY));
     const target = this.#clock.monotonic() + delay;
     if (this.#timer !== null && target >= this.#armedFor) return;
     this.#disarm();
     this.#armedFor = target;
-    this.#timer = this.#clock.setTimer(() => this.#wake(), Math.ceil(delay), { unref: this.#options.unref });
+    this.#timer = this.#clock.setTimer(() => this.#onTimer(target), Math.ceil(delay), { unref: this.#options.unref });
   }
 
   #disarm(): void {
@@ -176,9 +199,17 @@ export class TimerQueue {
     this.#armedFor = Number.POSITIVE_INFINITY;
   }
 
-  #wake(): void {
+  #onTimer(target: number): void {
     this.#timer = null;
     this.#armedFor = Number.POSITIVE_INFINITY;
+    if (this.#options.prepareMs > 0) {
+      const late = this.#clock.monotonic() - target;
+      this.#leadMs = Math.min(MAX_LEAD_MS, Math.max(0, (1 - LEAD_SMOOTHING) * this.#leadMs + LEAD_SMOOTHING * late));
+    }
+    this.#wake();
+  }
+
+  #wake(): void {
     if (!this.#running) return;
     this.#firing = true;
     try {
@@ -188,7 +219,8 @@ export class TimerQueue {
       // Collect first, then fire: an entry that re-schedules itself for "now" waits for the
       // next wake instead of spinning this one.
       const due: TimerEntry[] = [];
-      for (let head = this.#wall.peek(); head !== undefined && head.wallTime <= wallNow; head = this.#wall.peek()) {
+      const horizon = wallNow + this.#options.prepareMs;
+      for (let head = this.#wall.peek(); head !== undefined && head.wallTime <= horizon; head = this.#wall.peek()) {
         this.#wall.remove(head);
         due.push(head);
       }

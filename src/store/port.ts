@@ -23,6 +23,13 @@ export interface Store {
   /** A short name for logs and metrics, e.g. `memory`, `sqlite`, `postgres`. */
   readonly kind: string;
 
+  /**
+   * How often polling is worth it for this store, when the scheduler's `pollInterval` is not
+   * set: short where other processes change things (databases), long where every change is
+   * pushed through `subscribe` (memory).
+   */
+  readonly suggestedPollIntervalMs?: number;
+
   /** Prepares the store (creates or migrates its schema). Idempotent; reference-counted with `close`. */
   open(): Promise<void>;
   /** Releases what `open` acquired; the last close frees connections the store owns. */
@@ -121,6 +128,11 @@ export interface ClaimRequest {
   readonly trigger: RunTrigger;
   readonly scheduledFor: number;
   readonly dueAt: number;
+  /**
+   * When the handler will start: now, or the due instant when the claim is made a few
+   * milliseconds ahead of it. Recorded as the run's start until the run reports the exact one.
+   */
+  readonly startAt: number;
   readonly instance: string;
   /** Non-null to record the tick as skipped instead of running it. */
   readonly skip: SkipReason | null;
@@ -158,6 +170,8 @@ export interface LeaseRef {
 
 export interface RunCompletion extends LeaseRef {
   readonly status: Exclude<FinalStatus, 'skipped'>;
+  /** When the handler actually started; null if it never did (stopped before its due instant). */
+  readonly startedAt: number | null;
   readonly finishedAt: number;
   readonly output: JsonValue | null;
   readonly error: RunError | null;

@@ -35,6 +35,8 @@ export interface RunRecord {
   readonly id: string;
   readonly task: string;
   readonly trigger: RunTrigger;
+  /** What the claim was on: `t:<unix ms>` for a nominal tick, `m:<trigger id>` for a manual run; attempts of one tick share it. */
+  readonly slot: string;
   /** The nominal tick (for manual runs, when the trigger was requested). */
   readonly scheduledFor: Date;
   /** When the run was due: `scheduledFor` plus the task's jitter offset, or the retry time. */

@@ -29,7 +29,7 @@ function recordingClock(): { clock: TestClock; armed: number[]; live: () => numb
 }
 
 function queue(clock: Clock, maxSleepMs = 60_000, jumps: ClockJump[] = []) {
-  return new TimerQueue(clock, { unref: false, maxSleepMs, jumpThresholdMs: 1_000, onJump: (j) => jumps.push(j), onWakeEnd: () => {} });
+  return new TimerQueue(clock, { unref: false, maxSleepMs, jumpThresholdMs: 1_000, prepareMs: 0, onJump: (j) => jumps.push(j), onWakeEnd: () => {} });
 }
 
 describe('TimerQueue', () => {

@@ -24,6 +24,7 @@ function request(over: Partial<ClaimRequest> = {}): ClaimRequest {
     trigger: 'schedule',
     scheduledFor,
     dueAt: scheduledFor,
+    startAt: 0,
     instance: 'i1',
     skip: null,
     skippedTicks: 1,
@@ -61,7 +62,7 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
 
     const claim1 = async (over: Partial<ClaimRequest> = {}, now = NOW) => (await store.claim([request(over)], now))[0];
     const finish = (run: RunRecord, now: number, over: Partial<Parameters<Store['finish']>[0]> = {}) =>
-      store.finish({ runId: run.id, fencingToken: run.fencingToken ?? 0, status: 'succeeded', finishedAt: now, output: null, error: null, retryAt: null, progress: null, takeQueued: true, ...over }, now);
+      store.finish({ runId: run.id, fencingToken: run.fencingToken ?? 0, status: 'succeeded', startedAt: run.startedAt?.getTime() ?? null, finishedAt: now, output: null, error: null, retryAt: null, progress: null, takeQueued: true, ...over }, now);
 
     describe('task registration', () => {
       it('stores new tasks, keeps state for the same schedule key, resets it for a new one', async () => {
@@ -136,6 +137,19 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.deepEqual(poll.triggers, []);
         const [state] = await store.registerTasks([{ name: 't', scheduleKey: 'every:60000:0:', anchor: null, paused: false }], at(7));
         assert.equal(state?.lastTick, null);
+      });
+
+      it('a claim made ahead of its due instant records the planned start, then the actual one', async () => {
+        const ahead = started(await claim1({ slot: `t:${at(10)}`, scheduledFor: at(10), dueAt: at(10), startAt: at(10) }, at(10) - 3));
+        assert.equal(ahead.startedAt?.getTime(), at(10), 'planned start, not the claim instant');
+        assert.equal(ahead.latenessMs, 0);
+        const done = await finish(ahead, at(12), { startedAt: at(10) + 0.25 });
+        const rec = (done as Extract<typeof done, { kind: 'recorded' }>).run;
+        assert.equal(rec.startedAt?.getTime(), at(10), 'Dates hold whole milliseconds');
+        assert.equal(rec.durationMs, at(12) - (at(10) + 0.25));
+        const never = started(await claim1({ slot: `t:${at(20)}`, scheduledFor: at(20), startAt: at(20) }, at(20) - 2));
+        const stopped = await finish(never, at(20) - 1, { status: 'interrupted', startedAt: null });
+        assert.equal((stopped as Extract<typeof stopped, { kind: 'recorded' }>).run.startedAt, null, 'a run stopped before its instant never started');
       });
 
       it('fencing tokens increase with every claim of a task', async () => {

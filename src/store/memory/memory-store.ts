@@ -41,6 +41,11 @@ interface PauseChange {
 
 class MemoryStore implements Store {
   readonly kind = 'memory';
+  /**
+   * Every change comes from this process and is pushed through `subscribe`; polling only finds
+   * leases of schedulers that died without stopping, which in one process is rare.
+   */
+  readonly suggestedPollIntervalMs = 60_000;
   readonly #tasks = new Map<string, TaskRow>();
   /** Every run, in id (creation) order. */
   readonly #runs = new Map<string, RunRow>();
@@ -133,7 +138,7 @@ class MemoryStore implements Store {
       trigger: req.trigger,
       scheduledFor: req.scheduledFor,
       dueAt: req.dueAt,
-      startedAt: now,
+      startedAt: Math.max(now, req.startAt),
       finishedAt: null,
       status: 'running',
       attempt: req.attempt,
@@ -219,6 +224,7 @@ class MemoryStore implements Store {
     }
     if ((run.leaseExpiresAt ?? 0) <= now && this.#hasNewerClaim(run)) return { kind: 'fenced' };
     run.status = completion.status;
+    run.startedAt = completion.startedAt;
     run.finishedAt = completion.finishedAt;
     run.output = completion.output;
     run.error = completion.error;

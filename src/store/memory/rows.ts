@@ -10,7 +10,7 @@ export interface RunRow {
   readonly trigger: RunTrigger;
   readonly scheduledFor: number;
   readonly dueAt: number;
-  readonly startedAt: number | null;
+  startedAt: number | null;
   finishedAt: number | null;
   status: RunStatus;
   readonly attempt: number;
@@ -61,6 +61,7 @@ export function toRecord(row: RunRow): RunRecord {
     id: row.id,
     task: row.task,
     trigger: row.trigger,
+    slot: row.slot,
     scheduledFor: new Date(row.scheduledFor),
     dueAt: new Date(row.dueAt),
     startedAt: date(row.startedAt),

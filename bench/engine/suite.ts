@@ -1,0 +1,152 @@
+import { runChild } from '../lib/child.ts';
+import { fmt, type Table } from '../lib/table.ts';
+
+const CHILD = new URL('./child.ts', import.meta.url);
+
+export interface SuiteOptions {
+  readonly quick: boolean;
+  readonly log: (line: string) => void;
+}
+
+type Result = Record<string, number>;
+type Row = { library: string; variant: string; result: Result | null; reason?: string };
+
+/** The median of `repeat` fresh-process runs (by `key`); a failed run ends the series. */
+async function medianOf(repeat: number, key: string, run: () => Promise<Row>): Promise<Row> {
+  const rows: Row[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const row = await run();
+    if (row.result === null) return row;
+    rows.push(row);
+  }
+  rows.sort((a, b) => (value(a, key) ?? 0) - (value(b, key) ?? 0));
+  return rows[rows.length >> 1] as Row;
+}
+
+async function measure(scenario: string, library: string, options: object, timeoutMs: number, log: (l: string) => void): Promise<Row> {
+  const variant = 'kind' in options ? String((options as { kind: string }).kind) : '';
+  log(`  ${scenario} ${library} ${JSON.stringify(options)}`);
+  const outcome = await runChild<Result>(CHILD, [scenario, library, JSON.stringify(options)], { timeoutMs });
+  return outcome.ok ? { library, variant, result: outcome.value } : { library, variant, result: null, reason: outcome.reason };
+}
+
+const label = (row: Row) => (row.variant === '' ? row.library : `${row.library} (${row.variant})`);
+const value = (row: Row, key: string) => row.result?.[key];
+/** peer / caretaker: above 1 means Caretaker is better (less time, bytes, lateness). */
+const ratio = (peer: number | undefined, ours: number | undefined) => (peer === undefined || ours === undefined || ours === 0 ? undefined : peer / ours);
+
+/**
+ * The in-process benchmark: Caretaker beside croner, node-cron, cron and toad-scheduler (and a
+ * bare setInterval where it applies), each measurement in a fresh process.
+ */
+export async function engineSuite({ quick, log }: SuiteOptions): Promise<{ tables: Table[]; raw: Record<string, Row[]> }> {
+  const raw: Record<string, Row[]> = {};
+  const tables: Table[] = [];
+
+  // 1. Registration: time and retained heap per task.
+  const sizes = quick ? [1_000, 10_000] : [1_000, 10_000, 100_000];
+  const registration: Row[] = [];
+  for (const [kind, libraries] of [
+    ['every', ['caretaker', 'toad-scheduler']],
+    ['cron', ['caretaker', 'croner', 'node-cron', 'cron', 'toad-scheduler']],
+  ] as const) {
+    for (const library of libraries) {
+      for (const count of sizes) {
+        const row = await medianOf(3, 'ms', () => measure('registration', library, { kind, count }, 120_000, log));
+        registration.push({ ...row, variant: `${kind} ×${count / 1000}k` });
+      }
+    }
+  }
+  raw.registration = registration;
+  tables.push({
+    title: `Registering tasks (time to add and arm, heap retained per task; median of 3 fresh processes)`,
+    header: ['library (schedule × tasks)', 'time', 'bytes / task'],
+    rows: registration.map((r) => [label(r), r.result === null ? (r.reason ?? '–') : fmt.ms(value(r, 'ms'), 0), r.result === null ? '–' : fmt.bytes(value(r, 'bytesPerTask'))]),
+    note: 'Cron tasks use 100 distinct daily expressions round-robin; every tasks fire hourly.',
+  });
+
+  // 2. Idle CPU with 10,000 tasks that do not fire during the window.
+  const idleSeconds = quick ? 3 : 10;
+  const idle: Row[] = [];
+  for (const [library, kind] of [
+    ['caretaker', 'every'],
+    ['caretaker', 'cron'],
+    ['toad-scheduler', 'every'],
+    ['toad-scheduler', 'cron'],
+    ['croner', 'cron'],
+    ['node-cron', 'cron'],
+    ['cron', 'cron'],
+  ] as const) {
+    idle.push(await measure('idleCpu', library, { kind, count: 10_000, seconds: idleSeconds }, (idleSeconds + 60) * 1000, log));
+  }
+  raw.idle = idle;
+  const bestPeerIdle = Math.min(...idle.filter((r) => r.library !== 'caretaker').map((r) => value(r, 'cpuMs') ?? Infinity));
+  tables.push({
+    title: `CPU used while idle: 10,000 tasks, ${idleSeconds} s`,
+    header: ['library (schedule)', 'CPU', 'vs best peer'],
+    rows: idle.map((r) => [label(r), r.result === null ? (r.reason ?? '–') : fmt.ms(value(r, 'cpuMs')), fmt.ratio((value(r, 'cpuMs') ?? NaN) / bestPeerIdle)]),
+  });
+
+  // 3. Lateness of 100 tasks firing every second, on an idle loop and on a blocked one.
+  const seconds = quick ? 8 : 20;
+  const lateness: Row[] = [];
+  for (const blocked of [false, true]) {
+    for (const [library, kind] of [
+      ['caretaker', 'every'],
+      ['caretaker', 'cron'],
+      ['toad-scheduler', 'every'],
+      ['croner', 'cron'],
+      ['node-cron', 'cron'],
+      ['cron', 'cron'],
+    ] as const) {
+      const row = await measure('lateness', library, { kind, count: 100, seconds, blocked }, (seconds + 60) * 1000, log);
+      lateness.push({ ...row, variant: `${kind}${blocked ? ', blocked' : ''}` });
+    }
+  }
+  raw.lateness = lateness;
+  const ours = (blocked: boolean) => lateness.find((r) => r.library === 'caretaker' && r.variant === `every${blocked ? ', blocked' : ''}`);
+  tables.push({
+    title: `Lateness: 100 tasks every second for ${seconds} s (start − nominal instant); "blocked": the loop is blocked 50 ms every 200 ms`,
+    header: ['library (schedule)', 'p50', 'p99', 'max', 'lost ticks', 'doubled', 'p99 vs caretaker'],
+    rows: lateness.map((r) => [
+      label(r),
+      fmt.ms(value(r, 'p50'), 2),
+      fmt.ms(value(r, 'p99'), 2),
+      fmt.ms(value(r, 'max'), 1),
+      r.result === null ? (r.reason ?? '–') : String(value(r, 'missed')),
+      r.result === null ? '–' : String(value(r, 'doubled')),
+      fmt.ratio(ratio(value(r, 'p99'), value(ours(r.variant.includes('blocked')) ?? r, 'p99'))),
+    ]),
+  });
+
+  // 4. Drift of a 100 ms interval.
+  const fires = quick ? 100 : 300;
+  const drift: Row[] = [];
+  for (const library of ['caretaker', 'toad-scheduler', 'setInterval']) drift.push(await measure('drift', library, { ms: 100, fires }, 120_000, log));
+  raw.drift = drift;
+  tables.push({
+    title: `Drift of a 100 ms interval over ${fires} fires (start of fire k − its nominal instant)`,
+    header: ['library', `error at k=${fires}`, 'p99 |error|', 'max |error|', 'growth per fire'],
+    rows: drift.map((r) => [label(r), fmt.ms(value(r, 'atLast'), 2), fmt.ms(value(r, 'p99Abs'), 2), fmt.ms(value(r, 'maxAbs'), 2), fmt.ms(value(r, 'perFire'), 3)]),
+  });
+
+  // 5. A 2.5 s stall of the event loop under a per-second task.
+  const stall: Row[] = [];
+  for (const [library, kind] of [
+    ['caretaker', 'every'],
+    ['caretaker', 'cron'],
+    ['toad-scheduler', 'every'],
+    ['croner', 'cron'],
+    ['node-cron', 'cron'],
+    ['cron', 'cron'],
+  ] as const) {
+    stall.push(await measure('stall', library, { kind }, 60_000, log));
+  }
+  raw.stall = stall;
+  tables.push({
+    title: 'A 2.5 s event-loop stall under a per-second task: runs in the 3 s window holding it (3 ticks due)',
+    header: ['library (schedule)', 'ticks due', 'runs'],
+    rows: stall.map((r) => [label(r), String(value(r, 'ticksDue') ?? '–'), r.result === null ? (r.reason ?? '–') : String(value(r, 'ran'))]),
+  });
+  return { tables, raw };
+}

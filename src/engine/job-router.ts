@@ -1,0 +1,220 @@
+import type { ClaimOutcome, OverlapMode, QueuedTick } from '../store/port.ts';
+import type { LastSuccess, RunRecord, RunTrigger, SkipReason } from '../store/records.ts';
+import type { EngineContext } from './context.ts';
+import { claimRequest } from './dispatcher.ts';
+import { assertNever } from './run-state.ts';
+import { type Job, manualSlot, type TaskRuntime } from './task-runtime.ts';
+import { type ElapsedEntry, timerEntry } from './timer-queue.ts';
+
+/** What a job is made from; everything but the slot, trigger and instants has a default. */
+export interface JobInit {
+  readonly slot: string;
+  readonly trigger: RunTrigger;
+  readonly scheduledFor: number;
+  readonly dueAt: number;
+  readonly attempt?: number;
+  readonly runId?: string;
+  readonly skip?: SkipReason | null;
+  readonly skippedTicks?: number;
+  readonly overlap?: OverlapMode;
+  readonly fromBacklog?: boolean;
+}
+
+/** Called when a claim started a run. */
+export type OnStarted = (job: Job, run: RunRecord, lastSuccess: LastSuccess | null, replaced: readonly string[]) => void;
+
+/**
+ * Turns ticks, retries and triggers into jobs, and claim outcomes into what happens next: a run,
+ * a skip record, a queued tick, or a later attempt. Keeps each task's backlog (ticks that run one
+ * after another) and its ticks waiting for a concurrency slot.
+ */
+export class JobRouter {
+  readonly #ctx: EngineContext;
+  readonly #onStarted: OnStarted;
+  readonly #withBacklog = new Set<TaskRuntime>();
+  readonly #retryEntries = new Set<ElapsedEntry>();
+  readonly #triggersInFlight = new Set<string>();
+  #seq = 0;
+
+  constructor(ctx: EngineContext, onStarted: OnStarted) {
+    this.#ctx = ctx;
+    this.#onStarted = onStarted;
+  }
+
+  /** True when no task has backlog jobs waiting. */
+  get idle(): boolean {
+    return this.#withBacklog.size === 0;
+  }
+
+  job(runtime: TaskRuntime, init: JobInit): Job {
+    return {
+      heapIndex: -1,
+      runtime,
+      runId: init.runId ?? this.#ctx.newId(),
+      slot: init.slot,
+      trigger: init.trigger,
+      scheduledFor: init.scheduledFor,
+      dueAt: init.dueAt,
+      attempt: init.attempt ?? 1,
+      skip: init.skip ?? null,
+      skippedTicks: init.skippedTicks ?? 1,
+      overlap: init.overlap ?? runtime.policy.overlap,
+      seq: this.#seq++,
+      fromBacklog: init.fromBacklog ?? false,
+    };
+  }
+
+  submit(runtime: TaskRuntime, init: JobInit): void {
+    this.#ctx.dispatcher.submit(this.job(runtime, init));
+  }
+
+  /**
+   * A live tick. While concurrency slots are scarce, a task's ticks waiting for one count
+   * against its overlap limit like running ones, so an overloaded scheduler keeps a bounded
+   * queue per task instead of running every tick ever later: `skip`, `queue` and `allow` record
+   * the newer tick skipped, `replace` drops the older waiting one.
+   */
+  submitLive(runtime: TaskRuntime, init: JobInit): void {
+    const policy = runtime.policy;
+    const waiting = runtime.activity.waiting;
+    if (waiting.length >= policy.maxConcurrent) {
+      const oldest = waiting[0] as Job;
+      if (policy.overlap !== 'replace' || !this.#ctx.dispatcher.withdraw(oldest)) {
+        this.submit(runtime, { ...init, skip: 'overlap' });
+        return;
+      }
+      waiting.shift();
+      this.#ctx.dispatcher.submit({ ...oldest, skip: 'overlap', heapIndex: -1 });
+    }
+    const job = this.job(runtime, init);
+    waiting.push(job);
+    this.#ctx.dispatcher.submit(job);
+  }
+
+  /** Jobs left the dispatcher's queue for a claim: they no longer wait for a slot. */
+  onDispatch(jobs: readonly Job[]): void {
+    for (const job of jobs) {
+      if (job.trigger !== 'schedule' || job.fromBacklog) continue;
+      const waiting = job.runtime.activity.waiting;
+      const index = waiting.indexOf(job);
+      if (index >= 0) waiting.splice(index, 1);
+    }
+  }
+
+  submitTrigger(runtime: TaskRuntime, id: string, requestedAt: number): void {
+    if (this.#triggersInFlight.has(id)) return;
+    this.#triggersInFlight.add(id);
+    this.submit(runtime, { runId: id, slot: manualSlot(id), trigger: 'manual', scheduledFor: requestedAt, dueAt: requestedAt });
+  }
+
+  submitQueued(queued: QueuedTick): void {
+    const runtime = this.#ctx.tasks.get(queued.task);
+    if (runtime === undefined || runtime.state !== 'active') return;
+    this.submit(runtime, { runId: queued.runId, slot: queued.slot, trigger: queued.trigger, scheduledFor: queued.scheduledFor, dueAt: queued.dueAt });
+  }
+
+  /** Schedules the next attempt of a tick at `retryAt`. */
+  scheduleRetry(runtime: TaskRuntime, previous: Pick<Job, 'slot' | 'scheduledFor' | 'attempt'>, retryAt: number): void {
+    if (!this.#ctx.running()) return;
+    const entry = timerEntry(() => {
+      this.#retryEntries.delete(entry);
+      if (runtime.state !== 'active') return;
+      this.submit(runtime, { slot: previous.slot, trigger: 'retry', scheduledFor: previous.scheduledFor, dueAt: retryAt, attempt: previous.attempt + 1 });
+    });
+    this.#retryEntries.add(entry);
+    this.#ctx.timers.atWall(entry, retryAt);
+  }
+
+  enqueueBacklog(runtime: TaskRuntime, init: JobInit): void {
+    runtime.activity.backlog.push(this.job(runtime, { ...init, fromBacklog: true }));
+    this.#withBacklog.add(runtime);
+  }
+
+  /** Sends the task's next backlog job once the previous one is done. */
+  pump(runtime: TaskRuntime): void {
+    if (!runtime.hasBacklog || !this.#ctx.running() || runtime.state !== 'active') return;
+    const activity = runtime.activity;
+    if (activity.backlogBusy) return;
+    const job = activity.backlog.shift() as Job;
+    if (activity.backlog.length === 0) this.#withBacklog.delete(runtime);
+    activity.backlogBusy = true;
+    this.#ctx.dispatcher.submit(job);
+  }
+
+  /** A backlog job that found its task busy elsewhere may go now. */
+  pumpAll(): void {
+    for (const runtime of [...this.#withBacklog]) this.pump(runtime);
+  }
+
+  /** A job is done (claimed, skipped, taken, or its run ended): the task's next backlog job may go. */
+  step(job: Job): void {
+    if (!job.fromBacklog) return;
+    job.runtime.activity.backlogBusy = false;
+    this.pump(job.runtime);
+  }
+
+  forget(runtime: TaskRuntime): void {
+    if (runtime.hasBacklog) runtime.activity.backlog = [];
+    this.#withBacklog.delete(runtime);
+  }
+
+  onClaimed(job: Job, outcome: ClaimOutcome): void {
+    const runtime = job.runtime;
+    if (job.slot.startsWith('t:') && outcome.kind !== 'busy' && job.scheduledFor > runtime.activity.maxTick) runtime.activity.maxTick = job.scheduledFor;
+    if (job.trigger === 'manual') this.#triggersInFlight.delete(job.runId);
+    switch (outcome.kind) {
+      case 'started':
+        this.#onStarted(job, outcome.run, outcome.lastSuccess, outcome.replaced);
+        break;
+      case 'skipped':
+        runtime.lastRun = outcome.run;
+        this.#ctx.events.emit('tick:skipped', outcome.run);
+        this.step(job);
+        break;
+      case 'queued':
+        this.#ctx.events.emit('tick:queued', { task: runtime.name, scheduledFor: new Date(job.scheduledFor) });
+        this.step(job);
+        break;
+      case 'taken':
+        this.step(job);
+        break;
+      case 'busy':
+        // A run of the task is in progress (maybe elsewhere): try again when one ends.
+        runtime.activity.backlog.unshift(job);
+        runtime.activity.backlogBusy = false;
+        this.#withBacklog.add(runtime);
+        break;
+      default:
+        assertNever(outcome);
+    }
+    this.#ctx.changed();
+  }
+
+  /**
+   * Stops: takes every job that was never claimed and records what must not be lost. A tick no
+   * later claim has overtaken is left alone: the persisted cursor has not passed it, so another
+   * instance runs it or the next start applies `catchUp` to it (recording it here would take it
+   * away from a replica that is still running). An overtaken one would fall through the cracks,
+   * so it is recorded skipped (`missed`); pending skip records are written as they are.
+   */
+  close(): void {
+    const dropped = this.#ctx.dispatcher.close();
+    for (const runtime of this.#withBacklog) {
+      dropped.push(...runtime.activity.backlog);
+      runtime.activity.backlog = [];
+      runtime.activity.backlogBusy = false;
+    }
+    this.#withBacklog.clear();
+    this.#retryEntries.clear();
+    const { instance, options } = this.#ctx;
+    const now = this.#ctx.clock.now();
+    const records = dropped
+      .filter((job) => job.skip !== null || (job.attempt === 1 && job.slot.startsWith('t:') && job.scheduledFor < job.runtime.activity.maxTick))
+      .map((job) => claimRequest(job, instance, options.leaseMs, now, job.skip ?? 'missed'));
+    if (records.length === 0) return;
+    const written = this.#ctx.store.claim(records, now).then((outcomes) => {
+      for (const outcome of outcomes) if (outcome.kind === 'skipped') this.#ctx.events.emit('tick:skipped', outcome.run);
+    });
+    void this.#ctx.track(written).catch((error: unknown) => this.#ctx.reportError(error, 'store'));
+  }
+}

@@ -1,0 +1,46 @@
+import type { PollResult } from '../store/port.ts';
+import { LeaseExpiredError } from '../util/errors.ts';
+import type { EngineContext } from './context.ts';
+import type { JobRouter } from './job-router.ts';
+import { retryDelay, shouldRetry } from './retry.ts';
+import type { RunController } from './run-controller.ts';
+
+/**
+ * Applies what other instances changed, as one poll reported it: triggers to run, cancels of
+ * this instance's runs, paused flags, runs whose owner vanished (with their retry decision), due
+ * retries and queued ticks nobody picked up.
+ */
+export function applyRemoteChanges(ctx: EngineContext, jobs: JobRouter, runs: RunController, result: PollResult): void {
+  if (!ctx.running()) return;
+  const now = ctx.clock.now();
+  for (const trigger of result.triggers) {
+    const runtime = ctx.tasks.get(trigger.task);
+    if (runtime?.state === 'active') jobs.submitTrigger(runtime, trigger.id, trigger.requestedAt);
+  }
+  for (const id of result.cancels) runs.abort(id, 'cancel');
+  for (const change of result.paused) {
+    const runtime = ctx.tasks.get(change.task);
+    if (runtime === undefined || runtime.paused === change.paused) continue;
+    runtime.paused = change.paused;
+    ctx.events.emit(change.paused ? 'task:paused' : 'task:resumed', { task: change.task });
+  }
+  for (const run of result.interrupted) {
+    const runtime = ctx.tasks.get(run.task);
+    ctx.events.emit('run:finished', run);
+    if (runtime === undefined) continue;
+    runtime.lastRun = run;
+    // The instance that found the expired lease decides the retry, as the owner would have.
+    if (!shouldRetry(runtime.policy.retry, 'interrupted', run.attempt, new LeaseExpiredError(run.instance))) continue;
+    const retryAt = now + retryDelay(runtime.policy.retry, run.attempt, ctx.random);
+    void ctx.track(ctx.store.scheduleRetry(run.id, retryAt)).catch((error: unknown) => ctx.reportError(error, 'store'));
+    jobs.scheduleRetry(runtime, { slot: run.slot, scheduledFor: run.scheduledFor.getTime(), attempt: run.attempt }, retryAt);
+  }
+  for (const retry of result.retries) {
+    const runtime = ctx.tasks.get(retry.task);
+    if (runtime?.state !== 'active') continue;
+    jobs.submit(runtime, { slot: retry.slot, trigger: 'retry', scheduledFor: retry.scheduledFor, dueAt: retry.retryAt, attempt: retry.attempt });
+  }
+  for (const queued of result.queued) jobs.submitQueued(queued);
+  jobs.pumpAll();
+  ctx.changed();
+}

@@ -1,0 +1,199 @@
+import type { LeaseRef } from '../store/port.ts';
+import type { LastSuccess, RunProgress, RunRecord } from '../store/records.ts';
+import { captureError, toJsonOutput } from '../util/json.ts';
+import type { TimerHandle } from './clock.ts';
+import type { EngineContext } from './context.ts';
+import { Execution, type ExecutionHost } from './execution.ts';
+import type { JobRouter } from './job-router.ts';
+import type { PreciseWait } from './precise-wait.ts';
+import { retryDelay, shouldRetry } from './retry.ts';
+import { type AbortCause, endStatus, type Settlement } from './run-state.ts';
+import type { Job } from './task-runtime.ts';
+
+/** Receives the final record of each run while the scheduler stops. */
+export type RunCollector = (run: RunRecord) => void;
+
+/**
+ * The runs in progress on this instance: starts handlers at their due instant, records how they
+ * ended (with the retry decision), and aborts them on cancel, lost lease or shutdown.
+ */
+export class RunController {
+  readonly #ctx: EngineContext;
+  readonly #jobs: JobRouter;
+  readonly #precise: PreciseWait;
+  readonly #onStarted: () => void;
+  readonly #executions = new Map<string, Execution>();
+  /** Claimed runs waiting for their due instant, by instant; one precise wait per instant. */
+  readonly #releases = new Map<number, { readonly executions: Execution[]; readonly wait: TimerHandle }>();
+  readonly #host: ExecutionHost;
+  /** Set while stopping: collects the final records for the stop report. */
+  collector: RunCollector | null = null;
+
+  constructor(ctx: EngineContext, jobs: JobRouter, precise: PreciseWait, onStarted: () => void) {
+    this.#ctx = ctx;
+    this.#jobs = jobs;
+    this.#precise = precise;
+    this.#onStarted = onStarted;
+    this.#host = {
+      timers: ctx.timers,
+      logger: ctx.logger,
+      onProgress: (e, progress) => this.#onProgress(e, progress),
+      onSettled: (e, settlement, value) => this.#onSettled(e, settlement, value),
+    };
+  }
+
+  get size(): number {
+    return this.#executions.size;
+  }
+
+  has(runId: string): boolean {
+    return this.#executions.has(runId);
+  }
+
+  /** The leases this instance holds, for the heartbeat. */
+  leases(): LeaseRef[] {
+    const out: LeaseRef[] = [];
+    for (const e of this.#executions.values()) if (!e.leaseLost) out.push({ runId: e.id, fencingToken: e.fencingToken });
+    return out;
+  }
+
+  /** A claim started a run: create its execution and call the handler at its due instant. */
+  start(job: Job, run: RunRecord, lastSuccess: LastSuccess | null, replaced: readonly string[]): void {
+    const runtime = job.runtime;
+    const execution = new Execution(this.#host, job, run, lastSuccess);
+    this.#executions.set(execution.id, execution);
+    runtime.running++;
+    runtime.lastRun = run;
+    for (const id of replaced) this.#executions.get(id)?.abort('replace');
+    if (!this.#ctx.running()) {
+      // Claimed while stopping: record it interrupted without calling the handler.
+      execution.abort('shutdown', false);
+      execution.abandon();
+      return;
+    }
+    this.#onStarted();
+    if (job.dueAt <= this.#ctx.clock.now()) {
+      this.#begin(execution);
+      return;
+    }
+    // Claimed ahead: the handler starts at its due instant, not before.
+    const release = this.#releases.get(job.dueAt);
+    if (release !== undefined) {
+      release.executions.push(execution);
+      return;
+    }
+    const executions = [execution];
+    const wait = this.#precise.until(job.dueAt, () => {
+      this.#releases.delete(job.dueAt);
+      for (const e of executions) this.#begin(e);
+    });
+    this.#releases.set(job.dueAt, { executions, wait });
+  }
+
+  /** Aborts one run of this instance; false if it is not running here. */
+  abort(runId: string, cause: AbortCause): boolean {
+    const execution = this.#executions.get(runId);
+    execution?.abort(cause);
+    return execution !== undefined;
+  }
+
+  /** Another instance took over these leases: stop the handlers, write nothing. */
+  leasesLost(runIds: readonly string[]): void {
+    for (const id of runIds) {
+      const execution = this.#executions.get(id);
+      if (execution === undefined) continue;
+      execution.leaseLost = true;
+      this.#ctx.logger.warn({ task: execution.run.task, runId: id }, 'lease lost; aborting the run');
+      execution.abort('lease-lost');
+    }
+  }
+
+  /** Stopping: no handler starts any more, and every running one is aborted (no grace timers). */
+  shutdown(): void {
+    for (const release of this.#releases.values()) release.wait.cancel();
+    this.#releases.clear();
+    for (const execution of this.#executions.values()) execution.abort('shutdown', false);
+  }
+
+  /** The stop deadline passed: give up on handlers that are still going. */
+  abandonAll(): void {
+    for (const execution of [...this.#executions.values()]) execution.abandon();
+  }
+
+  /** Calls the handler, now that its run is due. */
+  #begin(execution: Execution): void {
+    if (execution.settled) return;
+    const now = this.#ctx.clock.now();
+    const { events } = this.#ctx;
+    if (events.hasListeners('run:started')) events.emit('run:started', { ...execution.run, startedAt: new Date(now), latenessMs: now - execution.job.dueAt });
+    execution.start(now);
+  }
+
+  #onProgress(execution: Execution, progress: RunProgress): void {
+    this.#ctx.events.emit('run:progress', { runId: execution.id, task: execution.run.task, ...progress });
+    const lease = { runId: execution.id, fencingToken: execution.fencingToken };
+    void this.#ctx.track(this.#ctx.store.recordProgress(lease, progress, this.#ctx.clock.now())).catch((error: unknown) => this.#ctx.reportError(error, 'progress'));
+  }
+
+  #onSettled(execution: Execution, settlement: Settlement, value: unknown): void {
+    const ctx = this.#ctx;
+    const job = execution.job;
+    const runtime = job.runtime;
+    const now = ctx.clock.now();
+    const status = endStatus(settlement, execution.cause);
+    const thrown = execution.cause !== null ? execution.abortError : value;
+    let output: RunRecord['output'] = null;
+    if (settlement === 'returned') {
+      const converted = toJsonOutput(value, ctx.options.maxOutputBytes);
+      output = converted.value;
+      if (!converted.ok) {
+        ctx.logger.warn({ task: runtime.name, runId: execution.id }, converted.problem);
+        ctx.events.emit('error', { error: new Error(converted.problem), context: 'output' });
+      }
+    }
+    const retry = status !== 'succeeded' && shouldRetry(runtime.policy.retry, status, job.attempt, thrown);
+    const retryAt = retry ? now + retryDelay(runtime.policy.retry, job.attempt, ctx.random) : null;
+    // The slot is free now, even if an abandoned handler is still running somewhere.
+    this.#executions.delete(execution.id);
+    runtime.running--;
+    ctx.dispatcher.release();
+    if (execution.leaseLost) {
+      ctx.events.emit('run:lost', { runId: execution.id, task: runtime.name });
+      this.#jobs.step(job);
+      ctx.changed();
+      return;
+    }
+    const completion = {
+      runId: execution.id,
+      fencingToken: execution.fencingToken,
+      status,
+      startedAt: execution.startedAt,
+      finishedAt: now,
+      output,
+      error: status === 'succeeded' ? null : captureError(thrown),
+      retryAt,
+      progress: execution.progress,
+      takeQueued: ctx.running(),
+    };
+    // The bookkeeping after the write is part of the tracked work: `stop` and `onIdle` wait for it.
+    const recorded = ctx.store.finish(completion, now).then((outcome) => {
+      if (outcome.kind === 'fenced') {
+        ctx.events.emit('run:lost', { runId: execution.id, task: runtime.name });
+        return;
+      }
+      runtime.lastRun = outcome.run;
+      this.collector?.(outcome.run);
+      ctx.events.emit('run:finished', outcome.run);
+      if (retryAt !== null) this.#jobs.scheduleRetry(runtime, job, retryAt);
+      if (outcome.queued !== null) this.#jobs.submitQueued(outcome.queued);
+    });
+    void ctx
+      .track(recorded)
+      .catch((error: unknown) => ctx.reportError(error, 'store'))
+      .finally(() => {
+        this.#jobs.step(job);
+        this.#jobs.pump(runtime);
+        ctx.changed();
+      });
+  }
+}

@@ -1,0 +1,155 @@
+import type { RunRecord, SkipReason } from '../store/records.ts';
+import { type CatchUpPlan, planCatchUp } from './catch-up.ts';
+import type { EngineContext } from './context.ts';
+import type { JobRouter } from './job-router.ts';
+import { type TaskRuntime, tickSlot } from './task-runtime.ts';
+import { timerEntry } from './timer-queue.ts';
+
+/** Late ticks of one task handled per wake; more wait for the next wake (immediately after). */
+const MAX_TICKS_PER_WAKE = 1_000;
+/** After a failed registration, try again this much later. */
+const REGISTER_RETRY_MS = 5_000;
+
+/**
+ * Where ticks come from: registers tasks with the store, binds their schedules to the persisted
+ * anchor and cursor, decides what missed ticks become, arms each task's next tick and, when it
+ * is due, hands its ticks to the job router.
+ */
+export class TickPlanner {
+  readonly #ctx: EngineContext;
+  readonly #jobs: JobRouter;
+  #toRegister: TaskRuntime[] = [];
+  #registerScheduled = false;
+  /** Set during a wake that detected a forward wall-clock jump: due ticks were unobserved. */
+  jumped = false;
+
+  constructor(ctx: EngineContext, jobs: JobRouter) {
+    this.#ctx = ctx;
+    this.#jobs = jobs;
+  }
+
+  /** True when no registration is pending. */
+  get idle(): boolean {
+    return this.#toRegister.length === 0 && !this.#registerScheduled;
+  }
+
+  /** Registers a task added (or re-keyed) while running; tasks added in one turn go in one call. */
+  queue(runtime: TaskRuntime): void {
+    runtime.state = 'registering';
+    this.#toRegister.push(runtime);
+    if (this.#registerScheduled) return;
+    this.#registerScheduled = true;
+    queueMicrotask(() => {
+      this.#registerScheduled = false;
+      const batch = this.#toRegister;
+      this.#toRegister = [];
+      this.register(batch).catch((error: unknown) => {
+        this.#ctx.reportError(error, 'store');
+        // Try again later; the tasks stay registered locally meanwhile.
+        const retry = timerEntry(() => batch.filter((r) => r.state === 'registering').forEach((r) => this.queue(r)));
+        this.#ctx.timers.after(retry, REGISTER_RETRY_MS);
+      });
+    });
+  }
+
+  /** Registers tasks with the store and activates them. */
+  async register(batch: readonly TaskRuntime[]): Promise<void> {
+    if (batch.length === 0) return;
+    for (const runtime of batch) runtime.state = 'registering';
+    // Ticks from this instant on are observed; earlier ones after the persisted cursor were missed.
+    const observedFrom = this.#ctx.clock.now();
+    const registrations = batch.map((runtime) => ({
+      name: runtime.name,
+      scheduleKey: runtime.schedule.key,
+      anchor: runtime.schedule.initialAnchor(observedFrom),
+      paused: runtime.startPaused,
+    }));
+    const states = await this.#ctx.track(this.#ctx.store.registerTasks(registrations, observedFrom));
+    if (!this.#ctx.running()) return;
+    batch.forEach((runtime, i) => {
+      if (runtime.state !== 'registering' || this.#ctx.tasks.get(runtime.name) !== runtime) return;
+      const state = states[i];
+      const reg = registrations[i] as (typeof registrations)[number];
+      // null: the store had never seen the task and stored it as registered.
+      if (state === null) this.#activate(runtime, reg.anchor, reg.paused, null, observedFrom, null, observedFrom);
+      else if (state !== undefined) this.#activate(runtime, state.anchor, state.paused, state.lastTick, state.since, state.lastRun, observedFrom);
+    });
+  }
+
+  #activate(
+    runtime: TaskRuntime,
+    anchor: number | null,
+    paused: boolean,
+    lastTick: number | null,
+    since: number,
+    lastRun: RunRecord | null,
+    observedFrom: number,
+  ): void {
+    const schedule = runtime.schedule.bind(anchor, observedFrom);
+    runtime.bound = schedule;
+    runtime.paused = paused;
+    if (lastRun !== null) runtime.lastRun = lastRun;
+    runtime.state = 'active';
+    const cursor = lastTick ?? since - 1;
+    this.#applyCatchUp(runtime, planCatchUp(schedule, cursor, observedFrom, runtime.policy));
+    runtime.nextTick = schedule.nextAfter(Math.max(cursor, observedFrom - 1));
+    this.arm(runtime);
+  }
+
+  /** Puts the task's next tick on the timer (or takes it off). */
+  arm(runtime: TaskRuntime): void {
+    if (runtime.nextTick === null || runtime.state !== 'active' || !this.#ctx.running()) {
+      this.#ctx.timers.cancel(runtime);
+      return;
+    }
+    this.#ctx.timers.atWall(runtime, runtime.dueAt(runtime.nextTick));
+  }
+
+  /** The task's timer fired: its next tick (and maybe more, after a stall) is due. */
+  onTaskDue(runtime: TaskRuntime): void {
+    const schedule = runtime.bound;
+    if (runtime.state !== 'active' || !this.#ctx.running() || schedule === null || runtime.nextTick === null) return;
+    const now = this.#ctx.clock.now();
+    if (this.jumped) {
+      // The wall clock leapt forward: everything now due fell in time nobody observed.
+      this.#applyCatchUp(runtime, planCatchUp(schedule, runtime.nextTick - 1, now + 1, runtime.policy));
+      runtime.nextTick = schedule.nextAfter(now);
+      this.arm(runtime);
+      return;
+    }
+    // Ticks due within the prepare window are claimed now and released at their instant.
+    const horizon = now + this.#ctx.timers.prepareMs;
+    const due: number[] = [];
+    let tick: number | null = runtime.nextTick;
+    while (tick !== null && runtime.dueAt(tick) <= horizon && due.length < MAX_TICKS_PER_WAKE) {
+      due.push(tick);
+      tick = schedule.nextAfter(tick);
+    }
+    runtime.nextTick = tick;
+    this.arm(runtime);
+    for (let i = 0; i < due.length; i++) {
+      const t = due[i] as number;
+      const init = { slot: tickSlot(t), trigger: 'schedule', scheduledFor: t, dueAt: runtime.dueAt(t) } as const;
+      if (runtime.paused) this.#jobs.submit(runtime, { ...init, skip: 'paused' });
+      // Ticks that came due together (the loop was blocked) run one after another, each late,
+      // instead of being collapsed into one run or skipped as overlapping each other.
+      else if (i === 0) this.#jobs.submitLive(runtime, init);
+      else this.#jobs.enqueueBacklog(runtime, { ...init, overlap: 'wait' });
+    }
+    this.#jobs.pump(runtime);
+  }
+
+  #applyCatchUp(runtime: TaskRuntime, plan: CatchUpPlan): void {
+    if (plan.run.length === 0 && plan.skip.length === 0 && plan.summary === null) return;
+    const reason: SkipReason = runtime.paused ? 'paused' : 'missed';
+    const skip = (tick: number, count: number) =>
+      this.#jobs.submit(runtime, { slot: tickSlot(tick), trigger: 'schedule', scheduledFor: tick, dueAt: runtime.dueAt(tick), skip: reason, skippedTicks: count });
+    if (plan.summary !== null) skip(plan.summary.first, plan.summary.count);
+    for (const tick of plan.skip) skip(tick, 1);
+    for (const tick of plan.run) {
+      if (runtime.paused) skip(tick, 1);
+      else this.#jobs.enqueueBacklog(runtime, { slot: tickSlot(tick), trigger: 'catch-up', scheduledFor: tick, dueAt: runtime.dueAt(tick), overlap: 'wait' });
+    }
+    this.#jobs.pump(runtime);
+  }
+}
