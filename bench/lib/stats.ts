@@ -6,9 +6,30 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[rank] as number;
 }
 
-/** Current time in Unix milliseconds with sub-millisecond resolution. */
+let offset: number | null = null;
+
+/**
+ * Current wall-clock time in Unix milliseconds with sub-millisecond resolution. Schedulers
+ * compare `Date.now()` (whole milliseconds) with nominal instants, so the precise clock is
+ * aligned to it at a millisecond edge: `performance.timeOrigin + performance.now()` can be off
+ * from `Date.now()` by a different fraction of a millisecond in every process, which would bias
+ * every lateness figure.
+ */
 export function preciseNow(): number {
-  return performance.timeOrigin + performance.now();
+  if (offset === null) {
+    // The first performance.now() call is slow (lazy set-up); any delay after an edge makes an
+    // estimate too small, so warm up, then keep the largest of several edges.
+    performance.now();
+    let best = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < 7; i++) {
+      const start = Date.now();
+      let edge = start;
+      while (edge === start) edge = Date.now();
+      best = Math.max(best, edge - performance.now());
+    }
+    offset = best;
+  }
+  return performance.now() + offset;
 }
 
 /** Heap in use after two full collections (the child runs with --expose-gc). */

@@ -20,9 +20,10 @@ export interface Clock {
   /**
    * Calls `callback` on the next turn of the event loop, after pending I/O. Clocks that offer it
    * let the timer queue wake slightly early and wait the last fraction of a millisecond turn by
-   * turn, beating the ~1–2 ms lateness of native timers. Virtual clocks leave it out.
+   * turn, beating the ~1–2 ms lateness of native timers. Virtual clocks leave it out. Not
+   * cancellable, so a wait loop allocates nothing per turn; callers check their own state.
    */
-  nextTurn?(callback: () => void): TimerHandle;
+  nextTurn?(callback: () => void): void;
 }
 
 /** The longest delay a Node.js timer accepts (2^31 − 1 ms, about 24.8 days). */
@@ -38,7 +39,6 @@ export const systemClock: Clock = {
     return { cancel: () => clearTimeout(timer) };
   },
   nextTurn(callback) {
-    const immediate = setImmediate(callback);
-    return { cancel: () => clearImmediate(immediate) };
+    setImmediate(callback);
   },
 };

@@ -101,7 +101,8 @@ export class Execution {
     try {
       result = task.handler(ctx);
     } catch (error) {
-      this.#settle('threw', error);
+      // Settled later, not now: handlers released together all start before any bookkeeping.
+      queueMicrotask(() => this.#settle('threw', error));
       return;
     }
     if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
@@ -110,7 +111,7 @@ export class Execution {
         (error: unknown) => this.#settle('threw', error),
       );
     } else {
-      this.#settle('returned', result);
+      queueMicrotask(() => this.#settle('returned', result));
     }
   }
 

@@ -27,27 +27,39 @@ export class PreciseWait {
 
   /** Calls `callback` once, at or after `instant`. */
   until(instant: number, callback: () => void): TimerHandle {
-    let handle: TimerHandle | null = null;
-    let cancelled = false;
-    // `turnSince` is when the previous turn-by-turn wait began (its time is spent CPU), or null.
-    const check = (turnSince: number | null) => {
-      if (cancelled) return;
+    let timer: TimerHandle | null = null;
+    let done = false;
+    // When the previous turn-by-turn check began (that time is spent CPU), or null.
+    let turnSince: number | null = null;
+    // One callback for every turn: a wait loop must not allocate per turn, or the garbage it
+    // makes brings a collection into the very milliseconds it is trying to hit.
+    const check = (): void => {
+      if (done) return;
       const mono = this.#clock.monotonic();
       if (turnSince !== null) this.#spend(mono - turnSince);
+      turnSince = null;
       const remaining = instant - this.#clock.now();
       if (remaining <= 0) {
+        done = true;
         callback();
         return;
       }
       const nextTurn = this.#clock.nextTurn;
-      if (nextTurn !== undefined && remaining <= TURN_WAIT_MS && this.#budgetLeft() > 0) handle = nextTurn(() => check(mono));
-      else handle = this.#clock.setTimer(() => check(null), Math.ceil(remaining));
+      if (nextTurn === undefined || this.#budgetLeft() <= 0) {
+        timer = this.#clock.setTimer(check, Math.ceil(remaining));
+      } else if (remaining > TURN_WAIT_MS) {
+        // Sleep on the native timer only until the last few milliseconds; it overshoots.
+        timer = this.#clock.setTimer(check, Math.floor(remaining - TURN_WAIT_MS));
+      } else {
+        turnSince = mono;
+        nextTurn(check);
+      }
     };
-    check(null);
+    check();
     return {
       cancel: () => {
-        cancelled = true;
-        handle?.cancel();
+        done = true;
+        timer?.cancel();
       },
     };
   }

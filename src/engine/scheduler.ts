@@ -33,7 +33,7 @@ const JUMP_THRESHOLD_MS = 1_000;
  * With a real clock, ticks are claimed this long before they are due and their handlers
  * released at the due instant, so claim work and store round trips do not add to lateness.
  */
-const PREPARE_MS = 3;
+const PREPARE_MS = 5;
 const PRUNE_INTERVAL_MS = 3_600_000;
 const FIRST_PRUNE_DELAY_MS = 60_000;
 const MAX_CLAIM_BACKOFF_MS = 30_000;
