@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --quick] [--only engine]`: runs the benchmark suites, prints their tables
+ * `npm run bench [-- --quick] [--only engine|cluster]`: runs the benchmark suites, prints their tables
  * and writes bench/results/<suite>.json and .md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { clusterSuite } from './cluster/suite.ts';
 import { engineSuite } from './engine/suite.ts';
 import { renderMarkdown, renderText, type Table } from './lib/table.ts';
 
@@ -14,6 +15,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const SUITES: Record<string, (o: { quick: boolean; log: (l: string) => void }) => Promise<{ tables: Table[]; raw: object }>> = {
   engine: engineSuite,
+  cluster: clusterSuite,
 };
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;

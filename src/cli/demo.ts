@@ -1,80 +1,50 @@
-import { createScheduler } from '../create-scheduler.ts';
-import type { RunRecord } from '../store/records.ts';
-import { formatDuration } from '../util/duration.ts';
-import { painter } from './style.ts';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCommand } from './commands/run.ts';
+import type { CliIo } from './context.ts';
+
+const CONFIG = fileURLToPath(new URL('../../examples/demo/caretaker.config.yaml', import.meta.url));
+const DAY = 86_400_000;
 
 /**
- * `caretaker demo`: an in-memory scheduler with a few tasks that print their runs as they
- * happen. Ctrl-C stops it gracefully and prints what was interrupted.
+ * Creates the demo's data folder once: a cache with stale files, a log, uploads with records
+ * that point at missing files, and tables with old sessions and audit rows.
  */
-export async function runDemo(out: (line: string) => void): Promise<number> {
-  const paint = painter(process.stdout);
-  const scheduler = createScheduler({ instance: 'demo' });
-  scheduler.add({
-    name: 'heartbeat',
-    description: 'A quick health probe',
-    schedule: { every: '2s' },
-    handler: () => ({ ok: true, rssMb: Math.round(process.memoryUsage().rss / 1e6) }),
-  });
-  scheduler.add({
-    name: 'cache-cleanup',
-    description: 'Pretends to clean a cache, reporting progress',
-    schedule: { every: '5s', initialDelay: '1s' },
-    priority: 'low',
-    handler: async (ctx) => {
-      for (let i = 1; i <= 4; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 150));
-        ctx.progress(i / 4, `pass ${i} of 4`);
-      }
-      return { removed: Math.floor(Math.random() * 20) };
-    },
-  });
-  let flaky = 0;
-  scheduler.add({
-    name: 'flaky-sync',
-    description: 'Fails every other time, and is retried',
-    schedule: { every: '7s', initialDelay: '3s' },
-    retry: { attempts: 3, backoff: '500ms' },
-    handler: () => {
-      flaky++;
-      if (flaky % 2 === 1) throw new Error('upstream timed out');
-      return { synced: flaky };
-    },
-  });
-  scheduler.add({
-    name: 'nightly-report',
-    schedule: { cron: '0 2 * * *', timezone: 'Europe/Berlin' },
-    handler: () => ({ report: 'done' }),
-  });
-
-  const time = () => new Date().toISOString().slice(11, 19);
-  const mark: Record<string, string> = { succeeded: paint('green', '✔'), failed: paint('red', '✖'), timed_out: paint('red', '⏱'), cancelled: paint('yellow', '⊘'), interrupted: paint('yellow', '⏹') };
-  const describe = (run: RunRecord): string => {
-    const detail = run.error !== null ? paint('red', run.error.message) : JSON.stringify(run.output);
-    const retry = run.retryAt !== null ? paint('yellow', ` (retry at ${run.retryAt.toISOString().slice(11, 23)})`) : '';
-    return `${paint('dim', time())} ${mark[run.status] ?? '·'} ${run.task.padEnd(15)} ${run.status.padEnd(11)} ${formatDuration(run.durationMs ?? 0).padStart(6)}  ${detail}${retry}`;
-  };
-  scheduler.on('run:started', (run) => out(`${paint('dim', time())} ▶ ${run.task.padEnd(15)} ${paint('cyan', run.trigger)} attempt ${run.attempt}`));
-  scheduler.on('run:progress', (p) => out(`${paint('dim', time())}   ${p.task.padEnd(15)} ${Math.round(p.fraction * 100)}% ${p.message ?? ''}`));
-  scheduler.on('run:finished', (run) => out(describe(run)));
-  scheduler.on('tick:skipped', (run) => out(`${paint('dim', time())} ⤼ ${run.task.padEnd(15)} skipped (${run.skipReason})`));
-
-  await scheduler.start();
-  out(paint('bold', `Caretaker demo: ${scheduler.tasks().length} tasks on an in-memory store. Ctrl-C to stop.`));
-  for (const task of scheduler.tasks()) {
-    out(`  ${task.name.padEnd(15)} ${task.scheduleText.padEnd(38)} next ${task.nextRunAt?.toISOString() ?? '-'}`);
+export async function seedDemoData(dir: string): Promise<void> {
+  if (existsSync(join(dir, 'app.db'))) return;
+  for (const sub of ['cache/thumbnails', 'logs', 'uploads']) mkdirSync(join(dir, sub), { recursive: true });
+  const now = Date.now();
+  for (let i = 0; i < 12; i++) {
+    const file = join(dir, 'cache/thumbnails', `thumb-${i}.bin`);
+    writeFileSync(file, Buffer.alloc(2048, i));
+    const age = (i % 2 === 0 ? 45 : 3) * DAY; // half are stale
+    utimesSync(file, new Date(now - age), new Date(now - age));
   }
-  await new Promise<void>((resolve) => {
-    const onSignal = () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-  out('\nstopping...');
-  const report = await scheduler.stop({ timeout: '5s' });
-  out(`stopped in ${formatDuration(report.durationMs)}: ${report.finished.length} finished, ${report.interrupted.length} interrupted`);
-  return 0;
+  writeFileSync(join(dir, 'logs/app.log'), 'service started\n'.repeat(100));
+  for (let i = 0; i < 5; i++) writeFileSync(join(dir, 'uploads', `upload-${i}.txt`), `file ${i}\n`);
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(join(dir, 'app.db'));
+  try {
+    db.exec(`CREATE TABLE uploads (id INTEGER PRIMARY KEY, path TEXT NOT NULL);
+      CREATE TABLE sessions (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL);
+      CREATE TABLE audit_log (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, what TEXT)`);
+    const upload = db.prepare('INSERT INTO uploads (path) VALUES (?)');
+    for (let i = 0; i < 8; i++) upload.run(`upload-${i}.txt`); // 5..7 have no file
+    const session = db.prepare('INSERT INTO sessions (created_at) VALUES (?)');
+    const audit = db.prepare('INSERT INTO audit_log (created_at, what) VALUES (?, ?)');
+    for (let d = 0; d < 120; d += 5) {
+      session.run(now - d * DAY);
+      audit.run(now - d * DAY, 'login');
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** `caretaker demo`: seeds the demo data beside the demo config and runs the daemon on it. */
+export async function runDemo(argv: readonly string[], io: CliIo): Promise<number> {
+  await seedDemoData(join(CONFIG, '..', 'data'));
+  io.err(`caretaker demo: config ${CONFIG}; Ctrl-C stops it`);
+  return runCommand(['--config', CONFIG, ...argv], io);
 }

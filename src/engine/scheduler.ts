@@ -87,7 +87,7 @@ export class Scheduler {
     });
     const precise = new PreciseWait(this.#clock);
     this.#timers = new TimerQueue(this.#clock, {
-      prepareMs: precise.precise ? PREPARE_MS : 0,
+      prepareMs: precise.precise ? Math.max(PREPARE_MS, this.#store.claimLeadMs ?? 0) : 0,
       unref: this.#options.unref,
       maxSleepMs: MAX_SLEEP_MS,
       jumpThresholdMs: JUMP_THRESHOLD_MS,

@@ -9,6 +9,13 @@ import { timerEntry } from './timer-queue.ts';
 const MAX_TICKS_PER_WAKE = 1_000;
 /** After a failed registration, try again this much later. */
 const REGISTER_RETRY_MS = 5_000;
+/**
+ * A tick due less than this before start-up is treated as live (late), not missed: another
+ * replica may be running it right now with its claim not yet committed, and a catch-up plan
+ * made from the stale cursor would mislabel it `catch-up` or, with `catchUp: none`, record it
+ * skipped so that nobody runs it. See decision 008.
+ */
+export const LIVE_GRACE_MS = 1_000;
 
 /**
  * Where ticks come from: registers tasks with the store, binds their schedules to the persisted
@@ -91,8 +98,13 @@ export class TickPlanner {
     if (lastRun !== null) runtime.lastRun = lastRun;
     runtime.state = 'active';
     const cursor = lastTick ?? since - 1;
-    this.#applyCatchUp(runtime, planCatchUp(schedule, cursor, observedFrom, runtime.policy));
-    runtime.nextTick = schedule.nextAfter(Math.max(cursor, observedFrom - 1));
+    const recent = schedule.previousBefore(observedFrom);
+    const graceTick = recent !== null && recent > cursor && recent >= observedFrom - LIVE_GRACE_MS ? recent : null;
+    // The grace tick runs live, so under `latest` it is the one run the outage gets.
+    const policy = graceTick !== null && runtime.policy.catchUp === 'latest' ? { ...runtime.policy, catchUp: 'none' as const } : runtime.policy;
+    const liveFrom = graceTick ?? observedFrom;
+    this.#applyCatchUp(runtime, planCatchUp(schedule, cursor, liveFrom, policy));
+    runtime.nextTick = schedule.nextAfter(Math.max(cursor, liveFrom - 1));
     this.arm(runtime);
   }
 

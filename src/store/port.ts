@@ -30,6 +30,13 @@ export interface Store {
    */
   readonly suggestedPollIntervalMs?: number;
 
+  /**
+   * How long before a tick's instant the scheduler should claim it, so the store's round trip
+   * (and, for SQLite, waiting for another process's write lock) happens before the instant
+   * instead of making the run late. The run is still released at its instant.
+   */
+  readonly claimLeadMs?: number;
+
   /** Prepares the store (creates or migrates its schema). Idempotent; reference-counted with `close`. */
   open(): Promise<void>;
   /** Releases what `open` acquired; the last close frees connections the store owns. */
@@ -45,6 +52,9 @@ export interface Store {
 
   /** Claims slots, each atomically and independently; outcomes are in request order. */
   claim(requests: readonly ClaimRequest[], now: number): Promise<ClaimOutcome[]>;
+
+  /** Every task the store knows, by name, with its persisted state; registers nothing. */
+  listTasks(): Promise<TaskState[]>;
 
   /** Extends the leases of running runs; returns the ids whose lease was lost. */
   renewLeases(leases: readonly LeaseRef[], leaseMs: number, now: number): Promise<string[]>;

@@ -25,6 +25,8 @@ export const ErrorCode = {
   LeaseLost: 'ERR_LEASE_LOST',
   /** A store operation failed. */
   Store: 'ERR_STORE',
+  /** A `command` task exited with a non-zero status or was killed by a signal. */
+  CommandFailed: 'ERR_COMMAND_FAILED',
   /** A handler threw something; recorded on the run when the thrown value has no code. */
   HandlerFailed: 'ERR_HANDLER_FAILED',
 } as const;

@@ -86,5 +86,18 @@ export function toOptionIssues(error: z.ZodError, input: unknown, schema: z.ZodT
         out.push({ path: join(path), received: describeValue(value), fix: issue.message });
     }
   }
-  return out;
+  return withoutEchoes(out);
+}
+
+/**
+ * One typo is one problem: when an unknown key's "did you mean" names a required key that is
+ * missing, the "is required" line for that key only repeats it.
+ */
+function withoutEchoes(issues: OptionIssue[]): OptionIssue[] {
+  const suggested = new Set<string>();
+  for (const issue of issues) {
+    const guess = /did you mean "([^"]+)"/.exec(issue.fix)?.[1];
+    if (guess !== undefined) suggested.add(`${issue.path.split('.').slice(0, -1).concat(guess).join('.')}`);
+  }
+  return issues.filter((issue) => !(issue.received === 'nothing' && issue.fix.startsWith('is required') && suggested.has(issue.path)));
 }

@@ -99,6 +99,19 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.deepEqual(again.map((st) => st?.anchor), names.map((_, i) => i));
         assert.ok(again.every((st) => st?.since === NOW));
       });
+
+      it('lists every known task with its state, by name, without registering anything', async () => {
+        await store.registerTasks([{ name: 'b', scheduleKey: 'k', anchor: 7, paused: true }], NOW);
+        const run = started((await store.claim([request({ task: 'b', slot: `t:${at(1)}`, scheduledFor: at(1), dueAt: at(1) })], at(1)))[0]);
+        const tasks = await store.listTasks();
+        assert.deepEqual(tasks.map((t) => t.name), ['b', 't']);
+        assert.equal(tasks[0]?.paused, true);
+        assert.equal(tasks[0]?.anchor, 7);
+        assert.equal(tasks[0]?.lastRun?.id, run.id);
+        assert.equal(tasks[0]?.lastTick, at(1));
+        assert.equal(tasks[1]?.lastRun, null);
+        assert.deepEqual((await store.listTasks()).map((t) => t.name), ['b', 't'], 'listing twice changes nothing');
+      });
     });
 
     describe('claims', () => {
@@ -380,8 +393,9 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal(await store.getRun(uuidv7()), null);
       });
 
-      it('prune keeps the newest maxPerTask per task and drops runs older than maxAge', async () => {
-        await seed();
+      it('prune keeps the newest maxPerTask per task and drops runs older than maxAge, never a last success', async () => {
+        const seeded = await seed();
+        const lastSuccessOf = (task: string) => seeded.filter((r) => r.task === task && r.status === 'succeeded').at(-1)?.id;
         const live = started(await claim1({ slot: 't:1', scheduledFor: 1 }, at(5000)));
         const pending = started(await claim1({ task: 'u', slot: 't:2', scheduledFor: 2 }, at(5000)));
         await finish(pending, at(5001), { status: 'failed', retryAt: at(9000) });
@@ -395,7 +409,8 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal(deleted, 32 - left.length);
         await store.prune({ maxAgeMs: 1000, maxPerTask: 1000 }, at(20_000), 100);
         const old = (await store.listRuns({ limit: 100 })).runs;
-        assert.deepEqual(old.map((r) => r.id).sort(), [live.id, pending.id].sort());
+        // Running, waiting for a retry, or a task's last run or last success: everything else went.
+        assert.deepEqual(old.map((r) => r.id).sort(), [live.id, pending.id, lastSuccessOf('t'), lastSuccessOf('u')].sort());
       });
     });
   });

@@ -86,6 +86,10 @@ class MemoryStore implements Store {
     return out;
   }
 
+  async listTasks(): Promise<TaskState[]> {
+    return [...this.#tasks.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((row) => this.#taskState(row));
+  }
+
   async claim(requests: readonly ClaimRequest[], now: number): Promise<ClaimOutcome[]> {
     return requests.map((request) => this.#claimOne(request, now));
   }
@@ -391,6 +395,12 @@ class MemoryStore implements Store {
 
   async prune(policy: RetentionPolicy, now: number, batchSize: number): Promise<number> {
     const cutoff = now - policy.maxAgeMs;
+    // A task's last run and last success are never pruned: handlers read the latter as ctx.lastSuccess.
+    const protectedIds = new Set<string>();
+    for (const task of this.#tasks.values()) {
+      if (task.activity?.lastRun != null) protectedIds.add(task.activity.lastRun.id);
+      if (task.activity?.lastSuccess != null) protectedIds.add(task.activity.lastSuccess.runId);
+    }
     const keptPerTask = new Map<string, number>();
     const doomed: RunRow[] = [];
     const rows = [...this.#runs.values()];
@@ -401,7 +411,7 @@ class MemoryStore implements Store {
       const age = run.finishedAt ?? run.scheduledFor;
       // A run with a pending retry stays until the retry is claimed, or the retry would be lost.
       const retryPending = this.#pendingRetries.has(run);
-      if (!retryPending && (kept >= policy.maxPerTask || age < cutoff)) doomed.push(run);
+      if (!retryPending && !protectedIds.has(run.id) && (kept >= policy.maxPerTask || age < cutoff)) doomed.push(run);
       else keptPerTask.set(run.task, kept + 1);
     }
     for (const run of doomed) {

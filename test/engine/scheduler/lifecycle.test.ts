@@ -33,6 +33,62 @@ describe('restart and catch-up', () => {
     });
   }
 
+  for (const [policy, expected] of [
+    ['latest', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'skipped'], [2, 'schedule', 'skipped'], [3, 'schedule', 'succeeded'], [4, 'schedule', 'succeeded']]],
+    ['all', [[0, 'schedule', 'succeeded'], [1, 'catch-up', 'succeeded'], [2, 'catch-up', 'succeeded'], [3, 'schedule', 'succeeded'], [4, 'schedule', 'succeeded']]],
+    ['none', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'skipped'], [2, 'schedule', 'skipped'], [3, 'schedule', 'succeeded'], [4, 'schedule', 'succeeded']]],
+  ] as const) {
+    it(`catchUp: ${policy} treats a tick due less than a second before start as live, not missed`, async () => {
+      const clock = createTestClock();
+      const store = memoryStore();
+      const def = { name: 'hourly', schedule: { every: '1h' }, catchUp: policy as CatchUpPolicy, handler: () => {} };
+      const first = harness({ clock, store });
+      first.scheduler.add(def);
+      await first.scheduler.start();
+      await clock.advance(1);
+      await first.scheduler.stop();
+      await clock.advance(3 * H + 400 - 1); // back 400 ms after the 3h tick: 1h and 2h were missed
+      const second = harness({ clock, store });
+      second.scheduler.add(def);
+      await second.scheduler.start();
+      await clock.advance(1.5 * H);
+      const runs = await runsOf(second.scheduler, 'hourly');
+      assert.deepEqual(runs.map((r) => [secs(r.scheduledFor)! / 3600, r.trigger, r.status]), expected);
+      assert.equal(runs.find((r) => secs(r.scheduledFor) === 3 * 3600)?.latenessMs, 400);
+      await second.scheduler.stop();
+    });
+  }
+
+  it('a replica starting while another claims a due tick late neither skips nor relabels that tick', async () => {
+    // Replica a's claim of the 1h tick takes 600 ms to commit; b starts 300 ms after the tick and
+    // reads the cursor before that commit. With catchUp: none, planning from the stale cursor
+    // would record the tick skipped, and a's claim would then lose to the skip: nobody runs it.
+    const clock = createTestClock();
+    const shared = memoryStore();
+    const slowClaims: Store = new Proxy(shared, {
+      get(target, key) {
+        const value: unknown = Reflect.get(target, key);
+        if (key !== 'claim') return typeof value === 'function' ? value.bind(target) : value;
+        return async (...args: Parameters<Store['claim']>) => {
+          await clock.sleep(600);
+          return target.claim(...args);
+        };
+      },
+    });
+    const def = { name: 'hourly', schedule: { every: '1h' }, catchUp: 'none' as const, handler: () => {} };
+    const a = harness({ clock, store: slowClaims, instance: 'a' });
+    a.scheduler.add(def);
+    await a.scheduler.start();
+    await clock.advance(H + 300);
+    const b = harness({ clock, store: shared, instance: 'b' });
+    b.scheduler.add(def);
+    await b.scheduler.start();
+    await clock.advance(H);
+    const runs = await runsOf(b.scheduler, 'hourly');
+    assert.deepEqual(runs.map((r) => [secs(r.scheduledFor)! / 3600, r.trigger, r.status]), [[0, 'schedule', 'succeeded'], [1, 'schedule', 'succeeded'], [2, 'schedule', 'succeeded']]);
+    await Promise.all([a.scheduler.stop(), b.scheduler.stop()]);
+  });
+
   it('keeps the cadence of an every task across a restart instead of resetting the timer', async () => {
     const clock = createTestClock();
     const store = memoryStore();

@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { findConfigFile } from '../../config/load.ts';
+import { Daemon } from '../../daemon/daemon.ts';
+import { createLogger } from '../../daemon/logger.ts';
+import { parseDuration } from '../../util/duration.ts';
+import type { CliIo } from '../context.ts';
+import { UsageError } from '../usage-error.ts';
+
+export const RUN_HELP = `Usage: caretaker run [--config FILE] [--stop-timeout DURATION] [--log-level LEVEL] [--log-format pretty|json|auto]
+
+Starts the daemon: loads the config, migrates the store, runs the tasks.
+SIGTERM or Ctrl-C stops gracefully (running runs get --stop-timeout, default 30s, then are
+recorded interrupted); a second signal exits at once. SIGHUP reloads the config.`;
+
+/** `caretaker run`: resolves with the exit code once the daemon has stopped. */
+export async function runCommand(argv: readonly string[], io: CliIo, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      config: { type: 'string', short: 'c' },
+      'stop-timeout': { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help === true) {
+    io.out(RUN_HELP);
+    return 0;
+  }
+  const format = values['log-format'];
+  if (format !== undefined && !['pretty', 'json', 'auto'].includes(format)) throw new UsageError(`--log-format: received ${JSON.stringify(format)}; use pretty, json or auto`);
+  const file = findConfigFile(values.config, io.cwd);
+  const level = values['log-level'];
+  if (level !== undefined && !['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
+    throw new UsageError(`--log-level: received ${JSON.stringify(level)}; use trace, debug, info, warn, error, fatal or silent`);
+  }
+  const logger = createLogger({ stream: io.stdout, ...(level !== undefined ? { level } : {}), ...(format !== undefined ? { format: format as 'pretty' | 'json' | 'auto' } : {}) });
+  const daemon = await Daemon.start({ file, env: io.env, logger });
+  const stopTimeout = values['stop-timeout'] ?? daemon.config.scheduler.stopTimeout ?? '30s';
+  if (parseDuration(stopTimeout) === undefined) throw new UsageError(`--stop-timeout: received ${JSON.stringify(stopTimeout)}; use a duration like "30s"`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onStop = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        resolve(130);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal, timeout: stopTimeout }, `${signal}: stopping; waiting up to ${String(stopTimeout)} for running runs (again to force)`);
+      void daemon.stop(stopTimeout).then((report) => {
+        const interrupted = report.interrupted.map((r) => `${r.task} (${r.id})`);
+        logger.info({ interrupted: report.interrupted.length, finished: report.finished.length }, interrupted.length === 0 ? 'stopped cleanly: no run was interrupted' : `stopped: interrupted ${interrupted.join(', ')}`);
+        signals.off('SIGINT', onInt).off('SIGTERM', onTerm).off('SIGHUP', onHup);
+        resolve(0);
+      });
+    };
+    const onInt = () => onStop('SIGINT');
+    const onTerm = () => onStop('SIGTERM');
+    const onHup = () => {
+      if (!stopping) void daemon.reload(io.env);
+    };
+    signals.on('SIGINT', onInt).on('SIGTERM', onTerm).on('SIGHUP', onHup);
+  });
+}

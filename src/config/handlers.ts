@@ -1,0 +1,40 @@
+import { pathToFileURL } from 'node:url';
+import type { TaskDefinition, TaskHandler } from '../engine/task.ts';
+import { describeValue, InvalidOptionError } from '../util/errors.ts';
+import { builtinFactory } from './builtins.ts';
+import { commandHandler } from './command-handler.ts';
+import type { TaskSpec } from './load.ts';
+
+async function handlerFor(spec: TaskSpec, fresh: boolean): Promise<TaskHandler> {
+  const run = spec.run;
+  switch (run.kind) {
+    case 'builtin':
+      return builtinFactory(run.name)(run.options);
+    case 'command':
+      return commandHandler(run);
+    case 'module': {
+      const path = `tasks.${spec.name}.run.module`;
+      let mod: Record<string, unknown>;
+      try {
+        const url = pathToFileURL(run.file);
+        // A reload must see an edited module: a new query string makes a new module instance.
+        if (fresh) url.searchParams.set('reload', String(Date.now()));
+        mod = (await import(url.href)) as Record<string, unknown>;
+      } catch (error) {
+        throw new InvalidOptionError('config', [{ path, received: describeValue(run.file), fix: `cannot import it: ${(error as Error).message.split('\n')[0]}` }]);
+      }
+      const handler = mod[run.export];
+      if (typeof handler !== 'function') {
+        throw new InvalidOptionError('config', [{ path, received: describeValue(run.file), fix: `its ${run.export === 'default' ? 'default export' : `export "${run.export}"`} must be the handler function, got ${describeValue(handler)}` }]);
+      }
+      return handler as TaskHandler;
+    }
+  }
+}
+
+/** Turns config tasks into task definitions: imports modules, builds built-ins and commands. */
+export async function taskDefinitions(specs: readonly TaskSpec[], options: { readonly fresh?: boolean } = {}): Promise<TaskDefinition[]> {
+  const out: TaskDefinition[] = [];
+  for (const spec of specs) out.push({ ...(spec.options as Omit<TaskDefinition, 'name' | 'handler'>), name: spec.name, handler: await handlerFor(spec, options.fresh === true) });
+  return out;
+}

@@ -1,0 +1,145 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { parseTaskDefaults, resolveTask } from '../engine/task-options.ts';
+import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
+import { toOptionIssues } from '../util/zod-issues.ts';
+import { applyEnvOverrides } from './env-overrides.ts';
+import { interpolateEnv } from './interpolate.ts';
+import { checkRun, type RunSpec } from './run-spec.ts';
+import { type ConfigSections, configSchema } from './schema.ts';
+import { checkStore, type StoreSpec } from './store-spec.ts';
+
+/** The file names looked for, in order, when no `--config` is given. */
+export const DEFAULT_CONFIG_FILES = ['caretaker.config.yaml', 'caretaker.config.yml', 'caretaker.config.json'] as const;
+
+/** One task as the config describes it: its options for the scheduler and what it runs. */
+export interface TaskSpec {
+  readonly name: string;
+  /** Task options (schedule, timeout, retry, …) as written; validated by the engine's rules. */
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly run: RunSpec;
+}
+
+/** A config file, read, interpolated, overridden from the environment and validated. */
+export interface DaemonConfig {
+  /** The file it came from (absolute). */
+  readonly file: string;
+  /** Relative paths in the config resolve against this directory. */
+  readonly dir: string;
+  readonly store: StoreSpec;
+  readonly http: NonNullable<ConfigSections['http']>;
+  readonly history: NonNullable<ConfigSections['history']>;
+  readonly scheduler: NonNullable<ConfigSections['scheduler']>;
+  readonly log: NonNullable<ConfigSections['log']>;
+  readonly defaults: Readonly<Record<string, unknown>>;
+  readonly tasks: readonly TaskSpec[];
+}
+
+/** Finds the config file: the one given, or the first default name in `cwd`. */
+export function findConfigFile(given: string | undefined, cwd: string): string {
+  if (given !== undefined) {
+    const file = resolve(cwd, given);
+    if (!existsSync(file)) throw new InvalidOptionError('--config', [{ path: '--config', received: describeValue(given), fix: 'no such file; give the path of a caretaker.config.yaml or .json' }]);
+    return file;
+  }
+  for (const name of DEFAULT_CONFIG_FILES) {
+    const file = resolve(cwd, name);
+    if (existsSync(file)) return file;
+  }
+  throw new InvalidOptionError('--config', [
+    { path: '--config', received: 'nothing', fix: `no ${DEFAULT_CONFIG_FILES.join(', ')} in ${cwd}; create one or pass --config FILE` },
+  ]);
+}
+
+function parseFile(file: string, text: string): unknown {
+  if (file.endsWith('.json')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      throw new InvalidOptionError(file, [{ path: '(file)', received: 'invalid JSON', fix: (error as Error).message }]);
+    }
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    throw new InvalidOptionError(
+      file,
+      doc.errors.map((e) => ({ path: `line ${e.linePos?.[0].line ?? '?'}, column ${e.linePos?.[0].col ?? '?'}`, received: 'invalid YAML', fix: e.message.split('\n')[0] ?? e.message })),
+    );
+  }
+  return doc.toJS() as unknown;
+}
+
+/**
+ * Reads and validates a config file. Every problem is collected and thrown at once as one
+ * {@link InvalidOptionError} (one issue per problem, each naming its field path and the fix).
+ *
+ * @example
+ * const config = loadConfig({ file: 'caretaker.config.yaml', env: process.env });
+ */
+export function loadConfig(options: { readonly file: string; readonly env?: NodeJS.ProcessEnv; readonly text?: string }): DaemonConfig {
+  const file = resolve(options.file);
+  const dir = dirname(file);
+  const env = options.env ?? process.env;
+  let text: string;
+  try {
+    text = options.text ?? readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InvalidOptionError(file, [{ path: '(file)', received: file, fix: `cannot read it: ${(error as Error).message}` }]);
+  }
+  const parsed = parseFile(file, text) ?? {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new InvalidOptionError(file, [{ path: '(file)', received: describeValue(parsed), fix: 'the file must hold a mapping with sections such as store, tasks' }]);
+  }
+  const issues: OptionIssue[] = [];
+  const raw = applyEnvOverrides(interpolateEnv(parsed, env, issues) as Record<string, unknown>, env, issues);
+  const sections = configSchema.safeParse(raw);
+  if (!sections.success) issues.push(...toOptionIssues(sections.error, raw, configSchema));
+  const data: ConfigSections = sections.success ? sections.data : {};
+
+  const store = checkStore(raw.store, dir, issues);
+  let defaults: ReturnType<typeof parseTaskDefaults> = {};
+  try {
+    defaults = parseTaskDefaults(raw.defaults);
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    issues.push(...error.issues);
+  }
+  const tasks: TaskSpec[] = [];
+  const rawTasks = typeof raw.tasks === 'object' && raw.tasks !== null && !Array.isArray(raw.tasks) ? (raw.tasks as Record<string, unknown>) : {};
+  for (const [name, body] of Object.entries(rawTasks)) {
+    const spec = checkTask(name, body, defaults, dir, issues);
+    if (spec !== null) tasks.push(spec);
+  }
+  if (issues.length > 0) throw new InvalidOptionError(file, issues);
+  return {
+    file,
+    dir,
+    store: store as StoreSpec,
+    http: data.http ?? {},
+    history: data.history ?? {},
+    scheduler: data.scheduler ?? {},
+    log: data.log ?? {},
+    defaults: (raw.defaults ?? {}) as Record<string, unknown>,
+    tasks,
+  };
+}
+
+function checkTask(name: string, body: unknown, defaults: ReturnType<typeof parseTaskDefaults>, dir: string, issues: OptionIssue[]): TaskSpec | null {
+  const at = `tasks.${name}`;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    issues.push({ path: at, received: describeValue(body), fix: 'expected a mapping with schedule and run' });
+    return null;
+  }
+  const { run, ...options } = body as Record<string, unknown>;
+  const before = issues.length;
+  try {
+    // The engine's own rules, so a config task and a library task fail the same way.
+    resolveTask({ ...options, name, handler: () => undefined }, defaults, new Map());
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    for (const issue of error.issues) issues.push({ ...issue, path: issue.path === 'name' ? at : `${at}.${issue.path}` });
+  }
+  const spec = checkRun(run, `${at}.run`, dir, issues);
+  return spec === null || issues.length > before ? null : { name, options, run: spec };
+}

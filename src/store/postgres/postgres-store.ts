@@ -1,0 +1,329 @@
+import type { Pool } from 'pg';
+import { describeValue, InvalidOptionError } from '../../util/errors.ts';
+import type {
+  ClaimOutcome,
+  ClaimRequest,
+  FinishOutcome,
+  LeaseRef,
+  PollRequest,
+  PollResult,
+  QueuedTick,
+  RunCompletion,
+  Store,
+  StoreSignal,
+  TaskRegistration,
+  TaskState,
+  TriggerRequest,
+} from '../port.ts';
+import { normaliseRunQuery } from '../query.ts';
+import type { LastSuccess, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
+import { lastSuccessFromRow, type RunRow, runFromRow } from '../sql/codec.ts';
+import { Listener } from './listener.ts';
+import { migratePostgres, quoteSchema } from './migrate.ts';
+
+/** Where the PostgreSQL store connects, and in which schema it keeps its tables. */
+export interface PostgresStoreOptions {
+  /** A connection string; the store then owns its pool. Give this or `pool`. */
+  readonly url?: string;
+  /** Your own `pg` Pool; the store borrows connections and never ends it. Give this or `url`. */
+  readonly pool?: Pool;
+  /** The schema for Caretaker's tables; created if missing. @defaultValue 'caretaker' */
+  readonly schema?: string;
+  /** Size of the pool the store creates from `url` (one more connection listens). @defaultValue 4 */
+  readonly poolSize?: number;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** JSON cannot carry Infinity: "unlimited" concurrency travels as the largest integer column value. */
+const UNLIMITED = 2_147_483_647;
+
+/**
+ * Keeps state and history in PostgreSQL: the store for many hosts. Every operation is one
+ * statement (a function the migration installs), so a tick costs one round trip per replica;
+ * LISTEN/NOTIFY wakes other replicas at once for triggers, pauses and cancels.
+ *
+ * @example
+ * const scheduler = createScheduler({ store: postgresStore({ url: process.env.DATABASE_URL }) });
+ */
+export function postgresStore(options: PostgresStoreOptions): Store {
+  const schema = options.schema ?? 'caretaker';
+  const problems = [];
+  if ((options.url === undefined) === (options.pool === undefined)) {
+    problems.push({ path: 'url', received: describeValue(options.url), fix: 'give exactly one of "url" (a connection string) or "pool" (a pg Pool)' });
+  }
+  if (!SCHEMA_NAME.test(schema)) {
+    problems.push({ path: 'schema', received: describeValue(schema), fix: 'use lowercase letters, digits and "_", starting with a letter or "_" (at most 63)' });
+  }
+  if (options.poolSize !== undefined && (!Number.isInteger(options.poolSize) || options.poolSize < 1)) {
+    problems.push({ path: 'poolSize', received: describeValue(options.poolSize), fix: 'use a whole number of at least 1' });
+  }
+  if (problems.length > 0) throw new InvalidOptionError('postgresStore', problems);
+  return new PostgresStore(options, schema);
+}
+
+class PostgresStore implements Store {
+  readonly kind = 'postgres';
+  /** LISTEN/NOTIFY pushes changes; polling only backs it up (and finds expired leases). */
+  readonly suggestedPollIntervalMs = 5_000;
+  /** Covers a round trip, replicas queueing on the same claim row, and a new pool connection. */
+  readonly claimLeadMs = 100;
+  readonly #options: PostgresStoreOptions;
+  readonly #schema: string;
+  readonly #q: string;
+  readonly #listeners = new Set<(signal: StoreSignal) => void>();
+  #pool: Pool | null = null;
+  #ownsPool = false;
+  #listener: Listener | null = null;
+  #opening: Promise<void> | null = null;
+  #openCount = 0;
+
+  constructor(options: PostgresStoreOptions, schema: string) {
+    this.#options = options;
+    this.#schema = schema;
+    this.#q = quoteSchema(schema);
+  }
+
+  async open(): Promise<void> {
+    this.#openCount++;
+    this.#opening ??= this.#connect();
+    try {
+      await this.#opening;
+    } catch (error) {
+      this.#openCount--;
+      this.#opening = null;
+      await this.#release();
+      throw error;
+    }
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#options.pool !== undefined) {
+      this.#pool = this.#options.pool;
+    } else {
+      // Loaded on first use, like node:sqlite: users of other stores never load pg.
+      const pg = (await import('pg')).default;
+      const pool = new pg.Pool({ connectionString: this.#options.url, max: this.#options.poolSize ?? 4 });
+      // An idle client's error must not crash the process; the next query reports it.
+      pool.on('error', () => {});
+      this.#pool = pool;
+      this.#ownsPool = true;
+    }
+    await migratePostgres(this.#pool, this.#schema);
+  }
+
+  async close(): Promise<void> {
+    if (this.#openCount === 0) return;
+    this.#openCount--;
+    if (this.#openCount > 0) return;
+    await this.#opening?.catch(() => {});
+    await this.#release();
+    this.#opening = null;
+  }
+
+  async #release(): Promise<void> {
+    await this.#listener?.stop();
+    this.#listener = null;
+    if (this.#ownsPool) await this.#pool?.end();
+    this.#pool = null;
+    this.#ownsPool = false;
+  }
+
+  /** One statement; the only way this store talks to the database. */
+  async #query<T extends object>(text: string, values: unknown[] = []): Promise<T[]> {
+    if (this.#pool === null) throw new Error('the PostgreSQL store is not open; call open() first');
+    return (await this.#pool.query<T>(text, values)).rows;
+  }
+
+  async registerTasks(tasks: readonly TaskRegistration[], now: number): Promise<(TaskState | null)[]> {
+    const rows = await this.#query<{ i: number; state: RegisteredState | null }>(
+      `SELECT i, state FROM ${this.#q}.caretaker_register($1, $2)`,
+      [JSON.stringify(tasks), now],
+    );
+    const out: (TaskState | null)[] = new Array(tasks.length).fill(null);
+    for (const { i, state } of rows) out[i - 1] = state === null ? null : taskState(state);
+    return out;
+  }
+
+  async listTasks(): Promise<TaskState[]> {
+    const q = this.#q;
+    const rows = await this.#query<{ state: RegisteredState }>(
+      `SELECT jsonb_build_object('task', to_jsonb(t),
+          'lastRun', (SELECT to_jsonb(r) FROM ${q}.caretaker_runs r WHERE r.id = t.last_run_id),
+          'lastSuccess', (SELECT to_jsonb(r) FROM ${q}.caretaker_runs r WHERE r.id = t.last_success_id)) AS state
+        FROM ${q}.caretaker_tasks t ORDER BY t.name`,
+    );
+    return rows.map((row) => taskState(row.state));
+  }
+
+  async claim(requests: readonly ClaimRequest[], now: number): Promise<ClaimOutcome[]> {
+    if (requests.length === 0) return [];
+    const wire = requests.map((r) => ({ ...r, maxConcurrent: Number.isFinite(r.maxConcurrent) ? r.maxConcurrent : UNLIMITED }));
+    const rows = await this.#query<{ i: number; outcome: WireOutcome }>(`SELECT i, outcome FROM ${this.#q}.caretaker_claim($1, $2)`, [JSON.stringify(wire), now]);
+    const out: ClaimOutcome[] = new Array(requests.length);
+    for (const { i, outcome } of rows) out[i - 1] = claimOutcome(outcome);
+    return out;
+  }
+
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, now: number): Promise<string[]> {
+    if (leases.length === 0) return [];
+    const [row] = await this.#query<{ lost: string[] }>(`SELECT ${this.#q}.caretaker_renew($1, $2, $3) AS lost`, [JSON.stringify(leases), leaseMs, now]);
+    return row?.lost ?? [];
+  }
+
+  async finish(completion: RunCompletion, now: number): Promise<FinishOutcome> {
+    const [row] = await this.#query<{ result: WireFinish }>(`SELECT ${this.#q}.caretaker_finish($1, $2) AS result`, [JSON.stringify(completion), now]);
+    const result = row?.result;
+    if (result === undefined || result.kind === 'fenced') return { kind: 'fenced' };
+    return { kind: 'recorded', run: runFromRow(result.run), queued: result.queued ?? null };
+  }
+
+  async recordProgress(lease: LeaseRef, progress: RunProgress): Promise<void> {
+    await this.#query(`UPDATE ${this.#q}.caretaker_runs SET progress = $1 WHERE id = $2 AND fencing_token = $3 AND status = 'running'`, [
+      JSON.stringify(progress),
+      lease.runId,
+      lease.fencingToken,
+    ]);
+  }
+
+  async setPaused(task: string, paused: boolean): Promise<boolean> {
+    const [row] = await this.#query<{ ok: boolean }>(`SELECT ${this.#q}.caretaker_set_paused($1, $2) AS ok`, [task, paused]);
+    return row?.ok === true;
+  }
+
+  async requestTrigger(trigger: TriggerRequest): Promise<void> {
+    await this.#query(`SELECT ${this.#q}.caretaker_request_trigger($1, $2, $3)`, [trigger.id, trigger.task, trigger.requestedAt]);
+  }
+
+  async requestCancel(runId: string): Promise<'requested' | 'not-running' | 'not-found'> {
+    const [row] = await this.#query<{ result: 'requested' | 'not-running' | 'not-found' }>(`SELECT ${this.#q}.caretaker_request_cancel($1) AS result`, [runId]);
+    return row?.result ?? 'not-found';
+  }
+
+  async poll(request: PollRequest): Promise<PollResult> {
+    const [row] = await this.#query<{ result: WirePoll }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4) AS result`, [
+      request.instance,
+      request.now,
+      request.pauseVersion,
+      request.now - request.retryGraceMs,
+    ]);
+    const r = row?.result;
+    if (r === undefined) throw new Error('caretaker_poll returned nothing');
+    return {
+      triggers: r.triggers.map((t) => ({ id: t.id, task: t.task, requestedAt: Number(t.requestedAt) })),
+      cancels: r.cancels,
+      paused: r.paused,
+      pauseVersion: Number(r.pauseVersion),
+      interrupted: r.interrupted.map(runFromRow),
+      retries: r.retries.map((x) => ({ ...x, scheduledFor: Number(x.scheduledFor), retryAt: Number(x.retryAt) })),
+      queued: r.queued,
+    };
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    const [row] = await this.#query<RunRow>(`SELECT * FROM ${this.#q}.caretaker_runs WHERE id = $1`, [id]);
+    return row === undefined ? null : runFromRow(row);
+  }
+
+  async listRuns(query: RunQuery): Promise<RunPage> {
+    const q = normaliseRunQuery(query);
+    const where: string[] = [];
+    const values: unknown[] = [];
+    // Fixed fragments with numbered parameters: no value is ever spliced into the SQL text.
+    const filter = (clause: (n: number) => string, value: unknown) => {
+      values.push(value);
+      where.push(clause(values.length));
+    };
+    if (q.before !== null) filter((n) => `id < $${n}`, q.before);
+    if (q.task !== null) filter((n) => `task = $${n}`, q.task);
+    if (q.statuses !== null) filter((n) => `status = ANY ($${n})`, q.statuses);
+    if (q.trigger !== null) filter((n) => `trigger = $${n}`, q.trigger);
+    if (q.fromMs !== null) filter((n) => `scheduled_for >= $${n}`, q.fromMs);
+    if (q.toMs !== null) filter((n) => `scheduled_for < $${n}`, q.toMs);
+    values.push(q.limit + 1);
+    const text = `SELECT * FROM ${this.#q}.caretaker_runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`;
+    const rows = await this.#query<RunRow>(text, values);
+    const runs = rows.slice(0, q.limit).map(runFromRow);
+    return { runs, nextCursor: rows.length > q.limit ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async scheduleRetry(runId: string, retryAt: number): Promise<void> {
+    await this.#query(
+      `UPDATE ${this.#q}.caretaker_runs r SET retry_at = $1 WHERE r.id = $2 AND r.status <> 'running' AND NOT EXISTS (
+        SELECT 1 FROM ${this.#q}.caretaker_runs s WHERE s.task = r.task AND s.slot = r.slot AND s.attempt = r.attempt + 1)`,
+      [retryAt, runId],
+    );
+  }
+
+  async prune(policy: RetentionPolicy, now: number, batchSize: number): Promise<number> {
+    const olderThan = Number.isFinite(policy.maxAgeMs) ? now - policy.maxAgeMs : -1e300;
+    const [row] = await this.#query<{ n: number }>(`SELECT ${this.#q}.caretaker_prune($1, $2, $3) AS n`, [policy.maxPerTask, olderThan, batchSize]);
+    return row?.n ?? 0;
+  }
+
+  subscribe(listener: (signal: StoreSignal) => void): () => void {
+    this.#listeners.add(listener);
+    if (this.#listener === null && this.#pool !== null) {
+      this.#listener = new Listener(this.#pool, this.#schema, (signal) => {
+        for (const l of [...this.#listeners]) l(signal);
+      });
+      this.#listener.start();
+    }
+    return () => this.#listeners.delete(listener);
+  }
+}
+
+interface RegisteredState {
+  readonly task: {
+    readonly name: string;
+    readonly schedule_key: string;
+    readonly anchor: number | null;
+    readonly since: number;
+    readonly last_tick: number | null;
+    readonly paused: boolean;
+  };
+  readonly lastRun: RunRow | null;
+  readonly lastSuccess: RunRow | null;
+}
+
+function taskState(s: RegisteredState): TaskState {
+  return {
+    name: s.task.name,
+    scheduleKey: s.task.schedule_key,
+    anchor: s.task.anchor === null ? null : Number(s.task.anchor),
+    since: Number(s.task.since),
+    lastTick: s.task.last_tick === null ? null : Number(s.task.last_tick),
+    paused: s.task.paused,
+    lastRun: s.lastRun === null ? null : runFromRow(s.lastRun),
+    lastSuccess: s.lastSuccess === null ? null : lastSuccessFromRow(s.lastSuccess),
+  };
+}
+
+type WireOutcome =
+  | { readonly kind: 'started'; readonly run: RunRow; readonly lastSuccess: RunRow | null; readonly replaced: string[] }
+  | { readonly kind: 'skipped'; readonly run: RunRow }
+  | { readonly kind: 'queued' | 'taken' | 'busy' };
+
+function claimOutcome(o: WireOutcome): ClaimOutcome {
+  switch (o.kind) {
+    case 'started': {
+      const lastSuccess: LastSuccess | null = o.lastSuccess === null ? null : lastSuccessFromRow(o.lastSuccess);
+      return { kind: 'started', run: runFromRow(o.run), lastSuccess, replaced: o.replaced };
+    }
+    case 'skipped':
+      return { kind: 'skipped', run: runFromRow(o.run) };
+    default:
+      return { kind: o.kind };
+  }
+}
+
+type WireFinish = { readonly kind: 'fenced' } | { readonly kind: 'recorded'; readonly run: RunRow; readonly queued: QueuedTick | null };
+
+interface WirePoll {
+  readonly triggers: { id: string; task: string; requestedAt: number }[];
+  readonly cancels: string[];
+  readonly paused: { task: string; paused: boolean }[];
+  readonly pauseVersion: number | string;
+  readonly interrupted: RunRow[];
+  readonly retries: { task: string; slot: string; attempt: number; scheduledFor: number; retryAt: number; previousRunId: string }[];
+  readonly queued: QueuedTick[];
+}

@@ -1,0 +1,380 @@
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import { LeaseExpiredError } from '../../util/errors.ts';
+import { captureError } from '../../util/json.ts';
+import type {
+  ClaimOutcome,
+  ClaimRequest,
+  FinishOutcome,
+  LeaseRef,
+  PollRequest,
+  PollResult,
+  QueuedTick,
+  RunCompletion,
+  Store,
+  StoreSignal,
+  TaskRegistration,
+  TaskState,
+  TriggerRequest,
+} from '../port.ts';
+import { normaliseRunQuery } from '../query.ts';
+import type { RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord, SkipReason } from '../records.ts';
+import { fromJson, lastSuccessFromRow, type RunRow, runFromRow, toJson } from '../sql/codec.ts';
+import { openDatabase, type SqliteConnectionOptions } from './connection.ts';
+import { prepareStatements, type Statements } from './statements.ts';
+
+interface TaskRow {
+  readonly name: string;
+  readonly schedule_key: string;
+  readonly anchor: number | null;
+  readonly since: number;
+  readonly last_tick: number | null;
+  readonly paused: number;
+  readonly fencing: number;
+  readonly queued: string | null;
+  readonly last_run_id: string | null;
+  readonly last_success_id: string | null;
+}
+
+/** Where the SQLite store keeps its data, and how it shares the file. */
+export interface SqliteStoreOptions {
+  /** The database file; created if missing. `':memory:'` works for tests. */
+  readonly path: string;
+  /** How long a writer waits for another process's transaction. @defaultValue 5000 */
+  readonly busyTimeoutMs?: number;
+  /**
+   * `full` makes every committed claim survive a power cut (one fsync per commit); `normal` is
+   * faster and may lose the last commits on power loss (not on a process crash).
+   * @defaultValue 'full'
+   */
+  readonly synchronous?: 'normal' | 'full';
+}
+
+/**
+ * Keeps state and history in a SQLite file through `node:sqlite`: the embedded default. Several
+ * processes on one host (node:cluster, PM2, two daemons) can share the file: every operation is
+ * one short immediate transaction, and claims are unique rows.
+ *
+ * @example
+ * const scheduler = createScheduler({ store: sqliteStore({ path: './caretaker.db' }) });
+ */
+export function sqliteStore(options: SqliteStoreOptions): Store {
+  return new SqliteStore({ path: options.path, busyTimeoutMs: options.busyTimeoutMs ?? 5_000, synchronous: options.synchronous ?? 'full' });
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  /** Other processes change the file without telling: polls are how this instance hears of them. */
+  readonly suggestedPollIntervalMs = 1_000;
+  /** Covers an fsync'd commit and a few rounds of SQLite's busy back-off behind other writers. */
+  readonly claimLeadMs = 60;
+  readonly #options: SqliteConnectionOptions;
+  readonly #listeners = new Set<(signal: StoreSignal) => void>();
+  #db: DatabaseSync | null = null;
+  #sql: Statements | null = null;
+  #opening: Promise<void> | null = null;
+  #openCount = 0;
+
+  constructor(options: SqliteConnectionOptions) {
+    this.#options = options;
+  }
+
+  async open(): Promise<void> {
+    this.#openCount++;
+    this.#opening ??= openDatabase(this.#options).then((db) => {
+      this.#db = db;
+      this.#sql = prepareStatements(db);
+    });
+    try {
+      await this.#opening;
+    } catch (error) {
+      this.#openCount--;
+      this.#opening = null;
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#openCount === 0) return;
+    this.#openCount--;
+    if (this.#openCount > 0) return;
+    await this.#opening;
+    this.#db?.close();
+    this.#db = null;
+    this.#sql = null;
+    this.#opening = null;
+  }
+
+  #connection(): { db: DatabaseSync; sql: Statements } {
+    if (this.#db === null || this.#sql === null) throw new Error('the SQLite store is not open; call open() first');
+    return { db: this.#db, sql: this.#sql };
+  }
+
+  /** Runs `work` in one immediate transaction (the write lock, taken up front). */
+  #tx<T>(work: (sql: Statements) => T): T {
+    const { db, sql } = this.#connection();
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work(sql);
+      db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  async registerTasks(tasks: readonly TaskRegistration[], now: number): Promise<(TaskState | null)[]> {
+    return this.#tx((sql) =>
+      tasks.map((reg) => {
+        if (sql.taskInsert.run(reg.name, reg.scheduleKey, reg.anchor, now, reg.paused ? 1 : 0).changes === 1) return null;
+        let row = sql.taskGet.get(reg.name) as unknown as TaskRow;
+        if (row.schedule_key !== reg.scheduleKey) {
+          sql.taskReset.run(reg.scheduleKey, reg.anchor, now, reg.name);
+          row = sql.taskGet.get(reg.name) as unknown as TaskRow;
+        }
+        return this.#taskState(sql, row);
+      }),
+    );
+  }
+
+  #taskState(sql: Statements, row: TaskRow): TaskState {
+    const lastRun = row.last_run_id === null ? undefined : (sql.runGet.get(row.last_run_id) as RunRow | undefined);
+    const lastSuccess = row.last_success_id === null ? undefined : (sql.runGet.get(row.last_success_id) as RunRow | undefined);
+    return {
+      name: row.name,
+      scheduleKey: row.schedule_key,
+      anchor: row.anchor,
+      since: row.since,
+      lastTick: row.last_tick,
+      paused: row.paused === 1,
+      lastRun: lastRun === undefined ? null : runFromRow(lastRun),
+      lastSuccess: lastSuccess === undefined ? null : lastSuccessFromRow(lastSuccess),
+    };
+  }
+
+  async listTasks(): Promise<TaskState[]> {
+    const { sql } = this.#connection();
+    return (sql.taskList.all() as unknown as TaskRow[]).map((row) => this.#taskState(sql, row));
+  }
+
+  async claim(requests: readonly ClaimRequest[], now: number): Promise<ClaimOutcome[]> {
+    return this.#tx((sql) => requests.map((req) => this.#claimOne(sql, req, now)));
+  }
+
+  #claimOne(sql: Statements, req: ClaimRequest, now: number): ClaimOutcome {
+    if (sql.runBySlot.get(req.task, req.slot, req.attempt) !== undefined) return { kind: 'taken' };
+    sql.taskInsert.run(req.task, '', null, now, 0);
+    if (req.skip !== null) return { kind: 'skipped', run: this.#insertSkipped(sql, req, req.skip) };
+    const task = sql.taskGet.get(req.task) as unknown as TaskRow;
+    const live = (sql.runsLive.all(req.task, now) as { id: string }[]).map((r) => r.id);
+    const max = req.overlap === 'allow' || req.overlap === 'wait' ? req.maxConcurrent : 1;
+    let replaced: string[] = [];
+    if (live.length >= max) {
+      switch (req.overlap) {
+        case 'skip':
+        case 'allow':
+          return { kind: 'skipped', run: this.#insertSkipped(sql, req, 'overlap') };
+        case 'queue': {
+          const queued = fromJson<QueuedTick>(task.queued);
+          if (queued !== null) return queued.slot === req.slot ? { kind: 'taken' } : { kind: 'skipped', run: this.#insertSkipped(sql, req, 'overlap') };
+          const tick: QueuedTick = { task: req.task, runId: req.runId, slot: req.slot, trigger: req.trigger, scheduledFor: req.scheduledFor, dueAt: req.dueAt };
+          sql.taskSetQueued.run(toJson(tick), req.task);
+          this.#consumeTrigger(sql, req);
+          return { kind: 'queued' };
+        }
+        case 'wait':
+          return { kind: 'busy' };
+        case 'replace':
+          for (const id of live) sql.runRequestCancel.run(id);
+          replaced = live;
+          if (replaced.length > 0) this.#signal('cancel');
+          break;
+      }
+    }
+    const { fencing } = sql.taskNextFencing.get(req.task) as { fencing: number };
+    this.#insertRun(sql, req, Math.max(now, req.startAt), 'running', null, 0, fencing, now + req.leaseMs);
+    const lastSuccess = task.last_success_id === null ? undefined : (sql.runGet.get(task.last_success_id) as RunRow | undefined);
+    return {
+      kind: 'started',
+      run: runFromRow(sql.runGet.get(req.runId) as unknown as RunRow),
+      lastSuccess: lastSuccess === undefined ? null : lastSuccessFromRow(lastSuccess),
+      replaced,
+    };
+  }
+
+  #insertSkipped(sql: Statements, req: ClaimRequest, reason: SkipReason): RunRecord {
+    this.#insertRun(sql, req, null, 'skipped', reason, Math.max(1, req.skippedTicks), null, null);
+    return runFromRow(sql.runGet.get(req.runId) as unknown as RunRow);
+  }
+
+  #insertRun(
+    sql: Statements,
+    req: ClaimRequest,
+    startedAt: number | null,
+    status: 'running' | 'skipped',
+    skipReason: SkipReason | null,
+    skippedTicks: number,
+    fencing: number | null,
+    leaseExpiresAt: number | null,
+  ): void {
+    const params: SQLInputValue[] = [req.runId, req.task, req.slot, req.attempt, req.trigger, req.scheduledFor, req.dueAt, startedAt, status];
+    params.push(req.instance, skipReason, skippedTicks, fencing, leaseExpiresAt);
+    sql.runInsert.run(...params);
+    const tick = req.slot.startsWith('t:') ? Number(req.slot.slice(2)) : null;
+    sql.taskTouch.run(req.runId, tick, tick, tick, req.task);
+    this.#consumeTrigger(sql, req);
+  }
+
+  #consumeTrigger(sql: Statements, req: ClaimRequest): void {
+    if (req.slot.startsWith('m:')) sql.triggerDelete.run(req.slot.slice(2));
+  }
+
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, now: number): Promise<string[]> {
+    if (leases.length === 0) return [];
+    return this.#tx((sql) => leases.filter((l) => sql.runRenew.run(now + leaseMs, l.runId, l.fencingToken, now).changes === 0).map((l) => l.runId));
+  }
+
+  async finish(completion: RunCompletion, now: number): Promise<FinishOutcome> {
+    return this.#tx((sql): FinishOutcome => {
+      const row = sql.runGet.get(completion.runId) as RunRow | undefined;
+      if (row === undefined || row.status !== 'running' || Number(row.fencing_token) !== completion.fencingToken) return { kind: 'fenced' };
+      const task = sql.taskGet.get(row.task) as unknown as TaskRow | undefined;
+      // A run whose lease lapsed may still finish, unless another run of its task started since.
+      if (Number(row.lease_expires_at) <= now && task !== undefined && task.fencing !== completion.fencingToken) return { kind: 'fenced' };
+      sql.runFinish.run(
+        completion.status,
+        completion.startedAt,
+        completion.finishedAt,
+        toJson(completion.output),
+        toJson(completion.error),
+        completion.retryAt,
+        toJson(completion.progress),
+        completion.runId,
+      );
+      sql.taskFinished.run(completion.runId, completion.status, completion.runId, row.task);
+      const queued = completion.takeQueued ? this.#takeQueued(sql, row.task, now) : null;
+      return { kind: 'recorded', run: runFromRow(sql.runGet.get(completion.runId) as unknown as RunRow), queued };
+    });
+  }
+
+  #takeQueued(sql: Statements, task: string, now: number): QueuedTick | null {
+    const row = sql.taskGet.get(task) as unknown as TaskRow | undefined;
+    if (row === undefined || row.queued === null || (sql.runsLive.all(task, now) as unknown[]).length > 0) return null;
+    sql.taskSetQueued.run(null, task);
+    return fromJson<QueuedTick>(row.queued);
+  }
+
+  async recordProgress(lease: LeaseRef, progress: RunProgress): Promise<void> {
+    this.#tx((sql) => sql.runProgress.run(toJson(progress), lease.runId, lease.fencingToken));
+  }
+
+  async setPaused(task: string, paused: boolean): Promise<boolean> {
+    const changed = this.#tx((sql) => {
+      const row = sql.taskGet.get(task) as unknown as TaskRow | undefined;
+      if (row === undefined) return null;
+      if ((row.paused === 1) === paused) return false;
+      const { value } = sql.pauseVersionNext.get() as { value: number };
+      sql.taskSetPaused.run(paused ? 1 : 0, value, task);
+      return true;
+    });
+    if (changed === true) this.#signal('pause');
+    return changed !== null;
+  }
+
+  async requestTrigger(trigger: TriggerRequest): Promise<void> {
+    this.#tx((sql) => sql.triggerInsert.run(trigger.id, trigger.task, trigger.requestedAt));
+    this.#signal('trigger');
+  }
+
+  async requestCancel(runId: string): Promise<'requested' | 'not-running' | 'not-found'> {
+    const result = this.#tx((sql) => {
+      const row = sql.runGet.get(runId) as RunRow | undefined;
+      if (row === undefined) return 'not-found' as const;
+      if (row.status !== 'running') return 'not-running' as const;
+      sql.runRequestCancel.run(runId);
+      return 'requested' as const;
+    });
+    if (result === 'requested') this.#signal('cancel');
+    return result;
+  }
+
+  async poll(request: PollRequest): Promise<PollResult> {
+    const { now } = request;
+    return this.#tx((sql): PollResult => {
+      const interrupted = (sql.runsExpired.all(now) as unknown as RunRow[]).map((run) => {
+        const error = toJson(captureError(new LeaseExpiredError(run.instance)));
+        return runFromRow(sql.runInterrupt.get(error, run.id) as unknown as RunRow);
+      });
+      const queued: QueuedTick[] = [];
+      for (const row of sql.tasksQueuedIdle.all(now) as { name: string; queued: string }[]) {
+        sql.taskSetQueued.run(null, row.name);
+        queued.push(fromJson<QueuedTick>(row.queued) as QueuedTick);
+      }
+      return {
+        triggers: (sql.triggersAll.all() as { id: string; task: string; requested_at: number }[]).map((t) => ({ id: t.id, task: t.task, requestedAt: t.requested_at })),
+        cancels: (sql.runsCancelRequested.all(request.instance) as { id: string }[]).map((r) => r.id),
+        paused: (sql.tasksPausedSince.all(request.pauseVersion) as { name: string; paused: number }[]).map((t) => ({ task: t.name, paused: t.paused === 1 })),
+        pauseVersion: (sql.pauseVersion.get() as { value: number }).value,
+        interrupted,
+        retries: (sql.runsRetryDue.all(now - request.retryGraceMs) as unknown as RunRow[]).map((r) => ({
+          task: r.task,
+          slot: r.slot,
+          attempt: Number(r.attempt) + 1,
+          scheduledFor: Number(r.scheduled_for),
+          retryAt: Number(r.retry_at),
+          previousRunId: r.id,
+        })),
+        queued,
+      };
+    });
+  }
+
+  // Reads are single statements (atomic on their own) and never take the write lock.
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    const row = this.#connection().sql.runGet.get(id) as RunRow | undefined;
+    return row === undefined ? null : runFromRow(row);
+  }
+
+  async listRuns(query: RunQuery): Promise<RunPage> {
+    const q = normaliseRunQuery(query);
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    // Fixed fragments with placeholders: no value is ever spliced into the SQL text.
+    const filter = (clause: string, ...values: SQLInputValue[]) => {
+      where.push(clause);
+      params.push(...values);
+    };
+    if (q.before !== null) filter('id < ?', q.before);
+    if (q.task !== null) filter('task = ?', q.task);
+    if (q.statuses !== null) filter(`status IN (${q.statuses.map(() => '?').join(', ')})`, ...q.statuses);
+    if (q.trigger !== null) filter('trigger = ?', q.trigger);
+    if (q.fromMs !== null) filter('scheduled_for >= ?', q.fromMs);
+    if (q.toMs !== null) filter('scheduled_for < ?', q.toMs);
+    const text = `SELECT * FROM caretaker_runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.#connection().db.prepare(text).all(...params, q.limit + 1) as unknown as RunRow[];
+    const runs = rows.slice(0, q.limit).map(runFromRow);
+    return { runs, nextCursor: rows.length > q.limit ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async scheduleRetry(runId: string, retryAt: number): Promise<void> {
+    this.#tx((sql) => sql.runScheduleRetry.run(retryAt, runId));
+  }
+
+  async prune(policy: RetentionPolicy, now: number, batchSize: number): Promise<number> {
+    const maxAge = Number.isFinite(policy.maxAgeMs) ? now - policy.maxAgeMs : Number.MIN_SAFE_INTEGER;
+    return Number(this.#tx((sql) => sql.runPrune.run(policy.maxPerTask, maxAge, batchSize).changes));
+  }
+
+  subscribe(listener: (signal: StoreSignal) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Wakes schedulers of this process at once; other processes hear of it at their next poll. */
+  #signal(signal: StoreSignal): void {
+    queueMicrotask(() => {
+      for (const listener of [...this.#listeners]) listener(signal);
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+
+/**
+ * Every statement the SQLite store runs, by name, prepared once per connection. The SQL of the
+ * schema lives in the migrations; these only read and write it.
+ */
+export const SQL = {
+  taskGet: 'SELECT * FROM caretaker_tasks WHERE name = ?',
+  taskList: 'SELECT * FROM caretaker_tasks ORDER BY name',
+  taskInsert: `INSERT INTO caretaker_tasks (name, schedule_key, anchor, since, paused) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (name) DO NOTHING`,
+  taskReset: 'UPDATE caretaker_tasks SET schedule_key = ?, anchor = ?, since = ?, last_tick = NULL WHERE name = ?',
+  taskTouch: `UPDATE caretaker_tasks SET last_run_id = ?,
+    last_tick = CASE WHEN ? IS NULL THEN last_tick ELSE MAX(COALESCE(last_tick, ?), ?) END WHERE name = ?`,
+  taskNextFencing: 'UPDATE caretaker_tasks SET fencing = fencing + 1 WHERE name = ? RETURNING fencing',
+  taskSetQueued: 'UPDATE caretaker_tasks SET queued = ? WHERE name = ?',
+  taskFinished: `UPDATE caretaker_tasks SET last_run_id = ?,
+    last_success_id = CASE WHEN ? = 'succeeded' THEN ? ELSE last_success_id END WHERE name = ?`,
+  taskSetPaused: 'UPDATE caretaker_tasks SET paused = ?, pause_version = ? WHERE name = ?',
+  tasksPausedSince: 'SELECT name, paused FROM caretaker_tasks WHERE pause_version > ?',
+  tasksQueuedIdle: `SELECT name, queued FROM caretaker_tasks t WHERE queued IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM caretaker_runs r WHERE r.task = t.name AND r.status = 'running' AND r.lease_expires_at > ?)`,
+  pauseVersionNext: "UPDATE caretaker_counters SET value = value + 1 WHERE name = 'pause_version' RETURNING value",
+  pauseVersion: "SELECT value FROM caretaker_counters WHERE name = 'pause_version'",
+  runBySlot: 'SELECT id FROM caretaker_runs WHERE task = ? AND slot = ? AND attempt = ?',
+  runGet: 'SELECT * FROM caretaker_runs WHERE id = ?',
+  runInsert: `INSERT INTO caretaker_runs (id, task, slot, attempt, trigger, scheduled_for, due_at, started_at, status,
+    instance, skip_reason, skipped_ticks, fencing_token, lease_expires_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  runsLive: "SELECT id FROM caretaker_runs WHERE task = ? AND status = 'running' AND lease_expires_at > ?",
+  runRequestCancel: "UPDATE caretaker_runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'",
+  runRenew: `UPDATE caretaker_runs SET lease_expires_at = ?
+    WHERE id = ? AND fencing_token = ? AND status = 'running' AND lease_expires_at > ?`,
+  runFinish: `UPDATE caretaker_runs SET status = ?, started_at = ?, finished_at = ?, output = ?, error = ?, retry_at = ?,
+    progress = COALESCE(?, progress), lease_expires_at = NULL, cancel_requested = 0 WHERE id = ?`,
+  runProgress: "UPDATE caretaker_runs SET progress = ? WHERE id = ? AND fencing_token = ? AND status = 'running'",
+  runsExpired: "SELECT * FROM caretaker_runs WHERE status = 'running' AND lease_expires_at <= ?",
+  runInterrupt: `UPDATE caretaker_runs SET status = 'interrupted', finished_at = lease_expires_at, lease_expires_at = NULL,
+    error = ? WHERE id = ? AND status = 'running' RETURNING *`,
+  runsCancelRequested: "SELECT id FROM caretaker_runs WHERE status = 'running' AND instance = ? AND cancel_requested = 1",
+  runsRetryDue: `SELECT * FROM caretaker_runs r WHERE r.retry_at IS NOT NULL AND r.retry_at <= ? AND NOT EXISTS (
+    SELECT 1 FROM caretaker_runs s WHERE s.task = r.task AND s.slot = r.slot AND s.attempt = r.attempt + 1)`,
+  runScheduleRetry: `UPDATE caretaker_runs SET retry_at = ? WHERE id = ? AND status != 'running' AND NOT EXISTS (
+    SELECT 1 FROM caretaker_runs s WHERE s.task = caretaker_runs.task AND s.slot = caretaker_runs.slot
+    AND s.attempt = caretaker_runs.attempt + 1)`,
+  runPrune: `DELETE FROM caretaker_runs WHERE id IN (
+    SELECT id FROM (
+      SELECT r.id, r.task, r.slot, r.attempt, r.retry_at, COALESCE(r.finished_at, r.scheduled_for) AS age,
+        ROW_NUMBER() OVER (PARTITION BY r.task ORDER BY r.id DESC) AS newest
+      FROM caretaker_runs r WHERE r.status != 'running'
+    ) c
+    WHERE (c.newest > ? OR c.age < ?)
+      AND NOT EXISTS (SELECT 1 FROM caretaker_tasks t WHERE t.last_run_id = c.id OR t.last_success_id = c.id)
+      AND NOT (c.retry_at IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM caretaker_runs s WHERE s.task = c.task AND s.slot = c.slot AND s.attempt = c.attempt + 1))
+    LIMIT ?)`,
+  triggerInsert: 'INSERT INTO caretaker_triggers (id, task, requested_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING',
+  triggerDelete: 'DELETE FROM caretaker_triggers WHERE id = ?',
+  triggersAll: 'SELECT id, task, requested_at FROM caretaker_triggers ORDER BY requested_at',
+} as const;
+
+export type StatementName = keyof typeof SQL;
+
+/** The prepared statements of one connection. */
+export type Statements = Readonly<Record<StatementName, StatementSync>>;
+
+export function prepareStatements(db: DatabaseSync): Statements {
+  const out = {} as Record<StatementName, StatementSync>;
+  for (const name of Object.keys(SQL) as StatementName[]) out[name] = db.prepare(SQL[name]);
+  return out;
+}

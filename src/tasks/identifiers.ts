@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** A plain SQL identifier: nothing that could end a quoted name or start another statement. */
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const QUALIFIED = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+
+const IDENTIFIER_FIX = 'use letters, digits and "_", starting with a letter or "_" (quoted as written, so case matters)';
+
+/** A column name option. */
+export const columnField = z.string().regex(IDENTIFIER, { message: `is not a column name; ${IDENTIFIER_FIX}` });
+
+/** A table name option, optionally schema-qualified (`audit.events`). */
+export const tableField = z.string().regex(QUALIFIED, { message: `is not a table name; ${IDENTIFIER_FIX}, optionally as schema.table` });
+
+/**
+ * Quotes a validated (optionally schema-qualified) name for SQLite and PostgreSQL alike. It
+ * checks again rather than trusting its caller, because this is the only place a name enters
+ * SQL text.
+ *
+ * @example
+ * quoteName('audit.events'); // '"audit"."events"'
+ */
+export function quoteName(name: string): string {
+  if (!QUALIFIED.test(name)) throw new TypeError(`refusing to quote ${JSON.stringify(name)}: not a validated identifier`);
+  return name
+    .split('.')
+    .map((part) => `"${part}"`)
+    .join('.');
+}

@@ -1,0 +1,40 @@
+/**
+ * An amount of bytes: a number, or a string with a unit such as `"500MB"`, `"10GB"` or
+ * `"1.5GiB"`. Decimal units (`KB`, `MB`, `GB`, `TB`) are powers of 1000 and binary units
+ * (`KiB`, `MiB`, `GiB`, `TiB`) powers of 1024, as the disk tools users compare against print them.
+ */
+export type Size = number | string;
+
+const UNIT_BYTES: Readonly<Record<string, number>> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?$/i;
+
+/** The fix to show when a size does not parse. */
+export const SIZE_HINT = 'use bytes as a number or a string like "500MB", "10GB" or "1.5GiB"';
+
+/**
+ * Parses a {@link Size} into whole bytes, or returns `undefined` when it is not one.
+ *
+ * @example
+ * parseSize('10GB'); // 10_000_000_000
+ * parseSize('1KiB'); // 1024
+ * parseSize('ten'); // undefined
+ */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const match = SIZE.exec(value.trim());
+  if (match === null) return undefined;
+  const bytes = Number(match[1]) * (UNIT_BYTES[(match[2] ?? 'b').toLowerCase()] ?? Number.NaN);
+  return Number.isFinite(bytes) ? Math.round(bytes) : undefined;
+}

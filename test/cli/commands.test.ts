@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { main } from '../../src/cli/main.ts';
+import type { CliIo } from '../../src/cli/context.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+
+function io(cwd: string): CliIo & { lines: string[]; errors: string[] } {
+  const lines: string[] = [];
+  const errors: string[] = [];
+  return { lines, errors, out: (l) => lines.push(l), err: (l) => errors.push(l), cwd, env: {}, stdout: process.stdout };
+}
+
+describe('caretaker CLI on a config and its store', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'caretaker-cli-'));
+  let daemon: Daemon;
+  before(async () => {
+    writeFileSync(join(dir, 'ok.mjs'), 'export default (ctx) => ({ task: ctx.task, attempt: ctx.attempt });\n');
+    writeFileSync(join(dir, 'fail.mjs'), 'export default () => { throw new Error("disk full"); };\n');
+    writeFileSync(
+      join(dir, 'caretaker.config.yaml'),
+      `store: { sqlite: { path: ./state.db } }
+scheduler: { pollInterval: 200ms }
+tasks:
+  hourly: { schedule: { every: 1h, initialDelay: 1h }, run: { module: ./ok.mjs } }
+  broken: { schedule: { every: 1h, initialDelay: 1h }, run: { module: ./fail.mjs } }
+`,
+    );
+    daemon = await Daemon.start({ file: join(dir, 'caretaker.config.yaml'), env: {}, logger: silentLogger });
+  });
+  after(async () => {
+    await daemon.stop('5s');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('validate: a summary and exit 0', async () => {
+    const cli = io(dir);
+    assert.equal(await main(['validate'], cli), 0);
+    assert.match(cli.lines[0] ?? '', /valid; 2 tasks on sqlite/);
+  });
+
+  it('trigger --wait runs the task on the daemon sharing the store and reports its result', async () => {
+    const cli = io(dir);
+    assert.equal(await main(['trigger', 'hourly', '--wait', '--json'], cli), 0);
+    const run = JSON.parse(cli.lines[0] ?? '{}') as { status: string; trigger: string; output: unknown; instance: string };
+    assert.equal(run.status, 'succeeded');
+    assert.equal(run.trigger, 'manual');
+    assert.deepEqual(run.output, { task: 'hourly', attempt: 1 });
+    assert.equal(run.instance, daemon.scheduler.instance, 'the daemon ran it, not the CLI');
+  });
+
+  it('trigger --wait exits 1 when the run fails, and prints its error', async () => {
+    const cli = io(dir);
+    assert.equal(await main(['trigger', 'broken', '--wait'], cli), 1);
+    assert.match(cli.lines.join('\n'), /broken: failed .*\n.*error: disk full/);
+  });
+
+  it('history lists those runs newest first; --json for scripts', async () => {
+    const cli = io(dir);
+    assert.equal(await main(['history', '--json', '--limit', '5'], cli), 0);
+    const runs = JSON.parse(cli.lines[0] ?? '[]') as { task: string; status: string }[];
+    assert.deepEqual(runs.slice(0, 2).map((r) => `${r.task}:${r.status}`), ['broken:failed', 'hourly:succeeded']);
+    const table = io(dir);
+    assert.equal(await main(['history', 'hourly'], table), 0);
+    assert.match(table.lines[0] ?? '', /^SCHEDULED FOR\s+TASK\s+STATUS/);
+    assert.match(table.lines[1] ?? '', /hourly\s+succeeded\s+manual/);
+  });
+
+  it('pause and resume reach the daemon; list shows it', async () => {
+    assert.equal(await main(['pause', 'hourly'], io(dir)), 0);
+    const listed = io(dir);
+    assert.equal(await main(['list', '--json'], listed), 0);
+    const tasks = JSON.parse(listed.lines[0] ?? '[]') as { name: string; paused: boolean }[];
+    assert.deepEqual(tasks.map((t) => `${t.name}:${t.paused}`), ['hourly:true', 'broken:false']);
+    const deadline = Date.now() + 5_000;
+    while (daemon.scheduler.task('hourly')?.paused !== true && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(daemon.scheduler.task('hourly')?.paused, true, 'the daemon saw the pause');
+    assert.equal(await main(['resume', 'hourly'], io(dir)), 0);
+  });
+
+  it('usage mistakes exit 2 with one line naming the argument and the fix', async () => {
+    const cli = io(dir);
+    assert.equal(await main(['trigger', 'hourlyy'], cli), 2);
+    assert.match(cli.errors[0] ?? '', /TASK: no task "hourlyy".*did you mean "hourly"/);
+    const limit = io(dir);
+    assert.equal(await main(['history', '--limit', 'lots'], limit), 2);
+    assert.match(limit.errors[0] ?? '', /--limit: received "lots"; use a whole number/);
+  });
+
+  it('validate on a broken config prints one line per problem and exits 2', async () => {
+    const bad = mkdtempSync(join(tmpdir(), 'caretaker-cli-bad-'));
+    writeFileSync(join(bad, 'caretaker.config.yaml'), 'tasks:\n  x:\n    schedule: { every: soon }\n    retry: { attempts: 0 }\n    run: { command: [] }\n');
+    const cli = io(bad);
+    assert.equal(await main(['validate'], cli), 2);
+    assert.equal(cli.errors[0], '3 problems:');
+    assert.deepEqual(cli.errors.slice(1).map((l) => l.split(':')[0]).sort(), ['tasks.x.retry.attempts', 'tasks.x.run.command', 'tasks.x.schedule.every']);
+    rmSync(bad, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load.ts';
+import { InvalidOptionError } from '../../src/util/errors.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'caretaker-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function load(text: string, env: NodeJS.ProcessEnv = {}, name = 'caretaker.config.yaml') {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return loadConfig({ file, env });
+}
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    load(text, env);
+  } catch (error) {
+    assert.ok(error instanceof InvalidOptionError, String(error));
+    return error.issues.map((i) => `${i.path}: received ${i.received}; ${i.fix}`);
+  }
+  assert.fail('expected the config to be refused');
+}
+
+describe('config files', () => {
+  it('reads a valid YAML config: store paths resolve against the file, defaults apply', () => {
+    const config = load(`
+store: { sqlite: { path: ./state.db } }
+tasks:
+  clean:
+    schedule: { every: 6h }
+    timeout: 5m
+    run: { command: ['echo', 'hi'] }
+`);
+    assert.deepEqual(config.store, { kind: 'sqlite', options: { path: join(dir, 'state.db') } });
+    assert.equal(config.tasks.length, 1);
+    assert.deepEqual(config.tasks[0]?.run, { kind: 'command', argv: ['echo', 'hi'], shell: false, cwd: dir, env: {}, maxOutputBytes: 65536 });
+    assert.equal(config.tasks[0]?.options.timeout, '5m');
+  });
+
+  it('a missing store section means SQLite beside the config; JSON works too', () => {
+    const config = load('{ "tasks": {} }', {}, 'caretaker.config.json');
+    assert.deepEqual(config.store, { kind: 'sqlite', options: { path: join(dir, 'caretaker.db') } });
+  });
+
+  it('reports five different mistakes at once, one line each, naming the field and the fix', () => {
+    const lines = problems(`
+store: { sqlite: { paht: ./x.db } }
+http: { port: 99999 }
+tasks:
+  cache-cleanup:
+    schedule: { every: 6 hours }
+    run: { builtin: directory-cleanup, root: ., maxAge: 30d }
+  report:
+    schedule: { cron: '0 2 * * *' }
+    timout: 5m
+    run: { command: ['true'] }
+  backup:
+    schedule: { every: 1d }
+    run: { builtin: directry-cleanup, root: ./x }
+`);
+    assert.equal(lines.length, 5, lines.join('\n'));
+    assert.match(lines.find((l) => l.startsWith('store.sqlite.paht')) ?? '', /did you mean "path"/);
+    assert.match(lines.find((l) => l.startsWith('http.port')) ?? '', /at most 65535/);
+    assert.match(lines.find((l) => l.startsWith('tasks.cache-cleanup.schedule.every')) ?? '', /"6 hours".*not a duration/);
+    assert.match(lines.find((l) => l.startsWith('tasks.report.timout')) ?? '', /did you mean "timeout"/);
+    assert.match(lines.find((l) => l.startsWith('tasks.backup.run.builtin')) ?? '', /did you mean "directory-cleanup"/);
+    for (const line of lines) assert.doesNotMatch(line, /\n|at .*\.ts:\d+/, 'no stack traces');
+  });
+
+  it('interpolates ${VAR} and ${VAR:-default}; an unset variable is a problem at its field', () => {
+    const config = load('store: { postgres: { url: "${DB_URL}", schema: "${SCHEMA:-jobs}" } }\n', { DB_URL: 'postgres://u@h/db' });
+    assert.deepEqual(config.store, { kind: 'postgres', options: { url: 'postgres://u@h/db', schema: 'jobs' } });
+    const lines = problems('store: { postgres: { url: "${DB_URL}" } }\n');
+    assert.equal(lines.length, 2, lines.join('\n')); // unset, and then not a postgres:// URL
+    assert.match(lines[0] ?? '', /^store\.postgres\.url: .*DB_URL is not set/);
+  });
+
+  it('CARETAKER_<SECTION>_<FIELD> overrides scalar fields, and can switch the store', () => {
+    const config = load('store: { sqlite: { path: ./a.db } }\nhttp: { port: 7070 }\n', {
+      CARETAKER_HTTP_PORT: '9000',
+      CARETAKER_STORE_POSTGRES_URL: 'postgres://u@h/db',
+      CARETAKER_HISTORY_MAX_AGE: '7d',
+    });
+    assert.equal(config.http.port, 9000);
+    assert.equal(config.history.maxAge, 7 * 86_400_000);
+    assert.deepEqual(config.store, { kind: 'postgres', options: { url: 'postgres://u@h/db' } });
+  });
+
+  it('invalid YAML names the line and column', () => {
+    const lines = problems('tasks:\n  a: [\n');
+    assert.ok(lines.length >= 1);
+    assert.match(lines[0] ?? '', /^line \d+, column \d+: received invalid YAML/);
+  });
+
+  it('a module task must exist beside the config; a command string is split without a shell', () => {
+    const lines = problems('tasks:\n  m:\n    schedule: { every: 1m }\n    run: { module: ./missing.js }\n');
+    assert.match(lines[0] ?? '', /^tasks\.m\.run\.module: .*no such file/);
+    const config = load(`tasks:\n  c:\n    schedule: { every: 1m }\n    run: { command: "tar -czf 'my backup.tgz' data" }\n`);
+    assert.deepEqual((config.tasks[0]?.run as { readonly argv: readonly string[] }).argv, ['tar', '-czf', 'my backup.tgz', 'data']);
+  });
+});

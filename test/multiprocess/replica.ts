@@ -1,0 +1,55 @@
+/**
+ * One replica for the multi-process tests: a scheduler in its own process on a shared store.
+ * Options come as one JSON argument; events go to the parent over IPC. SIGTERM stops it
+ * gracefully; SIGKILL is the crash the tests inflict.
+ */
+import { createScheduler, postgresStore, sqliteStore, type TaskDefinition } from '../../src/index.ts';
+
+interface ReplicaOptions {
+  readonly instance: string;
+  readonly store: { readonly sqlite: string } | { readonly postgres: string; readonly schema: string };
+  readonly lease?: string;
+  readonly pollInterval?: string;
+  /** Boot, then start the scheduler only when the parent sends `{ type: 'go' }`: start at a chosen instant. */
+  readonly hold?: boolean;
+  readonly tasks: readonly (Omit<TaskDefinition, 'handler'> & { readonly workMs: number })[];
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as ReplicaOptions;
+const send = (message: object) => process.send?.(message);
+const store = 'sqlite' in options.store ? sqliteStore({ path: options.store.sqlite }) : postgresStore({ url: options.store.postgres, schema: options.store.schema });
+const scheduler = createScheduler({
+  store,
+  instance: options.instance,
+  ...(options.lease !== undefined ? { lease: options.lease } : {}),
+  ...(options.pollInterval !== undefined ? { pollInterval: options.pollInterval } : {}),
+});
+for (const { workMs, ...task } of options.tasks) {
+  scheduler.add({
+    ...task,
+    handler: async (ctx) => {
+      send({ type: 'started', task: ctx.task, runId: ctx.runId, scheduledFor: ctx.scheduledFor.getTime(), attempt: ctx.attempt, at: Date.now() });
+      if (workMs > 0) await new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, workMs);
+        ctx.signal.addEventListener('abort', () => { clearTimeout(timer); reject(ctx.signal.reason); }, { once: true });
+      });
+      return { instance: options.instance };
+    },
+  });
+}
+scheduler.on('error', (e) => send({ type: 'error', message: String((e.error as Error)?.message ?? e.error), context: e.context }));
+process.on('SIGTERM', () => {
+  void scheduler.stop({ timeout: '5s' }).then((report) => {
+    send({ type: 'stopped', interrupted: report.interrupted.length });
+    process.exit(0);
+  });
+});
+if (options.hold === true) {
+  await new Promise<void>((resolve) => {
+    process.on('message', (m) => (m as { type?: string }).type === 'go' && resolve());
+    send({ type: 'booted' });
+  });
+}
+const startingAt = Date.now();
+await scheduler.start();
+send({ type: 'ready', instance: options.instance, startingAt, readyAt: Date.now() });

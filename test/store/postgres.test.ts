@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { postgresStore } from '../../src/index.ts';
+import { openHandles, postgresSkip, testDatabase } from '../helpers/postgres.ts';
+import { describeStoreContract } from './contract.ts';
+
+// One database for this file, cloned from the migrated template; a schema of its own per test.
+let database: Awaited<ReturnType<typeof testDatabase>> | null = null;
+let schemas = 0;
+const skip = await postgresSkip();
+
+describe('PostgreSQL store', { skip }, () => {
+  before(async () => {
+    database = await testDatabase();
+  });
+  after(async () => {
+    await database?.drop();
+  });
+
+  describeStoreContract('postgres', async () => {
+    if (database === null) throw new Error('no test database');
+    const handles = openHandles();
+    const store = postgresStore({ url: database.url, schema: `contract_${++schemas}` });
+    return {
+      store,
+      close: async () => {
+        // The store was closed by the suite: no pool, socket or timer may be left. Sockets close
+        // asynchronously, so allow them a moment.
+        for (let i = 0; i < 50 && JSON.stringify(openHandles()) !== JSON.stringify(handles); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.deepEqual(openHandles(), handles, 'the closed store left handles behind');
+      },
+    };
+  });
+
+  it('migrates once when ten replicas start together, and refuses a newer schema', async () => {
+    if (database === null) throw new Error('no test database');
+    const stores = Array.from({ length: 10 }, () => postgresStore({ url: database!.url, schema: 'concurrent' }));
+    await Promise.all(stores.map((s) => s.open()));
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query('SELECT count(*)::int AS n FROM concurrent.caretaker_migrations');
+      assert.equal(rows[0].n, 1);
+      await Promise.all(stores.map((s) => s.close()));
+      await admin.query('INSERT INTO concurrent.caretaker_migrations (version) VALUES (999)');
+      const newer = postgresStore({ url: database.url, schema: 'concurrent' });
+      await assert.rejects(newer.open(), /schema "concurrent" is at version 999, newer than this Caretaker knows \(1\); upgrade Caretaker/);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('rejects bad options with the field named', () => {
+    assert.throws(() => postgresStore({}), /postgresStore: url: received nothing; give exactly one of "url"/);
+    assert.throws(() => postgresStore({ url: 'postgres://x', schema: 'Bad-Name' }), /schema: received "Bad-Name"; use lowercase letters/);
+  });
+
+  it('uses a pool it is given without ending it', async () => {
+    if (database === null) throw new Error('no test database');
+    const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+    try {
+      const store = postgresStore({ pool, schema: 'borrowed' });
+      await store.open();
+      await store.registerTasks([{ name: 'x', scheduleKey: 'k', anchor: null, paused: false }], Date.now());
+      await store.close();
+      const { rows } = await pool.query('SELECT name FROM borrowed.caretaker_tasks');
+      assert.deepEqual(rows, [{ name: 'x' }], 'the pool still works after the store closed');
+    } finally {
+      await pool.end();
+    }
+  });
+});
