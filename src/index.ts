@@ -6,6 +6,7 @@ export { createScheduler } from './create-scheduler.ts';
 export { type Clock, MAX_TIMER_DELAY, systemClock, type TimerHandle } from './engine/clock.ts';
 export type { ErrorContext, ProgressEvent, SchedulerEventName, SchedulerEvents, StopReport } from './engine/events.ts';
 export { Scheduler, type SchedulerState } from './engine/scheduler.ts';
+export type { SignalSource, StopOnSignalsOptions } from './engine/stop-on-signals.ts';
 export type { SchedulerOptions } from './engine/scheduler-options.ts';
 export {
   type AtSpec,

@@ -42,8 +42,19 @@ export async function seedDemoData(dir: string): Promise<void> {
   }
 }
 
+export const DEMO_HELP = `Usage: caretaker demo [--stop-timeout DURATION] [--log-level LEVEL] [--log-format pretty|json|auto]
+
+Runs the daemon on the demo config (examples/demo/caretaker.config.yaml) and a demo data folder
+it creates beside it on first use. Takes the options of caretaker run; Ctrl-C stops it.`;
+
 /** `caretaker demo`: seeds the demo data beside the demo config and runs the daemon on it. */
 export async function runDemo(argv: readonly string[], io: CliIo): Promise<number> {
+  // Before seeding: --help must not create the data folder.
+  const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  if (options.includes('--help') || options.includes('-h')) {
+    io.out(DEMO_HELP);
+    return 0;
+  }
   await seedDemoData(join(CONFIG, '..', 'data'));
   io.err(`caretaker demo: config ${CONFIG}; Ctrl-C stops it`);
   return runCommand(['--config', CONFIG, ...argv], io);

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { CaretakerError, InvalidOptionError } from '../util/errors.ts';
+import { packageVersion } from '../util/package-version.ts';
 import { historyCommand } from './commands/history.ts';
 import { listCommand } from './commands/list.ts';
 import { pauseCommand } from './commands/pause.ts';
@@ -29,11 +29,6 @@ caretaker.config.yaml, .yml or .json in the working directory) and --json.
 
 Exit codes: 0 ok, 1 the triggered run did not succeed (trigger --wait), 2 usage or
 configuration error.`;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 const systemIo = (): CliIo => ({
   out: (line) => process.stdout.write(`${line}\n`),
@@ -73,7 +68,7 @@ export async function main(argv: readonly string[], io: CliIo = systemIo()): Pro
         return 0;
       case '-v':
       case '--version':
-        io.out(version());
+        io.out(packageVersion());
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"; run caretaker --help for the list`);

@@ -13,7 +13,8 @@ or "every DURATION" ("every 5m").
 Options:
   --tz ZONE      IANA time zone the cron expression is read in (default UTC)
   --count N      how many instants (default 5)
-  --from ISO     start after this instant (default now)
+  --from ISO     start after this instant (default now); an "every" schedule is
+                 anchored at it, so its first instant is --from itself
   --json         print a JSON array instead
 
 Example:
@@ -59,6 +60,10 @@ export function runNext(argv: readonly string[], out: (line: string) => void): n
   }
   if (positionals.length !== 1) {
     throw new UsageError(`next takes one SCHEDULE argument, got ${positionals.length}; quote the expression, e.g. caretaker next '0 2 * * *'`);
+  }
+  // Strictly digits: Number() would read "" as 0 and report "x" as NaN instead of what was typed.
+  if (values.count !== undefined && !/^\d+$/.test(values.count)) {
+    throw new UsageError(`--count: received ${JSON.stringify(values.count)}; use a whole number from 1 to 10000`);
   }
   const count = values.count === undefined ? 5 : Number(values.count);
   let instants: Date[];

@@ -50,7 +50,11 @@ class Tail {
     }
   }
   text(): string {
-    return Buffer.concat(this.#chunks).toString('utf8');
+    const bytes = Buffer.concat(this.#chunks);
+    // A cut inside a UTF-8 character would decode to U+FFFD: start at the next whole character.
+    let start = 0;
+    if (this.truncated) while (start < 3 && ((bytes[start] ?? 0) & 0xc0) === 0x80) start++;
+    return bytes.subarray(start).toString('utf8');
   }
 }
 
@@ -64,6 +68,11 @@ const KILL_GRACE_MS = 5_000;
 export function commandHandler(spec: CommandSpec): TaskHandler {
   return (ctx) =>
     new Promise<CommandOutput>((resolve, reject) => {
+      // An 'abort' listener added now would never fire: do not start a program nothing can stop.
+      if (ctx.signal.aborted) {
+        reject(ctx.signal.reason);
+        return;
+      }
       const [program, ...args] = spec.argv as [string, ...string[]];
       const child = spawn(program, args, { cwd: spec.cwd, env: { ...process.env, ...spec.env }, shell: spec.shell, stdio: ['ignore', 'pipe', 'pipe'] });
       const stdout = new Tail(spec.maxOutputBytes);

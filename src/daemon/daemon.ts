@@ -6,6 +6,8 @@ import { createScheduler } from '../create-scheduler.ts';
 import type { StopReport } from '../engine/events.ts';
 import type { Scheduler } from '../engine/scheduler.ts';
 import type { TaskDefinition } from '../engine/task.ts';
+import { type AdminApi, createAdminApi } from '../http/admin-api.ts';
+import { type AdminServer, startAdminServer } from '../http/server.ts';
 import { formatDuration } from '../util/duration.ts';
 import { InvalidOptionError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
@@ -57,6 +59,31 @@ function logRuns(scheduler: Scheduler, logger: Logger): void {
   scheduler.on('error', (event) => logger.error({ err: event.error, context: event.context }, `scheduler error (${event.context})`));
 }
 
+/** Default address of the admin API and dashboard: this machine only. */
+export const DEFAULT_HTTP = { host: '127.0.0.1', port: 7070 } as const;
+
+async function startHttp(config: DaemonConfig, scheduler: Scheduler, logger: Logger): Promise<Daemon['http']> {
+  const { host = DEFAULT_HTTP.host, port = DEFAULT_HTTP.port, token } = config.http;
+  const api = createAdminApi({ scheduler, logger, ...(token !== undefined ? { token } : {}) });
+  try {
+    return { api, server: await startAdminServer({ fetch: api.fetch, host, port, token }) };
+  } catch (error) {
+    api.close();
+    if (error instanceof InvalidOptionError) throw new InvalidOptionError(config.file, error.issues);
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new InvalidOptionError(config.file, [
+        {
+          path: code === 'EADDRNOTAVAIL' ? 'http.host' : 'http.port',
+          received: code === 'EADDRNOTAVAIL' ? JSON.stringify(host) : String(port),
+          fix: `${code === 'EADDRINUSE' ? `port ${port} is in use` : code === 'EACCES' ? `port ${port} needs privileges` : `${host} is not an address of this machine`}; set http.port (CARETAKER_HTTP_PORT), or http.enabled: false`,
+        },
+      ]);
+    }
+    throw error;
+  }
+}
+
 /**
  * The daemon behind `caretaker run`: a scheduler built from a config file, with a reload that
  * applies task changes in place (running runs and schedule state are kept).
@@ -67,15 +94,18 @@ function logRuns(scheduler: Scheduler, logger: Logger): void {
  */
 export class Daemon {
   readonly scheduler: Scheduler;
+  /** The admin API and dashboard, unless `http.enabled: false`. */
+  readonly http: { readonly api: AdminApi; readonly server: AdminServer } | null;
   readonly #logger: Logger;
   #config: DaemonConfig;
   #specs: Map<string, TaskSpec>;
 
-  private constructor(config: DaemonConfig, scheduler: Scheduler, specs: Map<string, TaskSpec>, logger: Logger) {
+  private constructor(config: DaemonConfig, scheduler: Scheduler, specs: Map<string, TaskSpec>, logger: Logger, http: Daemon['http']) {
     this.#config = config;
     this.scheduler = scheduler;
     this.#specs = specs;
     this.#logger = logger;
+    this.http = http;
   }
 
   get config(): DaemonConfig {
@@ -90,12 +120,19 @@ export class Daemon {
     const scheduler = createScheduler({ store: openStore(config.store), logger: options.logger, ...schedulerOptions(config) });
     for (const definition of definitions) scheduler.add(definition);
     logRuns(scheduler, options.logger);
-    await scheduler.start();
+    // Listen before starting: a port in use then stops start-up before any task has run.
+    const http = config.http.enabled === false ? null : await startHttp(config, scheduler, options.logger);
+    try {
+      await scheduler.start();
+    } catch (error) {
+      await http?.server.close();
+      throw error;
+    }
     options.logger.info(
-      { config: config.file, store: describeStore(config.store), tasks: definitions.length, instance: scheduler.instance },
-      `caretaker running ${definitions.length} task${definitions.length === 1 ? '' : 's'} on ${describeStore(config.store)}`,
+      { config: config.file, store: describeStore(config.store), tasks: definitions.length, instance: scheduler.instance, dashboard: http?.server.url },
+      `caretaker running ${definitions.length} task${definitions.length === 1 ? '' : 's'} on ${describeStore(config.store)}${http !== null ? `; dashboard at ${http.server.url}` : ''}`,
     );
-    return new Daemon(config, scheduler, new Map(specs.map((s) => [s.name, s])), options.logger);
+    return new Daemon(config, scheduler, new Map(specs.map((s) => [s.name, s])), options.logger, http);
   }
 
   /**
@@ -146,8 +183,13 @@ export class Daemon {
     return report;
   }
 
-  /** Stops gracefully: waits up to `timeout` for running runs, then records them interrupted. */
-  stop(timeout: number | string): Promise<StopReport> {
-    return this.scheduler.stop({ timeout });
+  /** Stops gracefully: waits up to `timeout` for running runs, then records them interrupted; the API answers until then. */
+  async stop(timeout: number | string): Promise<StopReport> {
+    try {
+      return await this.scheduler.stop({ timeout });
+    } finally {
+      this.http?.api.close();
+      await this.http?.server.close();
+    }
   }
 }

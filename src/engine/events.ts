@@ -42,6 +42,11 @@ export interface SchedulerEvents {
   'run:finished': RunRecord;
   /** This instance lost a run's lease; its outcome was not written (another instance took over). */
   'run:lost': { readonly runId: string; readonly task: string };
+  /**
+   * Another instance had already claimed what this one tried to claim: the normal outcome for
+   * all but one replica of every tick, so a rate of these is the cluster's claim contention.
+   */
+  'claim:taken': { readonly task: string; readonly trigger: RunRecord['trigger']; readonly scheduledFor: Date };
   /** A tick that did not run, recorded with its reason. */
   'tick:skipped': RunRecord;
   /** A tick that will run when the current run ends (`overlap: 'queue'`). */

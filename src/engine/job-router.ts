@@ -176,6 +176,7 @@ export class JobRouter {
         this.step(job);
         break;
       case 'taken':
+        if (this.#ctx.events.hasListeners('claim:taken')) this.#ctx.events.emit('claim:taken', { task: runtime.name, trigger: job.trigger, scheduledFor: new Date(job.scheduledFor) });
         this.step(job);
         break;
       case 'busy':

@@ -15,6 +15,7 @@ import { JobRouter } from './job-router.ts';
 import { PreciseWait } from './precise-wait.ts';
 import { applyRemoteChanges } from './remote-changes.ts';
 import { RunController } from './run-controller.ts';
+import { stopOnSignals, type StopOnSignalsOptions } from './stop-on-signals.ts';
 import { resolveSchedulerOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './scheduler-options.ts';
 import type { TaskDefinition, TaskInfo } from './task.ts';
 import { resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
@@ -265,6 +266,18 @@ export class Scheduler {
     }
     this.#stopPromise = this.#shutdown(timeoutMs);
     return this.#stopPromise;
+  }
+
+  /**
+   * For plain Node processes: stop gracefully on SIGINT/SIGTERM (a second signal exits at once),
+   * then exit. Returns a function that removes the listeners.
+   *
+   * @example
+   * await scheduler.start();
+   * scheduler.stopOnSignals({ timeout: '30s' });
+   */
+  stopOnSignals(options: StopOnSignalsOptions = {}): () => void {
+    return stopOnSignals((timeout) => this.stop({ timeout }), options);
   }
 
   /**

@@ -24,6 +24,7 @@ describe('caretaker CLI on a config and its store', () => {
       join(dir, 'caretaker.config.yaml'),
       `store: { sqlite: { path: ./state.db } }
 scheduler: { pollInterval: 200ms }
+http: { port: 0 }
 tasks:
   hourly: { schedule: { every: 1h, initialDelay: 1h }, run: { module: ./ok.mjs } }
   broken: { schedule: { every: 1h, initialDelay: 1h }, run: { module: ./fail.mjs } }
@@ -34,6 +35,13 @@ tasks:
   after(async () => {
     await daemon.stop('5s');
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the daemon serves the admin API on its http address, on this machine only', async () => {
+    const url = daemon.http?.server.url ?? '';
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const body = (await (await fetch(new URL('api/tasks', url))).json()) as { tasks: { name: string }[] };
+    assert.deepEqual(body.tasks.map((t) => t.name).sort(), ['broken', 'hourly']);
   });
 
   it('validate: a summary and exit 0', async () => {

@@ -12,7 +12,7 @@ recorded as skipped (paused).`;
 export async function pauseCommand(paused: boolean, argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...argv], options: CONFIG_OPTIONS, allowPositionals: true, strict: true });
   if (values.help === true) {
-    io.out(PAUSE_HELP);
+    io.out(PAUSE_HELP.replace('pause|resume', paused ? 'pause' : 'resume'));
     return 0;
   }
   const config = commandConfig(values.config, io);

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { findConfigFile } from '../../config/load.ts';
 import { Daemon } from '../../daemon/daemon.ts';
 import { createLogger } from '../../daemon/logger.ts';
-import { parseDuration } from '../../util/duration.ts';
+import { formatDuration, parseDuration } from '../../util/duration.ts';
 import type { CliIo } from '../context.ts';
 import { UsageError } from '../usage-error.ts';
 
@@ -36,10 +36,14 @@ export async function runCommand(argv: readonly string[], io: CliIo, signals: No
   if (level !== undefined && !['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
     throw new UsageError(`--log-level: received ${JSON.stringify(level)}; use trace, debug, info, warn, error, fatal or silent`);
   }
+  // Checked before the daemon starts: a bad flag must not leave it running behind the error.
+  const flagTimeout = values['stop-timeout'];
+  if (flagTimeout !== undefined && parseDuration(flagTimeout) === undefined) throw new UsageError(`--stop-timeout: received ${JSON.stringify(flagTimeout)}; use a duration like "30s"`);
   const logger = createLogger({ stream: io.stdout, ...(level !== undefined ? { level } : {}), ...(format !== undefined ? { format: format as 'pretty' | 'json' | 'auto' } : {}) });
   const daemon = await Daemon.start({ file, env: io.env, logger });
-  const stopTimeout = values['stop-timeout'] ?? daemon.config.scheduler.stopTimeout ?? '30s';
-  if (parseDuration(stopTimeout) === undefined) throw new UsageError(`--stop-timeout: received ${JSON.stringify(stopTimeout)}; use a duration like "30s"`);
+  // The config's value is already parsed to milliseconds: format it so the log says "5s", not "5000".
+  const stopTimeoutMs = parseDuration(flagTimeout ?? daemon.config.scheduler.stopTimeout ?? '30s') ?? 30_000;
+  const stopTimeout = formatDuration(stopTimeoutMs);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -51,7 +55,7 @@ export async function runCommand(argv: readonly string[], io: CliIo, signals: No
       }
       stopping = true;
       logger.info({ signal, timeout: stopTimeout }, `${signal}: stopping; waiting up to ${String(stopTimeout)} for running runs (again to force)`);
-      void daemon.stop(stopTimeout).then((report) => {
+      void daemon.stop(stopTimeoutMs).then((report) => {
         const interrupted = report.interrupted.map((r) => `${r.task} (${r.id})`);
         logger.info({ interrupted: report.interrupted.length, finished: report.finished.length }, interrupted.length === 0 ? 'stopped cleanly: no run was interrupted' : `stopped: interrupted ${interrupted.join(', ')}`);
         signals.off('SIGINT', onInt).off('SIGTERM', onTerm).off('SIGHUP', onHup);

@@ -1,0 +1,176 @@
+/** The run detail panel and the token prompt. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, onLive, type RunJson } from './api.ts';
+import { fmtDuration, fmtTime, prettyJson } from './format.ts';
+import { Modal, ProgressBar, StatusBadge } from './ui.tsx';
+
+export function RunDialog(props: {
+  id: string;
+  onClose: () => void;
+  onCancel: (run: RunJson) => void;
+  cancelling: boolean;
+}) {
+  const [run, setRun] = useState<RunJson | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    setRun(null);
+    setError(null);
+    api.run(props.id).then(
+      (r) => live && setRun(r.run),
+      (err: Error) => live && setError(err.message),
+    );
+    const off = onLive((e) => {
+      if (e.type === 'run' && e.run.id === props.id) setRun(e.run);
+      if (e.type === 'progress' && e.runId === props.id)
+        setRun((r) => (r ? { ...r, progress: { fraction: e.fraction, message: e.message } } : r));
+    });
+    return () => {
+      live = false;
+      off();
+    };
+  }, [props.id]);
+
+  const title = run ? `Run of ${run.task}` : 'Run';
+  return (
+    <Modal title={title} panel="run" wide onClose={props.onClose}>
+      {error && (
+        <p class="notice bad" role="alert">
+          Could not load run {props.id}: {error}
+        </p>
+      )}
+      {!run && !error && <p class="sub">Loading…</p>}
+      {run && (
+        <div class="run-detail" data-run-detail={run.id}>
+          <div class="run-head">
+            <StatusBadge status={run.status} field />
+            <code class="run-id">{run.id}</code>
+            {run.status === 'running' && (
+              <button
+                type="button"
+                class="btn small danger"
+                data-action="cancel"
+                disabled={props.cancelling}
+                onClick={() => props.onCancel(run)}
+              >
+                {props.cancelling ? 'Cancelling…' : 'Cancel run'}
+              </button>
+            )}
+          </div>
+          {run.status === 'running' && (
+            <div class="detail-progress">
+              <ProgressBar fraction={run.progress?.fraction} label={`Progress of ${run.task}`} />
+              {run.progress?.message && <span class="sub">{run.progress.message}</span>}
+            </div>
+          )}
+          <dl class="facts">
+            <Fact label="Task" value={run.task} />
+            <Fact label="Trigger" value={run.trigger} />
+            <Fact label="Attempt" value={String(run.attempt)} />
+            <Fact label="Scheduled for" value={fmtTime(run.scheduledFor)} title={run.scheduledFor} />
+            <Fact label="Due at" value={run.dueAt ? fmtTime(run.dueAt) : null} title={run.dueAt} />
+            <Fact label="Started" value={run.startedAt ? fmtTime(run.startedAt) : null} title={run.startedAt} />
+            <Fact label="Finished" value={run.finishedAt ? fmtTime(run.finishedAt) : null} title={run.finishedAt} />
+            <Fact label="Duration" value={run.durationMs != null ? fmtDuration(run.durationMs) : null} />
+            <Fact label="Lateness" value={run.latenessMs != null ? fmtDuration(run.latenessMs) : null} />
+            <Fact label="Instance" value={run.instance} />
+            <Fact label="Skip reason" value={run.skipReason} />
+            <Fact label="Skipped ticks" value={run.skippedTicks ? String(run.skippedTicks) : null} />
+            <Fact label="Retry at" value={run.retryAt ? fmtTime(run.retryAt) : null} title={run.retryAt} />
+          </dl>
+
+          {run.error && (
+            <section class="detail-block" aria-label="Error">
+              <h3>Error{run.error.code ? <code class="err-code">{run.error.code}</code> : null}</h3>
+              <p class="err-msg" data-field="error">
+                {run.error.message}
+              </p>
+              {run.error.stack && (
+                <pre class="code stack" data-field="stack" tabIndex={0}>
+                  {run.error.stack}
+                </pre>
+              )}
+            </section>
+          )}
+
+          <section class="detail-block" aria-label="Output">
+            <h3>Output</h3>
+            {run.output === undefined || run.output === null ? (
+              <p class="sub">No output.</p>
+            ) : (
+              <pre class="code" data-field="output" tabIndex={0}>
+                {prettyJson(run.output)}
+              </pre>
+            )}
+          </section>
+        </div>
+      )}
+    </Modal>
+  );
+}
+
+function Fact(props: { label: string; value: string | null | undefined; title?: string | null | undefined }) {
+  if (props.value == null || props.value === '') return null;
+  return (
+    <div class="fact">
+      <dt>{props.label}</dt>
+      <dd title={props.title ?? undefined}>{props.value}</dd>
+    </div>
+  );
+}
+
+export function TokenDialog(props: {
+  rejected: boolean;
+  hasToken: boolean;
+  onSave: (token: string) => void;
+  onForget: () => void;
+  onClose: () => void;
+}) {
+  const [value, setValue] = useState('');
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+  return (
+    <Modal title="API token" panel="token" onClose={props.onClose}>
+      <form
+        class="token-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (value.trim()) props.onSave(value.trim());
+        }}
+      >
+        <p class="sub">
+          {props.rejected
+            ? 'The server rejected the request: a valid token is needed to change tasks and runs.'
+            : 'Changes (run, pause, cancel) need the token configured for this API.'}{' '}
+          It is kept in this tab's session storage only.
+        </p>
+        <label for="token-input">Token</label>
+        <input
+          id="token-input"
+          ref={input}
+          type="password"
+          autoComplete="off"
+          spellcheck={false}
+          value={value}
+          onInput={(e) => setValue(e.currentTarget.value)}
+          required
+        />
+        <div class="form-actions">
+          {props.hasToken && (
+            <button type="button" class="btn" onClick={props.onForget}>
+              Forget token
+            </button>
+          )}
+          <span class="spacer" />
+          <button type="button" class="btn" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn primary">
+            Save
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

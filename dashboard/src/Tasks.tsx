@@ -1,0 +1,235 @@
+/** The task table (stacked cards on narrow screens). */
+import type { RecentRun, RunJson, TaskView } from './api.ts';
+import { fmtAgo, fmtCountdown, fmtDuration, fmtPercent, fmtSpan, fmtTime, runInstant } from './format.ts';
+import { ProgressBar, Sparkline, StatusBadge } from './ui.tsx';
+
+export interface TaskActions {
+  run(task: TaskView): void;
+  togglePause(task: TaskView): void;
+  cancel(run: RunJson): void;
+  openRun(id: string): void;
+}
+
+interface Props {
+  tasks: TaskView[];
+  now: number;
+  scheme: string;
+  busy: ReadonlySet<string>;
+  cancelling: ReadonlySet<string>;
+  actions: TaskActions;
+}
+
+/**
+ * The newest run that is neither running nor a skipped tick: full from `lastRun` when it is that
+ * run, else the short form from `recent`; a skipped tick only when the task never ran.
+ */
+export function lastResult(task: TaskView): RunJson | RecentRun | null {
+  const last = task.lastRun;
+  if (last && last.status !== 'running' && last.status !== 'skipped') return last;
+  const finished = task.recent.filter((r) => r.status !== 'running' && r.status !== 'skipped');
+  const newest = finished[finished.length - 1];
+  if (newest) return newest;
+  return last?.status === 'skipped' ? last : null;
+}
+
+/** The text of `data-field="status"`: running, paused, else the last result's status. */
+export function liveStatus(task: TaskView): string {
+  if (task.running.length > 0 || task.lastRun?.status === 'running') return 'running';
+  if (task.paused) return 'paused';
+  return lastResult(task)?.status ?? 'never run';
+}
+
+export function TaskTable(props: Props) {
+  return (
+    <table class="tasks" role="table">
+      <thead role="rowgroup">
+        <tr role="row">
+          <th role="columnheader" scope="col">Task</th>
+          <th role="columnheader" scope="col">Status</th>
+          <th role="columnheader" scope="col">Next run</th>
+          <th role="columnheader" scope="col">Last run</th>
+          <th role="columnheader" scope="col">Success · duration</th>
+          <th role="columnheader" scope="col">
+            <span class="visually-hidden">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody role="rowgroup">
+        {props.tasks.map((t) => (
+          <TaskRow key={t.name} task={t} {...props} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function TaskRow(props: Props & { task: TaskView }) {
+  const { task, now, actions, busy } = props;
+  const status = liveStatus(task);
+  const runs =
+    task.running.length > 0 ? task.running : task.lastRun?.status === 'running' ? [task.lastRun] : [];
+  const finished = task.recent.filter((r) => r.status !== 'running' && r.status !== 'skipped');
+  const last = lastResult(task);
+  const full = last && 'trigger' in last ? last : null;
+  const skipped = task.lastRun?.status === 'skipped' && task.lastRun !== last ? task.lastRun : null;
+  const okCount = finished.filter((r) => r.status === 'succeeded').length;
+
+  return (
+    <tr role="row" data-task={task.name} class={task.paused ? 'paused' : undefined}>
+      <td role="cell" class="c-task">
+        <div class="task-name">
+          <a href={`#/history?task=${encodeURIComponent(task.name)}`} title={`History of ${task.name}`}>
+            {task.name}
+          </a>
+          {task.stale && (
+            <span class="tag warn" title="No success within staleAfter">
+              stale
+            </span>
+          )}
+        </div>
+        <div class="task-sched">{task.scheduleText}</div>
+        {task.description && <div class="task-desc">{task.description}</div>}
+      </td>
+
+      <td role="cell" class="c-status">
+        <StatusBadge status={status} tone={status === 'never run' ? 'none' : status} field />
+        {runs.length > 0 && (
+          <div class="live-runs">
+            {runs.map((r) => (
+              <RunningRun
+                key={r.id}
+                run={r}
+                task={task.name}
+                now={now}
+                cancelling={props.cancelling.has(r.id) || busy.has(`cancel:${r.id}`)}
+                onCancel={() => actions.cancel(r)}
+              />
+            ))}
+          </div>
+        )}
+      </td>
+
+      <td role="cell" class="c-next" data-label="Next run">
+        <span data-field="next" class="countdown">
+          {task.paused ? 'paused' : fmtCountdown(task.nextRunAt, now)}
+        </span>
+        {task.nextRunAt && !task.paused && (
+          <time class="sub" dateTime={task.nextRunAt} title={task.nextRunAt}>
+            {fmtTime(task.nextRunAt)}
+          </time>
+        )}
+      </td>
+
+      <td role="cell" class="c-last" data-label="Last run">
+        {last ? (
+          <>
+            <div class="last-line">
+              <StatusBadge status={last.status} />
+              <button
+                type="button"
+                class="link"
+                aria-label={`Open last run of ${task.name}`}
+                onClick={() => actions.openRun(last.id)}
+              >
+                {fmtAgo(full ? runInstant(full) : last.scheduledFor, now)}
+              </button>
+            </div>
+            <div class="sub">
+              {last.status === 'skipped'
+                ? `skipped: ${full?.skipReason ?? 'tick not run'}`
+                : fmtDuration(last.durationMs)}
+              {full?.retryAt && Date.parse(full.retryAt) > now && (
+                <> · retry in {fmtSpan(Date.parse(full.retryAt) - now + 999)}</>
+              )}
+            </div>
+            {full?.error?.message && (
+              <div class="sub err-line" title={full.error.message}>
+                {full.error.message}
+              </div>
+            )}
+            {skipped && (
+              <div class="sub" title={`Tick ${skipped.scheduledFor} skipped`}>
+                last tick skipped ({skipped.skipReason ?? "no reason"}) · {fmtAgo(skipped.scheduledFor, now)}
+              </div>
+            )}
+          </>
+        ) : (
+          <span class="sub">never</span>
+        )}
+      </td>
+
+      <td role="cell" class="c-rate" data-label="Success · duration">
+        <div class="rate">
+          <span class="rate-value">{fmtPercent(task.successRate)}</span>
+          {finished.length > 0 && (
+            <span class="sub">
+              {okCount}/{finished.length}
+            </span>
+          )}
+        </div>
+        <Sparkline recent={task.recent} scheme={props.scheme} label={`Duration trend of ${task.name}`} />
+      </td>
+
+      <td role="cell" class="c-actions">
+        <button
+          type="button"
+          class="btn primary"
+          data-action="run"
+          aria-label={`Run ${task.name} now`}
+          disabled={busy.has(`run:${task.name}`)}
+          aria-busy={busy.has(`run:${task.name}`)}
+          onClick={() => actions.run(task)}
+        >
+          Run now
+        </button>
+        <button
+          type="button"
+          class="btn"
+          data-action="pause"
+          aria-label={`${task.paused ? 'Resume' : 'Pause'} ${task.name}`}
+          disabled={busy.has(`pause:${task.name}`)}
+          aria-busy={busy.has(`pause:${task.name}`)}
+          onClick={() => actions.togglePause(task)}
+        >
+          {task.paused ? 'Resume' : 'Pause'}
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+function RunningRun(props: {
+  run: RunJson;
+  task: string;
+  now: number;
+  cancelling: boolean;
+  onCancel: () => void;
+}) {
+  const { run, now } = props;
+  const fraction = run.progress?.fraction;
+  const pct = typeof fraction === 'number' ? `${Math.round(fraction * 100)}%` : 'running';
+  const since = run.startedAt ? fmtSpan(now - Date.parse(run.startedAt)) : null;
+  return (
+    <div class="live-run" data-run={run.id}>
+      <ProgressBar fraction={fraction} label={`Progress of ${props.task}`} />
+      <div class="live-meta">
+        <span class="live-text">
+          <strong>{pct}</strong>
+          {run.progress?.message ? ` · ${run.progress.message}` : ''}
+          {since ? ` · ${since}` : ''}
+          {run.attempt > 1 ? ` · attempt ${run.attempt}` : ''}
+        </span>
+        <button
+          type="button"
+          class="btn small danger"
+          data-action="cancel"
+          aria-label={`Cancel the running run of ${props.task}`}
+          disabled={props.cancelling}
+          onClick={props.onCancel}
+        >
+          {props.cancelling ? 'Cancelling…' : 'Cancel'}
+        </button>
+      </div>
+    </div>
+  );
+}

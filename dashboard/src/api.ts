@@ -1,0 +1,179 @@
+/** Types of docs/http-api.md, relative fetch helpers, the token, and a tiny bus for live events. */
+
+export type RunStatus =
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'timed_out'
+  | 'cancelled'
+  | 'interrupted'
+  | 'skipped';
+
+export const RUN_STATUSES: RunStatus[] = [
+  'running',
+  'succeeded',
+  'failed',
+  'timed_out',
+  'cancelled',
+  'interrupted',
+  'skipped',
+];
+
+export interface RunError {
+  message: string;
+  stack?: string | null;
+  code?: string | null;
+}
+
+export interface RunJson {
+  id: string;
+  task: string;
+  trigger: string;
+  scheduledFor: string;
+  dueAt?: string | null;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+  status: RunStatus;
+  attempt: number;
+  durationMs?: number | null;
+  latenessMs?: number | null;
+  output?: unknown;
+  error?: RunError | null;
+  instance?: string | null;
+  skipReason?: string | null;
+  skippedTicks?: number | null;
+  progress?: { fraction: number | null; message?: string | null } | null;
+  retryAt?: string | null;
+}
+
+export interface RecentRun {
+  id: string;
+  scheduledFor: string;
+  status: RunStatus;
+  durationMs: number | null;
+}
+
+export interface TaskView {
+  name: string;
+  description: string | null;
+  schedule: Record<string, unknown>;
+  scheduleText: string;
+  paused: boolean;
+  nextRunAt: string | null;
+  lastRun: RunJson | null;
+  lastSuccessAt: string | null;
+  stale: boolean;
+  running: RunJson[];
+  timeoutMs: number | null;
+  staleAfterMs: number | null;
+  overlap: string;
+  priority: number;
+  recent: RecentRun[];
+  successRate: number | null;
+}
+
+export interface Info {
+  instance: string;
+  version: string;
+  store: string;
+  authRequired: boolean;
+  now: string;
+}
+
+export interface RunsPage {
+  runs: RunJson[];
+  nextCursor: string | null;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+  constructor(status: number, message: string, code?: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const TOKEN_KEY = 'caretaker.token';
+
+export function getToken(): string | null {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function setToken(token: string | null): void {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    /* storage unavailable: the token lives until reload only */
+  }
+}
+
+async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { ...init, headers: { accept: 'application/json', ...init?.headers } });
+  } catch (err) {
+    throw new ApiError(0, `Cannot reach the API (${(err as Error).message})`);
+  }
+  let body: unknown = null;
+  const text = await res.text();
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+  }
+  if (!res.ok) {
+    const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
+    throw new ApiError(res.status, error?.message ?? `${res.status} ${res.statusText}`, error?.code);
+  }
+  return body as T;
+}
+
+/** Paths are relative (`api/tasks`), so the app works when the API is mounted under a prefix. */
+export const api = {
+  info: () => request<Info>('api/info'),
+  tasks: () => request<{ tasks: TaskView[] }>('api/tasks'),
+  run: (id: string) => request<{ run: RunJson }>(`api/runs/${encodeURIComponent(id)}`),
+  runs: (q: { task?: string; status?: string; limit?: number; cursor?: string | null }) => {
+    const params = new URLSearchParams();
+    if (q.task) params.set('task', q.task);
+    if (q.status) params.set('status', q.status);
+    if (q.limit) params.set('limit', String(q.limit));
+    if (q.cursor) params.set('cursor', q.cursor);
+    const qs = params.toString();
+    return request<RunsPage>(qs ? `api/runs?${qs}` : 'api/runs');
+  },
+  post<T>(path: string): Promise<T> {
+    const token = getToken();
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    return request<T>(path, { method: 'POST', headers, body: '{}' });
+  },
+};
+
+export const taskPath = (name: string, action: 'trigger' | 'pause' | 'resume') =>
+  `api/tasks/${encodeURIComponent(name)}/${action}`;
+export const cancelPath = (runId: string) => `api/runs/${encodeURIComponent(runId)}/cancel`;
+
+/** Live events, re-published to the views that care (history, run detail). */
+export type LiveEvent =
+  | { type: 'run'; name: 'run:started' | 'run:finished' | 'tick:skipped'; run: RunJson }
+  | { type: 'progress'; runId: string; task: string; fraction: number | null; message: string | null }
+  | { type: 'reset' };
+
+const listeners = new Set<(e: LiveEvent) => void>();
+export function onLive(fn: (e: LiveEvent) => void): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+export function emitLive(e: LiveEvent): void {
+  for (const fn of listeners) fn(e);
+}

@@ -1,0 +1,197 @@
+import { Hono } from 'hono';
+import type { Scheduler } from '../engine/scheduler.ts';
+import { createMetrics, type SchedulerMetrics } from '../observe/metrics.ts';
+import { TaskStatusReader } from '../observe/task-status.ts';
+import { RUN_STATUSES, type RunStatus } from '../store/records.ts';
+import { InvalidOptionError, TaskNotFoundError } from '../util/errors.ts';
+import type { Logger } from '../util/logger.ts';
+import { packageVersion } from '../util/package-version.ts';
+import { bearerAuth } from './auth.ts';
+import { errorResponse, HttpError, HttpErrorCode } from './errors.ts';
+import { EventLog } from './event-log.ts';
+import { eventStream } from './events-route.ts';
+import { type Asset, loadDashboard } from './static-assets.ts';
+import { taskView } from './task-view.ts';
+
+/** Options of {@link createAdminApi}. */
+export interface AdminApiOptions {
+  readonly scheduler: Scheduler;
+  /** Required as `Authorization: Bearer <token>` on every mutation when set. */
+  readonly token?: string;
+  /** Serve the dashboard at `/` (when it has been built). @defaultValue true */
+  readonly dashboard?: boolean;
+  /** Include Node process metrics (memory, CPU, event-loop lag) in `/metrics`. @defaultValue true */
+  readonly processMetrics?: boolean;
+  /** Where unexpected errors are logged. */
+  readonly logger?: Pick<Logger, 'error'>;
+  /** Serve under this path (e.g. `/caretaker`) when the whole request URL reaches the handler. @defaultValue '' */
+  readonly basePath?: string;
+}
+
+/** The admin API: a Hono app (use `.fetch` anywhere a fetch handler fits) and what it holds. */
+export interface AdminApi {
+  readonly app: Hono;
+  readonly fetch: (request: Request) => Response | Promise<Response>;
+  readonly metrics: SchedulerMetrics;
+  /** Unsubscribes from the scheduler. Open event streams end. */
+  close(): void;
+}
+
+const LIMIT_MAX = 1_000;
+const STORE_PROBE_MS = 2_000;
+
+function invalid(parameter: string, received: string, fix: string): InvalidOptionError {
+  return new InvalidOptionError('request', [{ path: parameter, received: JSON.stringify(received), fix }]);
+}
+
+/**
+ * The HTTP admin API of a scheduler (docs/http-api.md): tasks, runs, commands, live events,
+ * Prometheus metrics, health and readiness, and the dashboard.
+ *
+ * @example
+ * const api = createAdminApi({ scheduler, token: process.env.CARETAKER_TOKEN });
+ * serve({ fetch: api.fetch, port: 7070, hostname: '127.0.0.1' });
+ */
+export function createAdminApi(options: AdminApiOptions): AdminApi {
+  const { scheduler } = options;
+  const logError = (error: unknown) => options.logger?.error({ err: error }, 'admin API error');
+  const status = new TaskStatusReader(scheduler);
+  const metrics = createMetrics(scheduler, status, { processMetrics: options.processMetrics ?? true });
+  const events = new EventLog(scheduler);
+  const dashboard = options.dashboard === false ? null : loadDashboard();
+  const base = options.basePath ?? '';
+  if (base !== '' && !/^(\/[\w.~-]+)+$/.test(base)) {
+    throw new InvalidOptionError('createAdminApi', [{ path: 'basePath', received: JSON.stringify(base), fix: 'use a path like "/caretaker": a leading slash, no trailing slash' }]);
+  }
+  const app = base === '' ? new Hono() : new Hono().basePath(base);
+
+  app.onError((error, c) => errorResponse(c, error, logError));
+  app.notFound((c) => c.json({ error: { code: HttpErrorCode.NotFound, message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  if (options.token !== undefined) app.on(['POST', 'PUT', 'PATCH', 'DELETE'], '/api/*', bearerAuth(options.token));
+
+  const notFound = (name: string) => new TaskNotFoundError(name, scheduler.tasks().map((t) => t.name));
+  const registered = (name: string): string => {
+    if (scheduler.task(name) === undefined) throw notFound(name);
+    return name;
+  };
+  const viewOf = async (name: string) => {
+    const s = await status.one(name);
+    if (s === null) throw notFound(name);
+    return taskView(s);
+  };
+
+  app.get('/api/info', (c) =>
+    c.json({ instance: scheduler.instance, version: packageVersion(), state: scheduler.state, authRequired: options.token !== undefined, now: new Date() }),
+  );
+  app.get('/api/tasks', async (c) => c.json({ tasks: (await status.all()).map(taskView) }));
+  app.get('/api/tasks/:name', async (c) => c.json({ task: await viewOf(c.req.param('name')) }));
+  app.post('/api/tasks/:name/trigger', async (c) => {
+    const name = registered(c.req.param('name'));
+    const runId = await scheduler.trigger(name);
+    status.invalidate(name);
+    return c.json({ runId }, 202);
+  });
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(`/api/tasks/:name/${action}`, async (c) => {
+      const name = registered(c.req.param('name'));
+      await (action === 'pause' ? scheduler.pause(name) : scheduler.resume(name));
+      status.invalidate(name);
+      return c.json({ task: await viewOf(name) });
+    });
+  }
+
+  app.get('/api/runs', async (c) => {
+    const q = c.req.query();
+    const known = new Set(['task', 'status', 'limit', 'cursor']);
+    const unknown = Object.keys(q).find((k) => !known.has(k));
+    if (unknown !== undefined) throw invalid(unknown, q[unknown] ?? '', 'use task, status, limit or cursor');
+    const task = q.task === undefined || q.task === '' ? undefined : registered(q.task);
+    const state = q.status === undefined || q.status === '' ? undefined : q.status;
+    if (state !== undefined && !(RUN_STATUSES as readonly string[]).includes(state)) throw invalid('status', state, `use one of ${RUN_STATUSES.join(', ')}`);
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIMIT_MAX) throw invalid('limit', q.limit ?? '', `use a whole number from 1 to ${LIMIT_MAX}`);
+    const page = await scheduler.historyPage({
+      limit,
+      ...(task !== undefined ? { task } : {}),
+      ...(state !== undefined ? { status: state as RunStatus } : {}),
+      ...(q.cursor !== undefined && q.cursor !== '' ? { cursor: q.cursor } : {}),
+    });
+    return c.json({ runs: page.runs, nextCursor: page.nextCursor });
+  });
+  app.get('/api/runs/:id', async (c) => {
+    const run = await scheduler.getRun(c.req.param('id'));
+    if (run === null) throw new HttpError(404, 'ERR_RUN_NOT_FOUND', `no run with id "${c.req.param('id')}"`);
+    return c.json({ run });
+  });
+  app.post('/api/runs/:id/cancel', async (c) => {
+    const id = c.req.param('id');
+    const result = await scheduler.cancel(id);
+    if (result === 'not-running') throw new HttpError(409, HttpErrorCode.RunNotRunning, `run "${id}" is not running; only running runs can be cancelled`);
+    status.invalidate();
+    return c.json({ result }, 202);
+  });
+  app.get('/api/events', (c) => eventStream(c, events, scheduler.instance));
+
+  app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const store = await probeStore(scheduler);
+    const running = scheduler.state === 'running';
+    const stale = store === 'ok' ? (await status.all()).filter((s) => s.stale).map((s) => s.info.name) : [];
+    const ready = store === 'ok' && running && stale.length === 0;
+    return c.json({ status: ready ? 'ready' : 'not-ready', checks: { store, scheduler: scheduler.state, stale } }, ready ? 200 : 503);
+  });
+
+  // The dashboard's URLs are relative: under a prefix, its page must end in a slash.
+  if (base !== '') app.get('/', (c) => c.redirect(`${base}/`, 308));
+  if (dashboard !== null) app.get('*', (c) => serveAsset(c.req.path, dashboard) ?? c.notFound());
+  else if (options.dashboard !== false) {
+    app.get('/', (c) => c.text('The dashboard has not been built: run `npm run build` (the API is up: see /api/tasks).', 503));
+  }
+
+  return {
+    app,
+    fetch: (request) => app.fetch(request),
+    metrics,
+    close: () => {
+      events.close();
+      metrics.close();
+    },
+  };
+}
+
+/** 'ok', or why the store did not answer a one-row read within {@link STORE_PROBE_MS}. */
+async function probeStore(scheduler: Scheduler): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      scheduler.historyPage({ limit: 1 }),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${STORE_PROBE_MS} ms`)), STORE_PROBE_MS);
+      }),
+    ]);
+    return 'ok';
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The dashboard file for a request path, wherever the API is mounted: the part from `/assets/`
+ * on, or the last segment, names the file; a path ending in `/` is the page itself.
+ */
+function serveAsset(path: string, assets: ReadonlyMap<string, Asset>): Response | null {
+  const at = path.lastIndexOf('/assets/');
+  const key = path.endsWith('/') ? '/index.html' : at >= 0 ? path.slice(at) : path.slice(path.lastIndexOf('/'));
+  const asset = assets.get(key);
+  if (asset === undefined) return null;
+  return new Response(asset.body, {
+    headers: {
+      'Content-Type': asset.type,
+      'Cache-Control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'X-Content-Type-Options': 'nosniff',
+    },
+  });
+}

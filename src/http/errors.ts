@@ -1,0 +1,45 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { CaretakerError, ErrorCode } from '../util/errors.ts';
+
+/** Codes only the HTTP layer produces. */
+export const HttpErrorCode = {
+  /** A mutation without the configured bearer token. */
+  Unauthorized: 'ERR_UNAUTHORIZED',
+  /** No route matches. */
+  NotFound: 'ERR_NOT_FOUND',
+  /** The run exists but is not running. */
+  RunNotRunning: 'ERR_RUN_NOT_RUNNING',
+  /** Something unexpected; the server log has the details. */
+  Internal: 'ERR_INTERNAL',
+} as const;
+
+/** An error the API answers with a status and a stable code. */
+export class HttpError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly code: string;
+  constructor(status: ContentfulStatusCode, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const STATUS_BY_CODE: Partial<Record<string, ContentfulStatusCode>> = {
+  [ErrorCode.InvalidOption]: 400,
+  [ErrorCode.TaskNotFound]: 404,
+  [ErrorCode.RunNotFound]: 404,
+  [ErrorCode.SchedulerState]: 503,
+  [ErrorCode.Store]: 503,
+};
+
+/** `{ error: { code, message } }` with the status that fits the error. */
+export function errorResponse(c: Context, error: unknown, log: (error: unknown) => void): Response {
+  if (error instanceof HttpError) return c.json({ error: { code: error.code, message: error.message } }, error.status);
+  if (error instanceof CaretakerError) {
+    const status = STATUS_BY_CODE[error.code];
+    if (status !== undefined) return c.json({ error: { code: error.code, message: error.message } }, status);
+  }
+  log(error);
+  return c.json({ error: { code: HttpErrorCode.Internal, message: 'internal error; see the server log' } }, 500);
+}

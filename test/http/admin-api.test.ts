@@ -1,0 +1,289 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createAdminApi, type AdminApi, startAdminServer } from '../../src/http/index.ts';
+import { createScheduler, type RunRecord, type Scheduler, sqliteStore } from '../../src/index.ts';
+import { parsePrometheus, sampleValue } from '../helpers/prometheus.ts';
+
+const TOKEN = 'a-test-token-of-sufficient-length';
+const auth = { Authorization: `Bearer ${TOKEN}` };
+
+/** A handler the test releases: `gate.open()` lets the current run finish. */
+function gate() {
+  let open: () => void = () => {};
+  const state = {
+    wait: (signal: AbortSignal) =>
+      new Promise<void>((resolve, reject) => {
+        open = resolve;
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      }),
+    open: () => open(),
+  };
+  return state;
+}
+
+describe('admin API on a real scheduler and SQLite store', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'caretaker-api-'));
+  let scheduler: Scheduler;
+  let api: AdminApi;
+  const long = gate();
+  // Runs can finish before the test asks for them: keep every finished run, and waiters.
+  const finished = new Map<string, RunRecord>();
+  const waiters = new Map<string, (run: RunRecord) => void>();
+  const finishedRun = (id: string) => new Promise<RunRecord>((resolve) => (finished.has(id) ? resolve(finished.get(id) as RunRecord) : waiters.set(id, resolve)));
+  const call = (path: string, init: RequestInit = {}) => api.fetch(new Request(new URL(path, 'http://caretaker.test/'), init));
+  const json = async (path: string, init: RequestInit = {}) => {
+    const res = await call(path, init);
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+
+  before(async () => {
+    scheduler = createScheduler({ store: sqliteStore({ path: join(dir, 'state.db') }), instance: 'api-test' });
+    scheduler.add({ name: 'report', schedule: { every: '1d', initialDelay: '1d' }, handler: () => ({ rows: 3 }) });
+    scheduler.add({ name: 'broken', schedule: { every: '1d', initialDelay: '1d' }, handler: () => Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' })) });
+    scheduler.add({ name: 'long', schedule: { every: '1d', initialDelay: '1d' }, handler: async (ctx) => {
+      ctx.progress(0.25, 'a quarter');
+      await long.wait(ctx.signal);
+    } });
+    scheduler.add({ name: 'watched', schedule: { every: '1d', initialDelay: '1d' }, staleAfter: '50ms', handler: () => {} });
+    scheduler.on('run:finished', (run) => {
+      finished.set(run.id, run);
+      waiters.get(run.id)?.(run);
+    });
+    await scheduler.start();
+    api = createAdminApi({ scheduler, token: TOKEN, processMetrics: false });
+  });
+  after(async () => {
+    api.close();
+    await scheduler.stop({ timeout: '1s' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('GET /api/tasks and /api/tasks/:name show each task; an unknown name is 404 with a code', async () => {
+    const list = await json('api/tasks');
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.body.tasks.map((t: { name: string }) => t.name), ['report', 'broken', 'long', 'watched']);
+    const one = await json('api/tasks/report');
+    assert.equal(one.body.task.scheduleText, 'every 1d');
+    assert.equal(one.body.task.paused, false);
+    assert.match(one.body.task.nextRunAt, /^\d{4}-\d\d-\d\dT/);
+    const missing = await json('api/tasks/nope');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error.code, 'ERR_TASK_NOT_FOUND');
+    assert.match(missing.body.error.message, /no task named "nope"/);
+  });
+
+  it('POST trigger answers 202 with the run id; the run, its output and the task view follow', async () => {
+    const res = await json('api/tasks/report/trigger', { method: 'POST', headers: auth });
+    assert.equal(res.status, 202);
+    const run = await finishedRun(res.body.runId);
+    assert.equal(run.status, 'succeeded');
+    const got = await json(`api/runs/${res.body.runId}`);
+    assert.equal(got.body.run.status, 'succeeded');
+    assert.equal(got.body.run.trigger, 'manual');
+    assert.deepEqual(got.body.run.output, { rows: 3 });
+    const view = (await json('api/tasks/report')).body.task;
+    assert.equal(view.lastRun.id, res.body.runId);
+    assert.equal(view.successRate, 1);
+    assert.deepEqual(view.recent.map((r: { id: string }) => r.id), [res.body.runId]);
+    assert.match(view.lastSuccessAt, /^\d{4}-/);
+  });
+
+  it('a failed run carries its error message, code and stack', async () => {
+    const { body } = await json('api/tasks/broken/trigger', { method: 'POST', headers: auth });
+    await finishedRun(body.runId);
+    const run = (await json(`api/runs/${body.runId}`)).body.run;
+    assert.equal(run.status, 'failed');
+    assert.equal(run.error.message, 'disk full');
+    assert.equal(run.error.code, 'ENOSPC');
+    assert.match(run.error.stack, /Error: disk full/);
+    assert.equal((await json('api/tasks/broken')).body.task.successRate, 0);
+  });
+
+  it('every mutation needs the bearer token: missing or wrong is 401, reads stay open', async () => {
+    const mutations = ['api/tasks/report/trigger', 'api/tasks/report/pause', 'api/tasks/report/resume', 'api/runs/0190a0a0-0000-7000-8000-000000000000/cancel'];
+    for (const path of mutations) {
+      for (const headers of [{}, { Authorization: 'Bearer wrong-token-wrong-token' }, { Authorization: TOKEN }]) {
+        const res = await json(path, { method: 'POST', headers });
+        assert.equal(res.status, 401, `${path} with ${JSON.stringify(headers)}`);
+        assert.equal(res.body.error.code, 'ERR_UNAUTHORIZED');
+      }
+    }
+    assert.equal((await call('api/tasks')).status, 200);
+    assert.equal((await json('api/tasks/report')).body.task.paused, false, 'nothing changed');
+  });
+
+  it('pause and resume answer with the task; unknown tasks are 404', async () => {
+    const paused = await json('api/tasks/report/pause', { method: 'POST', headers: auth });
+    assert.equal(paused.status, 200);
+    assert.equal(paused.body.task.paused, true);
+    assert.equal(scheduler.task('report')?.paused, true);
+    const resumed = await json('api/tasks/report/resume', { method: 'POST', headers: auth });
+    assert.equal(resumed.body.task.paused, false);
+    for (const action of ['trigger', 'pause', 'resume']) {
+      const res = await json(`api/tasks/nope/${action}`, { method: 'POST', headers: auth });
+      assert.equal(res.status, 404);
+      assert.equal(res.body.error.code, 'ERR_TASK_NOT_FOUND');
+    }
+  });
+
+  it('GET /api/runs filters and pages; bad parameters are 400 naming the parameter', async () => {
+    const all = (await json('api/runs?limit=1')).body;
+    assert.equal(all.runs.length, 1);
+    assert.equal(typeof all.nextCursor, 'string');
+    const next = (await json(`api/runs?limit=1&cursor=${encodeURIComponent(all.nextCursor)}`)).body;
+    assert.notEqual(next.runs[0].id, all.runs[0].id);
+    const failed = (await json('api/runs?status=failed')).body.runs;
+    assert.ok(failed.length >= 1 && failed.every((r: RunRecord) => r.status === 'failed'));
+    assert.ok((await json('api/runs?task=report')).body.runs.every((r: RunRecord) => r.task === 'report'));
+    for (const [query, parameter] of [['status=done', 'status'], ['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=ten', 'limit'], ['sort=asc', 'sort']] as const) {
+      const res = await json(`api/runs?${query}`);
+      assert.equal(res.status, 400, query);
+      assert.equal(res.body.error.code, 'ERR_INVALID_OPTION');
+      assert.match(res.body.error.message, new RegExp(`${parameter}: received`), query);
+    }
+    const unknownTask = await json('api/runs?task=nope');
+    assert.equal(unknownTask.status, 404);
+    const unknownRun = await json('api/runs/0190a0a0-0000-7000-8000-000000000000');
+    assert.equal(unknownRun.status, 404);
+    assert.equal(unknownRun.body.error.code, 'ERR_RUN_NOT_FOUND');
+  });
+
+  it('cancel stops a running run (202); a finished run is 409, an unknown one 404', async () => {
+    const { body } = await json('api/tasks/long/trigger', { method: 'POST', headers: auth });
+    const done = finishedRun(body.runId);
+    let view: Record<string, any> = {};
+    for (let i = 0; i < 100 && (view.running?.length ?? 0) === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      view = (await json('api/tasks/long')).body.task;
+    }
+    assert.equal(view.running[0].id, body.runId);
+    assert.deepEqual(view.running[0].progress, { fraction: 0.25, message: 'a quarter' });
+    const cancel = await json(`api/runs/${body.runId}/cancel`, { method: 'POST', headers: auth });
+    assert.equal(cancel.status, 202);
+    assert.equal((await done).status, 'cancelled');
+    const again = await json(`api/runs/${body.runId}/cancel`, { method: 'POST', headers: auth });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'ERR_RUN_NOT_RUNNING');
+    const unknown = await json('api/runs/0190a0a0-0000-7000-8000-000000000000/cancel', { method: 'POST', headers: auth });
+    assert.equal(unknown.status, 404);
+  });
+
+  it('GET /api/events streams typed events with ids, and resumes from Last-Event-ID', async () => {
+    const controller = new AbortController();
+    const res = await call('api/events', { signal: controller.signal });
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const events = readEvents(res);
+    const ready = await events.next();
+    assert.equal(ready.event, 'ready');
+    const { body } = await json('api/tasks/report/trigger', { method: 'POST', headers: auth });
+    const seen: ParsedEvent[] = [];
+    while (!seen.some((e) => e.event === 'run:finished')) seen.push(await events.next());
+    controller.abort();
+    assert.deepEqual(seen.map((e) => e.event), ['run:started', 'run:finished']);
+    assert.equal(JSON.parse(seen[1]?.data ?? '{}').id, body.runId);
+    assert.equal(JSON.parse(seen[1]?.data ?? '{}').status, 'succeeded');
+    assert.ok(Number(seen[0]?.id) > Number(ready.id) && Number(seen[1]?.id) > Number(seen[0]?.id));
+
+    // Reconnecting from the ready event's id replays both, in order; from the future, a reset.
+    const again = new AbortController();
+    const replay = readEvents(await call('api/events', { headers: { 'Last-Event-ID': ready.id }, signal: again.signal }));
+    assert.deepEqual([(await replay.next()).id, (await replay.next()).id], [seen[0]?.id, seen[1]?.id]);
+    again.abort();
+    const future = new AbortController();
+    const reset = readEvents(await call('api/events', { headers: { 'Last-Event-ID': '999999' }, signal: future.signal }));
+    assert.equal((await reset.next()).event, 'reset');
+    future.abort();
+  });
+
+  it('GET /metrics is valid Prometheus text with the runs, durations and task state', async () => {
+    const res = await call('metrics');
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const families = parsePrometheus(await res.text());
+    assert.equal(families.get('caretaker_runs_total')?.type, 'counter');
+    assert.ok((sampleValue(families, 'caretaker_runs_total', { task: 'report', status: 'succeeded' }) ?? 0) >= 2);
+    assert.equal(sampleValue(families, 'caretaker_runs_total', { task: 'broken', status: 'failed' }), 1);
+    assert.equal(sampleValue(families, 'caretaker_runs_total', { task: 'long', status: 'cancelled' }), 1);
+    const count = sampleValue(families, 'caretaker_run_duration_seconds_count', { task: 'broken', status: 'failed' });
+    assert.equal(sampleValue(families, 'caretaker_run_duration_seconds_bucket', { task: 'broken', status: 'failed', le: '+Inf' }), count);
+    assert.ok((sampleValue(families, 'caretaker_task_last_success_timestamp_seconds', { task: 'report' }) ?? 0) > Date.now() / 1000 - 60);
+    assert.equal(sampleValue(families, 'caretaker_task_last_success_timestamp_seconds', { task: 'broken' }), undefined);
+    assert.equal(sampleValue(families, 'caretaker_task_paused', { task: 'report' }), 0);
+    assert.equal(sampleValue(families, 'caretaker_runs_running', { task: 'long' }), 0);
+    assert.ok(families.has('caretaker_claim_conflicts_total') && families.has('caretaker_store_errors_total'));
+  });
+
+  it('healthz is up; readyz names stale tasks and answers 503 until they succeed', async () => {
+    assert.deepEqual((await json('healthz')).body, { status: 'ok' });
+    await new Promise((r) => setTimeout(r, 2_100)); // past staleAfter (50 ms) and the 2 s status cache
+    const stale = await json('readyz');
+    assert.equal(stale.status, 503);
+    assert.deepEqual(stale.body.checks, { store: 'ok', scheduler: 'running', stale: ['watched'] });
+    const { body } = await json('api/tasks/watched/trigger', { method: 'POST', headers: auth });
+    await finishedRun(body.runId);
+    const ready = await json('readyz');
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body.status, 'ready');
+  });
+
+  it('unknown routes are 404 with a code', async () => {
+    const res = await json('api/nothing');
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error.code, 'ERR_NOT_FOUND');
+  });
+});
+
+describe('admin server', () => {
+  it('refuses a non-loopback address without a token, naming http.token', async () => {
+    await assert.rejects(startAdminServer({ fetch: () => new Response('x'), host: '0.0.0.0', port: 0 }), (error: Error & { issues?: { path: string }[] }) => {
+      assert.equal(error.issues?.[0]?.path, 'http.token');
+      return true;
+    });
+  });
+
+  it('serves on loopback and closes with open event streams', async () => {
+    const scheduler = createScheduler({ instance: 'srv' });
+    await scheduler.start();
+    const api = createAdminApi({ scheduler, processMetrics: false });
+    const server = await startAdminServer({ fetch: api.fetch, host: '127.0.0.1', port: 0 });
+    const controller = new AbortController();
+    const stream = await fetch(new URL('api/events', server.url), { signal: controller.signal });
+    assert.equal(stream.status, 200);
+    assert.equal((await fetch(new URL('healthz', server.url))).status, 200);
+    await server.close();
+    controller.abort();
+    api.close();
+    await scheduler.stop();
+  });
+});
+
+interface ParsedEvent {
+  readonly id: string;
+  readonly event: string;
+  readonly data: string;
+}
+
+/** Reads server-sent events from a response body, one at a time. */
+function readEvents(res: Response) {
+  const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  return {
+    async next(): Promise<ParsedEvent> {
+      for (;;) {
+        const end = buffer.indexOf('\n\n');
+        if (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (block.startsWith(':')) continue;
+          const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2) ?? '';
+          return { id: field('id'), event: field('event'), data: field('data') };
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error('the event stream ended');
+        buffer += value;
+      }
+    },
+  };
+}
