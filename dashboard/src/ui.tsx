@@ -120,7 +120,11 @@ export function Sparkline(props: { recent: RecentRun[]; scheme: string; label: s
       cursor: { show: false },
       legend: { show: false },
       select: { show: false, left: 0, top: 0, width: 0, height: 0 },
-      scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      scales: {
+        // one run: centre its point (uPlot would put a lone x at the left edge, half clipped)
+        x: { time: false, range: (_u, min, max) => (xs.length === 1 ? [-1, 1] : [min, max]) },
+        y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
+      },
       axes: [{ show: false }, { show: false }],
       series: [
         {},

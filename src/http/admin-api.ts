@@ -58,6 +58,8 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   const status = new TaskStatusReader(scheduler);
   const metrics = createMetrics(scheduler, status, { processMetrics: options.processMetrics ?? true });
   const events = new EventLog(scheduler);
+  // A run starting or ending changes its task's view: the next read must not be the cached one.
+  const offRuns = (['run:started', 'run:finished', 'tick:skipped'] as const).map((name) => scheduler.on(name, (run) => status.invalidate(run.task)));
   const dashboard = options.dashboard === false ? null : loadDashboard();
   const base = options.basePath ?? '';
   if (base !== '' && !/^(\/[\w.~-]+)+$/.test(base)) {
@@ -81,7 +83,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   };
 
   app.get('/api/info', (c) =>
-    c.json({ instance: scheduler.instance, version: packageVersion(), state: scheduler.state, authRequired: options.token !== undefined, now: new Date() }),
+    c.json({ instance: scheduler.instance, version: packageVersion(), store: scheduler.store.kind, state: scheduler.state, authRequired: options.token !== undefined, now: new Date() }),
   );
   app.get('/api/tasks', async (c) => c.json({ tasks: (await status.all()).map(taskView) }));
   app.get('/api/tasks/:name', async (c) => c.json({ task: await viewOf(c.req.param('name')) }));
@@ -154,6 +156,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     fetch: (request) => app.fetch(request),
     metrics,
     close: () => {
+      for (const off of offRuns) off();
       events.close();
       metrics.close();
     },

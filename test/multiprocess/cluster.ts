@@ -10,6 +10,15 @@ export interface Replica {
 }
 
 const SCRIPT = new URL('./replica.ts', import.meta.url);
+/** Every replica started and not yet exited: a failed test must not leave processes behind. */
+const alive = new Set<ChildProcess>();
+
+/** Kills (SIGKILL) every replica still running; for `afterEach`, so a failing test cannot hang the run. */
+export async function killAllReplicas(): Promise<void> {
+  const exits = [...alive].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve))));
+  for (const child of alive) child.kill('SIGKILL');
+  await Promise.all(exits);
+}
 
 /**
  * Starts a replica and resolves once its scheduler has started. With `startAt`, the process boots
@@ -22,7 +31,13 @@ export async function startReplica(options: { readonly instance: string; readonl
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const messages: Record<string, unknown>[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  alive.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      alive.delete(child);
+      resolve(code);
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     child.on('message', (m) => {
       messages.push(m as Record<string, unknown>);

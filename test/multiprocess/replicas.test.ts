@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { postgresStore, type RunRecord, sqliteStore, type Store } from '../../src/index.ts';
 import { postgresSkip, testDatabase } from '../helpers/postgres.ts';
-import { type Replica, startReplica, stopReplicas, waitFor } from './cluster.ts';
+import { killAllReplicas, type Replica, startReplica, stopReplicas, waitFor } from './cluster.ts';
 
 type StoreConfig = { sqlite: string } | { postgres: string; schema: string };
 
@@ -50,6 +50,7 @@ for (const backend of backends) {
       }
     });
     after(async () => cleanup());
+    afterEach(killAllReplicas);
 
     async function withStore<T>(c: StoreConfig, work: (store: Store) => Promise<T>): Promise<T> {
       const store = open(c);
@@ -85,7 +86,8 @@ for (const backend of backends) {
 
     it('kill -9 of the replica running a long handler: interrupted within the lease, retried by another, never twice at once', async () => {
       const c = config('kill');
-      const task = { name: 'long', schedule: { at: new Date(Date.now() + 2_000).toISOString() }, retry: { attempts: 3, backoff: '100ms' }, workMs: 20_000 };
+      // Due at once when the first replica registers it (however long the processes took to boot).
+      const task = { name: 'long', schedule: { every: '1h' }, retry: { attempts: 3, backoff: '100ms' }, workMs: 20_000 };
       const cluster = await replicas(c, [task], { lease: '3s', pollInterval: '500ms' });
       let running: Replica | undefined;
       await waitFor(() => (running = cluster.find((r) => r.messages.some((m) => m.type === 'started'))) !== undefined, 10_000, 'the run to start');
