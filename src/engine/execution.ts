@@ -57,6 +57,8 @@ export class Execution {
   #progress: RunProgress | null = null;
   /** The lease is gone: the outcome must not be written. */
   leaseLost = false;
+  /** Until when (monotonic ms) this instance surely holds the lease, as far as it knows. */
+  leaseValidUntil = 0;
 
   constructor(host: ExecutionHost, job: Job, run: RunRecord, lastSuccess: LastSuccess | null) {
     this.#host = host;

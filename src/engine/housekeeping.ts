@@ -9,6 +9,8 @@ export interface HousekeepingHost {
   readonly timers: TimerQueue;
   readonly instance: string;
   now(): number;
+  /** Elapsed time (never jumps): lease validity is measured with it. */
+  monotonic(): number;
   /** Runs a store call as tracked work (so `onIdle` waits for it). */
   track<T>(work: Promise<T>): Promise<T>;
   reportError(error: unknown, context: ErrorContext): void;
@@ -23,16 +25,18 @@ export class Poller {
   readonly #intervalMs: number;
   readonly #retryGraceMs: number;
   readonly #apply: (result: PollResult) => void;
+  readonly #held: () => string[];
   readonly #entry: ElapsedEntry;
   #pauseVersion = 0;
   #inFlight = false;
   #again = false;
   #running = false;
 
-  constructor(host: HousekeepingHost, intervalMs: number, retryGraceMs: number, apply: (result: PollResult) => void) {
+  constructor(host: HousekeepingHost, intervalMs: number, retryGraceMs: number, held: () => string[], apply: (result: PollResult) => void) {
     this.#host = host;
     this.#intervalMs = intervalMs;
     this.#retryGraceMs = retryGraceMs;
+    this.#held = held;
     this.#apply = apply;
     this.#entry = timerEntry(() => this.pollNow());
   }
@@ -62,6 +66,7 @@ export class Poller {
       now: this.#host.now(),
       pauseVersion: this.#pauseVersion,
       retryGraceMs: this.#retryGraceMs,
+      held: this.#held(),
     };
     void this.#host
       .track(this.#host.store.poll(request))
@@ -86,28 +91,41 @@ export class Poller {
   }
 }
 
-/** Renews the leases of this instance's running runs every `intervalMs`, while there are any. */
+/** What the heartbeat renews, and whom it tells how renewals went. */
+export interface LeaseKeeper {
+  /** The leases this instance holds now. */
+  leases(): LeaseRef[];
+  /** These leases were renewed; each is valid until `validUntil` (monotonic ms). */
+  renewed(runIds: readonly string[], validUntil: number): void;
+  /** Another instance holds these runs now. */
+  lost(runIds: readonly string[]): void;
+  /**
+   * A renewal failed (the store is unreachable): every lease that lapses by `deadline`
+   * (monotonic ms) can no longer be renewed in time, so its run must stop before another
+   * replica may take it over.
+   */
+  lapsing(deadline: number): void;
+}
+
+/**
+ * Renews the leases of this instance's running runs every third of the lease, while there are
+ * any. When the store cannot be reached, runs are stopped one renewal before their lease lapses:
+ * another replica may then take the tick over, and a run must never go on twice at once.
+ */
 export class Heartbeat {
   readonly #host: HousekeepingHost;
   readonly #intervalMs: number;
   readonly #leaseMs: number;
-  readonly #leases: () => LeaseRef[];
-  readonly #onLost: (runIds: readonly string[]) => void;
+  readonly #keeper: LeaseKeeper;
   readonly #entry: ElapsedEntry;
   #running = false;
 
-  constructor(
-    host: HousekeepingHost,
-    leaseMs: number,
-    leases: () => LeaseRef[],
-    onLost: (runIds: readonly string[]) => void,
-  ) {
+  constructor(host: HousekeepingHost, leaseMs: number, keeper: LeaseKeeper) {
     this.#host = host;
     this.#leaseMs = leaseMs;
     // A third of the lease: two renewals can fail before the lease lapses.
     this.#intervalMs = Math.max(1, Math.floor(leaseMs / 3));
-    this.#leases = leases;
-    this.#onLost = onLost;
+    this.#keeper = keeper;
     this.#entry = timerEntry(() => this.#beat());
   }
 
@@ -123,14 +141,22 @@ export class Heartbeat {
   }
 
   #beat(): void {
-    const leases = this.#leases();
+    const leases = this.#keeper.leases();
     if (leases.length === 0 || !this.#running) return;
     this.#host.timers.after(this.#entry, this.#intervalMs);
+    // The store counts the lease from when it receives the renewal, which is after this.
+    const sentAt = this.#host.monotonic();
     void this.#host.track(this.#host.store.renewLeases(leases, this.#leaseMs, this.#host.now())).then(
       (lost) => {
-        if (lost.length > 0) this.#onLost(lost);
+        if (lost.length > 0) this.#keeper.lost(lost);
+        const gone = new Set(lost);
+        this.#keeper.renewed(leases.filter((l) => !gone.has(l.runId)).map((l) => l.runId), sentAt + this.#leaseMs);
       },
-      (error: unknown) => this.#host.reportError(error, 'store'),
+      (error: unknown) => {
+        this.#host.reportError(error, 'store');
+        // The next renewal lands one interval from now at the earliest (if the store is back).
+        this.#keeper.lapsing(this.#host.monotonic() + this.#intervalMs);
+      },
     );
   }
 }

@@ -1,14 +1,19 @@
-import type { LeaseRef } from '../store/port.ts';
+import type { FinishOutcome, LeaseRef, RunCompletion } from '../store/port.ts';
 import type { LastSuccess, RunProgress, RunRecord } from '../store/records.ts';
 import { captureError, toJsonOutput } from '../util/json.ts';
 import type { TimerHandle } from './clock.ts';
 import type { EngineContext } from './context.ts';
 import { Execution, type ExecutionHost } from './execution.ts';
+import type { LeaseKeeper } from './housekeeping.ts';
 import type { JobRouter } from './job-router.ts';
 import type { PreciseWait } from './precise-wait.ts';
 import { retryDelay, shouldRetry } from './retry.ts';
 import { type AbortCause, endStatus, type Settlement } from './run-state.ts';
 import type { Job } from './task-runtime.ts';
+import { timerEntry } from './timer-queue.ts';
+
+/** Longest wait between attempts to record a run's end while the store fails. */
+const MAX_RECORD_BACKOFF_MS = 5_000;
 
 /** Receives the final record of each run while the scheduler stops. */
 export type RunCollector = (run: RunRecord) => void;
@@ -17,12 +22,14 @@ export type RunCollector = (run: RunRecord) => void;
  * The runs in progress on this instance: starts handlers at their due instant, records how they
  * ended (with the retry decision), and aborts them on cancel, lost lease or shutdown.
  */
-export class RunController {
+export class RunController implements LeaseKeeper {
   readonly #ctx: EngineContext;
   readonly #jobs: JobRouter;
   readonly #precise: PreciseWait;
   readonly #onStarted: () => void;
   readonly #executions = new Map<string, Execution>();
+  /** Runs whose handler ended and whose end is being written (retried while the store fails). */
+  readonly #recording = new Set<string>();
   /** Claimed runs waiting for their due instant, by instant; one precise wait per instant. */
   readonly #releases = new Map<number, { readonly executions: Execution[]; readonly wait: TimerHandle }>();
   readonly #host: ExecutionHost;
@@ -57,10 +64,19 @@ export class RunController {
     return out;
   }
 
+  /** Runs this instance still answers for: executing with its lease, or being recorded. */
+  held(): string[] {
+    const out = [...this.#recording];
+    for (const e of this.#executions.values()) if (!e.leaseLost) out.push(e.id);
+    return out;
+  }
+
   /** A claim started a run: create its execution and call the handler at its due instant. */
   start(job: Job, run: RunRecord, lastSuccess: LastSuccess | null, replaced: readonly string[]): void {
     const runtime = job.runtime;
     const execution = new Execution(this.#host, job, run, lastSuccess);
+    // The store counted the lease from the claim, a round trip ago; the heartbeat renews it.
+    execution.leaseValidUntil = this.#ctx.clock.monotonic() + this.#ctx.options.leaseMs;
     this.#executions.set(execution.id, execution);
     runtime.running++;
     runtime.lastRun = run;
@@ -97,15 +113,30 @@ export class RunController {
     return execution !== undefined;
   }
 
-  /** Another instance took over these leases: stop the handlers, write nothing. */
-  leasesLost(runIds: readonly string[]): void {
+  renewed(runIds: readonly string[], validUntil: number): void {
     for (const id of runIds) {
       const execution = this.#executions.get(id);
-      if (execution === undefined) continue;
-      execution.leaseLost = true;
-      this.#ctx.logger.warn({ task: execution.run.task, runId: id }, 'lease lost; aborting the run');
-      execution.abort('lease-lost');
+      if (execution !== undefined) execution.leaseValidUntil = Math.max(execution.leaseValidUntil, validUntil);
     }
+  }
+
+  /** Another instance took over these leases: stop the handlers, write nothing. */
+  lost(runIds: readonly string[]): void {
+    for (const id of runIds) this.#loseLease(id, 'lease lost; aborting the run');
+  }
+
+  lapsing(deadline: number): void {
+    for (const execution of [...this.#executions.values()]) {
+      if (execution.leaseValidUntil <= deadline) this.#loseLease(execution.id, 'lease cannot be renewed (store unreachable); aborting the run before it lapses');
+    }
+  }
+
+  #loseLease(runId: string, message: string): void {
+    const execution = this.#executions.get(runId);
+    if (execution === undefined || execution.leaseLost) return;
+    execution.leaseLost = true;
+    this.#ctx.logger.warn({ task: execution.run.task, runId }, message);
+    execution.abort('lease-lost');
   }
 
   /** Stopping: no handler starts any more, and every running one is aborted (no grace timers). */
@@ -176,7 +207,9 @@ export class RunController {
       takeQueued: ctx.running(),
     };
     // The bookkeeping after the write is part of the tracked work: `stop` and `onIdle` wait for it.
-    const recorded = ctx.store.finish(completion, now).then((outcome) => {
+    this.#recording.add(execution.id);
+    const recorded = this.#recordEnd(completion).then((outcome) => {
+      this.#recording.delete(execution.id);
       if (outcome.kind === 'fenced') {
         ctx.events.emit('run:lost', { runId: execution.id, task: runtime.name });
         return;
@@ -195,5 +228,25 @@ export class RunController {
         this.#jobs.pump(runtime);
         ctx.changed();
       });
+  }
+
+  /**
+   * Writes how a run ended, retrying with backoff while the store fails: the record is what a
+   * user reads at 3 a.m., so a store restart must delay it, not lose it. Each attempt checks the
+   * lease anew (a takeover since fences it); retries end when the scheduler stops its timers.
+   */
+  #recordEnd(completion: RunCompletion): Promise<FinishOutcome> {
+    const ctx = this.#ctx;
+    return new Promise((resolve) => {
+      let backoffMs = 0;
+      const attempt = (): void => {
+        ctx.store.finish(completion, ctx.clock.now()).then(resolve, (error: unknown) => {
+          ctx.reportError(error, 'store');
+          backoffMs = Math.min(MAX_RECORD_BACKOFF_MS, Math.max(250, backoffMs * 2));
+          ctx.timers.after(timerEntry(attempt), backoffMs);
+        });
+      };
+      attempt();
+    });
   }
 }

@@ -37,7 +37,8 @@ const JUMP_THRESHOLD_MS = 1_000;
 const PREPARE_MS = 5;
 const PRUNE_INTERVAL_MS = 3_600_000;
 const FIRST_PRUNE_DELAY_MS = 60_000;
-const MAX_CLAIM_BACKOFF_MS = 30_000;
+/** A store that comes back is used within this; a store that stays down sees a claim per replica this often. */
+const MAX_CLAIM_BACKOFF_MS = 5_000;
 const DEFAULT_POLL_INTERVAL_MS = 5_000;
 
 /**
@@ -139,10 +140,10 @@ export class Scheduler {
     this.#jobs = new JobRouter(ctx, (job, run, lastSuccess, replaced) => this.#runs.start(job, run, lastSuccess, replaced));
     this.#ticks = new TickPlanner(ctx, this.#jobs);
     this.#runs = new RunController(ctx, this.#jobs, precise, () => this.#heartbeat.ensure());
-    const host = { store: this.#store, timers: this.#timers, instance: this.instance, now: () => this.#clock.now(), track: ctx.track, reportError: ctx.reportError };
+    const host = { store: this.#store, timers: this.#timers, instance: this.instance, now: () => this.#clock.now(), monotonic: () => this.#clock.monotonic(), track: ctx.track, reportError: ctx.reportError };
     const pollIntervalMs = this.#options.pollIntervalMs ?? this.#store.suggestedPollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
-    this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, (result) => applyRemoteChanges(ctx, this.#jobs, this.#runs, result));
-    this.#heartbeat = new Heartbeat(host, this.#options.leaseMs, () => this.#runs.leases(), (lost) => this.#runs.leasesLost(lost));
+    this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, () => this.#runs.held(), (result) => applyRemoteChanges(ctx, this.#jobs, this.#runs, result));
+    this.#heartbeat = new Heartbeat(host, this.#options.leaseMs, this.#runs);
     this.#pruner = new Pruner(host, this.#options.retention, PRUNE_INTERVAL_MS);
   }
 

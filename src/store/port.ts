@@ -237,6 +237,12 @@ export interface PollRequest {
   readonly pauseVersion: number;
   /** Retries due for at least this long are offered to any instance (their scheduler may be gone). */
   readonly retryGraceMs: number;
+  /**
+   * Runs the caller still executes or is still recording the end of. Their leases may have lapsed
+   * during a store outage, but their owner is plainly alive: they are not reaped by this call
+   * (another instance's poll still reaps them, since it cannot know).
+   */
+  readonly held?: readonly string[];
 }
 
 export interface PollResult {

@@ -31,11 +31,17 @@ describe('real timers and handles (system clock)', () => {
     while (fastRuns.length < 3) await sleep(20);
     assert.ok(timers() > before.filter((r) => r === 'Timeout').length, 'timers are armed while running');
     const report = await scheduler.stop({ timeout: '5s' });
-    assert.deepEqual(report.interrupted.map((r) => [r.task, r.status, r.error?.code]), [['long', 'interrupted', 'ERR_SHUTDOWN']]);
+    // A 'fast' tick claimed a few ms ahead of its instant when stop() came is recorded interrupted
+    // without its handler ever starting; only 'long' was stopped mid-run.
+    const stoppedMidRun = report.interrupted.filter((r) => r.startedAt !== null);
+    assert.deepEqual(stoppedMidRun.map((r) => [r.task, r.status, r.error?.code]), [['long', 'interrupted', 'ERR_SHUTDOWN']]);
+    assert.ok(report.interrupted.every((r) => r.task === 'long' || (r.task === 'fast' && r.startedAt === null)));
     await sleep(0);
     assert.deepEqual(process.getActiveResourcesInfo(), before);
     // Generous bounds: real time is the point here, not precision.
-    assert.ok(fastRuns.every((r) => (r.latenessMs ?? 0) >= 0 && (r.latenessMs ?? Infinity) < 1000));
+    const ran = fastRuns.filter((r) => r.startedAt !== null);
+    assert.ok(ran.length >= 3);
+    assert.ok(ran.every((r) => r.latenessMs !== null && r.latenessMs >= 0 && r.latenessMs < 1000), JSON.stringify(ran.map((r) => r.latenessMs)));
   });
 
   it('arms exactly one timer for 10,000 tasks', async () => {

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import type { RunRecord, Store } from '../../src/index.ts';
 
 /** A replica process and what it reported. */
 export interface Replica {
@@ -63,4 +64,16 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Every run in the store (of one task, or all), oldest first. */
+export async function storeRuns(store: Store, task?: string): Promise<RunRecord[]> {
+  const out: RunRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listRuns({ limit: 1000, ...(task !== undefined ? { task } : {}), ...(cursor !== undefined ? { cursor } : {}) });
+    out.push(...page.runs);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return out.reverse();
 }

@@ -12,7 +12,10 @@ interface ReplicaOptions {
   readonly pollInterval?: string;
   /** Boot, then start the scheduler only when the parent sends `{ type: 'go' }`: start at a chosen instant. */
   readonly hold?: boolean;
-  readonly tasks: readonly (Omit<TaskDefinition, 'handler'> & { readonly workMs: number })[];
+  /** How long SIGTERM waits for running handlers. @defaultValue '5s' */
+  readonly stopTimeout?: string;
+  /** `ignoreAbort`: the handler works on through its abort signal (a stubborn or uninterruptible one). */
+  readonly tasks: readonly (Omit<TaskDefinition, 'handler'> & { readonly workMs: number; readonly ignoreAbort?: boolean })[];
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as ReplicaOptions;
@@ -24,23 +27,27 @@ const scheduler = createScheduler({
   ...(options.lease !== undefined ? { lease: options.lease } : {}),
   ...(options.pollInterval !== undefined ? { pollInterval: options.pollInterval } : {}),
 });
-for (const { workMs, ...task } of options.tasks) {
+for (const { workMs, ignoreAbort, ...task } of options.tasks) {
   scheduler.add({
     ...task,
     handler: async (ctx) => {
       send({ type: 'started', task: ctx.task, runId: ctx.runId, scheduledFor: ctx.scheduledFor.getTime(), attempt: ctx.attempt, at: Date.now() });
-      if (workMs > 0) await new Promise((resolve, reject) => {
-        const timer = setTimeout(resolve, workMs);
-        ctx.signal.addEventListener('abort', () => { clearTimeout(timer); reject(ctx.signal.reason); }, { once: true });
-      });
+      try {
+        if (workMs > 0) await new Promise((resolve, reject) => {
+          const timer = setTimeout(resolve, workMs);
+          if (ignoreAbort !== true) ctx.signal.addEventListener('abort', () => { clearTimeout(timer); reject(ctx.signal.reason); }, { once: true });
+        });
+      } finally {
+        send({ type: 'ended', task: ctx.task, runId: ctx.runId, at: Date.now(), aborted: ctx.signal.aborted });
+      }
       return { instance: options.instance };
     },
   });
 }
-scheduler.on('error', (e) => send({ type: 'error', message: String((e.error as Error)?.message ?? e.error), context: e.context }));
+scheduler.on('error', (e) => send({ type: 'error', message: String((e.error as Error)?.message ?? e.error), context: e.context, at: Date.now() }));
 process.on('SIGTERM', () => {
-  void scheduler.stop({ timeout: '5s' }).then((report) => {
-    send({ type: 'stopped', interrupted: report.interrupted.length });
+  void scheduler.stop({ timeout: options.stopTimeout ?? '5s' }).then((report) => {
+    send({ type: 'stopped', interrupted: report.interrupted.map((r) => r.task).sort(), finished: report.finished.map((r) => r.task).sort() });
     process.exit(0);
   });
 });

@@ -3,64 +3,22 @@
  * Bounds are generous; the assertions are about counts and order, not milliseconds.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { postgresStore, type RunRecord, sqliteStore, type Store } from '../../src/index.ts';
-import { postgresSkip, testDatabase } from '../helpers/postgres.ts';
-import { killAllReplicas, type Replica, startReplica, stopReplicas, waitFor } from './cluster.ts';
-
-type StoreConfig = { sqlite: string } | { postgres: string; schema: string };
-
-async function allRuns(store: Store, task: string): Promise<RunRecord[]> {
-  const out: RunRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listRuns({ task, limit: 1000, ...(cursor !== undefined ? { cursor } : {}) });
-    out.push(...page.runs);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
-  return out.reverse();
-}
-
-const backends = [
-  { name: 'SQLite', skip: false as const },
-  { name: 'PostgreSQL', skip: await postgresSkip() },
-];
+import type { Store } from '../../src/index.ts';
+import { type Backend, backends, openBackend, type StoreConfig } from './backends.ts';
+import { killAllReplicas, startReplica, stopReplicas, storeRuns, waitFor } from './cluster.ts';
 
 for (const backend of backends) {
   describe(`four replicas on ${backend.name}`, { skip: backend.skip, concurrency: false }, () => {
-    let config: (schema: string) => StoreConfig;
-    let open: (c: StoreConfig) => Store;
-    let cleanup: () => Promise<void>;
-
+    let store: Backend;
     before(async () => {
-      if (backend.name === 'SQLite') {
-        const dir = mkdtempSync(join(tmpdir(), 'caretaker-replicas-'));
-        config = (schema) => ({ sqlite: join(dir, `${schema}.db`) });
-        open = (c) => sqliteStore({ path: (c as { sqlite: string }).sqlite });
-        cleanup = async () => rmSync(dir, { recursive: true, force: true });
-      } else {
-        const db = await testDatabase();
-        config = (schema) => ({ postgres: db.url, schema });
-        open = (c) => postgresStore({ url: (c as { postgres: string }).postgres, schema: (c as { schema: string }).schema });
-        cleanup = () => db.drop();
-      }
+      store = await openBackend(backend.name);
     });
-    after(async () => cleanup());
+    after(async () => store.dispose());
     afterEach(killAllReplicas);
-
-    async function withStore<T>(c: StoreConfig, work: (store: Store) => Promise<T>): Promise<T> {
-      const store = open(c);
-      await store.open();
-      try {
-        return await work(store);
-      } finally {
-        await store.close();
-      }
-    }
+    const config = (name: string) => store.config(name);
+    const withStore = <T>(c: StoreConfig, work: (s: Store) => Promise<T>) => store.withStore(c, work);
 
     const replicas = (c: StoreConfig, tasks: object[], extra: object = {}) =>
       Promise.all([0, 1, 2, 3].map((i) => startReplica({ instance: `r${i}`, store: c, tasks, ...extra })));
@@ -70,7 +28,7 @@ for (const backend of backends) {
       const cluster = await replicas(c, [{ name: 'tick', schedule: { every: '1s' }, workMs: 20 }]);
       await sleep(62_000);
       await stopReplicas(cluster);
-      const runs = await withStore(c, (store) => allRuns(store, 'tick'));
+      const runs = await withStore(c, (store) => storeRuns(store, 'tick'));
       const ran = runs.filter((r) => r.status !== 'skipped');
       const ticks = ran.map((r) => r.scheduledFor.getTime());
       assert.ok(ran.length >= 60, `${ran.length} runs`);
@@ -84,37 +42,6 @@ for (const backend of backends) {
       assert.deepEqual(late.map((r) => r.latenessMs), [], 'every run started before its next tick was due');
     });
 
-    it('kill -9 of the replica running a long handler: interrupted within the lease, retried by another, never twice at once', async () => {
-      const c = config('kill');
-      // Due at once when the first replica registers it (however long the processes took to boot).
-      const task = { name: 'long', schedule: { every: '1h' }, retry: { attempts: 3, backoff: '100ms' }, workMs: 20_000 };
-      const cluster = await replicas(c, [task], { lease: '3s', pollInterval: '500ms' });
-      let running: Replica | undefined;
-      await waitFor(() => (running = cluster.find((r) => r.messages.some((m) => m.type === 'started'))) !== undefined, 10_000, 'the run to start');
-      const killedAt = Date.now();
-      running!.child.kill('SIGKILL');
-      await running!.exited;
-      let runs: RunRecord[] = [];
-      await waitFor(
-        async () => {
-          runs = await withStore(c, (store) => allRuns(store, 'long'));
-          return runs.length >= 2 && runs[1]?.status === 'running';
-        },
-        15_000,
-        'the retry to start on another replica',
-      );
-      await stopReplicas(cluster);
-      const [first, retry] = runs as [RunRecord, RunRecord];
-      assert.equal(first.instance, running!.instance);
-      assert.equal(first.status, 'interrupted');
-      assert.equal(first.error?.code, 'ERR_LEASE_LOST');
-      assert.notEqual(retry.instance, running!.instance);
-      assert.equal(retry.trigger, 'retry');
-      assert.equal(retry.attempt, 2);
-      assert.ok((retry.startedAt?.getTime() ?? 0) >= (first.finishedAt?.getTime() ?? Infinity), 'the retry began only after the lease lapsed');
-      assert.ok((retry.startedAt?.getTime() ?? Infinity) - killedAt <= 3_000 + 2_000, `retried ${(retry.startedAt?.getTime() ?? 0) - killedAt} ms after the kill (lease 3 s)`);
-    });
-
     for (const policy of ['latest', 'all', 'none'] as const) {
       it(`all replicas down for three ticks: catchUp ${policy}`, async () => {
         const c = config(`catchup_${policy}`);
@@ -123,7 +50,7 @@ for (const backend of backends) {
         const before = await replicas(c, tasks);
         await waitFor(() => before.some((r) => r.messages.some((m) => m.type === 'started')), 10_000, 'a first run');
         await stopReplicas(before);
-        const lastBefore = Math.max(...(await withStore(c, (store) => allRuns(store, 'beat'))).map((r) => r.scheduledFor.getTime()));
+        const lastBefore = Math.max(...(await withStore(c, (store) => storeRuns(store, 'beat'))).map((r) => r.scheduledFor.getTime()));
         // The first replica back starts 1.2 s after a tick: no tick falls in the second before its
         // start (LIVE_GRACE_MS), so every tick of the outage up to `restartTick` was surely missed.
         let restartTick = lastBefore + 3 * I;
@@ -132,7 +59,7 @@ for (const backend of backends) {
         const rest = await Promise.all([1, 2, 3].map((i) => startReplica({ instance: `b${i}`, store: c, tasks })));
         await sleep(Math.max(0, restartTick + I + 1_000 - Date.now()));
         await stopReplicas([first, ...rest]);
-        const runs = (await withStore(c, (store) => allRuns(store, 'beat')))
+        const runs = (await withStore(c, (store) => storeRuns(store, 'beat')))
           .filter((r) => r.scheduledFor.getTime() > lastBefore)
           .sort((a, b) => a.scheduledFor.getTime() - b.scheduledFor.getTime());
 
@@ -170,7 +97,7 @@ for (const backend of backends) {
       const second = await startReplica({ instance: 'second', store: c, tasks });
       await sleep(4_500);
       await stopReplicas([second]);
-      const runs = (await withStore(c, (store) => allRuns(store, 'cadence'))).filter((r) => r.status !== 'skipped');
+      const runs = (await withStore(c, (store) => storeRuns(store, 'cadence'))).filter((r) => r.status !== 'skipped');
       const anchor = runs[0]?.scheduledFor.getTime() ?? 0;
       assert.ok(runs.some((r) => r.instance === 'second'), 'the second process ran the task');
       for (const run of runs) assert.equal((run.scheduledFor.getTime() - anchor) % 2_000, 0, `${run.instance} ran off the cadence`);

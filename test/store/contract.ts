@@ -276,6 +276,21 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal((await finish(run, NOW + LEASE + 3)).kind, 'fenced');
       });
 
+      it('poll spares the lapsed runs its caller still holds, so their owner records them after an outage', async () => {
+        const run = started(await claim1({ instance: 'owner' }));
+        const after = NOW + LEASE + 1;
+        let poll = await store.poll({ instance: 'owner', now: after, pauseVersion: 0, retryGraceMs: LEASE, held: [run.id] });
+        assert.deepEqual(poll.interrupted, []);
+        assert.equal((await store.getRun(run.id))?.status, 'running');
+        // Nobody else claimed the task since, so the late end is still recorded.
+        assert.equal((await finish(run, after + 1)).kind, 'recorded');
+        assert.equal((await store.getRun(run.id))?.status, 'succeeded');
+        // Another instance cannot know the owner is alive: it reaps what it does not hold.
+        const other = started(await claim1({ instance: 'owner', slot: 't:1', scheduledFor: 1 }, at(100)));
+        poll = await store.poll({ instance: 'i2', now: at(100) + LEASE + 1, pauseVersion: 0, retryGraceMs: LEASE, held: [run.id] });
+        assert.deepEqual(poll.interrupted.map((r) => r.id), [other.id]);
+      });
+
       it('due retries are offered after the grace period until the next attempt is claimed', async () => {
         const run = started(await claim1());
         await finish(run, at(1), { status: 'failed', retryAt: at(5) });
@@ -317,6 +332,9 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         await finish(run, at(2), { status: 'cancelled' });
         assert.equal(await store.requestCancel(run.id, at(3)), 'not-running');
         assert.equal(await store.requestCancel(uuidv7(), at(3)), 'not-found');
+        // Ids from users (the API, the CLI) may hold anything, NUL included: they match nothing.
+        assert.equal(await store.requestCancel('a\0b', at(3)), 'not-found');
+        assert.equal(await store.getRun('a\0b'), null);
       });
 
       it('pause changes are seen by version, once', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { postgresStore } from '../../src/index.ts';
+import { postgresMigrations } from '../../src/store/postgres/migrate.ts';
 import { openHandles, postgresSkip, testDatabase } from '../helpers/postgres.ts';
 import { describeStoreContract } from './contract.ts';
 
@@ -41,11 +42,39 @@ describe('PostgreSQL store', { skip }, () => {
     await admin.connect();
     try {
       const { rows } = await admin.query('SELECT count(*)::int AS n FROM concurrent.caretaker_migrations');
-      assert.equal(rows[0].n, 1);
+      assert.equal(rows[0].n, postgresMigrations().length, 'each migration applied once');
       await Promise.all(stores.map((s) => s.close()));
       await admin.query('INSERT INTO concurrent.caretaker_migrations (version) VALUES (999)');
       const newer = postgresStore({ url: database.url, schema: 'concurrent' });
-      await assert.rejects(newer.open(), /schema "concurrent" is at version 999, newer than this Caretaker knows \(1\); upgrade Caretaker/);
+      await assert.rejects(newer.open(), new RegExp(`schema "concurrent" is at version 999, newer than this Caretaker knows \\(${postgresMigrations().length}\\); upgrade Caretaker`));
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('upgrades a schema a previous version left, keeping its runs', async () => {
+    if (database === null) throw new Error('no test database');
+    const [first] = postgresMigrations();
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      // The schema exactly as version 1 left it, with a run in it.
+      await admin.query('BEGIN');
+      await admin.query('CREATE SCHEMA old; SET LOCAL search_path TO old');
+      await admin.query(first!.sql);
+      await admin.query('CREATE TABLE caretaker_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      await admin.query('INSERT INTO caretaker_migrations (version) VALUES (1)');
+      await admin.query('COMMIT');
+      await admin.query(`INSERT INTO old.caretaker_runs (id, task, slot, attempt, trigger, scheduled_for, due_at, status, instance)
+        VALUES ('r1', 't', 't:0', 1, 'schedule', 0, 0, 'succeeded', 'i')`);
+      const old = postgresStore({ url: database.url, schema: 'old' });
+      await old.open();
+      const { rows } = await admin.query('SELECT max(version)::int AS v FROM old.caretaker_migrations');
+      assert.equal(rows[0].v, postgresMigrations().length);
+      assert.equal((await old.getRun('r1'))?.status, 'succeeded');
+      const poll = await old.poll({ instance: 'i', now: 1, pauseVersion: 0, retryGraceMs: 1, held: ['r1'] });
+      assert.deepEqual(poll.interrupted, []);
+      await old.close();
     } finally {
       await admin.end();
     }

@@ -1,6 +1,8 @@
 import { formatDuration } from '../../util/duration.ts';
 import type { BoundSchedule, ScheduleDefinition } from './types.ts';
 
+const MAX_DATE_MS = 8.64e15;
+
 /**
  * `every` ticks are `anchor + k·interval` for k ≥ 0: never "interval after the last run
  * finished", so they do not drift however long runs take.
@@ -19,9 +21,11 @@ export class EverySchedule implements BoundSchedule {
     return 'every';
   }
 
-  nextAfter(instant: number): number {
+  nextAfter(instant: number): number | null {
     if (instant < this.anchor) return this.anchor;
-    return this.anchor + (Math.floor((instant - this.anchor) / this.intervalMs) + 1) * this.intervalMs;
+    const next = this.anchor + (Math.floor((instant - this.anchor) / this.intervalMs) + 1) * this.intervalMs;
+    // The schedule ends where a Date ends (year 275760).
+    return next > MAX_DATE_MS ? null : next;
   }
 
   previousBefore(instant: number): number | null {

@@ -17,13 +17,18 @@ const INSTANT_HINT = 'use an ISO-8601 instant with a zone, like "2026-12-01T02:0
  */
 export function parseInstant(value: unknown): number | undefined {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
-  if (typeof value === 'number') return Number.isFinite(value) ? Math.round(value) : undefined;
+  // Beyond ±8.64e15 ms a Date cannot hold the instant (and run records could not show it).
+  if (typeof value === 'number') return Number.isFinite(value) && Math.abs(value) <= MAX_DATE_MS ? Math.round(value) : undefined;
   if (typeof value === 'string' && ISO_INSTANT.test(value.trim())) {
     const ms = Date.parse(value.trim());
     return Number.isNaN(ms) ? undefined : ms;
   }
   return undefined;
 }
+
+const MAX_DATE_MS = 8.64e15;
+/** Longest interval or initial delay: a century keeps every tick a Date can hold. */
+const MAX_INTERVAL_MS = 100 * 365.25 * 24 * 3_600_000;
 
 const KINDS = ['every', 'cron', 'at'] as const;
 const EVERY_KEYS = ['every', 'initialDelay', 'anchor'] as const;
@@ -107,9 +112,12 @@ function checkEvery(issues: Issues, path: string, spec: Record<string, unknown>)
   const interval = parseDuration(spec.every);
   if (interval === undefined || interval < 1) {
     issue(issues, `${path}.every`, spec.every, interval === 0 ? 'the interval must be at least 1ms' : `is not a duration; ${DURATION_HINT}`);
+  } else if (interval > MAX_INTERVAL_MS) {
+    issue(issues, `${path}.every`, spec.every, 'the interval must be at most 100 years; for a one-off, use { at: <instant> }');
   }
   const initialDelay = spec.initialDelay === undefined ? 0 : parseDuration(spec.initialDelay);
   if (initialDelay === undefined) issue(issues, `${path}.initialDelay`, spec.initialDelay, `is not a duration; ${DURATION_HINT}`);
+  else if (initialDelay > MAX_INTERVAL_MS) issue(issues, `${path}.initialDelay`, spec.initialDelay, 'must be at most 100 years');
   let anchor: number | null = null;
   if (spec.anchor !== undefined) {
     const parsed = parseInstant(spec.anchor);
@@ -119,7 +127,7 @@ function checkEvery(issues: Issues, path: string, spec: Record<string, unknown>)
       issue(issues, `${path}.initialDelay`, spec.initialDelay, 'cannot be combined with "anchor"; the anchor fixes the first tick, so remove one');
     }
   }
-  if (interval === undefined || interval < 1 || initialDelay === undefined) return undefined;
+  if (interval === undefined || interval < 1 || interval > MAX_INTERVAL_MS || initialDelay === undefined || initialDelay > MAX_INTERVAL_MS) return undefined;
   return everyDefinition(interval, initialDelay, anchor);
 }
 

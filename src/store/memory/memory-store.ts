@@ -319,10 +319,11 @@ class MemoryStore implements Store {
       // Newest first; report each task once, with its current flag.
       if (entry.task.activity?.pauseVersion === entry.version) paused.push({ task: entry.task.name, paused: entry.task.paused });
     }
+    const held = new Set(request.held);
     for (const task of [...this.#activeTasks]) {
       const running = activityOf(task).running;
       for (const run of running) {
-        if ((run.leaseExpiresAt ?? 0) <= now) {
+        if ((run.leaseExpiresAt ?? 0) <= now && !held.has(run.id)) {
           running.delete(run);
           run.status = 'interrupted';
           run.finishedAt = run.leaseExpiresAt ?? now;

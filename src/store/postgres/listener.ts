@@ -2,7 +2,8 @@ import type { Pool, PoolClient } from 'pg';
 import type { StoreSignal } from '../port.ts';
 
 const SIGNALS: ReadonlySet<string> = new Set(['trigger', 'cancel', 'pause']);
-const MAX_BACKOFF_MS = 30_000;
+/** Like claims: a server that comes back is listened to again within this. */
+const MAX_BACKOFF_MS = 5_000;
 
 /**
  * Holds one connection in LISTEN on the schema's channel and passes notifications on. When the

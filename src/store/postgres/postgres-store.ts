@@ -33,6 +33,9 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
 }
 
+/** PostgreSQL text cannot hold NUL: no stored id contains one, so such an id matches nothing. */
+const storableText = (value: string): boolean => !value.includes('\0');
+
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 /** JSON cannot carry Infinity: "unlimited" concurrency travels as the largest integer column value. */
 const UNLIMITED = 2_147_483_647;
@@ -195,16 +198,18 @@ class PostgresStore implements Store {
   }
 
   async requestCancel(runId: string): Promise<'requested' | 'not-running' | 'not-found'> {
+    if (!storableText(runId)) return 'not-found';
     const [row] = await this.#query<{ result: 'requested' | 'not-running' | 'not-found' }>(`SELECT ${this.#q}.caretaker_request_cancel($1) AS result`, [runId]);
     return row?.result ?? 'not-found';
   }
 
   async poll(request: PollRequest): Promise<PollResult> {
-    const [row] = await this.#query<{ result: WirePoll }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4) AS result`, [
+    const [row] = await this.#query<{ result: WirePoll }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result`, [
       request.instance,
       request.now,
       request.pauseVersion,
       request.now - request.retryGraceMs,
+      request.held ?? [],
     ]);
     const r = row?.result;
     if (r === undefined) throw new Error('caretaker_poll returned nothing');
@@ -220,6 +225,7 @@ class PostgresStore implements Store {
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
+    if (!storableText(id)) return null;
     const [row] = await this.#query<RunRow>(`SELECT * FROM ${this.#q}.caretaker_runs WHERE id = $1`, [id]);
     return row === undefined ? null : runFromRow(row);
   }

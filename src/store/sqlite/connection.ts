@@ -9,6 +9,35 @@ export function sqliteMigrations(): MigrationFile[] {
   return readMigrations(MIGRATIONS);
 }
 
+/** SQLite's primary result codes that mean the file or its disk, not Caretaker, is at fault. */
+const FULL = 13;
+const READONLY = 8;
+const CANTOPEN = 14;
+const IOERR = 10;
+
+/**
+ * Turns a node:sqlite error about the file or its disk into an error that names the file and
+ * the fix; anything else passes through unchanged.
+ */
+export function sqliteFailure(error: unknown, path: string): unknown {
+  const errcode = (error as { errcode?: unknown } | null)?.errcode;
+  if (typeof errcode !== 'number') return error;
+  const detail = (error as { errstr?: string }).errstr ?? (error as Error).message;
+  const say = (message: string) => new CaretakerError(ErrorCode.Store, `${message} (SQLite: ${detail})`, { cause: error });
+  switch (errcode & 0xff) {
+    case FULL:
+      return say(`the disk holding the SQLite database ${path} is full; free space there. Nothing was written; Caretaker keeps retrying`);
+    case READONLY:
+      return say(`the SQLite database ${path} is read-only; make the file, its directory and its filesystem writable by this process, or set store.path to a writable place`);
+    case CANTOPEN:
+      return say(`cannot open the SQLite database ${path}; check that its directory exists and is writable by this process`);
+    case IOERR:
+      return say(`an I/O error on the SQLite database ${path}; check the disk and the filesystem (read-only, full or failing)`);
+    default:
+      return error;
+  }
+}
+
 /** Connection settings. */
 export interface SqliteConnectionOptions {
   readonly path: string;
@@ -24,7 +53,12 @@ export interface SqliteConnectionOptions {
 export async function openDatabase(options: SqliteConnectionOptions): Promise<DatabaseSync> {
   // Loaded on first use: importing Caretaker must not load SQLite (and print its warning).
   const { DatabaseSync } = await import('node:sqlite');
-  const db = new DatabaseSync(options.path);
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(options.path);
+  } catch (error) {
+    throw sqliteFailure(error, options.path);
+  }
   try {
     db.exec(`PRAGMA busy_timeout = ${Math.round(options.busyTimeoutMs)}`);
     db.exec('PRAGMA journal_mode = WAL');
@@ -34,7 +68,7 @@ export async function openDatabase(options: SqliteConnectionOptions): Promise<Da
     return db;
   } catch (error) {
     db.close();
-    throw error;
+    throw sqliteFailure(error, options.path);
   }
 }
 
@@ -62,7 +96,7 @@ export function migrate(db: DatabaseSync): void {
       }
       db.exec('COMMIT');
     } catch (error) {
-      db.exec('ROLLBACK');
+      rollback(db);
       throw error;
     }
   }
@@ -71,4 +105,16 @@ export function migrate(db: DatabaseSync): void {
 function userVersion(db: DatabaseSync): number {
   const row = db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined;
   return row?.user_version ?? 0;
+}
+
+/**
+ * Rolls back the open transaction, if there still is one: after a full disk or an I/O error
+ * SQLite has already rolled it back, and a second ROLLBACK's error would hide the real one.
+ */
+export function rollback(db: DatabaseSync): void {
+  try {
+    db.exec('ROLLBACK');
+  } catch {
+    // No transaction was active.
+  }
 }

@@ -19,7 +19,7 @@ import type {
 import { normaliseRunQuery } from '../query.ts';
 import type { RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord, SkipReason } from '../records.ts';
 import { fromJson, lastSuccessFromRow, type RunRow, runFromRow, toJson } from '../sql/codec.ts';
-import { openDatabase, type SqliteConnectionOptions } from './connection.ts';
+import { openDatabase, rollback, type SqliteConnectionOptions, sqliteFailure } from './connection.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 
 interface TaskRow {
@@ -112,14 +112,18 @@ class SqliteStore implements Store {
   /** Runs `work` in one immediate transaction (the write lock, taken up front). */
   #tx<T>(work: (sql: Statements) => T): T {
     const { db, sql } = this.#connection();
-    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      throw sqliteFailure(error, this.#options.path);
+    }
     try {
       const result = work(sql);
       db.exec('COMMIT');
       return result;
     } catch (error) {
-      db.exec('ROLLBACK');
-      throw error;
+      rollback(db);
+      throw sqliteFailure(error, this.#options.path);
     }
   }
 
@@ -301,7 +305,9 @@ class SqliteStore implements Store {
   async poll(request: PollRequest): Promise<PollResult> {
     const { now } = request;
     return this.#tx((sql): PollResult => {
-      const interrupted = (sql.runsExpired.all(now) as unknown as RunRow[]).map((run) => {
+      const held = new Set(request.held);
+      const expired = (sql.runsExpired.all(now) as unknown as RunRow[]).filter((run) => !held.has(run.id));
+      const interrupted = expired.map((run) => {
         const error = toJson(captureError(new LeaseExpiredError(run.instance)));
         return runFromRow(sql.runInterrupt.get(error, run.id) as unknown as RunRow);
       });

@@ -23,12 +23,18 @@ describe('every', () => {
     assert.equal(s.previousBefore(T0 + 60_001), T0 + 60_000);
   });
 
+  it('ends where a Date ends', () => {
+    const s = new EverySchedule(86_400_000, 8.64e15 - 86_400_000);
+    assert.equal(s.nextAfter(8.64e15 - 86_400_000), 8.64e15);
+    assert.equal(s.nextAfter(8.64e15), null);
+  });
+
   it('never drifts: the k-th tick is exactly anchor + k·interval', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 86_400_000 }), fc.integer({ min: 0, max: 5_000 }), (interval, k) => {
         const s = new EverySchedule(interval, T0);
         let tick = s.nextAfter(T0 - 1);
-        for (let i = 0; i < Math.min(k, 50); i++) tick = s.nextAfter(tick);
+        for (let i = 0; i < Math.min(k, 50) && tick !== null; i++) tick = s.nextAfter(tick);
         assert.equal(tick, T0 + Math.min(k, 50) * interval);
         // Jumping straight there agrees with stepping.
         assert.equal(s.nextAfter(T0 + k * interval - 1), T0 + k * interval);
