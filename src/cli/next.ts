@@ -76,7 +76,8 @@ export function runNext(argv: readonly string[], out: (line: string) => void): n
     if (!(error instanceof InvalidOptionError)) throw error;
     throw new UsageError(error.issues.map((i) => `${ARGUMENT[i.path] ?? i.path}: received ${i.received}; ${i.fix}`).join('\n'));
   }
-  const lines = instants.map((d) => d.toISOString());
+  // An instant past what a Date can hold ("every 99999999w") has no ISO form: the list ends before it.
+  const lines = instants.filter((d) => !Number.isNaN(d.getTime())).map((d) => d.toISOString());
   if (values.json === true) out(JSON.stringify(lines));
   else for (const line of lines) out(line);
   return 0;

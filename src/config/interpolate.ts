@@ -18,6 +18,8 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, issues: O
     });
   }
   if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, issues, [...path, String(i)]));
+  // A YAML 1.1 timestamp (`%YAML 1.1`, then `at: 2026-12-01T02:00:00Z`) is a Date: keep it, do not take it apart.
+  if (value instanceof Date) return value;
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolateEnv(item, env, issues, [...path, key])]));
   }

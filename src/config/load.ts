@@ -67,7 +67,13 @@ function parseFile(file: string, text: string): unknown {
       doc.errors.map((e) => ({ path: `line ${e.linePos?.[0].line ?? '?'}, column ${e.linePos?.[0].col ?? '?'}`, received: 'invalid YAML', fix: e.message.split('\n')[0] ?? e.message })),
     );
   }
-  return doc.toJS() as unknown;
+  try {
+    return doc.toJS() as unknown;
+  } catch (error) {
+    // Aliases are resolved only here: one used before its anchor, or so many that they look
+    // like a resource-exhaustion attack ("billion laughs"), throw from the YAML library.
+    throw new InvalidOptionError(file, [{ path: '(file)', received: 'invalid YAML', fix: `${(error as Error).message}; define each &anchor before its *alias, and use aliases sparingly` }]);
+  }
 }
 
 /**

@@ -20,9 +20,11 @@ export type RunSpec =
       readonly maxOutputBytes: number;
     };
 
+const COMMAND_FIX = 'give the program and its arguments as a list of strings, e.g. ["pg_dump", "-f", "backup.sql"], or one command line string';
 const moduleSchema = z.strictObject({ module: z.string().min(1), export: z.string().min(1).optional() });
 const commandSchema = z.strictObject({
-  command: z.union([z.string().min(1), z.array(z.string()).min(1, { message: 'give the program and its arguments, e.g. ["pg_dump", "-f", "backup.sql"]' })]),
+  // A message for the union too: zod's own for a list holding a non-string is just "Invalid input".
+  command: z.union([z.string().min(1, { message: COMMAND_FIX }), z.array(z.string()).min(1, { message: COMMAND_FIX })], { message: COMMAND_FIX }),
   shell: z.boolean().optional(),
   cwd: z.string().min(1).optional(),
   env: z.record(z.string(), z.string()).optional(),

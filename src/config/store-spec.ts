@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { describeValue, type OptionIssue } from '../util/errors.ts';
+import { closestMatch } from '../util/suggest.ts';
 import { toOptionIssues } from '../util/zod-issues.ts';
 import { postgresSection, sqliteSection } from './schema.ts';
 
@@ -24,7 +25,13 @@ export function checkStore(raw: unknown, dir: string, issues: OptionIssue[]): St
   const keys = Object.keys(raw);
   const kind = keys[0];
   if (keys.length !== 1 || !KINDS.includes(kind as (typeof KINDS)[number])) {
-    issues.push({ path: keys.length === 1 ? `store.${kind}` : 'store', received: keys.length === 1 ? describeValue((raw as Record<string, unknown>)[kind as string]) : describeValue(raw), fix: FIX });
+    // A misspelt kind ("sqlit") gets a "did you mean", like every other unknown key.
+    const guess = keys.length === 1 ? closestMatch(kind as string, KINDS) : undefined;
+    issues.push({
+      path: keys.length === 1 ? `store.${kind}` : 'store',
+      received: keys.length === 1 ? describeValue((raw as Record<string, unknown>)[kind as string]) : describeValue(raw),
+      fix: guess === undefined ? FIX : `unknown store kind; did you mean "${guess}"? (${FIX})`,
+    });
     return null;
   }
   const body = (raw as Record<string, unknown>)[kind as string] ?? {};

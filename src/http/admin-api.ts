@@ -3,7 +3,7 @@ import type { Scheduler } from '../engine/scheduler.ts';
 import { createMetrics, type SchedulerMetrics } from '../observe/metrics.ts';
 import { TaskStatusReader } from '../observe/task-status.ts';
 import { RUN_STATUSES, type RunStatus } from '../store/records.ts';
-import { InvalidOptionError, TaskNotFoundError } from '../util/errors.ts';
+import { describeValue, ErrorCode, InvalidOptionError, TaskNotFoundError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { packageVersion } from '../util/package-version.ts';
 import { bearerAuth } from './auth.ts';
@@ -111,7 +111,8 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     const task = q.task === undefined || q.task === '' ? undefined : registered(q.task);
     const state = q.status === undefined || q.status === '' ? undefined : q.status;
     if (state !== undefined && !(RUN_STATUSES as readonly string[]).includes(state)) throw invalid('status', state, `use one of ${RUN_STATUSES.join(', ')}`);
-    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    // Empty parameters are ignored (docs/http-api.md), `limit=` included.
+    const limit = q.limit === undefined || q.limit === '' ? 50 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > LIMIT_MAX) throw invalid('limit', q.limit ?? '', `use a whole number from 1 to ${LIMIT_MAX}`);
     const page = await scheduler.historyPage({
       limit,
@@ -122,12 +123,13 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     return c.json({ runs: page.runs, nextCursor: page.nextCursor });
   });
   app.get('/api/runs/:id', async (c) => {
-    const run = await scheduler.getRun(c.req.param('id'));
-    if (run === null) throw new HttpError(404, 'ERR_RUN_NOT_FOUND', `no run with id "${c.req.param('id')}"`);
+    const id = runIdParam(c.req.param('id'));
+    const run = await scheduler.getRun(id);
+    if (run === null) throw runNotFound(id);
     return c.json({ run });
   });
   app.post('/api/runs/:id/cancel', async (c) => {
-    const id = c.req.param('id');
+    const id = runIdParam(c.req.param('id'));
     const result = await scheduler.cancel(id);
     if (result === 'not-running') throw new HttpError(409, HttpErrorCode.RunNotRunning, `run "${id}" is not running; only running runs can be cancelled`);
     status.invalidate();
@@ -162,6 +164,18 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
       metrics.close();
     },
   };
+}
+
+const runNotFound = (id: string) => new HttpError(404, ErrorCode.RunNotFound, `no run with id ${describeValue(id)}`);
+
+/**
+ * A run id from the URL. No run id holds a control character, and PostgreSQL cannot even
+ * compare text with a NUL byte in it (the query fails, which was a 500): such an id is 404
+ * without asking the store.
+ */
+function runIdParam(id: string): string {
+  if (/[\u0000-\u001f\u007f]/.test(id)) throw runNotFound(id);
+  return id;
 }
 
 /** 'ok', or why the store did not answer a one-row read within {@link STORE_PROBE_MS}. */

@@ -5,7 +5,7 @@ import type { TaskContext, TaskHandler } from '../engine/task.ts';
 import type { Duration } from '../util/duration.ts';
 import type { Size } from '../util/size.ts';
 import { isFilesystemRoot, removeInside, resolveRoot } from './confined.ts';
-import { durationField, optionIssue, parseOptions, sizeField, stringListField } from './options.ts';
+import { durationField, globFix, optionIssue, parseOptions, sizeField, stringListField } from './options.ts';
 import { progressCounter } from './pacing.ts';
 import { type DirEntry, type FileEntry, relativePath, walk } from './walk.ts';
 
@@ -52,7 +52,7 @@ const MAX_ERRORS = 20;
 const patternFix = (pattern: string): string | undefined =>
   path.posix.isAbsolute(pattern) || path.win32.isAbsolute(pattern) || pattern.split(/[\\/]/).includes('..')
     ? 'globs match paths relative to root (like "tmp/**/*.part") and cannot reach outside it; remove the leading "/" or ".."'
-    : undefined;
+    : globFix(pattern);
 
 const schema = z.strictObject({
   root: z.string().min(1, { message: 'must be the directory to clean' }),

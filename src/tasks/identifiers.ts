@@ -1,10 +1,14 @@
 import { z } from 'zod';
 
-/** A plain SQL identifier: nothing that could end a quoted name or start another statement. */
-export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const QUALIFIED = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+/**
+ * A plain SQL identifier: nothing that could end a quoted name or start another statement, and
+ * at most 63 characters. PostgreSQL silently truncates longer names to 63 bytes, so a longer
+ * name would not be taken as written: it could name another table that shares its first 63.
+ */
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const QUALIFIED = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
 
-const IDENTIFIER_FIX = 'use letters, digits and "_", starting with a letter or "_" (quoted as written, so case matters)';
+const IDENTIFIER_FIX = 'use letters, digits and "_", starting with a letter or "_", at most 63 characters (quoted as written, so case matters)';
 
 /** A column name option. */
 export const columnField = z.string().regex(IDENTIFIER, { message: `is not a column name; ${IDENTIFIER_FIX}` });

@@ -1,11 +1,11 @@
-import { lstat } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import type { TaskHandler } from '../engine/task.ts';
 import type { Duration } from '../util/duration.ts';
 import type { Size } from '../util/size.ts';
-import { durationField, parseOptions, sizeField, stringListField } from './options.ts';
+import { durationField, globFix, parseOptions, sizeField, stringListField } from './options.ts';
 import { progressCounter } from './pacing.ts';
 import { isRotatedCopy, planRotation, type RotatedCopy, rotate, rotatedCopies } from './rotate-file.ts';
 import { walk } from './walk.ts';
@@ -63,7 +63,7 @@ export interface LogRotationResult {
 }
 
 const schema = z.strictObject({
-  files: stringListField(),
+  files: stringListField(globFix),
   root: z.string().min(1).optional(),
   maxSize: sizeField.optional(),
   maxAge: durationField.optional(),
@@ -92,6 +92,10 @@ export function logRotation(options: LogRotationOptions): TaskHandler {
   const dryRun = o.dryRun ?? false;
   return async (ctx) => {
     const { files, missing } = await findFiles(root, o.files, ctx.signal);
+    // Where each directory really was when listed: one swapped for a link since then (to make
+    // the rotation rename, truncate or delete files elsewhere) no longer resolves there.
+    const listed = new Map<string, string | null>();
+    for (const dir of new Set(files.map((f) => path.dirname(f)))) listed.set(dir, await realpath(dir).catch(() => null));
     const now = Date.now();
     const rotated: RotatedFile[] = [];
     const errors: { file: string; message: string }[] = [];
@@ -99,6 +103,8 @@ export function logRotation(options: LogRotationOptions): TaskHandler {
     for (const [i, file] of files.entries()) {
       ctx.signal.throwIfAborted();
       try {
+        const dir = path.dirname(file);
+        if ((await realpath(dir)) !== listed.get(dir)) throw new Error(`not rotated: ${JSON.stringify(dir)} is no longer the directory that was listed (replaced by a link?)`);
         const info = await lstat(file);
         const copies = await rotatedCopies(file);
         const since = await lastRotation(file, info, copies.find((c) => c.index === 1));

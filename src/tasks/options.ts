@@ -1,3 +1,4 @@
+import picomatch from 'picomatch';
 import { z } from 'zod';
 import { durationField } from '../engine/task-options.ts';
 import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
@@ -36,6 +37,19 @@ export function stringListField(check: (item: string) => string | undefined = ()
     });
     return list as string[];
   });
+}
+
+/**
+ * The fix for a glob picomatch cannot compile (it refuses patterns over 64 KiB), checked at the
+ * factory call so the mistake is an option error and not a crash of the factory or of every run.
+ */
+export function globFix(pattern: string): string | undefined {
+  try {
+    picomatch.makeRe(pattern);
+    return undefined;
+  } catch (error) {
+    return `is not a usable glob (${(error as Error).message}); use a shorter pattern, or several`;
+  }
 }
 
 /** One {@link OptionIssue}, with the value rendered for the message. */

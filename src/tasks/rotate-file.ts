@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, readdir, rename, truncate, unlink, writeFile } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -69,7 +69,13 @@ export async function rotate(file: string, plan: RotationPlan, options: { readon
   const { target } = plan;
   if (options.mode === 'copy-truncate') {
     if (target !== null) await copyInto(file, target, options.signal);
-    await truncate(file, 0);
+    // Not through a link: if the file was swapped for one since it was checked, this fails.
+    const handle = await open(file, constants.O_WRONLY | constants.O_NOFOLLOW);
+    try {
+      await handle.truncate(0);
+    } finally {
+      await handle.close();
+    }
     return;
   }
   if (target === null) {
@@ -94,11 +100,15 @@ export async function rotate(file: string, plan: RotationPlan, options: { readon
  */
 async function copyInto(from: string, to: string, signal: AbortSignal): Promise<void> {
   const temp = path.join(path.dirname(to), `.${path.basename(to)}.caretaker-tmp`);
+  // The temporary name is predictable: whatever sits there (a leftover, or a link planted to
+  // make the copy overwrite a file elsewhere) is removed, and the file is created exclusively,
+  // so a link is never written through.
+  await unlink(temp).catch(ignoreMissing);
   try {
     if (to.endsWith('.gz')) {
-      await pipeline(createReadStream(from), createGzip(), createWriteStream(temp, { flags: 'w' }), { signal });
+      await pipeline(createReadStream(from), createGzip(), createWriteStream(temp, { flags: 'wx' }), { signal });
     } else {
-      await copyFile(from, temp);
+      await copyFile(from, temp, constants.COPYFILE_EXCL);
     }
     await rename(temp, to);
   } catch (error) {

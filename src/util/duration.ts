@@ -28,7 +28,8 @@ export const DURATION_HINT = 'use milliseconds as a number or a string like "90s
  */
 export function parseDuration(value: unknown): number | undefined {
   if (typeof value === 'number') {
-    return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+    // Math.max turns -0 into 0: a duration is never negative, not even negative zero.
+    return Number.isFinite(value) && value >= 0 ? Math.max(0, Math.round(value)) : undefined;
   }
   if (typeof value !== 'string') return undefined;
   const text = value.trim();

@@ -31,7 +31,7 @@ export const SIZE_HINT = 'use bytes as a number or a string like "500MB", "10GB"
  * parseSize('ten'); // undefined
  */
 export function parseSize(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.max(0, Math.round(value)) : undefined;
   if (typeof value !== 'string') return undefined;
   const match = SIZE.exec(value.trim());
   if (match === null) return undefined;

@@ -40,7 +40,8 @@ function knownKeysAt(schema: z.ZodType, path: readonly Key[]): string[] {
   return def?.shape === undefined ? [] : Object.keys(def.shape);
 }
 
-const join = (path: readonly Key[]): string => path.map(String).join('.');
+/** Dotted path; an empty key is shown as `""` so the message still names where it is. */
+const join = (path: readonly Key[]): string => path.map((key) => (key === '' ? '""' : String(key))).join('.');
 
 /** zod's own messages; anything else was written by us in the schema and is already a fix. */
 const ZOD_DEFAULT = /^(Invalid|Too (small|big)|Unrecognized)/;
@@ -60,7 +61,11 @@ export function toOptionIssues(error: z.ZodError, input: unknown, schema: z.ZodT
     }
     switch (issue.code) {
       case 'unrecognized_keys': {
-        const known = knownKeysAt(schema, issue.path);
+        // Required keys missing here come first: on a tie ("post" is one edit from "port" and
+        // "host") the "did you mean" names the key the object lacks.
+        const here = join(issue.path);
+        const missing = error.issues.filter((i) => i.code === 'invalid_type' && i.path.length > 0 && join(i.path.slice(0, -1)) === here && valueAt(input, i.path) === undefined).map((i) => String(i.path.at(-1)));
+        const known = [...new Set([...missing, ...knownKeysAt(schema, issue.path)])];
         for (const key of issue.keys) {
           out.push({ path: join([...path, key]), received: describeValue(valueAt(value, [key])), fix: unknownKeyFix(key, known) });
         }
@@ -82,11 +87,28 @@ export function toOptionIssues(error: z.ZodError, input: unknown, schema: z.ZodT
       case 'too_big':
         out.push({ path: join(path), received: describeValue(value), fix: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}` });
         break;
+      case 'invalid_union':
+        out.push({ path: join(path), received: describeValue(value), fix: unionFix(issue.errors) });
+        break;
       default:
         out.push({ path: join(path), received: describeValue(value), fix: issue.message });
     }
   }
   return withoutEchoes(out);
+}
+
+/**
+ * The fix for a value no alternative of a union accepts, from what each alternative expected
+ * (zod's own message is only "Invalid input"): `use "low", "normal", "high" or a number`.
+ */
+function unionFix(branches: readonly (readonly z.core.$ZodIssue[])[]): string {
+  const options = branches.flatMap((issues) => {
+    const first = issues[0];
+    if (first?.code === 'invalid_value') return [first.values.map((v) => JSON.stringify(v)).join(', ')];
+    if (first?.code === 'invalid_type') return [`a ${first.expected}`];
+    return first !== undefined && !ZOD_DEFAULT.test(first.message) ? [first.message] : [];
+  });
+  return options.length === 0 ? 'matches none of the accepted forms' : `use ${options.join(' or ')}`;
 }
 
 /**
