@@ -3,30 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { percentile } from '../lib/stats.ts';
+import type { SuiteOptions, SuiteResult } from '../lib/suite.ts';
+import { type Headline, versus } from '../lib/summary.ts';
 import { fmt, type Table } from '../lib/table.ts';
 import { dropDatabase, flushRedis, freshDatabase, REDIS_URL, redisCommandsSoFar, statementsSoFar } from './databases.ts';
-import { type Fleet, startFleet, tickReport } from './fleet.ts';
+import { runFor as runFleetFor, secondTicks, startFleet, statementRate, type TickFigures, tickFigures, tickReport } from './fleet.ts';
 import type { Library, WorkerOptions } from './worker.ts';
-
-export interface SuiteOptions {
-  readonly quick: boolean;
-  readonly log: (line: string) => void;
-}
 
 const REPLICAS = 4;
 type Backend = 'SQLite' | 'PostgreSQL';
 
-interface TickRow {
+export interface TickRow extends TickFigures {
   readonly library: string;
   readonly backend: string;
   readonly interval: number;
-  readonly ticks: number;
-  readonly executions: number;
-  readonly missed: number;
-  readonly duplicated: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
   /** Store statements (PostgreSQL) or Redis commands per tick interval, all replicas together. */
   readonly perTick?: number;
   readonly perTickUnit?: string;
@@ -45,43 +35,15 @@ async function scratch(backend: Backend, name: string): Promise<{ target: string
   return { target: await freshDatabase(db), dispose: () => dropDatabase(db) };
 }
 
-/** Runs the fleet from start to stop, returning what it reported and the wall-clock window in between. */
-async function runFor(options: Omit<WorkerOptions, 'instance'>, ms: number): Promise<{ fleet: Fleet; readyAt: number; stoppedAt: number }> {
-  const fleet = await startFleet(REPLICAS, options);
-  const readyAt = Date.now();
-  await sleep(ms);
-  const stoppedAt = Date.now();
-  await fleet.stop();
-  return { fleet, readyAt, stoppedAt };
-}
-
-/**
- * Statements per second a fleet costs in steady state: two runs that differ only in length, on
- * one database; start-up and shut-down cost the same in both and cancel out.
- */
-async function statementRate(db: string, options: Omit<WorkerOptions, 'instance'>, shortMs: number, longMs: number): Promise<number> {
-  await runFor(options, 1_000); // installs the schema and registers the tasks
-  const s0 = await statementsSoFar(db);
-  const a = await runFor(options, shortMs);
-  const s1 = await statementsSoFar(db);
-  const b = await runFor(options, longMs);
-  const s2 = await statementsSoFar(db);
-  const seconds = (b.stoppedAt - b.readyAt - (a.stoppedAt - a.readyAt)) / 1000;
-  return (s2 - s1 - (s1 - s0)) / seconds;
-}
+/** Runs the fleet of {@link REPLICAS} from start to stop. */
+const runFor = (options: Omit<WorkerOptions, 'instance'>, ms: number) => runFleetFor(REPLICAS, options, ms);
 
 function tickRow(library: string, backend: string, interval: number, report: ReturnType<typeof tickReport>, extra: Partial<TickRow> = {}): TickRow {
   return {
     library,
     backend,
     interval,
-    ticks: report.ticks,
-    executions: report.lateness.length,
-    missed: report.missed,
-    duplicated: report.duplicated,
-    p50: percentile(report.lateness, 50),
-    p99: percentile(report.lateness, 99),
-    max: Math.max(...report.lateness),
+    ...tickFigures(report),
     ...extra,
   };
 }
@@ -91,10 +53,8 @@ async function caretakerTicks(backend: Backend, seconds: number, log: (l: string
   log(`  ticks: caretaker on ${backend}, ${REPLICAS} replicas, ${seconds} s`);
   const store = await scratch(backend, 'ticks');
   try {
-    const { fleet, readyAt, stoppedAt } = await runFor({ library: 'caretaker', target: store.target, tasks: { count: 1, every: '1s' } }, seconds * 1000);
-    const first = Math.ceil(readyAt / 1000) * 1000 + 1000;
-    const last = Math.floor(stoppedAt / 1000) * 1000 - 1000;
-    return tickRow('caretaker', backend, 1000, tickReport(fleet.runs, first, last, 1000));
+    const run = await runFor({ library: 'caretaker', target: store.target, tasks: { count: 1, every: '1s' } }, seconds * 1000);
+    return tickRow('caretaker', backend, 1000, secondTicks(run));
   } finally {
     await store.dispose();
   }
@@ -201,7 +161,7 @@ const ms = (v: number | undefined, digits = 1) => (v === undefined || !Number.is
  * The cluster benchmark: Caretaker on four replica processes sharing SQLite and PostgreSQL,
  * beside BullMQ, pg-boss and graphile-worker running the same periodic task on four workers.
  */
-export async function clusterSuite({ quick, log }: SuiteOptions): Promise<{ tables: Table[]; raw: object }> {
+export async function clusterSuite({ quick, log }: SuiteOptions): Promise<SuiteResult> {
   const tickSeconds = quick ? 15 : 60;
   const ticks: TickRow[] = [];
   for (const backend of ['SQLite', 'PostgreSQL'] as const) ticks.push(await caretakerTicks(backend, tickSeconds, log));
@@ -209,10 +169,10 @@ export async function clusterSuite({ quick, log }: SuiteOptions): Promise<{ tabl
   log('  statements: caretaker on PostgreSQL, idle and one task every second');
   const [shortMs, longMs] = quick ? [3_000, 13_000] : [5_000, 35_000];
   const idleDb = await scratch('PostgreSQL', 'idle');
-  const idleRate = await statementRate('caretaker_bench_idle', { library: 'caretaker', target: idleDb.target, tasks: { count: 1, every: '1h' } }, shortMs, longMs);
+  const idleRate = (await statementRate('caretaker_bench_idle', REPLICAS, { library: 'caretaker', target: idleDb.target, tasks: { count: 1, every: '1h' } }, shortMs, longMs)).perSecond;
   await idleDb.dispose();
   const tickDb = await scratch('PostgreSQL', 'tickstmts');
-  const tickRate = await statementRate('caretaker_bench_tickstmts', { library: 'caretaker', target: tickDb.target, tasks: { count: 1, every: '1s' } }, shortMs, longMs);
+  const tickRate = (await statementRate('caretaker_bench_tickstmts', REPLICAS, { library: 'caretaker', target: tickDb.target, tasks: { count: 1, every: '1s' } }, shortMs, longMs)).perSecond;
   await tickDb.dispose();
   const pgRow = ticks.find((r) => r.backend === 'PostgreSQL');
   if (pgRow !== undefined) ticks[ticks.indexOf(pgRow)] = { ...pgRow, perTick: tickRate, perTickUnit: 'statements' };
@@ -272,5 +232,27 @@ export async function clusterSuite({ quick, log }: SuiteOptions): Promise<{ tabl
       note: 'For reference (measured earlier, not in this run): BullMQ re-ran a killed job after 37 s; agenda locks it for 10 min; graphile-worker for 4 h.',
     },
   ];
-  return { tables, raw: { ticks, idleStatementsPerSecond: idleRate, burst, kill } };
+  return { tables, raw: { ticks, idleStatementsPerSecond: idleRate, burst, kill }, headlines: clusterHeadlines(ticks) };
+}
+
+/** The cluster's rows of the combined summary: Caretaker's worst store against the best peer, per figure. */
+export function clusterHeadlines(ticks: readonly TickRow[]): Headline[] {
+  const caretakerRows = ticks.filter((r) => r.library === 'caretaker');
+  const peerRows = ticks.filter((r) => r.library !== 'caretaker');
+  const name = (r: TickRow) => `${r.library} (${r.backend}, every ${r.interval === 1000 ? '1 s' : '1 min'})`;
+  return [
+    versus(`lateness p99, one task on ${REPLICAS} replicas`, caretakerRows.map((r) => r.p99), peerRows.map((r) => ({ name: name(r), value: r.p99 })), (v) => ms(v, 2)),
+    versus(
+      `missed + duplicated ticks, one task on ${REPLICAS} replicas`,
+      caretakerRows.map((r) => r.missed + r.duplicated),
+      peerRows.map((r) => ({ name: name(r), value: r.missed + r.duplicated })),
+      String,
+    ),
+    versus(
+      `PostgreSQL statements per tick, ${REPLICAS} replicas`,
+      [caretakerRows.find((r) => r.backend === 'PostgreSQL')?.perTick],
+      peerRows.filter((r) => r.backend === 'PostgreSQL').map((r) => ({ name: name(r), value: r.perTick })),
+      (v) => v.toFixed(1),
+    ),
+  ];
 }

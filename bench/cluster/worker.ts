@@ -1,7 +1,8 @@
 /**
  * One replica of a periodic-task library, in its own process, for the cluster benchmark. Every
  * handler start is reported to the parent over IPC with the instant the library meant it for;
- * SIGTERM stops the library gracefully (closing its connections) and exits.
+ * SIGTERM stops the library gracefully (closing its connections) and exits; a `{ type: 'usage' }`
+ * message is answered with the process's CPU time and resident memory.
  *
  * Options: one JSON argument, a {@link WorkerOptions}.
  */
@@ -29,6 +30,13 @@ export interface RunMessage {
   /** Handler start, epoch ms with sub-millisecond precision. */
   readonly at: number;
   readonly attempt: number;
+}
+
+/** A worker's answer to `{ type: 'usage' }`: its CPU time since it started and its resident memory. */
+export interface UsageMessage {
+  readonly type: 'usage';
+  readonly cpuMs: number;
+  readonly rssBytes: number;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as WorkerOptions;
@@ -119,5 +127,10 @@ process.on('SIGTERM', () => {
       process.exit(1);
     },
   );
+});
+process.on('message', (m: { type: string }) => {
+  if (m.type !== 'usage') return;
+  const { userCPUTime, systemCPUTime } = process.resourceUsage();
+  process.send?.({ type: 'usage', cpuMs: (userCPUTime + systemCPUTime) / 1000, rssBytes: process.memoryUsage.rss() } satisfies UsageMessage);
 });
 process.send?.({ type: 'ready' });

@@ -1,15 +1,12 @@
 import { runChild } from '../lib/child.ts';
+import type { SuiteOptions, SuiteResult } from '../lib/suite.ts';
+import { type Headline, versus } from '../lib/summary.ts';
 import { fmt, type Table } from '../lib/table.ts';
 
 const CHILD = new URL('./child.ts', import.meta.url);
 
-export interface SuiteOptions {
-  readonly quick: boolean;
-  readonly log: (line: string) => void;
-}
-
 type Result = Record<string, number>;
-type Row = { library: string; variant: string; result: Result | null; reason?: string };
+export type Row = { library: string; variant: string; result: Result | null; reason?: string };
 
 /** The median of `repeat` fresh-process runs (by `key`); a failed run ends the series. */
 async function medianOf(repeat: number, key: string, run: () => Promise<Row>): Promise<Row> {
@@ -39,7 +36,7 @@ const ratio = (peer: number | undefined, ours: number | undefined) => (peer === 
  * The in-process benchmark: Caretaker beside croner, node-cron, cron and toad-scheduler (and a
  * bare setInterval where it applies), each measurement in a fresh process.
  */
-export async function engineSuite({ quick, log }: SuiteOptions): Promise<{ tables: Table[]; raw: Record<string, Row[]> }> {
+export async function engineSuite({ quick, log }: SuiteOptions): Promise<SuiteResult> {
   const raw: Record<string, Row[]> = {};
   const tables: Table[] = [];
 
@@ -148,5 +145,37 @@ export async function engineSuite({ quick, log }: SuiteOptions): Promise<{ table
     header: ['library (schedule)', 'ticks due', 'runs'],
     rows: stall.map((r) => [label(r), String(value(r, 'ticksDue') ?? '–'), r.result === null ? (r.reason ?? '–') : String(value(r, 'ran'))]),
   });
-  return { tables, raw };
+  return { tables, raw, headlines: engineHeadlines(raw, { largest: sizes.at(-1) ?? 0, idleSeconds }) };
+}
+
+/**
+ * The engine's rows of the combined summary: Caretaker's worst variant against the best peer,
+ * per figure (a missing result of a peer, such as out of memory, does not compete).
+ */
+export function engineHeadlines(raw: Record<string, Row[]>, { largest, idleSeconds }: { largest: number; idleSeconds: number }): Headline[] {
+  const split = (rows: readonly Row[] | undefined, key: (r: Row) => number | undefined) => ({
+    ours: (rows ?? []).filter((r) => r.library === 'caretaker').map(key),
+    peers: (rows ?? []).filter((r) => r.library !== 'caretaker').map((r) => ({ name: label(r), value: key(r) })),
+  });
+  const row = (figure: string, rows: readonly Row[] | undefined, key: (r: Row) => number | undefined, format: (v: number) => string) => {
+    const { ours, peers } = split(rows, key);
+    return versus(figure, ours, peers, format);
+  };
+  const n = `${largest / 1000}k`;
+  const ofSize = (kind: string) => raw.registration?.filter((r) => r.variant === `${kind} ×${n}`);
+  const calm = raw.lateness?.filter((r) => !r.variant.includes('blocked'));
+  const blocked = raw.lateness?.filter((r) => r.variant.includes('blocked'));
+  const ms = (digits: number) => (v: number) => fmt.ms(v, digits);
+  return [
+    row(`registration time, ${n} tasks (every)`, ofSize('every'), (r) => value(r, 'ms'), ms(0)),
+    row(`registration time, ${n} tasks (cron)`, ofSize('cron'), (r) => value(r, 'ms'), ms(0)),
+    row(`heap per task, ${n} tasks (every)`, ofSize('every'), (r) => value(r, 'bytesPerTask'), fmt.bytes),
+    row(`heap per task, ${n} tasks (cron)`, ofSize('cron'), (r) => value(r, 'bytesPerTask'), fmt.bytes),
+    row(`CPU while idle for ${idleSeconds} s, 10,000 tasks`, raw.idle, (r) => value(r, 'cpuMs'), ms(1)),
+    row('lateness p99, 100 tasks every second', calm, (r) => value(r, 'p99'), ms(2)),
+    row('lateness p99, loop blocked 50 ms every 200 ms', blocked, (r) => value(r, 'p99'), ms(2)),
+    row('lost + doubled ticks, lateness runs', raw.lateness, (r) => (r.result === null ? undefined : (value(r, 'missed') ?? 0) + (value(r, 'doubled') ?? 0)), String),
+    row('drift of a 100 ms interval, p99 |error|', raw.drift, (r) => value(r, 'p99Abs'), ms(2)),
+    row('runs lost to a 2.5 s loop stall (of 3 due)', raw.stall, (r) => (r.result === null ? undefined : (value(r, 'ticksDue') ?? 0) - (value(r, 'ran') ?? 0)), String),
+  ];
 }

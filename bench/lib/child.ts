@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { percentile } from './stats.ts';
 
 /** What a benchmark child reported, or why it did not. */
 export type ChildResult<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -29,4 +30,20 @@ export function runChild<T>(script: URL, args: readonly string[], options: { tim
       else resolve({ ok: false, reason: `exit ${code ?? signal}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` });
     });
   });
+}
+
+/**
+ * Runs a child `repeat` times and reports the median of every figure it returns, each taken on
+ * its own (fresh processes vary; one slow start should not pick the other figures). The first
+ * failure ends the series and is the result.
+ */
+export async function medianOfChildren(repeat: number, run: () => Promise<ChildResult<Record<string, number>>>): Promise<ChildResult<Record<string, number>>> {
+  const values: Record<string, number>[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const outcome = await run();
+    if (!outcome.ok) return outcome;
+    values.push(outcome.value);
+  }
+  const keys = Object.keys(values[0] ?? {});
+  return { ok: true, value: Object.fromEntries(keys.map((k) => [k, percentile(values.map((v) => v[k] ?? Number.NaN), 50)])) };
 }
