@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { postgresStore } from '../../src/index.ts';
+import { createScheduler, postgresStore } from '../../src/index.ts';
+import { createTestClock } from '../../src/testing/index.ts';
 import { postgresMigrations } from '../../src/store/postgres/migrate.ts';
 import { openHandles, postgresSkip, testDatabase } from '../helpers/postgres.ts';
 import { describeStoreContract } from './contract.ts';
@@ -50,6 +51,25 @@ describe('PostgreSQL store', { skip }, () => {
     } finally {
       await admin.end();
     }
+  });
+
+  it('a scheduler registers and runs every kind of schedule on it (cron, every, at)', async () => {
+    if (database === null) throw new Error('no test database');
+    const clock = createTestClock({ start: '2026-03-29T00:59:00Z', settleTurns: 5 });
+    const store = postgresStore({ url: database.url, schema: 'kinds' });
+    const scheduler = createScheduler({ store, clock, instance: 'kinds' });
+    const ran: string[] = [];
+    const handler = (ctx: { task: string }) => void ran.push(ctx.task);
+    scheduler.add({ name: 'cron', schedule: { cron: '0 * * * *', timezone: 'Europe/Berlin', dst: { gap: 'skip' } }, handler });
+    scheduler.add({ name: 'every', schedule: { every: '30m' }, handler });
+    scheduler.add({ name: 'at', schedule: { at: '2026-03-29T01:00:00Z' }, handler });
+    await scheduler.start();
+    await clock.advance(61_000);
+    await scheduler.onIdle();
+    const tasks = (await store.listTasks()).map((t) => t.name).sort();
+    await scheduler.stop();
+    assert.deepEqual(tasks, ['at', 'cron', 'every']);
+    assert.deepEqual(ran.sort(), ['at', 'cron', 'every']);
   });
 
   it('upgrades a schema a previous version left, keeping its runs', async () => {

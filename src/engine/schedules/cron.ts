@@ -124,8 +124,9 @@ export class CronSchedule implements ScheduleDefinition, BoundSchedule {
   }
 }
 
+/** The persisted identity of a cron schedule. Printable: PostgreSQL text and JSON refuse NUL. */
 function cronKey(expression: string, timezone: string, gap: string, overlap: string): string {
-  return `cron:${expression}\u0000${timezone}\u0000${gap}\u0000${overlap}`;
+  return `cron:${expression}|${timezone}|${gap}|${overlap}`;
 }
 
 const MAX_SHARED = 10_000;

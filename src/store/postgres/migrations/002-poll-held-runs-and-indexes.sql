@@ -43,3 +43,8 @@ BEGIN
     'queued', handed_over);
 END;
 $$;
+
+-- Every poll asks for tasks whose pause flag changed and for queued ticks: index both, so an
+-- idle poll does not scan every task.
+CREATE INDEX caretaker_tasks_by_pause_version ON caretaker_tasks (pause_version);
+CREATE INDEX caretaker_tasks_queued ON caretaker_tasks (name) WHERE queued IS NOT NULL;

@@ -1,0 +1,37 @@
+/**
+ * One soak replica: a scheduler on PostgreSQL with the soak's task mix. Handler starts go to the
+ * parent in batches (task index, nominal instant, start instant); memory every few seconds.
+ * SIGTERM stops it gracefully.
+ */
+import { createScheduler, postgresStore } from 'caretaker';
+import { preciseNow } from '../bench/lib/stats.ts';
+import { type SoakOptions, taskMix } from './mix.ts';
+
+preciseNow(); // calibrate before the first run
+const options = JSON.parse(process.argv[2] ?? '{}') as SoakOptions & { readonly instance: string };
+const scheduler = createScheduler({ store: postgresStore({ url: options.url, poolSize: 4 }), instance: options.instance });
+let batch: [number, number, number][] = [];
+const flush = () => {
+  if (batch.length > 0) process.send?.({ type: 'runs', runs: batch });
+  batch = [];
+};
+for (const [index, task] of taskMix(options.tasks).entries()) {
+  scheduler.add({
+    name: task.name,
+    schedule: task.schedule,
+    catchUp: 'none',
+    handler: (ctx) => void batch.push([index, ctx.scheduledFor.getTime(), preciseNow()]),
+  });
+}
+let errors = 0;
+scheduler.on('error', () => void errors++);
+setInterval(flush, 200).unref();
+setInterval(() => process.send?.({ type: 'memory', rss: process.memoryUsage().rss, errors }), 5_000).unref();
+process.on('SIGTERM', () => {
+  void scheduler.stop({ timeout: '5s' }).then(() => {
+    flush();
+    process.send?.({ type: 'stopped', errors }, () => process.exit(0));
+  });
+});
+await scheduler.start();
+process.send?.({ type: 'ready' });
