@@ -3,22 +3,15 @@
  * is recorded interrupted once its lease lapses, retried on another replica, never twice at once.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { RunRecord } from '../../src/index.ts';
-import { type Backend, backends, openBackend, type StoreConfig } from '../multiprocess/backends.ts';
-import { killAllReplicas, type Replica, startReplica, stopReplicas, storeRuns, waitFor } from '../multiprocess/cluster.ts';
+import { backends, useBackend } from '../multiprocess/backends.ts';
+import { type Replica, stopReplicas, storeRuns, waitFor } from '../multiprocess/cluster.ts';
 
 for (const backend of backends) {
   describe(`kill -9 on ${backend.name}`, { skip: backend.skip, concurrency: false }, () => {
-    let store: Backend;
-    before(async () => {
-      store = await openBackend(backend.name);
-    });
-    after(async () => store.dispose());
-    afterEach(killAllReplicas);
-    const config = (name: string) => store.config(name);
-    const replicas = (c: StoreConfig, tasks: object[], extra: object = {}) =>
-      Promise.all([0, 1, 2, 3].map((i) => startReplica({ instance: `r${i}`, store: c, tasks, ...extra })));
+    const { backend: store, replicas } = useBackend(backend.name);
+    const config = (name: string) => store().config(name);
 
     it('kill -9 of the replica running a long handler: interrupted within the lease, retried by another, never twice at once', async () => {
       const c = config('kill');
@@ -33,7 +26,7 @@ for (const backend of backends) {
       let runs: RunRecord[] = [];
       await waitFor(
         async () => {
-          runs = await store.withStore(c, (s) => storeRuns(s, 'long'));
+          runs = await store().withStore(c, (s) => storeRuns(s, 'long'));
           return runs.length >= 2 && runs[1]?.status === 'running';
         },
         15_000,

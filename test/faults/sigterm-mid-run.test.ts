@@ -4,21 +4,16 @@
  * ignores it are recorded interrupted; nothing is left running, nothing silently lost.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { type Backend, backends, openBackend } from '../multiprocess/backends.ts';
-import { killAllReplicas, startReplica, storeRuns, waitFor } from '../multiprocess/cluster.ts';
+import { describe, it } from 'node:test';
+import { backends, useBackend } from '../multiprocess/backends.ts';
+import { startReplica, storeRuns, waitFor } from '../multiprocess/cluster.ts';
 
 for (const backend of backends) {
   describe(`SIGTERM mid-run on ${backend.name}`, { skip: backend.skip }, () => {
-    let store: Backend;
-    before(async () => {
-      store = await openBackend(backend.name);
-    });
-    after(async () => store.dispose());
-    afterEach(killAllReplicas);
+    const { backend: store } = useBackend(backend.name);
 
     it('every run in flight is recorded as it ended: succeeded, or interrupted', async () => {
-      const config = store.config('sigterm');
+      const config = store().config('sigterm');
       const now = { schedule: { every: '1h' } };
       const replica = await startReplica({
         instance: 'r0',
@@ -41,7 +36,7 @@ for (const backend of backends) {
       assert.ok(took < 2_000 + 1_500, `stopped ${took} ms after SIGTERM (stop timeout 2 s)`);
       const stopped = replica.messages.find((m) => m.type === 'stopped');
       assert.deepEqual(stopped, { type: 'stopped', interrupted: ['honours-abort', 'stubborn'], finished: ['finishes'] });
-      const runs = await store.withStore(config, (s) => storeRuns(s));
+      const runs = await store().withStore(config, (s) => storeRuns(s));
       assert.deepEqual(
         runs.map((r) => [r.task, r.status, r.error?.code ?? null]).sort(),
         [

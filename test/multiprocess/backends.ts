@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, afterEach, before } from 'node:test';
 import { postgresStore, sqliteStore, type Store } from '../../src/index.ts';
 import { postgresSkip, testDatabase } from '../helpers/postgres.ts';
+import { killAllReplicas, startReplica } from './cluster.ts';
 
 /** Where replica processes keep state: a SQLite file, or a schema in a PostgreSQL database. */
 export type StoreConfig = { readonly sqlite: string } | { readonly postgres: string; readonly schema: string };
@@ -50,4 +52,29 @@ export async function openBackend(name: 'SQLite' | 'PostgreSQL'): Promise<Backen
     },
     dispose,
   };
+}
+
+/**
+ * For a `describe` of multi-process tests: opens the backend before, disposes of it after, and
+ * kills leftover replicas after each test (a failing test must not leave processes behind).
+ * Returns the backend and a helper that starts `count` replicas (r0, r1, …) on one config.
+ */
+export function useBackend(name: 'SQLite' | 'PostgreSQL'): {
+  readonly backend: () => Backend;
+  readonly replicas: (config: StoreConfig, tasks: object[], extra?: object, count?: number) => ReturnType<typeof startAll>;
+} {
+  let backend: Backend | undefined;
+  before(async () => {
+    backend = await openBackend(name);
+  });
+  after(async () => backend?.dispose());
+  afterEach(killAllReplicas);
+  return {
+    backend: () => backend as Backend,
+    replicas: (config, tasks, extra = {}, count = 4) => startAll(config, tasks, extra, count),
+  };
+}
+
+function startAll(config: StoreConfig, tasks: object[], extra: object, count: number) {
+  return Promise.all(Array.from({ length: count }, (_, i) => startReplica({ instance: `r${i}`, store: config, tasks, ...extra })));
 }

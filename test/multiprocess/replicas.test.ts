@@ -3,25 +3,17 @@
  * Bounds are generous; the assertions are about counts and order, not milliseconds.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Store } from '../../src/index.ts';
-import { type Backend, backends, openBackend, type StoreConfig } from './backends.ts';
-import { killAllReplicas, startReplica, stopReplicas, storeRuns, waitFor } from './cluster.ts';
+import { backends, type StoreConfig, useBackend } from './backends.ts';
+import { startReplica, stopReplicas, storeRuns, waitFor } from './cluster.ts';
 
 for (const backend of backends) {
   describe(`four replicas on ${backend.name}`, { skip: backend.skip, concurrency: false }, () => {
-    let store: Backend;
-    before(async () => {
-      store = await openBackend(backend.name);
-    });
-    after(async () => store.dispose());
-    afterEach(killAllReplicas);
-    const config = (name: string) => store.config(name);
-    const withStore = <T>(c: StoreConfig, work: (s: Store) => Promise<T>) => store.withStore(c, work);
-
-    const replicas = (c: StoreConfig, tasks: object[], extra: object = {}) =>
-      Promise.all([0, 1, 2, 3].map((i) => startReplica({ instance: `r${i}`, store: c, tasks, ...extra })));
+    const { backend: store, replicas } = useBackend(backend.name);
+    const config = (name: string) => store().config(name);
+    const withStore = <T>(c: StoreConfig, work: (s: Store) => Promise<T>) => store().withStore(c, work);
 
     it('run each tick of a per-second task exactly once over 60+ ticks', async () => {
       const c = config('ticks');
