@@ -24,7 +24,16 @@ for (const [index, task] of taskMix(options.tasks).entries()) {
   });
 }
 let errors = 0;
-scheduler.on('error', () => void errors++);
+const seen = new Set<string>();
+scheduler.on('error', (e) => {
+  errors++;
+  // Each distinct message once, so the report can say what went wrong, not only how often.
+  const message = `${e.context}: ${e.error instanceof Error ? e.error.message : String(e.error)}`;
+  if (seen.size < 20 && !seen.has(message)) {
+    seen.add(message);
+    process.send?.({ type: 'error', message });
+  }
+});
 setInterval(flush, 200).unref();
 setInterval(() => process.send?.({ type: 'memory', rss: process.memoryUsage().rss, errors }), 5_000).unref();
 process.on('SIGTERM', () => {

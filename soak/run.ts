@@ -42,11 +42,12 @@ const tasks = taskMix(taskCount);
 const starts = new Map<string, number[]>(); // `${task}:${nominal}` → start instants
 const rss = new Map<string, number>();
 const errors = new Map<string, number>();
+const errorMessages = new Set<string>();
 
 function startReplica(instance: string): Promise<ChildProcess> {
   const child = fork(new URL('./replica.ts', import.meta.url), [JSON.stringify({ url, tasks: taskCount, instance })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--no-warnings'] });
   return new Promise((resolve, reject) => {
-    child.on('message', (m: { type: string; runs?: [number, number, number][]; rss?: number; errors?: number }) => {
+    child.on('message', (m: { type: string; runs?: [number, number, number][]; rss?: number; errors?: number; message?: string }) => {
       if (m.type === 'ready') resolve(child);
       else if (m.type === 'runs') for (const [task, nominal, at] of m.runs ?? []) {
         const key = `${task}:${nominal}`;
@@ -56,7 +57,8 @@ function startReplica(instance: string): Promise<ChildProcess> {
       } else if (m.type === 'memory') {
         rss.set(instance, m.rss ?? 0);
         errors.set(instance, m.errors ?? 0);
-      } else if (m.type === 'stopped') errors.set(instance, m.errors ?? 0);
+      } else if (m.type === 'error') errorMessages.add(m.message ?? '');
+      else if (m.type === 'stopped') errors.set(instance, m.errors ?? 0);
     });
     child.once('exit', (code) => reject(new Error(`replica ${instance} exited with ${code} before it was ready`)));
   });
@@ -126,12 +128,12 @@ const table: Table = {
   title: `Soak: ${taskCount} tasks (1 s / 5 s / 15 s cron / 1 min), ${replicaCount} replicas on PostgreSQL, ${minutes} min`,
   header: ['window', 'ticks', 'duplicated', 'missed', 'p50', 'p99', 'max', `RSS (${replicaCount})`, 'store', 'run rows'],
   rows,
-  note: `Lateness is handler start minus the tick's instant. Store errors reported by replicas: ${storeErrors}.${missedExamples.length > 0 ? ` Missed, e.g.: ${missedExamples.join(', ')}` : ''}`,
+  note: `Lateness is handler start minus the tick's instant. Errors reported by replicas: ${storeErrors}${errorMessages.size > 0 ? ` (${[...errorMessages].join('; ')})` : ''}.${missedExamples.length > 0 ? ` Missed, e.g.: ${missedExamples.join(', ')}` : ''}`,
 };
 process.stdout.write(`\n${renderText(table)}\n`);
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
 mkdirSync(new URL('../bench/results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('../bench/results/soak.json', import.meta.url), `${JSON.stringify({ date: new Date().toISOString(), machine, minutes, tasks: taskCount, replicas: replicaCount, totals: { ...all, lateness: undefined, p50: percentile(all.lateness, 50), p99: percentile(all.lateness, 99), max: Math.max(...all.lateness) }, storeErrors, slices: slices.map((s) => ({ ...s, lateness: undefined, p50: percentile(s.lateness, 50), p99: percentile(s.lateness, 99) })), samples }, null, 2)}\n`);
+writeFileSync(new URL('../bench/results/soak.json', import.meta.url), `${JSON.stringify({ date: new Date().toISOString(), machine, minutes, tasks: taskCount, replicas: replicaCount, totals: { ...all, lateness: undefined, p50: percentile(all.lateness, 50), p99: percentile(all.lateness, 99), max: Math.max(...all.lateness) }, storeErrors, errorMessages: [...errorMessages], slices: slices.map((s) => ({ ...s, lateness: undefined, p50: percentile(s.lateness, 50), p99: percentile(s.lateness, 99) })), samples }, null, 2)}\n`);
 if (values.keep !== true) await dropDatabase(DB);
 if (all.duplicated > 0 || all.missed > 0 || all.ticks === 0) {
   log(`soak FAILED: ${all.duplicated} duplicated, ${all.missed} missed of ${all.ticks} ticks`);
