@@ -48,3 +48,11 @@ export function shouldRetry(policy: RetryPolicy, status: FinalStatus, attempt: n
     return false;
   }
 }
+
+/**
+ * The next wait while the store keeps failing: 250 ms, then doubling, at most `maxMs`. Pass 0
+ * for the first failure.
+ */
+export function storeBackoff(previousMs: number, maxMs: number): number {
+  return Math.min(maxMs, Math.max(250, previousMs * 2));
+}

@@ -7,7 +7,7 @@ import { Execution, type ExecutionHost } from './execution.ts';
 import type { LeaseKeeper } from './housekeeping.ts';
 import type { JobRouter } from './job-router.ts';
 import type { PreciseWait } from './precise-wait.ts';
-import { retryDelay, shouldRetry } from './retry.ts';
+import { retryDelay, shouldRetry, storeBackoff } from './retry.ts';
 import { type AbortCause, endStatus, type Settlement } from './run-state.ts';
 import type { Job } from './task-runtime.ts';
 import { timerEntry } from './timer-queue.ts';
@@ -242,7 +242,7 @@ export class RunController implements LeaseKeeper {
       const attempt = (): void => {
         ctx.store.finish(completion, ctx.clock.now()).then(resolve, (error: unknown) => {
           ctx.reportError(error, 'store');
-          backoffMs = Math.min(MAX_RECORD_BACKOFF_MS, Math.max(250, backoffMs * 2));
+          backoffMs = storeBackoff(backoffMs, MAX_RECORD_BACKOFF_MS);
           ctx.timers.after(timerEntry(attempt), backoffMs);
         });
       };

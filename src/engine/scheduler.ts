@@ -19,6 +19,7 @@ import { stopOnSignals, type StopOnSignalsOptions } from './stop-on-signals.ts';
 import { resolveSchedulerOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './scheduler-options.ts';
 import type { TaskDefinition, TaskInfo } from './task.ts';
 import { resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
+import { storeBackoff } from './retry.ts';
 import { TaskRuntime } from './task-runtime.ts';
 import { TickPlanner } from './tick-planner.ts';
 import { timerEntry, TimerQueue } from './timer-queue.ts';
@@ -372,7 +373,7 @@ export class Scheduler {
   #onClaimError(error: unknown): void {
     this.#reportError(error, 'store');
     // Back off and try the same jobs again: ticks are delayed, not lost.
-    this.#claimBackoffMs = Math.min(MAX_CLAIM_BACKOFF_MS, Math.max(250, this.#claimBackoffMs * 2));
+    this.#claimBackoffMs = storeBackoff(this.#claimBackoffMs, MAX_CLAIM_BACKOFF_MS);
     this.#timers.after(timerEntry(() => this.#dispatcher.resume()), this.#claimBackoffMs);
   }
 

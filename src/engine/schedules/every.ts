@@ -1,7 +1,5 @@
 import { formatDuration } from '../../util/duration.ts';
-import type { BoundSchedule, ScheduleDefinition } from './types.ts';
-
-const MAX_DATE_MS = 8.64e15;
+import { type BoundSchedule, MAX_DATE_MS, type ScheduleDefinition } from './types.ts';
 
 /**
  * `every` ticks are `anchor + k·interval` for k ≥ 0: never "interval after the last run

@@ -4,7 +4,7 @@ import { unknownKeyFix } from '../../util/suggest.ts';
 import { AtSchedule } from './at.ts';
 import { cronSchedule, evictCronSchedule, sharedCronSchedule } from './cron.ts';
 import { EveryDefinition } from './every.ts';
-import type { ScheduleDefinition } from './types.ts';
+import { MAX_DATE_MS, type ScheduleDefinition } from './types.ts';
 import { isValidTimeZone } from './zoned-time.ts';
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
@@ -26,7 +26,6 @@ export function parseInstant(value: unknown): number | undefined {
   return undefined;
 }
 
-const MAX_DATE_MS = 8.64e15;
 /** Longest interval or initial delay: a century keeps every tick a Date can hold. */
 const MAX_INTERVAL_MS = 100 * 365.25 * 24 * 3_600_000;
 

@@ -73,3 +73,6 @@ export interface BoundSchedule extends Schedule {
   /** The anchor to persist (`every` only), or null. */
   readonly anchor: number | null;
 }
+
+/** The latest instant a Date can hold (year 275760); schedules end there. */
+export const MAX_DATE_MS = 8.64e15;
