@@ -15,5 +15,17 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: false,
   },
-  server: api ? { proxy: { '/api': { target: api, changeOrigin: true } } } : {},
+  server: api
+    ? {
+        proxy: {
+          '/api': {
+            target: api,
+            changeOrigin: true,
+            // The dev server's own origin is not the daemon's: drop it, as curl would, so the
+            // daemon's cross-site guard lets the dashboard's buttons through in development.
+            configure: (proxy) => proxy.on('proxyReq', (request) => request.removeHeader('origin')),
+          },
+        },
+      }
+    : {},
 });

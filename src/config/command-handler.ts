@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TaskHandler } from '../engine/task.ts';
 import { CaretakerError, ErrorCode } from '../util/errors.ts';
+import { DEFAULT_ABORT_GRACE_MS } from '../engine/task-options.ts';
+import { ProcessGroup } from './process-group.ts';
 import type { RunSpec } from './run-spec.ts';
 
 type CommandSpec = Extract<RunSpec, { kind: 'command' }>;
@@ -58,14 +61,20 @@ class Tail {
   }
 }
 
-/** How long a command gets after SIGTERM (on timeout or cancel) before SIGKILL. */
-const KILL_GRACE_MS = 5_000;
+/** How long after the leader exits its output may still arrive: only a process that left the group can hold the pipes longer. */
+const DRAIN_MS = 200;
 
 /**
  * A handler that runs a program: no shell unless `shell` is set, so arguments are never
- * re-parsed. Aborting the run (timeout, cancel, shutdown) sends SIGTERM, then SIGKILL.
+ * re-parsed. The program leads a process group of its own, and no process of that group
+ * outlives the run: aborting the run (timeout, cancel, replace, shutdown) sends SIGTERM to the
+ * group and SIGKILL shortly before `abortGraceMs` has passed, when the engine would abandon the
+ * handler; and when the program exits by itself, whatever it left running in the background
+ * gets the same SIGTERM, then SIGKILL, before the run settles (a finished run leaves nothing
+ * running).
  */
-export function commandHandler(spec: CommandSpec): TaskHandler {
+export function commandHandler(spec: CommandSpec, options: { readonly abortGraceMs?: number } = {}): TaskHandler {
+  const abortGraceMs = options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;
   return (ctx) =>
     new Promise<CommandOutput>((resolve, reject) => {
       // An 'abort' listener added now would never fire: do not start a program nothing can stop.
@@ -74,32 +83,37 @@ export function commandHandler(spec: CommandSpec): TaskHandler {
         return;
       }
       const [program, ...args] = spec.argv as [string, ...string[]];
-      const child = spawn(program, args, { cwd: spec.cwd, env: { ...process.env, ...spec.env }, shell: spec.shell, stdio: ['ignore', 'pipe', 'pipe'] });
+      // `detached` only makes the child a group leader: it is not unref'd, and its pipes stay ours.
+      const child = spawn(program, args, { cwd: spec.cwd, env: { ...process.env, ...spec.env }, shell: spec.shell, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const group = child.pid !== undefined ? new ProcessGroup(child.pid, abortGraceMs) : null;
       const stdout = new Tail(spec.maxOutputBytes);
       const stderr = new Tail(spec.maxOutputBytes);
       child.stdout.on('data', (c: Buffer) => stdout.push(c));
       child.stderr.on('data', (c: Buffer) => stderr.push(c));
-      let killTimer: NodeJS.Timeout | undefined;
-      const onAbort = () => {
-        child.kill('SIGTERM');
-        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-        killTimer.unref();
-      };
+      const closed = new Promise<void>((done) => child.once('close', () => done()));
+      const onAbort = () => group?.terminate();
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       child.once('error', (error) => {
         ctx.signal.removeEventListener('abort', onAbort);
+        void group?.end();
         reject(new CommandFailedError(`cannot run ${program}: ${error.message}`, { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false }));
       });
-      child.once('close', (exitCode, signal) => {
-        ctx.signal.removeEventListener('abort', onAbort);
-        clearTimeout(killTimer);
-        const output: CommandOutput = { exitCode, signal, stdout: stdout.text(), stderr: stderr.text(), truncated: stdout.truncated || stderr.truncated };
-        if (ctx.signal.aborted) reject(ctx.signal.reason);
-        else if (exitCode === 0) resolve(output);
-        else {
-          const last = output.stderr.trim().split('\n').at(-1) ?? '';
-          reject(new CommandFailedError(`${program} ${signal !== null ? `was killed by ${signal}` : `exited with ${exitCode}`}${last !== '' ? `: ${last}` : ''}`, output));
-        }
+      // Not 'close': a background process holding stdout would delay it for as long as it runs.
+      child.once('exit', (exitCode, signal) => {
+        void (async () => {
+          await group?.end();
+          await Promise.race([closed, sleep(DRAIN_MS, undefined, { ref: false })]);
+          child.stdout.destroy();
+          child.stderr.destroy();
+          ctx.signal.removeEventListener('abort', onAbort);
+          const output: CommandOutput = { exitCode, signal, stdout: stdout.text(), stderr: stderr.text(), truncated: stdout.truncated || stderr.truncated };
+          if (ctx.signal.aborted) reject(ctx.signal.reason);
+          else if (exitCode === 0) resolve(output);
+          else {
+            const last = output.stderr.trim().split('\n').at(-1) ?? '';
+            reject(new CommandFailedError(`${program} ${signal !== null ? `was killed by ${signal}` : `exited with ${exitCode}`}${last !== '' ? `: ${last}` : ''}`, output));
+          }
+        })();
       });
     });
 }

@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import type { TaskDefinition, TaskHandler } from '../engine/task.ts';
+import { parseDuration } from '../util/duration.ts';
 import { describeValue, InvalidOptionError } from '../util/errors.ts';
 import { builtinFactory } from './builtins.ts';
 import { commandHandler } from './command-handler.ts';
@@ -10,8 +11,11 @@ async function handlerFor(spec: TaskSpec, fresh: boolean): Promise<TaskHandler> 
   switch (run.kind) {
     case 'builtin':
       return builtinFactory(run.name)(run.options);
-    case 'command':
-      return commandHandler(run);
+    case 'command': {
+      // Validated when the config was read; the daemon has merged the config's `defaults` in.
+      const abortGraceMs = parseDuration(spec.options.abortGrace);
+      return commandHandler(run, abortGraceMs !== undefined ? { abortGraceMs } : {});
+    }
     case 'module': {
       const path = `tasks.${spec.name}.run.module`;
       let mod: Record<string, unknown>;

@@ -14,11 +14,29 @@ export const postgresSection = z.strictObject({
   poolSize: z.number().int().min(1).optional(),
 });
 
+/** An origin as browsers send it: scheme (1), host (2), optional port (3); no path. */
+export const ORIGIN = /^([a-z][a-z0-9+.-]*):\/\/(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d{1,5}))?$/i;
+
+/**
+ * One `http.allowedHosts` entry: a name the API may be reached by (any port), or `.example.com`
+ * for that domain and its subdomains. No scheme, port or path: it is matched against the name in Host.
+ */
+export const allowedHost = z.string().regex(/^\.?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/i, {
+  message: 'use a host name without scheme, port or path, e.g. "caretaker.example.com", or ".example.com" for that domain and its subdomains',
+});
+
+/** One `http.allowedOrigins` entry: `scheme://host[:port]`, as a browser sends it in `Origin`. */
+export const allowedOrigin = z.string().regex(ORIGIN, {
+  message: 'use scheme://host[:port] as a browser sends it in Origin, e.g. "https://ops.example.com" (no path, no trailing slash)',
+});
+
 const http = z.strictObject({
   host: z.string().min(1).optional(),
   port: z.number().int().min(0).max(65_535).optional(),
   token: z.string().min(16, { message: 'use at least 16 characters (e.g. openssl rand -hex 24)' }).optional(),
   enabled: z.boolean().optional(),
+  allowedHosts: z.array(allowedHost, { message: 'use a list of host names, e.g. [caretaker.example.com, .internal.example.com]' }).optional(),
+  allowedOrigins: z.array(allowedOrigin, { message: 'use a list of origins, e.g. ["https://ops.example.com"]' }).optional(),
 });
 
 const history = z.strictObject({ maxAge: durationField.optional(), maxPerTask: z.number().int().min(1).optional() });

@@ -63,8 +63,14 @@ function logRuns(scheduler: Scheduler, logger: Logger): void {
 export const DEFAULT_HTTP = { host: '127.0.0.1', port: 7070 } as const;
 
 async function startHttp(config: DaemonConfig, scheduler: Scheduler, logger: Logger): Promise<Daemon['http']> {
-  const { host = DEFAULT_HTTP.host, port = DEFAULT_HTTP.port, token } = config.http;
-  const api = createAdminApi({ scheduler, logger, ...(token !== undefined ? { token } : {}) });
+  const { host = DEFAULT_HTTP.host, port = DEFAULT_HTTP.port, token, allowedHosts, allowedOrigins } = config.http;
+  const api = createAdminApi({
+    scheduler,
+    logger,
+    ...(token !== undefined ? { token } : {}),
+    ...(allowedHosts !== undefined ? { allowedHosts } : {}),
+    ...(allowedOrigins !== undefined ? { allowedOrigins } : {}),
+  });
   try {
     return { api, server: await startAdminServer({ fetch: api.fetch, host, port, token }) };
   } catch (error) {

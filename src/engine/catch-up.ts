@@ -1,22 +1,30 @@
 import type { Schedule } from './schedules/types.ts';
 import type { TaskPolicy } from './task-options.ts';
 
-/** How many missed ticks get a skip record of their own; older ones share one summary record. */
-export const MAX_INDIVIDUAL_SKIPS = 100;
 /** Counting missed cron ticks stops here; a summary then says "at least". */
 const MAX_COUNT = 100_000;
+
+/** Missed ticks that do not run, recorded as one skipped record. */
+export interface SkippedRange {
+  readonly first: number;
+  /** The newest skipped tick: the record's claim slot, so the cursor moves past the whole range. */
+  readonly last: number;
+  readonly count: number;
+}
 
 /** What to do with the ticks missed in (cursor, observedFrom). */
 export interface CatchUpPlan {
   /** Ticks to run as `catch-up`, oldest first. */
   readonly run: readonly number[];
-  /** Ticks to record as skipped (`missed`), each on its own. */
-  readonly skip: readonly number[];
-  /** Older missed ticks, recorded as one skipped record. */
-  readonly summary: { readonly first: number; readonly count: number } | null;
+  /**
+   * The missed ticks that do not run, all older than those that do: one record for the whole
+   * outage, however many ticks it swallowed (a 17-minute stop of a 5 s task is one record and
+   * one log line, not a hundred).
+   */
+  readonly skipped: SkippedRange | null;
 }
 
-const EMPTY: CatchUpPlan = { run: [], skip: [], summary: null };
+const EMPTY: CatchUpPlan = { run: [], skipped: null };
 
 /**
  * Decides the fate of ticks that fell while no scheduler was watching: after downtime (from the
@@ -25,9 +33,6 @@ const EMPTY: CatchUpPlan = { run: [], skip: [], summary: null };
  * - `latest`: run the newest missed tick if it is within `catchUpWindow`; skip the others.
  * - `all`: run the newest `catchUpLimit` missed ticks within the window, oldest first; skip the rest.
  * - `none`: skip them all.
- *
- * Skips are recorded individually for the newest {@link MAX_INDIVIDUAL_SKIPS}, and older ones
- * as one summary, so a year of downtime of a per-second task costs a bounded number of records.
  */
 export function planCatchUp(schedule: Schedule, cursor: number, observedFrom: number, policy: TaskPolicy): CatchUpPlan {
   // The common case, nothing missed, answered going forward: cheap, and memoised by shared
@@ -39,21 +44,16 @@ export function planCatchUp(schedule: Schedule, cursor: number, observedFrom: nu
   const oldestInWindow = observedFrom - policy.catchUpWindowMs;
   const runLimit = policy.catchUp === 'none' ? 0 : policy.catchUp === 'latest' ? 1 : policy.catchUpLimit;
 
-  // Walk back from the newest missed tick: first the ones to run, then individual skips.
+  // The newest ticks within the window run; everything older is one skipped range.
   const run: number[] = [];
-  const skip: number[] = [];
   let tick: number | null = newest;
-  while (tick !== null && tick > cursor && skip.length < MAX_INDIVIDUAL_SKIPS) {
-    if (run.length < runLimit && skip.length === 0 && tick >= oldestInWindow) run.push(tick);
-    else skip.push(tick);
+  while (tick !== null && tick > cursor && run.length < runLimit && tick >= oldestInWindow) {
+    run.push(tick);
     tick = schedule.previousBefore(tick);
   }
   run.reverse();
-  skip.reverse();
-  if (tick === null || tick <= cursor) return { run, skip, summary: null };
-  const first = schedule.nextAfter(cursor);
-  if (first === null || first > tick) return { run, skip, summary: null };
-  return { run, skip, summary: { first, count: countTicks(schedule, first, tick) } };
+  if (tick === null || tick <= cursor) return { run, skipped: null };
+  return { run, skipped: { first: firstMissed, last: tick, count: countTicks(schedule, firstMissed, tick) } };
 }
 
 /** Ticks in [first, last], counting at most {@link MAX_COUNT}. */

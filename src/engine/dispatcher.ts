@@ -38,6 +38,8 @@ export interface DispatcherHost {
   /** Most runs in progress at once on this instance. */
   readonly concurrency: number;
   now(): number;
+  /** Elapsed time (never jumps): when each claim was sent, for its lease. */
+  monotonic(): number;
   /** Jobs leave the queue for a claim. */
   onDispatch(jobs: readonly Job[]): void;
   /** Called once per job with its claim outcome. A `started` job keeps its slot until `release`. */
@@ -142,7 +144,11 @@ export class Dispatcher {
   async #claim(batch: Job[]): Promise<void> {
     this.#batchesInFlight++;
     const now = this.#host.now();
-    const requests = batch.map((job) => claimRequest(job, this.#host.instance, this.#host.leaseMs, now));
+    const sentAt = this.#host.monotonic();
+    const requests = batch.map((job) => {
+      job.claimSentAt = sentAt;
+      return claimRequest(job, this.#host.instance, this.#host.leaseMs, now);
+    });
     let outcomes: ClaimOutcome[];
     try {
       outcomes = await this.#host.store.claim(requests, now);

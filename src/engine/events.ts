@@ -53,6 +53,11 @@ export interface SchedulerEvents {
   'tick:queued': { readonly task: string; readonly scheduledFor: Date };
   /** The wall clock jumped relative to elapsed time; due instants were recomputed. */
   'clock:jump': { readonly deltaMs: number };
+  /**
+   * The store's clock (which the scheduler runs on) is more than a second away from this
+   * process's wall clock (`skewed: true`), or back within half a second of it (`skewed: false`).
+   */
+  'clock:offset': { readonly offsetMs: number; readonly skewed: boolean };
   /** Something failed that no caller could catch (a store outage, a throwing listener). */
   error: { readonly error: unknown; readonly context: ErrorContext };
 }

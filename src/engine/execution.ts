@@ -5,11 +5,15 @@ import {
   RunTimeoutError,
   ShutdownError,
 } from '../util/errors.ts';
+import { textOf } from '../util/json.ts';
 import type { Logger } from '../util/logger.ts';
 import type { AbortCause, Settlement } from './run-state.ts';
 import type { TaskContext } from './task.ts';
 import type { Job } from './task-runtime.ts';
 import { type ElapsedEntry, timerEntry, type TimerQueue } from './timer-queue.ts';
+
+/** Progress is written on every report: a message is a status line, not a log. */
+const MAX_PROGRESS_MESSAGE_CHARS = 1_024;
 
 /** What an execution needs from its scheduler. */
 export interface ExecutionHost {
@@ -107,24 +111,23 @@ export class Execution {
       queueMicrotask(() => this.#settle('threw', error));
       return;
     }
-    if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
-      (result as PromiseLike<unknown>).then(
-        (value) => this.#settle('returned', value),
-        (error: unknown) => this.#settle('threw', error),
-      );
-    } else {
-      queueMicrotask(() => this.#settle('returned', result));
-    }
+    // Resolving through a new promise reads `then` inside the promise machinery: a returned
+    // object whose `then` getter (or `then` itself) throws rejects the run instead of throwing
+    // out of the release loop, where it would crash the process and leave the run `running`.
+    new Promise((resolve) => resolve(result)).then(
+      (value) => this.#settle('returned', value),
+      (error: unknown) => this.#settle('threw', error),
+    );
   }
 
   /**
    * Aborts the run's signal with `cause` (the first cause wins). With `grace`, the handler is
    * abandoned if it has not settled after the task's `abortGrace`.
    */
-  abort(cause: AbortCause, grace = true): void {
+  abort(cause: AbortCause, grace = true, reason: Error = abortReason(cause, this.job.runtime.policy.timeoutMs)): void {
     if (this.#settled || this.#cause !== null) return;
     this.#cause = cause;
-    this.#controller.abort(abortReason(cause, this.job.runtime.policy.timeoutMs));
+    this.#controller.abort(reason);
     if (grace) {
       this.#grace = timerEntry(() => this.abandon());
       this.#host.timers.after(this.#grace, this.job.runtime.policy.abortGraceMs);
@@ -161,9 +164,16 @@ export class Execution {
       fencingToken: this.fencingToken,
       progress: (fraction: number, message?: string) => {
         if (this.#settled || typeof fraction !== 'number' || Number.isNaN(fraction)) return;
-        this.#progress = { fraction: Math.min(1, Math.max(0, fraction)), message: message === undefined ? null : String(message) };
+        this.#progress = { fraction: Math.min(1, Math.max(0, fraction)), message: progressMessage(message) };
         this.#host.onProgress(this, this.#progress);
       },
     };
   }
+}
+
+/** A progress message as text; anything that is not a string is described, never thrown on. */
+function progressMessage(message: unknown): string | null {
+  if (message === undefined || message === null) return null;
+  const text = typeof message === 'string' ? message : textOf(message);
+  return text.length > MAX_PROGRESS_MESSAGE_CHARS ? text.slice(0, MAX_PROGRESS_MESSAGE_CHARS) : text;
 }

@@ -20,11 +20,17 @@ export interface HousekeepingHost {
  * Asks the store what other instances changed (triggers, cancels, pauses, expired leases, due
  * retries) every `intervalMs`, and at once when the store signals a change.
  */
+/** When a poll was sent and answered (monotonic ms): the round trip that measures the store's clock. */
+export interface RoundTrip {
+  readonly sentAt: number;
+  readonly answeredAt: number;
+}
+
 export class Poller {
   readonly #host: HousekeepingHost;
   readonly #intervalMs: number;
   readonly #retryGraceMs: number;
-  readonly #apply: (result: PollResult) => void;
+  readonly #apply: (result: PollResult, trip: RoundTrip) => void;
   readonly #held: () => string[];
   readonly #entry: ElapsedEntry;
   #pauseVersion = 0;
@@ -32,7 +38,7 @@ export class Poller {
   #again = false;
   #running = false;
 
-  constructor(host: HousekeepingHost, intervalMs: number, retryGraceMs: number, held: () => string[], apply: (result: PollResult) => void) {
+  constructor(host: HousekeepingHost, intervalMs: number, retryGraceMs: number, held: () => string[], apply: (result: PollResult, trip: RoundTrip) => void) {
     this.#host = host;
     this.#intervalMs = intervalMs;
     this.#retryGraceMs = retryGraceMs;
@@ -68,13 +74,14 @@ export class Poller {
       retryGraceMs: this.#retryGraceMs,
       held: this.#held(),
     };
+    const sentAt = this.#host.monotonic();
     void this.#host
       .track(this.#host.store.poll(request))
       .then(
         (result) => {
           if (!this.#running) return;
           this.#pauseVersion = result.pauseVersion;
-          this.#apply(result);
+          this.#apply(result, { sentAt, answeredAt: this.#host.monotonic() });
         },
         (error: unknown) => this.#host.reportError(error, 'store'),
       )
@@ -119,6 +126,7 @@ export class Heartbeat {
   readonly #keeper: LeaseKeeper;
   readonly #entry: ElapsedEntry;
   #running = false;
+  #urgent = false;
 
   constructor(host: HousekeepingHost, leaseMs: number, keeper: LeaseKeeper) {
     this.#host = host;
@@ -133,6 +141,18 @@ export class Heartbeat {
   ensure(): void {
     this.#running = true;
     if (!this.#host.timers.has(this.#entry)) this.#host.timers.after(this.#entry, this.#intervalMs);
+  }
+
+  /** Renews every held lease now, out of turn; calls in one turn share one renewal. */
+  renewNow(): void {
+    this.#running = true;
+    if (this.#urgent) return;
+    this.#urgent = true;
+    queueMicrotask(() => {
+      this.#urgent = false;
+      this.#host.timers.cancel(this.#entry);
+      this.#beat();
+    });
   }
 
   stop(): void {

@@ -61,6 +61,7 @@ export class JobRouter {
       overlap: init.overlap ?? runtime.policy.overlap,
       seq: this.#seq++,
       fromBacklog: init.fromBacklog ?? false,
+      claimSentAt: Number.NaN,
     };
   }
 
@@ -206,6 +207,7 @@ export class JobRouter {
       runtime.activity.backlogBusy = false;
     }
     this.#withBacklog.clear();
+    for (const entry of this.#retryEntries) this.#ctx.timers.cancel(entry);
     this.#retryEntries.clear();
     const { instance, options } = this.#ctx;
     const now = this.#ctx.clock.now();

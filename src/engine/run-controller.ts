@@ -1,5 +1,6 @@
 import type { FinishOutcome, LeaseRef, RunCompletion } from '../store/port.ts';
 import type { LastSuccess, RunProgress, RunRecord } from '../store/records.ts';
+import { LeaseLostError } from '../util/errors.ts';
 import { captureError, toJsonOutput } from '../util/json.ts';
 import type { TimerHandle } from './clock.ts';
 import type { EngineContext } from './context.ts';
@@ -14,6 +15,11 @@ import { timerEntry } from './timer-queue.ts';
 
 /** Longest wait between attempts to record a run's end while the store fails. */
 const MAX_RECORD_BACKOFF_MS = 5_000;
+/**
+ * A handler starts only with at least this share of its lease left: enough for the heartbeat
+ * (every third of the lease) to renew it before it lapses, with room for the round trip.
+ */
+const MIN_LEASE_LEFT_AT_START = 0.5;
 
 /** Receives the final record of each run while the scheduler stops. */
 export type RunCollector = (run: RunRecord) => void;
@@ -36,11 +42,20 @@ export class RunController implements LeaseKeeper {
   /** Set while stopping: collects the final records for the stop report. */
   collector: RunCollector | null = null;
 
-  constructor(ctx: EngineContext, jobs: JobRouter, precise: PreciseWait, onStarted: () => void) {
+  /** Runs whose lease was too short to start them: a renewal is on its way. */
+  readonly #awaitingLease = new Set<Execution>();
+  readonly #renewNow: () => void;
+
+  /**
+   * @param onStarted a run was claimed: its lease needs the heartbeat.
+   * @param renewNow renew every held lease now, out of the heartbeat's turn.
+   */
+  constructor(ctx: EngineContext, jobs: JobRouter, precise: PreciseWait, onStarted: () => void, renewNow: () => void) {
     this.#ctx = ctx;
     this.#jobs = jobs;
     this.#precise = precise;
     this.#onStarted = onStarted;
+    this.#renewNow = renewNow;
     this.#host = {
       timers: ctx.timers,
       logger: ctx.logger,
@@ -75,8 +90,8 @@ export class RunController implements LeaseKeeper {
   start(job: Job, run: RunRecord, lastSuccess: LastSuccess | null, replaced: readonly string[]): void {
     const runtime = job.runtime;
     const execution = new Execution(this.#host, job, run, lastSuccess);
-    // The store counted the lease from the claim, a round trip ago; the heartbeat renews it.
-    execution.leaseValidUntil = this.#ctx.clock.monotonic() + this.#ctx.options.leaseMs;
+    // The store counted the lease from when the claim was sent, a round trip (or a locked table) ago.
+    execution.leaseValidUntil = job.claimSentAt + this.#ctx.options.leaseMs;
     this.#executions.set(execution.id, execution);
     runtime.running++;
     runtime.lastRun = run;
@@ -116,7 +131,10 @@ export class RunController implements LeaseKeeper {
   renewed(runIds: readonly string[], validUntil: number): void {
     for (const id of runIds) {
       const execution = this.#executions.get(id);
-      if (execution !== undefined) execution.leaseValidUntil = Math.max(execution.leaseValidUntil, validUntil);
+      if (execution === undefined) continue;
+      execution.leaseValidUntil = Math.max(execution.leaseValidUntil, validUntil);
+      // A run waiting for this renewal starts now, or never.
+      if (this.#awaitingLease.delete(execution)) this.#begin(execution, false);
     }
   }
 
@@ -135,15 +153,40 @@ export class RunController implements LeaseKeeper {
     const execution = this.#executions.get(runId);
     if (execution === undefined || execution.leaseLost) return;
     execution.leaseLost = true;
+    this.#awaitingLease.delete(execution);
     this.#ctx.logger.warn({ task: execution.run.task, runId }, message);
     execution.abort('lease-lost');
+    // A handler that never started has nothing to wind down.
+    if (execution.startedAt === null) execution.abandon();
   }
 
-  /** Stopping: no handler starts any more, and every running one is aborted (no grace timers). */
-  shutdown(): void {
+  /**
+   * Stopping: no handler starts any more. Runs claimed ahead whose handler has not started are
+   * recorded `interrupted` now; running handlers go on (see {@link drain}).
+   */
+  stopStarting(): void {
     for (const release of this.#releases.values()) release.wait.cancel();
     this.#releases.clear();
-    for (const execution of this.#executions.values()) execution.abort('shutdown', false);
+    for (const execution of [...this.#executions.values()]) {
+      if (execution.startedAt !== null) continue;
+      execution.abort('shutdown', false);
+      execution.abandon();
+    }
+  }
+
+  /**
+   * Lets running handlers finish until the stop deadline (monotonic ms) nears: each is aborted
+   * (reason `shutdown`) its task's `abortGrace` before the deadline, so a handler that honours
+   * the signal is still recorded in time, and one that ignores it is abandoned at the deadline.
+   */
+  drain(deadline: number): void {
+    const now = this.#ctx.clock.monotonic();
+    for (const execution of [...this.#executions.values()]) {
+      const abortIn = deadline - execution.job.runtime.policy.abortGraceMs - now;
+      // No time to wait (a zero timeout, or a grace longer than it): abort at once.
+      if (abortIn <= 0) execution.abort('shutdown');
+      else this.#ctx.timers.after(timerEntry(() => execution.abort('shutdown')), abortIn);
+    }
   }
 
   /** The stop deadline passed: give up on handlers that are still going. */
@@ -151,9 +194,29 @@ export class RunController implements LeaseKeeper {
     for (const execution of [...this.#executions.values()]) execution.abandon();
   }
 
-  /** Calls the handler, now that its run is due. */
-  #begin(execution: Execution): void {
+  /**
+   * Calls the handler, now that its run is due, if this instance surely holds the lease for a
+   * while yet: a claim answered late (a locked table, a slow database) must not start a handler
+   * that another replica's retry may soon run beside. With too little lease left, the lease is
+   * renewed first (`mayRenew`); if that does not help either, the run is recorded interrupted
+   * without starting, so the retry policy decides, and no handler ever ran twice at once.
+   */
+  #begin(execution: Execution, mayRenew = true): void {
     if (execution.settled) return;
+    const leaseMs = this.#ctx.options.leaseMs;
+    const left = execution.leaseValidUntil - this.#ctx.clock.monotonic();
+    if (left < leaseMs * MIN_LEASE_LEFT_AT_START) {
+      if (mayRenew && left > 0) {
+        this.#awaitingLease.add(execution);
+        this.#renewNow();
+        return;
+      }
+      const held = Math.round(leaseMs - Math.max(0, left));
+      this.#ctx.logger.warn({ task: execution.run.task, runId: execution.id, leaseLeftMs: Math.round(left) }, 'not starting a run whose lease is nearly gone');
+      execution.abort('lease-lost', false, new LeaseLostError(`the store took ${held} ms of the ${leaseMs} ms lease to grant this run; it was not started, so it cannot run beside a retry`));
+      execution.abandon();
+      return;
+    }
     const now = this.#ctx.clock.now();
     const { events } = this.#ctx;
     if (events.hasListeners('run:started')) events.emit('run:started', { ...execution.run, startedAt: new Date(now), latenessMs: now - execution.job.dueAt });

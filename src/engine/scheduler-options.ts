@@ -16,6 +16,13 @@ export interface SchedulerOptions {
   readonly store?: Store;
   /** The time source; pass `createTestClock()` from `caretaker/testing` in tests. @defaultValue the system clock */
   readonly clock?: Clock;
+  /**
+   * Run on the store's clock where it has one (PostgreSQL): ticks and leases then follow the one
+   * clock all replicas share, however wrong this host's is. The offset is measured on round
+   * trips; see `clockOffsetMs`.
+   * @defaultValue true with the system clock; false when a `clock` is given (a virtual clock keeps its own time)
+   */
+  readonly storeClock?: boolean;
   /** This instance's name in run records and logs. @defaultValue `<hostname>:<pid>:<random>` */
   readonly instance?: string;
   /**
@@ -58,6 +65,8 @@ export interface SchedulerOptions {
 /** Scheduler options with defaults applied. */
 export interface ResolvedSchedulerOptions {
   readonly leaseMs: number;
+  /** Follow the store's clock (see {@link SchedulerOptions.storeClock}). */
+  readonly storeClock: boolean;
   readonly concurrency: number;
   readonly unref: boolean;
   readonly retention: RetentionPolicy;
@@ -73,6 +82,7 @@ const fn = (what: string) => z.custom<unknown>((v) => typeof v === 'function', {
 const schema = z.strictObject({
   store: z.custom<Store>((v) => isObject(v) && typeof (v as Store).claim === 'function', { message: 'expected a store, e.g. memoryStore()' }).optional(),
   clock: z.custom<Clock>((v) => isObject(v) && typeof (v as Clock).setTimer === 'function', { message: 'expected a Clock, e.g. createTestClock()' }).optional(),
+  storeClock: z.boolean().optional(),
   instance: z.string().min(1).max(200).optional(),
   lease: durationField.pipe(z.number().min(1_000, { message: 'must be at least 1s' })).optional(),
   concurrency: z.union([z.number().int().min(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
@@ -99,6 +109,7 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
   const o = result.data;
   return {
     leaseMs: o.lease ?? 15_000,
+    storeClock: o.storeClock ?? o.clock === undefined,
     concurrency: o.concurrency ?? Number.POSITIVE_INFINITY,
     unref: o.unref ?? false,
     retention: { maxAgeMs: o.history?.maxAge ?? 30 * 86_400_000, maxPerTask: o.history?.maxPerTask ?? 1000 },

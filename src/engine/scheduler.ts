@@ -6,7 +6,7 @@ import { CaretakerError, DuplicateTaskError, ErrorCode, invalidOption, RunNotFou
 import { uuidv7 } from '../util/ids.ts';
 import { type Logger, silentLogger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
-import { type Clock, systemClock } from './clock.ts';
+import { systemClock } from './clock.ts';
 import type { EngineContext } from './context.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { ErrorContext, SchedulerEvents, StopReport } from './events.ts';
@@ -21,6 +21,7 @@ import type { TaskDefinition, TaskInfo } from './task.ts';
 import { resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
 import { storeBackoff } from './retry.ts';
 import { TaskRuntime } from './task-runtime.ts';
+import { StoreClock } from './store-clock.ts';
 import { TickPlanner } from './tick-planner.ts';
 import { timerEntry, TimerQueue } from './timer-queue.ts';
 
@@ -41,6 +42,10 @@ const FIRST_PRUNE_DELAY_MS = 60_000;
 /** A store that comes back is used within this; a store that stays down sees a claim per replica this often. */
 const MAX_CLAIM_BACKOFF_MS = 5_000;
 const DEFAULT_POLL_INTERVAL_MS = 5_000;
+/** Round trips to the store's clock at start; the quickest one sets the offset. */
+const CLOCK_SYNC_SAMPLES = 3;
+/** A host clock further than this off the store's is warned about (and again when it recovers). */
+const CLOCK_OFFSET_WARN_MS = 1_000;
 
 /**
  * Runs tasks on their schedules: one timer for all of them, claims through the store so each
@@ -54,7 +59,7 @@ export class Scheduler {
   readonly instance: string;
   readonly #options: ResolvedSchedulerOptions;
   readonly #store: Store;
-  readonly #clock: Clock;
+  readonly #clock: StoreClock;
   readonly #logger: Logger;
   readonly #newId: () => string;
   readonly #events: TypedEmitter<SchedulerEvents>;
@@ -77,11 +82,12 @@ export class Scheduler {
   #claimBackoffMs = 0;
   #unsubscribe: (() => void) | null = null;
   #stopPromise: Promise<StopReport> | null = null;
+  #clockSkewed = false;
 
   constructor(options: SchedulerOptions = {}) {
     this.#options = resolveSchedulerOptions(options);
     this.#store = options.store ?? memoryStore();
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = new StoreClock(options.clock ?? systemClock);
     this.#logger = options.logger ?? silentLogger;
     this.instance = options.instance ?? `caretaker-${uuidv7().slice(-12)}`;
     this.#events = new TypedEmitter((error, event) => {
@@ -110,6 +116,7 @@ export class Scheduler {
       leaseMs: this.#options.leaseMs,
       concurrency: this.#options.concurrency,
       now: () => this.#clock.now(),
+      monotonic: () => this.#clock.monotonic(),
       onDispatch: (jobs) => this.#jobs.onDispatch(jobs),
       onOutcome: (job, outcome) => {
         this.#claimBackoffMs = 0;
@@ -140,10 +147,13 @@ export class Scheduler {
     };
     this.#jobs = new JobRouter(ctx, (job, run, lastSuccess, replaced) => this.#runs.start(job, run, lastSuccess, replaced));
     this.#ticks = new TickPlanner(ctx, this.#jobs);
-    this.#runs = new RunController(ctx, this.#jobs, precise, () => this.#heartbeat.ensure());
+    this.#runs = new RunController(ctx, this.#jobs, precise, () => this.#heartbeat.ensure(), () => this.#heartbeat.renewNow());
     const host = { store: this.#store, timers: this.#timers, instance: this.instance, now: () => this.#clock.now(), monotonic: () => this.#clock.monotonic(), track: ctx.track, reportError: ctx.reportError };
     const pollIntervalMs = this.#options.pollIntervalMs ?? this.#store.suggestedPollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
-    this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, () => this.#runs.held(), (result) => applyRemoteChanges(ctx, this.#jobs, this.#runs, result));
+    this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, () => this.#runs.held(), (result, trip) => {
+      if (result.storeNow !== undefined && this.#options.storeClock) this.#measureClock(trip.sentAt, trip.answeredAt, result.storeNow);
+      applyRemoteChanges(ctx, this.#jobs, this.#runs, result);
+    });
     this.#heartbeat = new Heartbeat(host, this.#options.leaseMs, this.#runs);
     this.#pruner = new Pruner(host, this.#options.retention, PRUNE_INTERVAL_MS);
   }
@@ -156,6 +166,20 @@ export class Scheduler {
   /** The store this scheduler uses. */
   get store(): Store {
     return this.#store;
+  }
+
+  /**
+   * How far the store's clock, which the scheduler runs on, is ahead of this process's wall
+   * clock, in ms: 0 for stores on one host (SQLite, memory), measured on round trips for
+   * PostgreSQL. Ticks and leases follow the store's clock, so a skewed host runs nothing early.
+   */
+  get clockOffsetMs(): number {
+    return this.#clock.offsetMs;
+  }
+
+  /** The scheduler's time (the store's clock where it has one), in Unix ms. */
+  now(): number {
+    return this.#clock.now();
   }
 
   // ─── Tasks ────────────────────────────────────────────────────────────────────────────────
@@ -235,6 +259,8 @@ export class Scheduler {
     this.#state = 'starting';
     try {
       await this.#store.open();
+      // Before the first instant is computed: every replica then plans on the store's clock.
+      await this.#syncClock();
     } catch (error) {
       this.#state = 'idle';
       throw error;
@@ -255,10 +281,11 @@ export class Scheduler {
   }
 
   /**
-   * Stops: no new runs start, running handlers are aborted with reason `shutdown` and awaited
-   * up to `timeout`; whatever has not finished then is recorded `interrupted`. Resolves with a
-   * report once no timer or handle of the scheduler is left. Calling it again returns the same
-   * report.
+   * Stops gracefully: no new runs start, and running handlers get until `timeout` to finish.
+   * Each is aborted (reason `shutdown`) only its task's `abortGrace` before the deadline, and
+   * whatever has not finished at the deadline is recorded `interrupted`. Resolves with a report
+   * (which runs finished, which were interrupted) once no timer or handle of the scheduler is
+   * left. Calling it again returns the same report.
    */
   stop(options: { readonly timeout?: number | string } = {}): Promise<StopReport> {
     if (this.#stopPromise !== null) return this.#stopPromise;
@@ -325,7 +352,8 @@ export class Scheduler {
    * recorded `cancelled`. Throws {@link RunNotFoundError} for an unknown id.
    */
   async cancel(runId: string): Promise<'requested' | 'not-running'> {
-    this.#assertRunning('cancel');
+    // Allowed while stopping too: runs go on until the stop deadline, and may be cancelled meanwhile.
+    if (this.#state !== 'stopping') this.#assertRunning('cancel');
     const local = this.#runs.has(runId);
     const result = await this.#track(this.#store.requestCancel(runId, this.#clock.now()));
     if (result === 'not-found') throw new RunNotFoundError(runId);
@@ -370,6 +398,28 @@ export class Scheduler {
 
   // ─── Internals ────────────────────────────────────────────────────────────────────────────
 
+  /** A few round trips to the store's clock, if it has one; the quickest sets the offset. */
+  async #syncClock(): Promise<void> {
+    if (this.#store.storeTime === undefined || !this.#options.storeClock) return;
+    for (let i = 0; i < CLOCK_SYNC_SAMPLES; i++) {
+      const sentAt = this.#clock.monotonic();
+      const storeNow = await this.#store.storeTime();
+      this.#measureClock(sentAt, this.#clock.monotonic(), storeNow);
+    }
+  }
+
+  #measureClock(sentAt: number, answeredAt: number, storeNow: number): void {
+    this.#clock.sample(sentAt, answeredAt, storeNow);
+    const offsetMs = this.#clock.offsetMs;
+    const skewed = this.#clockSkewed ? Math.abs(offsetMs) > CLOCK_OFFSET_WARN_MS / 2 : Math.abs(offsetMs) > CLOCK_OFFSET_WARN_MS;
+    if (skewed === this.#clockSkewed) return;
+    this.#clockSkewed = skewed;
+    const seconds = (offsetMs / 1000).toFixed(3);
+    if (skewed) this.#logger.warn({ offsetMs }, `this host's clock is ${seconds} s off the store's; scheduling on the store's clock (check NTP on this host)`);
+    else this.#logger.info({ offsetMs }, `this host's clock is back within ${CLOCK_OFFSET_WARN_MS / 2} ms of the store's`);
+    this.#events.emit('clock:offset', { offsetMs, skewed });
+  }
+
   #onClaimError(error: unknown): void {
     this.#reportError(error, 'store');
     // Back off and try the same jobs again: ticks are delayed, not lost.
@@ -399,15 +449,17 @@ export class Scheduler {
     this.#runs.collector = (run) => (run.status === 'interrupted' ? interrupted : finished).push(run);
     this.#unsubscribe?.();
     this.#poller.stop();
-    this.#heartbeat.stop();
     this.#pruner.stop();
-    this.#timers.clear();
+    // Nothing new starts; what runs keeps its timeouts, its lease renewals and its end's retries.
+    for (const runtime of this.#tasks.values()) this.#timers.cancel(runtime);
     this.#jobs.close();
-    this.#runs.shutdown();
+    this.#runs.stopStarting();
+    this.#runs.drain(startedAt + timeoutMs);
     await this.#drained(timeoutMs);
     this.#runs.abandonAll();
     // Writing the records of abandoned runs gets a short grace of its own.
     await this.#drained(Math.max(1_000, timeoutMs - (this.#clock.monotonic() - startedAt)));
+    this.#heartbeat.stop();
     this.#timers.stop();
     this.#timers.clear();
     try {

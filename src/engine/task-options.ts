@@ -62,6 +62,9 @@ const taskSchema = z.strictObject({
 type ParsedOptions = z.output<typeof taskOptionsSchema>;
 
 /** The options a run needs, resolved with defaults. Identical policies are shared objects. */
+/** How long a handler gets after an abort before it is abandoned, when a task sets no `abortGrace`. */
+export const DEFAULT_ABORT_GRACE_MS = 5_000;
+
 export interface TaskPolicy {
   /** Infinity when the task has no timeout. */
   readonly timeoutMs: number;
@@ -192,7 +195,7 @@ function buildPolicy(options: ParsedOptions, defaults: ParsedOptions, policies: 
   const priority = pick('priority') ?? 'normal';
   const policy: TaskPolicy = {
     timeoutMs: pick('timeout') ?? Number.POSITIVE_INFINITY,
-    abortGraceMs: pick('abortGrace') ?? 5_000,
+    abortGraceMs: pick('abortGrace') ?? DEFAULT_ABORT_GRACE_MS,
     retry:
       Object.keys(retry).length === 0
         ? NO_RETRY

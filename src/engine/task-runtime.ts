@@ -122,6 +122,11 @@ export interface Job extends HeapItem {
   readonly seq: number;
   /** The job came from the task's backlog; its end lets the next one go. */
   readonly fromBacklog: boolean;
+  /**
+   * When (monotonic ms) its claim was sent. The store counts the lease from that instant, not
+   * from when the reply arrives, so a slow reply leaves less of the lease than it seems.
+   */
+  claimSentAt: number;
 }
 
 /** The slot of a scheduled (or caught-up, or retried) tick. */

@@ -1,8 +1,10 @@
 import type { RunRecord, SkipReason } from '../store/records.ts';
-import { type CatchUpPlan, planCatchUp } from './catch-up.ts';
+import { planCatchUp } from './catch-up.ts';
+import { AtSchedule } from './schedules/at.ts';
 import type { EngineContext } from './context.ts';
 import type { JobRouter } from './job-router.ts';
 import type { BoundSchedule } from './schedules/types.ts';
+import type { TaskPolicy } from './task-options.ts';
 import { type TaskRuntime, tickSlot } from './task-runtime.ts';
 import { timerEntry } from './timer-queue.ts';
 
@@ -54,7 +56,9 @@ export class TickPlanner {
       this.register(batch).catch((error: unknown) => {
         this.#ctx.reportError(error, 'store');
         // Try again later; the tasks stay registered locally meanwhile.
-        const retry = timerEntry(() => batch.filter((r) => r.state === 'registering').forEach((r) => this.queue(r)));
+        const retry = timerEntry(() => {
+          if (this.#ctx.running()) batch.filter((r) => r.state === 'registering').forEach((r) => this.queue(r));
+        });
         this.#ctx.timers.after(retry, REGISTER_RETRY_MS);
       });
     });
@@ -98,12 +102,16 @@ export class TickPlanner {
     runtime.paused = paused;
     if (lastRun !== null) runtime.lastRun = lastRun;
     runtime.state = 'active';
-    const cursor = lastTick ?? since - 1;
+    // Ticks before a task was first registered never existed, except a one-off instant: an `at`
+    // that passed before anyone registered it is a missed tick like any other, so `catchUp`
+    // runs it late or records it, instead of it vanishing without a trace.
+    const origin = lastTick === null && schedule instanceof AtSchedule ? Math.min(since, schedule.instant) : since;
+    const cursor = lastTick ?? origin - 1;
     const graceTick = newestTickIn(schedule, Math.max(cursor + 1, observedFrom - LIVE_GRACE_MS), observedFrom);
     // The grace tick runs live, so under `latest` it is the one run the outage gets.
     const policy = graceTick !== null && runtime.policy.catchUp === 'latest' ? { ...runtime.policy, catchUp: 'none' as const } : runtime.policy;
     const liveFrom = graceTick ?? observedFrom;
-    this.#applyCatchUp(runtime, planCatchUp(schedule, cursor, liveFrom, policy));
+    this.#catchUp(runtime, schedule, cursor, liveFrom, policy);
     runtime.nextTick = schedule.nextAfter(Math.max(cursor, liveFrom - 1));
     this.arm(runtime);
   }
@@ -124,7 +132,7 @@ export class TickPlanner {
     const now = this.#ctx.clock.now();
     if (this.jumped) {
       // The wall clock leapt forward: everything now due fell in time nobody observed.
-      this.#applyCatchUp(runtime, planCatchUp(schedule, runtime.nextTick - 1, now + 1, runtime.policy));
+      this.#catchUp(runtime, schedule, runtime.nextTick - 1, now + 1, runtime.policy);
       runtime.nextTick = schedule.nextAfter(now);
       this.arm(runtime);
       return;
@@ -151,16 +159,19 @@ export class TickPlanner {
     this.#jobs.pump(runtime);
   }
 
-  #applyCatchUp(runtime: TaskRuntime, plan: CatchUpPlan): void {
-    if (plan.run.length === 0 && plan.skip.length === 0 && plan.summary === null) return;
+  /** Plans and submits what the ticks missed in (cursor, observedFrom) become. */
+  #catchUp(runtime: TaskRuntime, schedule: BoundSchedule, cursor: number, observedFrom: number, policy: TaskPolicy): void {
+    // A paused task runs nothing it missed: the whole outage is one `paused` record.
+    const { run, skipped } = planCatchUp(schedule, cursor, observedFrom, runtime.paused ? { ...policy, catchUp: 'none' } : policy);
+    if (run.length === 0 && skipped === null) return;
     const reason: SkipReason = runtime.paused ? 'paused' : 'missed';
-    const skip = (tick: number, count: number) =>
-      this.#jobs.submit(runtime, { slot: tickSlot(tick), trigger: 'schedule', scheduledFor: tick, dueAt: runtime.dueAt(tick), skip: reason, skippedTicks: count });
-    if (plan.summary !== null) skip(plan.summary.first, plan.summary.count);
-    for (const tick of plan.skip) skip(tick, 1);
-    for (const tick of plan.run) {
-      if (runtime.paused) skip(tick, 1);
-      else this.#jobs.enqueueBacklog(runtime, { slot: tickSlot(tick), trigger: 'catch-up', scheduledFor: tick, dueAt: runtime.dueAt(tick), overlap: 'wait' });
+    if (skipped !== null) {
+      // Claimed on the newest skipped tick's slot, so the persisted cursor passes the whole range.
+      const { first, last, count } = skipped;
+      this.#jobs.submit(runtime, { slot: tickSlot(last), trigger: 'schedule', scheduledFor: first, dueAt: runtime.dueAt(first), skip: reason, skippedTicks: count });
+    }
+    for (const tick of run) {
+      this.#jobs.enqueueBacklog(runtime, { slot: tickSlot(tick), trigger: 'catch-up', scheduledFor: tick, dueAt: runtime.dueAt(tick), overlap: 'wait' });
     }
     this.#jobs.pump(runtime);
   }

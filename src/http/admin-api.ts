@@ -1,4 +1,6 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
+import { allowedHost, allowedOrigin } from '../config/schema.ts';
 import type { Scheduler } from '../engine/scheduler.ts';
 import { createMetrics, type SchedulerMetrics } from '../observe/metrics.ts';
 import { TaskStatusReader } from '../observe/task-status.ts';
@@ -6,10 +8,12 @@ import { RUN_STATUSES, type RunStatus } from '../store/records.ts';
 import { describeValue, ErrorCode, InvalidOptionError, TaskNotFoundError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { packageVersion } from '../util/package-version.ts';
+import { toOptionIssues } from '../util/zod-issues.ts';
 import { bearerAuth } from './auth.ts';
 import { errorResponse, HttpError, HttpErrorCode } from './errors.ts';
 import { EventLog } from './event-log.ts';
-import { eventStream } from './events-route.ts';
+import { EventStreams } from './events-route.ts';
+import { requestGuard } from './request-guard.ts';
 import { type Asset, loadDashboard } from './static-assets.ts';
 import { taskView } from './task-view.ts';
 
@@ -26,14 +30,39 @@ export interface AdminApiOptions {
   readonly logger?: Pick<Logger, 'error'>;
   /** Serve under this path (e.g. `/caretaker`) when the whole request URL reaches the handler. @defaultValue '' */
   readonly basePath?: string;
+  /**
+   * Host names the API may be reached by besides loopback names (`localhost`, `*.localhost`) and
+   * IP addresses, which are always allowed; `.example.com` allows that domain and its subdomains;
+   * any port. Every other Host is refused (403 `ERR_HOST_NOT_ALLOWED`): a web page that rebinds
+   * its own domain name to this machine cannot read or drive the API.
+   *
+   * @example
+   * createAdminApi({ scheduler, token, allowedHosts: ['caretaker.example.com', '.ops.example.com'] });
+   */
+  readonly allowedHosts?: readonly string[];
+  /**
+   * Web origins (`scheme://host[:port]`) besides the API's own that may send mutations. A mutation
+   * with any other `Origin`, `Origin: null`, or `Sec-Fetch-Site: cross-site` is refused (403
+   * `ERR_ORIGIN_NOT_ALLOWED`); requests without `Origin` (curl, the CLI) are not affected.
+   *
+   * @example
+   * createAdminApi({ scheduler, token, allowedOrigins: ['https://ops.example.com'] });
+   */
+  readonly allowedOrigins?: readonly string[];
 }
 
 /** The admin API: a Hono app (use `.fetch` anywhere a fetch handler fits) and what it holds. */
 export interface AdminApi {
   readonly app: Hono;
-  readonly fetch: (request: Request) => Response | Promise<Response>;
+  /** `env` is the server's bindings (`{ incoming, outgoing }` under `@hono/node-server`): with them a stalled event stream's socket can be freed. */
+  readonly fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
   readonly metrics: SchedulerMetrics;
-  /** Unsubscribes from the scheduler. Open event streams end. */
+  /**
+   * Ends open event streams, and those opened later at once: call it when the server begins to
+   * close, which otherwise waits for them (a dashboard tab keeps one open).
+   */
+  endStreams(): void;
+  /** Unsubscribes from the scheduler and ends open event streams. */
   close(): void;
 }
 
@@ -43,6 +72,8 @@ const STORE_PROBE_MS = 2_000;
 function invalid(parameter: string, received: string, fix: string): InvalidOptionError {
   return new InvalidOptionError('request', [{ path: parameter, received: JSON.stringify(received), fix }]);
 }
+
+const guardOptions = z.object({ allowedHosts: z.array(allowedHost).optional(), allowedOrigins: z.array(allowedOrigin).optional() });
 
 /**
  * The HTTP admin API of a scheduler (docs/http-api.md): tasks, runs, commands, live events,
@@ -54,21 +85,26 @@ function invalid(parameter: string, received: string, fix: string): InvalidOptio
  */
 export function createAdminApi(options: AdminApiOptions): AdminApi {
   const { scheduler } = options;
-  const logError = (error: unknown) => options.logger?.error({ err: error }, 'admin API error');
-  const status = new TaskStatusReader(scheduler);
-  const metrics = createMetrics(scheduler, status, { processMetrics: options.processMetrics ?? true });
-  const events = new EventLog(scheduler);
-  // A run starting or ending changes its task's view: the next read must not be the cached one.
-  const offRuns = (['run:started', 'run:finished', 'tick:skipped'] as const).map((name) => scheduler.on(name, (run) => status.invalidate(run.task)));
-  const dashboard = options.dashboard === false ? null : loadDashboard();
+  // Checked before subscribing to the scheduler: a refused option leaves nothing behind.
   const base = options.basePath ?? '';
   if (base !== '' && !/^(\/[\w.~-]+)+$/.test(base)) {
     throw new InvalidOptionError('createAdminApi', [{ path: 'basePath', received: JSON.stringify(base), fix: 'use a path like "/caretaker": a leading slash, no trailing slash' }]);
   }
+  const guard = guardOptions.safeParse(options);
+  if (!guard.success) throw new InvalidOptionError('createAdminApi', toOptionIssues(guard.error, options, guardOptions));
+  const logError = (error: unknown) => options.logger?.error({ err: error }, 'admin API error');
+  const status = new TaskStatusReader(scheduler);
+  const events = new EventLog(scheduler);
+  const streams = new EventStreams(events, scheduler.instance);
+  const metrics = createMetrics(scheduler, status, { processMetrics: options.processMetrics ?? true, eventStreams: streams });
+  // A run starting or ending changes its task's view: the next read must not be the cached one.
+  const offRuns = (['run:started', 'run:finished', 'tick:skipped'] as const).map((name) => scheduler.on(name, (run) => status.invalidate(run.task)));
+  const dashboard = options.dashboard === false ? null : loadDashboard();
   const app = base === '' ? new Hono() : new Hono().basePath(base);
 
   app.onError((error, c) => errorResponse(c, error, logError));
   app.notFound((c) => c.json({ error: { code: HttpErrorCode.NotFound, message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.use('*', requestGuard(options));
   if (options.token !== undefined) app.on(['POST', 'PUT', 'PATCH', 'DELETE'], '/api/*', bearerAuth(options.token));
 
   const notFound = (name: string) => new TaskNotFoundError(name, scheduler.tasks().map((t) => t.name));
@@ -83,7 +119,16 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   };
 
   app.get('/api/info', (c) =>
-    c.json({ instance: scheduler.instance, version: packageVersion(), store: scheduler.store.kind, state: scheduler.state, authRequired: options.token !== undefined, now: new Date() }),
+    c.json({
+      instance: scheduler.instance,
+      version: packageVersion(),
+      store: scheduler.store.kind,
+      state: scheduler.state,
+      authRequired: options.token !== undefined,
+      // The scheduler's time (the store's clock where it has one): what next-run countdowns count to.
+      now: new Date(scheduler.now()),
+      clockOffsetMs: scheduler.clockOffsetMs,
+    }),
   );
   app.get('/api/tasks', async (c) => c.json({ tasks: (await status.all()).map(taskView) }));
   app.get('/api/tasks/:name', async (c) => c.json({ task: await viewOf(c.req.param('name')) }));
@@ -135,7 +180,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     status.invalidate();
     return c.json({ result }, 202);
   });
-  app.get('/api/events', (c) => eventStream(c, events, scheduler.instance));
+  app.get('/api/events', (c) => streams.respond(c));
 
   app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -156,10 +201,12 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
 
   return {
     app,
-    fetch: (request) => app.fetch(request),
+    fetch: (request, env) => app.fetch(request, env),
     metrics,
+    endStreams: () => streams.close(),
     close: () => {
       for (const off of offRuns) off();
+      streams.close();
       events.close();
       metrics.close();
     },

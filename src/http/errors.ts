@@ -6,6 +6,10 @@ import { CaretakerError, ErrorCode } from '../util/errors.ts';
 export const HttpErrorCode = {
   /** A mutation without the configured bearer token. */
   Unauthorized: 'ERR_UNAUTHORIZED',
+  /** The Host header names neither this machine, an IP address nor an allowed host (DNS rebinding). */
+  HostNotAllowed: 'ERR_HOST_NOT_ALLOWED',
+  /** A mutation from a foreign web origin (a cross-site request). */
+  OriginNotAllowed: 'ERR_ORIGIN_NOT_ALLOWED',
   /** No route matches. */
   NotFound: 'ERR_NOT_FOUND',
   /** The run exists but is not running. */

@@ -1,57 +1,179 @@
+import type { ServerResponse } from 'node:http';
 import type { Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
+import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import type { EventLog, LoggedEvent } from './event-log.ts';
 
 /** A comment line this often keeps proxies and browsers from closing an idle stream. */
 const KEEP_ALIVE_MS = 15_000;
 
 /**
+ * Events waiting for one client's socket before that client is dropped. A client that reads keeps
+ * this near zero (the socket's own buffers absorb bursts), so 256 means it has stopped reading or
+ * cannot keep up; it is a quarter of the event log (1,000), so a dropped client that reconnects
+ * soon still gets everything it missed, not a reset.
+ */
+export const MAX_QUEUED_EVENTS = 256;
+/**
+ * The same bound in characters of event data (about bytes): run outputs can be large, and a few
+ * stalled clients must not hold many megabytes each. One event always fits, whatever its size.
+ */
+export const MAX_QUEUED_CHARS = 1024 * 1024;
+
+interface Client {
+  readonly stream: SSEStreamingApi;
+  /** The Node response under the stream, when served by Node: ending it is the only way to free a stalled socket. */
+  readonly raw: ServerResponse | undefined;
+  readonly queue: LoggedEvent[];
+  chars: number;
+  /** A write is waiting for the socket to drain. */
+  writing: boolean;
+  ended: boolean;
+  wake: (() => void) | null;
+  off: () => void;
+}
+
+function nodeResponse(env: unknown): ServerResponse | undefined {
+  const outgoing = (env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  return typeof outgoing?.destroy === 'function' ? outgoing : undefined;
+}
+
+/** The stream's loop returns and its response ends; the keep-alive connection under it must go too, or a closing server waits for it. */
+function closeAfterResponse(raw: ServerResponse | undefined): void {
+  const socket = raw?.socket;
+  raw?.once('finish', () => socket?.destroySoon());
+}
+
+/**
  * `GET /api/events`: server-sent events. A client that reconnects with `Last-Event-ID` gets
  * the events it missed, in order, without duplicates; when they are no longer held it gets
  * `reset` and refetches. A new client first gets `ready`, whose id it resumes from.
+ * Each client's queue is bounded: one that falls behind is dropped (its stream ends) and
+ * resumes from the log when it reconnects.
  */
-export function eventStream(c: Context, log: EventLog, instance: string): Response {
-  const header = c.req.header('last-event-id');
-  return streamSSE(c, async (stream) => {
-    const pending: LoggedEvent[] = [];
-    let wake: (() => void) | null = null;
-    // Subscribing and reading the backlog happen in one synchronous step: no event falls between.
-    const off = log.subscribe((event) => {
-      pending.push(event);
-      wake?.();
-    });
-    stream.onAbort(() => {
-      off();
-      wake?.();
-    });
-    const resumeFrom = header === undefined || !/^\d+$/.test(header) ? null : Number(header);
-    const missed = resumeFrom === null ? null : log.since(resumeFrom);
-    const head = log.nextId - 1;
-    let lastSent = resumeFrom ?? head;
-    try {
-      if (missed === null) {
-        await stream.writeSSE({ event: resumeFrom === null ? 'ready' : 'reset', id: String(head), data: JSON.stringify({ instance, lastEventId: head }) });
-        lastSent = head;
-      } else pending.unshift(...missed);
-      while (!stream.aborted) {
-        while (pending.length > 0) {
-          const event = pending.shift() as LoggedEvent;
-          if (event.id <= lastSent) continue;
-          await stream.writeSSE({ id: String(event.id), event: event.event, data: event.data });
-          lastSent = event.id;
-        }
-        const timedOut = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(true), KEEP_ALIVE_MS);
-          wake = () => {
-            clearTimeout(timer);
-            resolve(false);
-          };
-        });
-        wake = null;
-        if (timedOut && !stream.aborted) await stream.write(': keep-alive\n\n');
-      }
-    } finally {
-      off();
+export class EventStreams {
+  readonly #log: EventLog;
+  readonly #instance: string;
+  readonly #clients = new Set<Client>();
+  #closed = false;
+  #dropped = 0;
+
+  constructor(log: EventLog, instance: string) {
+    this.#log = log;
+    this.#instance = instance;
+  }
+
+  /** Streams open now. */
+  get open(): number {
+    return this.#clients.size;
+  }
+
+  /** Streams ended because their client fell behind. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /**
+   * Ends every open stream and the connection under it, so a server that is closing need not wait
+   * for them; streams requested later end at once.
+   */
+  close(): void {
+    this.#closed = true;
+    for (const client of this.#clients) {
+      this.#forget(client);
+      if (client.writing) this.#cut(client);
+      else closeAfterResponse(client.raw);
     }
-  });
+  }
+
+  respond(c: Context): Response {
+    const header = c.req.header('last-event-id');
+    const resumeFrom = header === undefined || !/^\d+$/.test(header) ? null : Number(header);
+    const raw = nodeResponse(c.env);
+    return streamSSE(c, async (stream) => {
+      if (this.#closed) {
+        closeAfterResponse(raw);
+        return;
+      }
+      const client: Client = { stream, raw, queue: [], chars: 0, writing: false, ended: false, wake: null, off: () => {} };
+      this.#clients.add(client);
+      stream.onAbort(() => this.#forget(client));
+      // Subscribing and reading the backlog happen in one synchronous step: no event falls between.
+      client.off = this.#log.subscribe((event) => this.#enqueue(client, event));
+      const missed = resumeFrom === null ? null : this.#log.since(resumeFrom);
+      const head = this.#log.nextId - 1;
+      try {
+        await this.#pump(client, resumeFrom, missed, head);
+      } finally {
+        this.#forget(client);
+      }
+    });
+  }
+
+  async #pump(client: Client, resumeFrom: number | null, missed: readonly LoggedEvent[] | null, head: number): Promise<void> {
+    const write = async (message: Parameters<SSEStreamingApi['writeSSE']>[0] | string) => {
+      client.writing = true;
+      try {
+        await (typeof message === 'string' ? client.stream.write(message) : client.stream.writeSSE(message));
+      } finally {
+        client.writing = false;
+      }
+    };
+    let lastSent = resumeFrom ?? head;
+    const send = async (event: LoggedEvent) => {
+      if (event.id <= lastSent || client.ended) return;
+      await write({ id: String(event.id), event: event.event, data: event.data });
+      lastSent = event.id;
+    };
+    if (missed === null) {
+      await write({ event: resumeFrom === null ? 'ready' : 'reset', id: String(head), data: JSON.stringify({ instance: this.#instance, lastEventId: head }) });
+      lastSent = head;
+    }
+    // The backlog (at most the log's 1,000 events, shared with it) is written as it is read, outside
+    // the bounded queue: a resuming client is judged by how it keeps up with new events.
+    for (const event of missed ?? []) await send(event);
+    while (!client.ended) {
+      const event = client.queue.shift();
+      if (event !== undefined) {
+        client.chars -= event.data.length;
+        await send(event);
+        continue;
+      }
+      const timedOut = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(true), KEEP_ALIVE_MS);
+        client.wake = () => {
+          clearTimeout(timer);
+          resolve(false);
+        };
+      });
+      client.wake = null;
+      if (timedOut && !client.ended) await write(': keep-alive\n\n');
+    }
+  }
+
+  #enqueue(client: Client, event: LoggedEvent): void {
+    client.queue.push(event);
+    client.chars += event.data.length;
+    if (client.queue.length > MAX_QUEUED_EVENTS || (client.queue.length > 1 && client.chars > MAX_QUEUED_CHARS)) {
+      this.#dropped++;
+      this.#forget(client);
+      this.#cut(client);
+    } else client.wake?.();
+  }
+
+  /** Stops feeding a client and releases what it holds; its loop returns at the next step. */
+  #forget(client: Client): void {
+    if (client.ended) return;
+    client.ended = true;
+    this.#clients.delete(client);
+    client.off();
+    client.queue.length = 0;
+    client.chars = 0;
+    client.wake?.();
+  }
+
+  /** Ends a stream whose socket takes nothing more: a graceful end would wait behind the stalled write forever. */
+  #cut(client: Client): void {
+    client.raw?.destroy();
+    client.stream.abort();
+  }
 }

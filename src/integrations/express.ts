@@ -8,7 +8,8 @@ interface ExpressLike {
 
 /**
  * Mounts the admin API and dashboard on an Express app under `prefix` and starts the scheduler.
- * Pass the HTTP server (`app.listen()` returns it) to stop the scheduler gracefully when it closes;
+ * Pass the HTTP server (`app.listen()` returns it) to stop the scheduler gracefully when it closes
+ * (`server.close()` first ends open event streams, so it does not wait for dashboard tabs);
  * otherwise call `stop()` yourself.
  *
  * @example
@@ -31,7 +32,16 @@ export async function caretakerExpress(app: ExpressLike, options: IntegrationOpt
     req.url = url;
     mounted.listener(req, res);
   });
-  server?.once('close', () => void mounted.stop());
+  if (server !== undefined) {
+    // The server's close waits for open connections, and an event stream stays open as long as a
+    // dashboard tab does: end the streams as closing begins (no event marks that moment).
+    const close = server.close;
+    server.close = function (this: Server, ...args: Parameters<Server['close']>) {
+      mounted.api.endStreams();
+      return close.apply(this, args);
+    };
+    server.once('close', () => void mounted.stop());
+  }
   await mounted.start();
   return mounted;
 }

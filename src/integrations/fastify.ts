@@ -4,12 +4,12 @@ import { type IntegrationOptions, mountCaretaker } from './mount.ts';
 /** The part of a Fastify instance the plugin uses (no dependency on Fastify's types). */
 interface FastifyLike {
   all(path: string, handler: (request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }) => void): unknown;
-  addHook(name: 'onReady' | 'onClose', hook: () => Promise<void>): unknown;
+  addHook(name: 'onReady' | 'preClose' | 'onClose', hook: () => Promise<void>): unknown;
 }
 
 /**
  * A Fastify plugin: the scheduler starts when the app is ready and stops gracefully when it
- * closes; the admin API and dashboard answer under `prefix`.
+ * closes (open event streams end as closing begins); the admin API and dashboard answer under `prefix`.
  *
  * @example
  * import Fastify from 'fastify';
@@ -28,6 +28,8 @@ export async function caretakerFastify(fastify: FastifyLike, options: Integratio
   fastify.all(mounted.prefix, handle);
   fastify.all(`${mounted.prefix}/*`, handle);
   fastify.addHook('onReady', () => mounted.start());
+  // onClose runs only once the server has closed, and it waits for open event streams.
+  fastify.addHook('preClose', async () => mounted.api.endStreams());
   fastify.addHook('onClose', () => mounted.stop());
 }
 // Registered routes keep their full paths: the plugin mounts at `prefix`, not at Fastify's own.

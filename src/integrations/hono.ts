@@ -3,8 +3,8 @@ import { type IntegrationOptions, type MountedCaretaker, mountCaretaker } from '
 
 /**
  * Mounts the admin API and dashboard on a Hono app under `prefix` and starts the scheduler.
- * Hono apps have no close hook: call `stop()` when your server closes, or use
- * `scheduler.stopOnSignals()`.
+ * Hono apps have no close hook: call `stop()` before closing your server (it also ends open
+ * event streams, which the server would wait for), or use `scheduler.stopOnSignals()`.
  *
  * @example
  * import { Hono } from 'hono';
@@ -14,8 +14,8 @@ import { type IntegrationOptions, type MountedCaretaker, mountCaretaker } from '
  */
 export async function caretakerHono(app: Hono, options: IntegrationOptions): Promise<MountedCaretaker> {
   const mounted = mountCaretaker(options);
-  app.all(mounted.prefix, (c) => mounted.api.fetch(c.req.raw));
-  app.all(`${mounted.prefix}/*`, (c) => mounted.api.fetch(c.req.raw));
+  app.all(mounted.prefix, (c) => mounted.api.fetch(c.req.raw, c.env));
+  app.all(`${mounted.prefix}/*`, (c) => mounted.api.fetch(c.req.raw, c.env));
   await mounted.start();
   return mounted;
 }

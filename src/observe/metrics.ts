@@ -22,7 +22,11 @@ const LATENESS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 
  * const metrics = createMetrics(scheduler, new TaskStatusReader(scheduler));
  * res.end(await metrics.text());
  */
-export function createMetrics(scheduler: Scheduler, status: TaskStatusReader, options: { readonly processMetrics?: boolean } = {}): SchedulerMetrics {
+export function createMetrics(
+  scheduler: Scheduler,
+  status: TaskStatusReader,
+  options: { readonly processMetrics?: boolean; readonly eventStreams?: { readonly open: number; readonly dropped: number } } = {},
+): SchedulerMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ instance_name: scheduler.instance });
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'caretaker_process_' });
@@ -53,6 +57,14 @@ export function createMetrics(scheduler: Scheduler, status: TaskStatusReader, op
       for (const task of scheduler.tasks()) this.set({ task: task.name }, task.paused ? 1 : 0);
     },
   });
+  new Gauge({
+    name: 'caretaker_clock_offset_seconds',
+    help: "How far the store's clock (which ticks and leases follow) is ahead of this host's wall clock; 0 for stores on one host.",
+    registers,
+    collect() {
+      this.set(scheduler.clockOffsetMs / 1000);
+    },
+  });
   // Both read the store; one read serves both (the reader caches briefly).
   new Gauge({
     name: 'caretaker_task_last_success_timestamp_seconds',
@@ -74,6 +86,26 @@ export function createMetrics(scheduler: Scheduler, status: TaskStatusReader, op
       for (const s of await status.all()) this.set({ task: s.info.name }, s.stale ? 1 : 0);
     },
   });
+  const streams = options.eventStreams;
+  if (streams !== undefined) {
+    new Gauge({
+      name: 'caretaker_sse_clients',
+      help: 'Clients connected to the event stream (GET /api/events).',
+      registers,
+      collect() {
+        this.set(streams.open);
+      },
+    });
+    new Counter({
+      name: 'caretaker_sse_clients_dropped_total',
+      help: 'Event-stream clients disconnected because they fell behind (they resume with Last-Event-ID).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(streams.dropped);
+      },
+    });
+  }
 
   const off = [
     scheduler.on('run:finished', (run) => {

@@ -90,6 +90,14 @@ export interface Store {
   prune(policy: RetentionPolicy, now: number, batchSize: number): Promise<number>;
 
   /**
+   * The store's own clock (Unix ms), for stores that several hosts share (PostgreSQL). Their
+   * wall clocks disagree; the scheduler runs on the store's clock instead, measuring its offset
+   * on this round trip at start and on every poll (see {@link PollResult.storeNow}). Stores on
+   * one host (SQLite, memory) leave it out: their replicas share the host's clock.
+   */
+  storeTime?(): Promise<number>;
+
+  /**
    * Optional push channel (PostgreSQL LISTEN/NOTIFY, in-process for memory): called when
    * another instance requested a trigger, cancel or pause, so instances poll at once instead of
    * at their next interval.
@@ -257,6 +265,8 @@ export interface PollResult {
   readonly retries: readonly DueRetry[];
   /** Queued ticks of tasks with nothing running (their runner went away). */
   readonly queued: readonly QueuedTick[];
+  /** The store's clock while it answered, from stores that have {@link Store.storeTime}. */
+  readonly storeNow?: number;
 }
 
 export type StoreSignal = 'trigger' | 'cancel' | 'pause';

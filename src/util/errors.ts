@@ -146,8 +146,8 @@ export class ShutdownError extends CaretakerError {
 
 /** The abort reason when this instance lost the lease of a run. */
 export class LeaseLostError extends CaretakerError {
-  constructor() {
-    super(ErrorCode.LeaseLost, 'the lease of this run expired or was taken over by another instance');
+  constructor(message = 'the lease of this run expired or was taken over by another instance') {
+    super(ErrorCode.LeaseLost, message);
   }
 }
 

@@ -16,34 +16,68 @@ const MAX_MESSAGE_CHARS = 4_096;
 
 /**
  * Captures any thrown value as a {@link RunError}: Errors keep message, stack and code; strings,
- * numbers, objects and `undefined` get a readable message.
+ * numbers, objects and `undefined` get a readable message. Never throws: a handler may throw a
+ * revoked Proxy, or an Error whose getters throw, and its run must still get a record.
  */
 export function captureError(thrown: unknown): RunError {
-  if (thrown instanceof Error) {
-    const code = (thrown as { code?: unknown }).code;
-    return {
-      message: clip(thrown.message || thrown.name, MAX_MESSAGE_CHARS),
-      name: thrown.name,
-      code: typeof code === 'string' || typeof code === 'number' ? String(code) : null,
-      stack: typeof thrown.stack === 'string' ? clip(thrown.stack, MAX_STACK_CHARS) : null,
-    };
+  let isError: boolean;
+  try {
+    isError = thrown instanceof Error;
+  } catch (error) {
+    // `instanceof` runs a Proxy's traps; a revoked Proxy throws even for that.
+    return nonError(`handler threw a value that cannot be inspected (${textOf(error)})`);
   }
-  return { message: clip(describeThrown(thrown), MAX_MESSAGE_CHARS), name: 'NonError', code: null, stack: null };
+  if (!isError) return nonError(describeThrown(thrown));
+  const error = thrown as Error & { code?: unknown };
+  const name = readString(() => error.name) ?? 'Error';
+  const code = read(() => error.code);
+  const stack = readString(() => error.stack);
+  return {
+    message: clip(readString(() => error.message) || name || 'Error', MAX_MESSAGE_CHARS),
+    name,
+    code: typeof code === 'string' || typeof code === 'number' ? String(code) : null,
+    stack: stack === undefined ? null : clip(stack, MAX_STACK_CHARS),
+  };
+}
+
+function nonError(message: string): RunError {
+  return { message: clip(message, MAX_MESSAGE_CHARS), name: 'NonError', code: null, stack: null };
+}
+
+/** `get()`, or undefined when it throws (a getter or Proxy trap of a thrown value). */
+function read(get: () => unknown): unknown {
+  try {
+    return get();
+  } catch {
+    return undefined;
+  }
+}
+
+function readString(get: () => unknown): string | undefined {
+  const value = read(get);
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Text for any value (its `message` when it has one), never throwing. */
+export function textOf(value: unknown): string {
+  const message = read(() => (value as { message?: unknown } | null)?.message);
+  if (typeof message === 'string') return message;
+  return readString(() => String(value)) ?? 'a value that cannot be inspected';
 }
 
 function describeThrown(thrown: unknown): string {
   if (typeof thrown === 'string') return thrown;
   if (thrown === undefined) return 'handler threw undefined';
   if (thrown === null) return 'handler threw null';
-  if (typeof thrown === 'object') {
-    const message = (thrown as { message?: unknown }).message;
-    if (typeof message === 'string') return message;
-    try {
-      return `handler threw ${JSON.stringify(thrown)}`;
-    } catch {
-      return `handler threw ${Object.prototype.toString.call(thrown)}`;
-    }
+  if (typeof thrown === 'object' || typeof thrown === 'function') {
+    const message = readString(() => (thrown as { message?: unknown }).message);
+    if (message !== undefined) return message;
+    const json = read(() => JSON.stringify(thrown));
+    if (typeof json === 'string') return `handler threw ${json}`;
+    const tag = readString(() => Object.prototype.toString.call(thrown));
+    return `handler threw ${tag ?? 'a value that cannot be inspected'}`;
   }
+  // Symbols, numbers, booleans and BigInts all have a String() that cannot throw.
   return `handler threw ${String(thrown)}`;
 }
 
@@ -67,7 +101,7 @@ export function toJsonOutput(value: unknown, maxBytes: number): OutputConversion
   try {
     text = JSON.stringify(value);
   } catch (error) {
-    const problem = `output is not JSON-serialisable: ${error instanceof Error ? error.message : String(error)}`;
+    const problem = `output is not JSON-serialisable: ${textOf(error)}`;
     return { ok: false, value: null, problem };
   }
   if (text === undefined) return { ok: true, value: null };

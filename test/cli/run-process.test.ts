@@ -35,6 +35,12 @@ const HANDLERS: Record<string, string> = {
   // Long and deaf to its signal: a stuck handler (a ref'd timer keeps the event loop busy).
   'stubborn.mjs': `export default () => new Promise((resolve) => setTimeout(() => resolve({ late: true }), 120_000));
 `,
+  // Leaves a rejected promise nobody awaits, then succeeds: a common bug in a task module.
+  'stray.mjs': `export default () => { Promise.reject(new Error('stray rejection')); return { ok: true }; };
+`,
+  // Throws from a timer, outside any run: nothing can catch it.
+  'bomb.mjs': `export default () => { setTimeout(() => { throw new Error('timer bomb'); }, 50); return { armed: true }; };
+`,
   // Runs until the test creates the file "release" beside it; honours its signal.
   'release.mjs': `import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -208,6 +214,42 @@ async function readStore(path: string): Promise<{ runs: RunRecord[]; tasks: Task
 const statuses = (runs: readonly RunRecord[], task: string) => runs.filter((r) => r.task === task).map((r) => r.status);
 
 describe('caretaker run as a process', () => {
+  it('a stray promise rejection from a task module is logged and the daemon runs on', async () => {
+    const w = workDir(`store: { sqlite: { path: ./state.db } }
+http: { enabled: false }
+tasks:
+  stray: { schedule: { every: 1s }, run: { module: ./stray.mjs } }
+  ticker: { schedule: { every: 1s }, run: { module: ./tick.mjs } }
+`);
+    const d = start(w.dir, w.config);
+    await d.waitFor('the stray rejection logged', (l) => typeof l.msg === 'string' && l.msg.startsWith('a promise was rejected and nobody handled it'));
+    const { index } = await d.waitFor('a later ticker run', finishedLine('ticker', 'succeeded'), d.lines.length);
+    await d.waitFor('another stray run', finishedLine('stray', 'succeeded'), index);
+    d.signal('SIGTERM');
+    const exit = await d.waitExit();
+    assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, d.transcript());
+    const { runs } = await readStore(w.db);
+    assert.ok(statuses(runs, 'stray').length >= 2 && statuses(runs, 'stray').every((s) => s === 'succeeded'));
+  });
+
+  it('an uncaught exception stops the daemon gracefully (running runs recorded) and exits 1', async () => {
+    const w = workDir(`store: { sqlite: { path: ./state.db } }
+http: { enabled: false }
+tasks:
+  release: { schedule: { every: 1h }, run: { module: ./release.mjs } }
+  bomb: { schedule: { at: '2000-01-01T00:00:00Z' }, run: { module: ./bomb.mjs } }
+`);
+    const d = start(w.dir, w.config, '--stop-timeout', '2s');
+    await d.waitFor('release started', startedLine('release'));
+    await d.waitFor('the stop after the exception', (l) => l.reason === 'uncaughtException');
+    const exit = await d.waitExit();
+    assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 1, signal: null }, d.transcript());
+    assert.ok(d.find((l) => l.msg === 'uncaught exception; stopping' && (l.err as { message?: string } | undefined)?.message === 'timer bomb') >= 0, d.transcript());
+    const { runs } = await readStore(w.db);
+    assert.deepEqual(statuses(runs, 'release'), ['interrupted'], 'the run in flight got its record');
+    assert.deepEqual(statuses(runs, 'bomb'), ['succeeded']);
+  });
+
   it('SIGTERM stops gracefully: runs get --stop-timeout, the summary names the interrupted ones, exit 0', async () => {
     const w = workDir(`store: { sqlite: { path: ./state.db } }
 http: { enabled: false }
@@ -247,7 +289,7 @@ tasks:
     assert.ok(stuck.line.time - stopping.line.time >= 950, `the stuck run was given up only at the 1 s deadline (${stuck.line.time - stopping.line.time} ms)`);
 
     const last = d.lines.at(-1) as LogLine;
-    assert.equal(last.msg, `stopped: interrupted quitter (${ids.get('quitter')}), stubborn (${ids.get('stubborn')})`);
+    assert.equal(last.msg, `stopped: interrupted quitter (${ids.get('quitter')}), stubborn (${ids.get('stubborn')}); finished while stopping: wrapup`);
     assert.deepEqual({ interrupted: last.interrupted, finished: last.finished, level: last.level }, { interrupted: 2, finished: 1, level: 30 });
 
     const { runs } = await readStore(w.db);

@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type CommandOutput, CommandFailedError, commandHandler } from '../../src/config/command-handler.ts';
 import { taskDefinitions } from '../../src/config/handlers.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { killDelayMs } from '../../src/config/process-group.ts';
+import { DEFAULT_ABORT_GRACE_MS } from '../../src/engine/task-options.ts';
 import { checkRun, type RunSpec } from '../../src/config/run-spec.ts';
 import { createScheduler, memoryStore } from '../../src/index.ts';
 import { CaretakerError, RunCancelledError, RunTimeoutError } from '../../src/util/errors.ts';
@@ -17,8 +19,8 @@ import { fakeContext } from '../tasks/context.ts';
 const NODE = process.execPath;
 /** Prints the arguments after the script as JSON. */
 const PRINT_ARGS = 'process.stdout.write(JSON.stringify(process.argv.slice(1)))';
-/** Mirrors how command-handler.ts waits after SIGTERM (KILL_GRACE_MS, not exported). */
-const KILL_GRACE_MS = 5_000;
+/** SIGKILL follows SIGTERM at the default abortGrace (5 s) minus a margin for the run to settle. */
+const KILL_GRACE_MS = killDelayMs(DEFAULT_ABORT_GRACE_MS);
 
 const dir = mkdtempSync(join(tmpdir(), 'caretaker-command-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,8 +37,8 @@ function spec(run: Record<string, unknown>): CommandSpec {
 }
 
 /** Runs the command handler as the engine would, with a context carrying `signal`. */
-function run(runOptions: Record<string, unknown>, signal?: AbortSignal): Promise<CommandOutput> {
-  const handler = commandHandler(spec(runOptions));
+function run(runOptions: Record<string, unknown>, signal?: AbortSignal, abortGraceMs?: number): Promise<CommandOutput> {
+  const handler = commandHandler(spec(runOptions), abortGraceMs !== undefined ? { abortGraceMs } : {});
   return handler(fakeContext(signal !== undefined ? { signal } : {})) as Promise<CommandOutput>;
 }
 
@@ -268,11 +270,14 @@ describe('command tasks: aborting the run (timeout, cancel, shutdown)', () => {
     assert.equal(alive(pid), false);
   });
 
-  it('a program that ignores SIGTERM is killed with SIGKILL after the 5 s grace', { timeout: 60_000 }, async () => {
+  it('a program that ignores SIGTERM is killed with SIGKILL a margin before abortGrace ends', { timeout: 20_000 }, async () => {
+    const abortGraceMs = 1_000;
+    const killAfter = killDelayMs(abortGraceMs);
+    assert.ok(killAfter > 500 && killAfter < abortGraceMs, String(killAfter));
     const ready = freshFile('ready');
     const term = freshFile('term');
     const controller = new AbortController();
-    const pending = run(node(LONG_RUNNING, ready, term, 'ignore'), controller.signal);
+    const pending = run(node(LONG_RUNNING, ready, term, 'ignore'), controller.signal, abortGraceMs);
     const pid = Number(await waitForFile(ready));
     const reason = new RunTimeoutError(1_000);
     const abortedAt = Date.now();
@@ -282,9 +287,14 @@ describe('command tasks: aborting the run (timeout, cancel, shutdown)', () => {
     const error = await rejection(pending);
     const elapsed = Date.now() - abortedAt;
     assert.equal(error, reason);
-    assert.ok(elapsed >= KILL_GRACE_MS - 100, `killed after ${elapsed} ms, before the grace`);
-    assert.ok(elapsed < KILL_GRACE_MS + 15_000, `killed after ${elapsed} ms`);
+    assert.ok(elapsed >= killAfter - 50, `killed after ${elapsed} ms, before the grace`);
+    assert.ok(elapsed < killAfter + 10_000, `killed after ${elapsed} ms`);
     assert.equal(alive(pid), false, 'SIGKILL ended it');
+  });
+
+  it('without abortGrace the SIGKILL comes 4 s after SIGTERM (default abortGrace 5 s, minus 1 s to settle)', () => {
+    assert.equal(KILL_GRACE_MS, 4_000);
+    assert.equal(killDelayMs(0), 0);
   });
 
   it('a signal aborted before the handler is called starts no program', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_INDIVIDUAL_SKIPS, planCatchUp } from '../../src/engine/catch-up.ts';
+import { planCatchUp } from '../../src/engine/catch-up.ts';
 import { cronSchedule } from '../../src/engine/schedules/cron.ts';
 import { EverySchedule } from '../../src/engine/schedules/every.ts';
 import type { TaskPolicy } from '../../src/engine/task-options.ts';
@@ -30,40 +30,37 @@ describe('planCatchUp', () => {
   const back = T0 + 3.5 * H;
 
   it('latest runs the newest missed tick and skips the others', () => {
-    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({})), { run: [T0 + 3 * H], skip: [T0 + H, T0 + 2 * H], summary: null });
+    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({})), { run: [T0 + 3 * H], skipped: { first: T0 + H, last: T0 + 2 * H, count: 2 } });
   });
 
   it('all runs each missed tick, oldest first', () => {
-    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({ catchUp: 'all' })), { run: [T0 + H, T0 + 2 * H, T0 + 3 * H], skip: [], summary: null });
+    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({ catchUp: 'all' })), { run: [T0 + H, T0 + 2 * H, T0 + 3 * H], skipped: null });
   });
 
   it('none skips them all', () => {
-    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({ catchUp: 'none' })), { run: [], skip: [T0 + H, T0 + 2 * H, T0 + 3 * H], summary: null });
+    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({ catchUp: 'none' })), { run: [], skipped: { first: T0 + H, last: T0 + 3 * H, count: 3 } });
   });
 
   it('catchUpWindow leaves older ticks skipped', () => {
-    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({ catchUpWindowMs: 0.25 * H })), { run: [], skip: [T0 + H, T0 + 2 * H, T0 + 3 * H], summary: null });
-    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({ catchUp: 'all', catchUpWindowMs: 2 * H })), { run: [T0 + 2 * H, T0 + 3 * H], skip: [T0 + H], summary: null });
+    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({ catchUpWindowMs: 0.25 * H })), { run: [], skipped: { first: T0 + H, last: T0 + 3 * H, count: 3 } });
+    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({ catchUp: 'all', catchUpWindowMs: 2 * H })), { run: [T0 + 2 * H, T0 + 3 * H], skipped: { first: T0 + H, last: T0 + H, count: 1 } });
   });
 
   it('catchUpLimit bounds all', () => {
-    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({ catchUp: 'all', catchUpLimit: 2 })), { run: [T0 + 2 * H, T0 + 3 * H], skip: [T0 + H], summary: null });
+    assert.deepEqual(planCatchUp(hourly, cursor, back, policy({ catchUp: 'all', catchUpLimit: 2 })), { run: [T0 + 2 * H, T0 + 3 * H], skipped: { first: T0 + H, last: T0 + H, count: 1 } });
   });
 
   it('nothing missed, nothing planned (a tick exactly at the return instant is not missed)', () => {
-    assert.deepEqual(planCatchUp(hourly, T0 + 3 * H, back, policy({})), { run: [], skip: [], summary: null });
-    assert.deepEqual(planCatchUp(hourly, T0 + 2 * H, T0 + 3 * H, policy({})), { run: [], skip: [], summary: null });
+    assert.deepEqual(planCatchUp(hourly, T0 + 3 * H, back, policy({})), { run: [], skipped: null });
+    assert.deepEqual(planCatchUp(hourly, T0 + 2 * H, T0 + 3 * H, policy({})), { run: [], skipped: null });
   });
 
-  it('summarises long downtime in one record after the newest individual skips', () => {
+  it('records long downtime as one skipped range, every missed tick accounted for', () => {
     const perSecond = new EverySchedule(1000, T0);
     const plan = planCatchUp(perSecond, T0, T0 + 24 * H, policy({}));
-    assert.equal(plan.run.length, 1);
-    assert.equal(plan.skip.length, MAX_INDIVIDUAL_SKIPS);
-    assert.equal(plan.summary?.first, T0 + 1000);
-    const total = plan.run.length + plan.skip.length + (plan.summary?.count ?? 0);
-    assert.equal(total, 24 * 3600 - 1, 'every missed tick is accounted for');
+    assert.deepEqual(plan.run, [T0 + 24 * H - 1000]);
+    assert.deepEqual(plan.skipped, { first: T0 + 1000, last: T0 + 24 * H - 2000, count: 24 * 3600 - 2 });
     const cron = planCatchUp(cronSchedule('* * * * *', 'UTC'), T0, T0 + 24 * H, policy({ catchUp: 'none' }));
-    assert.equal(cron.skip.length + (cron.summary?.count ?? 0), 24 * 60 - 1);
+    assert.deepEqual(cron, { run: [], skipped: { first: T0 + 60_000, last: T0 + 24 * H - 60_000, count: 24 * 60 - 1 } });
   });
 });

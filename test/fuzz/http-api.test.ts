@@ -1,7 +1,8 @@
 /**
  * The admin API on bad requests: random query strings for GET /api/runs, random task names and
  * run ids in paths (unicode, encoded slashes, dot segments, malformed escapes), random methods,
- * bodies and Authorization headers. Every answer has a fitting 4xx status (never 500), the body
+ * bodies and Authorization headers, and any Host and Origin a web page could send (DNS rebinding,
+ * cross-site forms). Every answer has a fitting 4xx status (never 500), the body
  * `{ error: { code, message } }` with a stable code and no stack text, and a rejected request
  * changes nothing: no run is recorded and no task is paused.
  */
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type AdminApi, createAdminApi } from '../../src/http/index.ts';
+import { type AdminApi, type AdminApiOptions, createAdminApi } from '../../src/http/index.ts';
 import { createScheduler, postgresStore, type Scheduler, type Store, sqliteStore } from '../../src/index.ts';
 import { RUN_STATUSES } from '../../src/store/records.ts';
 import { postgresSkip, testDatabase } from '../helpers/postgres.ts';
@@ -19,7 +20,7 @@ import { assertNoStack, fuzz, nastyString } from './support.ts';
 
 const TOKEN = 'fuzz-token-0123456789abcdef';
 const TASKS = ['report', 'a.b_c-d', '9lives'];
-const STABLE_CODES = new Set(['ERR_INVALID_OPTION', 'ERR_TASK_NOT_FOUND', 'ERR_RUN_NOT_FOUND', 'ERR_UNAUTHORIZED', 'ERR_NOT_FOUND', 'ERR_RUN_NOT_RUNNING']);
+const STABLE_CODES = new Set(['ERR_INVALID_OPTION', 'ERR_TASK_NOT_FOUND', 'ERR_RUN_NOT_FOUND', 'ERR_UNAUTHORIZED', 'ERR_NOT_FOUND', 'ERR_RUN_NOT_RUNNING', 'ERR_HOST_NOT_ALLOWED', 'ERR_ORIGIN_NOT_ALLOWED']);
 
 interface Answer {
   readonly status: number;
@@ -28,7 +29,7 @@ interface Answer {
 }
 
 /** A scheduler with a few idle tasks (no tick for a day), one finished run, and its admin API. */
-async function setup(store: Store) {
+async function setup(store: Store, options: Partial<AdminApiOptions> = {}) {
   const scheduler: Scheduler = createScheduler({ store, instance: 'fuzz-api' });
   for (const name of TASKS) scheduler.add({ name, schedule: { every: '1d', initialDelay: '1d' }, handler: () => ({ ok: true }) });
   await scheduler.start();
@@ -40,7 +41,7 @@ async function setup(store: Store) {
     assert.ok(finished.has(runId), `run ${runId} did not finish`);
   };
   await settled(await scheduler.trigger('report'));
-  const api = createAdminApi({ scheduler, token: TOKEN, processMetrics: false, dashboard: false });
+  const api = createAdminApi({ scheduler, token: TOKEN, processMetrics: false, dashboard: false, allowedHosts: ['caretaker.test'], ...options });
   return { scheduler, api, settled };
 }
 
@@ -224,6 +225,107 @@ function runsProperties(label: string, makeStore: () => Promise<{ store: Store; 
 
 const dir = mkdtempSync(join(tmpdir(), 'caretaker-fuzz-api-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Names the setup's API accepts besides its defaults (see `setup`). */
+const ALLOWED_ORIGINS = ['https://console.example', 'http://10.1.2.3:9000'];
+const withPort = (host: fc.Arbitrary<string>) => fc.tuple(host, fc.option(fc.integer({ min: 0, max: 65_535 }), { nil: undefined })).map(([h, port]) => (port === undefined ? h : `${h}:${port}`));
+/** Loopback names and IP literals: a rebinding page's Host is always its own domain name, never these. */
+const trustedHost = withPort(
+  fc.oneof(
+    fc.constantFrom('localhost', 'LocalHost', 'localhost.', 'caretaker.test', 'CARETAKER.TEST'),
+    fc.domain().map((d) => `${d}.localhost`),
+    fc.ipV4(),
+    fc.ipV6().map((a) => `[${a}]`),
+  ),
+);
+const isOurs = (host: string) => /(^|\.)localhost\.?$|^caretaker\.test$/i.test(host);
+/** Every other name, near misses of the trusted ones included, and Host values that are not names at all. */
+const foreignHost = fc.oneof(
+  withPort(fc.domain().filter((d) => !isOurs(d))),
+  withPort(fc.constantFrom('localhost.attacker.example', 'attacker-localhost', 'xlocalhost', '127.0.0.1.nip.io', '[::1].attacker.example', 'caretaker.test.attacker.example', 'xcaretaker.test', '2130706433', '0x7f.1', '[localhost]', '[::1', '[127.0.0.1]')),
+  fc.tuple(fc.constantFrom('localhost', '127.0.0.1', '[::1]', 'caretaker.test'), fc.constantFrom('@', '/', '\\', '?', '#', ' ', ',', ';', ':80:80', '%2e'), fc.domain()).map(([h, c, d]) => `${h}${c}${d}`),
+  fc.constantFrom('', ' ', ':7070', 'local host', 'attacker.example:port'),
+);
+
+/** Every route, dashboard and unknown paths included, with any method. */
+const anyRoute = fc.tuple(
+  fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'),
+  fc.constantFrom('api/tasks', 'api/tasks/report', 'api/tasks/report/trigger', 'api/tasks/report/pause', 'api/tasks/report/resume', 'api/runs', 'api/runs/0190a0a0-0000-7000-8000-000000000000', 'api/runs/0190a0a0-0000-7000-8000-000000000000/cancel', 'api/events', 'api/info', 'metrics', 'healthz', 'readyz', '', 'index.html', 'api/nothing'),
+);
+
+/** Sends with the given headers; the answer's status, and its JSON error when it has one. */
+async function sendRaw(api: AdminApi, method: string, path: string, headers: Record<string, string>) {
+  const res = await api.fetch(new Request(new URL(path, 'http://caretaker.test/'), { method, headers }));
+  const text = res.headers.get('content-type')?.startsWith('application/json') ? await res.text() : (await res.body?.cancel(), '');
+  return { status: res.status, error: text === '' ? undefined : (JSON.parse(text) as { error?: { code: string; message: string } }).error };
+}
+
+describe('admin API against hostile web pages: any Host, any Origin (fast-check)', () => {
+  let scheduler: Scheduler;
+  let api: AdminApi;
+  before(async () => {
+    ({ scheduler, api } = await setup(sqliteStore({ path: join(dir, 'guard.db') }), { allowedOrigins: ALLOWED_ORIGINS }));
+  });
+  after(async () => {
+    api.close();
+    await scheduler.stop({ timeout: '1s' });
+  });
+
+  it('a foreign Host is 403 ERR_HOST_NOT_ALLOWED on every route and method; loopback names, IP literals and allowed hosts pass', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(foreignHost.map((host) => ({ host, trusted: false })), trustedHost.map((host) => ({ host, trusted: true }))), anyRoute, async ({ host, trusted }, [method, path]) => {
+        const before = await state(scheduler);
+        // No token: a mutation that passes the guard is 401, so nothing runs either way.
+        const answer = await sendRaw(api, method, path, { Host: host });
+        const what = `${method} /${path} with Host ${JSON.stringify(host)}`;
+        if (trusted) assert.notEqual(answer.status, 403, `${what}: ${answer.error?.message}`);
+        else {
+          assert.equal(answer.status, 403, what);
+          if (method !== 'HEAD') {
+            assert.equal(answer.error?.code, 'ERR_HOST_NOT_ALLOWED', what);
+            assertNoStack(answer.error?.message ?? '', what);
+          }
+        }
+        assert.equal(await state(scheduler), before, `${what} changed the state`);
+      }),
+      { ...fuzz(400, 0x4774), examples: [[{ host: 'localhost.attacker.example:7070', trusted: false }, ['POST', 'api/tasks/report/trigger']], [{ host: '[::1]:7070', trusted: true }, ['GET', 'api/events']]] },
+    );
+  });
+
+  it('a mutation from a foreign Origin (or Origin: null, or Sec-Fetch-Site: cross-site) is 403 ERR_ORIGIN_NOT_ALLOWED; its own origin, allowed ones and no Origin pass; reads are not affected', async () => {
+    const scheme = fc.constantFrom('http', 'https', 'HTTP');
+    const origin = (host: string) =>
+      fc.oneof(
+        scheme.map((s) => ({ headers: { Origin: `${s}://${host}` }, foreign: false })),
+        fc.constantFrom(...ALLOWED_ORIGINS, 'HTTPS://Console.Example:443', 'http://10.1.2.3:09000').map((o) => ({ headers: { Origin: o }, foreign: false })),
+        fc.constantFrom({}, { 'Sec-Fetch-Site': 'same-origin' }, { 'Sec-Fetch-Site': 'same-site' }, { 'Sec-Fetch-Site': 'none' }).map((headers) => ({ headers, foreign: false })),
+        fc
+          .oneof(
+            fc.webUrl().map((u) => new URL(u).origin).filter((o) => !/\.localhost(:\d+)?$/.test(o)),
+            fc.constantFrom('null', 'http://console.example', 'https://console.example:8443', 'https://console.example.attacker.example', 'http://10.1.2.3', 'file://', 'https://', 'chrome-extension://abcdef', `http://${host}.attacker.example`, `http://${host}/`, `http://${host}@attacker.example`, 'http://attacker.example', ''),
+            fc.integer({ min: 1, max: 65_535 }).map((p) => `http://${host.replace(/:\d*$/, '')}:${p}`).filter((o) => o !== `http://${host}` && !(o.endsWith(':80') && `${o.slice(0, -3)}` === `http://${host}`)),
+          )
+          .map((o) => ({ headers: { Origin: o }, foreign: true })),
+        fc.constant({ headers: { 'Sec-Fetch-Site': 'cross-site' }, foreign: true }),
+      );
+    const request = trustedHost.chain((host) => fc.tuple(fc.constant(host), origin(host), anyRoute));
+    await fc.assert(
+      fc.asyncProperty(request, async ([host, { headers, foreign }, [method, path]]) => {
+        const before = await state(scheduler);
+        const answer = await sendRaw(api, method, path, { Host: host, ...headers });
+        const what = `${method} /${path} with Host ${JSON.stringify(host)} and ${JSON.stringify(headers)}`;
+        const mutation = !['GET', 'HEAD', 'OPTIONS'].includes(method);
+        if (foreign && mutation) {
+          assert.equal(answer.status, 403, what);
+          assert.equal(answer.error?.code, 'ERR_ORIGIN_NOT_ALLOWED', what);
+          assertNoStack(answer.error?.message ?? '', what);
+        } else assert.notEqual(answer.status, 403, `${what}: ${answer.error?.message}`);
+        assert.equal(await state(scheduler), before, `${what} changed the state`);
+      }),
+      { ...fuzz(400, 0x4775), examples: [[['127.0.0.1:7070', { headers: { Origin: 'http://127.0.0.1:7071' }, foreign: true }, ['POST', 'api/tasks/report/trigger']]]] },
+    );
+  });
+});
 
 runsProperties('SQLite', async () => ({ store: sqliteStore({ path: join(dir, 'state.db') }) }));
 

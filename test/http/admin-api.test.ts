@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createAdminApi, type AdminApi, startAdminServer } from '../../src/http/index.ts';
 import { createScheduler, type RunRecord, type Scheduler, sqliteStore } from '../../src/index.ts';
+import { within } from '../dashboard/chromium.ts';
 import { parsePrometheus, sampleValue } from '../helpers/prometheus.ts';
+import { keepAliveStream, type ParsedEvent, readEvents } from './support.ts';
 
 const TOKEN = 'a-test-token-of-sufficient-length';
 const auth = { Authorization: `Bearer ${TOKEN}` };
@@ -33,7 +35,7 @@ describe('admin API on a real scheduler and SQLite store', () => {
   const finished = new Map<string, RunRecord>();
   const waiters = new Map<string, (run: RunRecord) => void>();
   const finishedRun = (id: string) => new Promise<RunRecord>((resolve) => (finished.has(id) ? resolve(finished.get(id) as RunRecord) : waiters.set(id, resolve)));
-  const call = (path: string, init: RequestInit = {}) => api.fetch(new Request(new URL(path, 'http://caretaker.test/'), init));
+  const call = (path: string, init: RequestInit = {}) => api.fetch(new Request(new URL(path, 'http://localhost/'), init));
   const json = async (path: string, init: RequestInit = {}) => {
     const res = await call(path, init);
     return { status: res.status, body: (await res.json()) as Record<string, any> };
@@ -243,47 +245,39 @@ describe('admin server', () => {
     });
   });
 
-  it('serves on loopback and closes with open event streams', async () => {
+  it('serves on loopback; close() ends open event streams and finishes', async () => {
     const scheduler = createScheduler({ instance: 'srv' });
     await scheduler.start();
     const api = createAdminApi({ scheduler, processMetrics: false });
     const server = await startAdminServer({ fetch: api.fetch, host: '127.0.0.1', port: 0 });
-    const controller = new AbortController();
-    const stream = await fetch(new URL('api/events', server.url), { signal: controller.signal });
-    assert.equal(stream.status, 200);
-    assert.equal((await fetch(new URL('healthz', server.url))).status, 200);
-    await server.close();
-    controller.abort();
-    api.close();
-    await scheduler.stop();
+    const tab = keepAliveStream(new URL('api/events', server.url).href);
+    try {
+      await within(tab.ready, 'the stream to open', 5_000);
+      assert.equal((await fetch(new URL('healthz', server.url))).status, 200);
+      await within(server.close(), 'the server to close with a stream open', 5_000);
+      await within(tab.ended, 'the stream to end', 5_000);
+    } finally {
+      tab.destroy();
+      api.close();
+      await scheduler.stop();
+    }
+  });
+
+  it('AdminApi.close() ends open event streams, and later ones at once', async () => {
+    const scheduler = createScheduler({ instance: 'api-close' });
+    await scheduler.start();
+    const api = createAdminApi({ scheduler, processMetrics: false, dashboard: false });
+    const events = readEvents(await api.fetch(new Request('http://localhost/api/events')));
+    let late: ReturnType<typeof readEvents> | undefined;
+    try {
+      assert.equal((await events.next()).event, 'ready');
+      api.close();
+      await within(events.ended(), 'the stream to end after close()', 5_000);
+      late = readEvents(await api.fetch(new Request('http://localhost/api/events')));
+      await within(late.ended(), 'a stream opened after close() to end', 5_000);
+    } finally {
+      // A failed run must not leave a stream that keeps the process alive.
+      await Promise.all([events.cancel(), late?.cancel(), scheduler.stop()]);
+    }
   });
 });
-
-interface ParsedEvent {
-  readonly id: string;
-  readonly event: string;
-  readonly data: string;
-}
-
-/** Reads server-sent events from a response body, one at a time. */
-function readEvents(res: Response) {
-  const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  return {
-    async next(): Promise<ParsedEvent> {
-      for (;;) {
-        const end = buffer.indexOf('\n\n');
-        if (end >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (block.startsWith(':')) continue;
-          const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2) ?? '';
-          return { id: field('id'), event: field('event'), data: field('data') };
-        }
-        const { value, done } = await reader.read();
-        if (done) throw new Error('the event stream ended');
-        buffer += value;
-      }
-    },
-  };
-}

@@ -6,11 +6,20 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { caretakerExpress } from 'caretaker/express';
+import { caretakerFastify } from 'caretaker/fastify';
+import { caretakerHono } from 'caretaker/hono';
 import { createScheduler, type RunRecord, type Scheduler, type SignalSource, sqliteStore } from '../../src/index.ts';
 import { createApp as expressApp } from '../../examples/integrations/express.ts';
 import { createApp as fastifyApp } from '../../examples/integrations/fastify.ts';
 import { createApp as honoApp } from '../../examples/integrations/hono.ts';
+import { within } from '../dashboard/chromium.ts';
+import { keepAliveStream, rawRequest } from '../http/support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'caretaker-integrations-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,6 +74,102 @@ describe('framework integrations (the examples in examples/integrations)', () =>
     assert.equal(scheduler.state, 'stopped');
     await new Promise((resolve) => server.close(resolve));
   });
+});
+
+/** A framework app with Caretaker mounted at /caretaker, listening on 127.0.0.1, and how to close it. */
+interface Served {
+  readonly port: number;
+  close(): Promise<void>;
+  /** Cuts every connection: a failed test must not leave the process waiting on them. */
+  force(): void;
+}
+const GUARD = { allowedHosts: ['app.example'], allowedOrigins: ['https://console.example'] } as const;
+/** As long as behind a load balancer (Fastify's default is 72 s): an ended stream's connection must not idle that long. */
+const KEEP_ALIVE_MS = 60_000;
+const mounts: Record<string, (scheduler: Scheduler) => Promise<Served>> = {
+  async Express(scheduler) {
+    const app = express();
+    app.get('/', (_req, res) => void res.json({ hello: 'world' }));
+    const server: Server = await new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
+    await caretakerExpress(app, { scheduler, prefix: '/caretaker', server, ...GUARD });
+    return { port: (server.address() as AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())), force: () => server.closeAllConnections() };
+  },
+  async Fastify(scheduler) {
+    const app = Fastify();
+    app.get('/', async () => ({ hello: 'world' }));
+    await app.register(caretakerFastify, { scheduler, prefix: '/caretaker', ...GUARD });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { port: (app.server.address() as AddressInfo).port, close: () => app.close(), force: () => app.server.closeAllConnections() };
+  },
+  async Hono(scheduler) {
+    const app = new Hono();
+    app.get('/', (c) => c.json({ hello: 'world' }));
+    const caretaker = await caretakerHono(app, { scheduler, prefix: '/caretaker', ...GUARD });
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
+    await new Promise((resolve) => server.once('listening', resolve));
+    return {
+      port: (server.address() as AddressInfo).port,
+      close: async () => {
+        await caretaker.stop();
+        await new Promise((resolve) => server.close(resolve));
+      },
+      force: () => server.closeAllConnections(),
+    };
+  },
+};
+
+describe('framework mounts against hostile web pages: foreign Host and foreign Origin (real HTTP)', () => {
+  for (const [framework, mount] of Object.entries(mounts)) {
+    it(`${framework}: 403 for a rebinding Host and a cross-site form POST; nothing runs; allowedHosts and allowedOrigins pass through`, async () => {
+      const scheduler = createScheduler({ instance: framework });
+      scheduler.add({ name: 'cache-cleanup', schedule: { every: '1h', initialDelay: '1h' }, handler: () => ({ removed: 0 }) });
+      const served = await mount(scheduler);
+      const send = (method: string, path: string, headers: Record<string, string>) => rawRequest(served.port, method, path, { 'Content-Type': 'text/plain', ...headers }, method === 'POST' ? 'x=1' : '');
+      try {
+        for (const [method, path] of [['GET', '/caretaker/api/runs'], ['GET', '/caretaker/api/events'], ['GET', '/caretaker/'], ['GET', '/caretaker'], ['GET', '/caretaker/metrics'], ['POST', '/caretaker/api/tasks/cache-cleanup/trigger']] as const) {
+          const answer = await send(method, path, { Host: `attacker.example:${served.port}`, Origin: 'http://attacker.example' });
+          assert.equal(answer.status, 403, `${method} ${path}`);
+          assert.equal(answer.json?.error?.code, 'ERR_HOST_NOT_ALLOWED');
+        }
+        const form = await send('POST', '/caretaker/api/tasks/cache-cleanup/trigger', { Host: `127.0.0.1:${served.port}`, Origin: 'http://attacker.example' });
+        assert.equal(form.status, 403);
+        assert.equal(form.json?.error?.code, 'ERR_ORIGIN_NOT_ALLOWED');
+        assert.deepEqual(await scheduler.history({ limit: 10 }), [], 'no run was triggered');
+        // The app's own routes are the app's business.
+        assert.equal((await send('GET', '/', { Host: 'attacker.example' })).status, 200);
+        // The options reach the mounted API.
+        assert.equal((await send('GET', '/caretaker/api/tasks', { Host: 'app.example' })).status, 200);
+        assert.equal((await send('POST', '/caretaker/api/tasks/cache-cleanup/trigger', { Host: 'app.example', Origin: 'https://console.example' })).status, 202);
+      } finally {
+        await served.close();
+      }
+    });
+  }
+});
+
+describe('framework mounts close while a dashboard tab holds an event stream open', () => {
+  for (const [framework, mount] of Object.entries(mounts)) {
+    it(`${framework}: closing ends the stream, finishes within seconds, and the scheduler stops gracefully`, async () => {
+      const scheduler = createScheduler({ instance: `${framework}-close` });
+      const served = await mount(scheduler);
+      const stopped = new Promise<void>((resolve) => scheduler.on('scheduler:stopped', () => resolve()));
+      const tab = keepAliveStream(`http://127.0.0.1:${served.port}/caretaker/api/events`);
+      try {
+        await within(tab.ready, 'the stream to open', 5_000);
+        await within(served.close(), `${framework} to close with an event stream open`, 5_000);
+        await within(stopped, 'the scheduler to stop', 5_000);
+        assert.equal(scheduler.state, 'stopped');
+        await within(tab.ended, 'the event stream to end', 5_000);
+      } finally {
+        tab.destroy();
+        served.force();
+      }
+    });
+  }
 });
 
 describe('scheduler.stopOnSignals', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { ClaimOutcome, ClaimRequest, RunRecord, Store, StoreSignal } from '../../src/index.ts';
 import { InvalidOptionError } from '../../src/index.ts';
 import { uuidv7 } from '../../src/util/ids.ts';
@@ -321,6 +322,62 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         await store.recordProgress({ runId: run.id, fencingToken: run.fencingToken ?? 0 }, { fraction: 0.25, message: 'a quarter' }, at(1));
         await store.recordProgress({ runId: run.id, fencingToken: 999 }, { fraction: 0.9, message: 'stale' }, at(2));
         assert.deepEqual((await store.getRun(run.id))?.progress, { fraction: 0.25, message: 'a quarter' });
+      });
+    });
+
+    describe('JSON round trip (fast-check)', () => {
+      // Strings that parse as JSON, or that jsonb and UTF-8 text cannot hold as they are.
+      const trickyString = fc.oneof(
+        fc.constantFrom('ok', '', 'null', 'true', '42', '-0', '1e400', '"quoted"', '{}', '[]', '{"a":1}', 'a\u0000b', '\u0000', '\ud800', 'x\udc00y', '\\u0000', '{"$caretaker:json":"1"}'),
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc.string({ unit: 'binary' }),
+      );
+      const value = fc.oneof(
+        fc.jsonValue(),
+        trickyString,
+        fc.dictionary(trickyString, fc.oneof(trickyString, fc.jsonValue()), { maxKeys: 4 }),
+        fc.array(trickyString, { maxLength: 4 }),
+        fc.constant({ '$caretaker:json': '{"a":1}' }),
+        fc.constant({ '$caretaker:json': 7 }),
+      );
+      const asStored = (v: unknown) => JSON.parse(JSON.stringify(v) ?? 'null');
+      const runError = fc.record({ message: trickyString, name: trickyString, code: fc.option(trickyString), stack: fc.option(trickyString) });
+      const progress = fc.record({ fraction: fc.double({ min: 0, max: 1, noNaN: true }).map((f) => (Object.is(f, -0) ? 0 : f)), message: fc.option(trickyString) });
+
+      it('any output, error and progress message reads back unchanged, on every path that returns it', async () => {
+        let n = 0;
+        await fc.assert(
+          fc.asyncProperty(value, runError, progress, progress, async (...generated) => {
+            // As the engine hands them over: plain JSON (fast-check's records have no prototype).
+            const [output, error, early, last] = generated.map(asStored);
+            // A task of its own per case, so a failing case (and shrinking) leaves no live run behind.
+            const task = `json-${++n}`;
+            const reg = { name: task, scheduleKey: 'every:60000:0:', anchor: NOW, paused: false };
+            await store.registerTasks([reg], NOW);
+            const run = started(await claim1({ task }));
+            const lease = { runId: run.id, fencingToken: run.fencingToken ?? 0 };
+            await store.recordProgress(lease, early, at(1));
+            assert.deepEqual((await store.getRun(run.id))?.progress, early, 'progress while running');
+            const done = await finish(run, at(1), { output, progress: last });
+            assert.equal(done.kind, 'recorded');
+            const rec = (done as Extract<typeof done, { kind: 'recorded' }>).run;
+            assert.deepEqual([rec.output, rec.progress], [output, last], 'record returned by finish');
+            assert.deepEqual((await store.getRun(run.id))?.output, output, 'getRun');
+            assert.deepEqual((await store.listRuns({ task, limit: 1 })).runs[0]?.output, output, 'listRuns');
+            const state = (await store.listTasks()).find((t) => t.name === task);
+            assert.deepEqual([state?.lastRun?.output, state?.lastSuccess?.output], [output, output], 'listTasks');
+            const [registered] = await store.registerTasks([reg], at(2));
+            assert.deepEqual(registered?.lastSuccess?.output, output, 'registerTasks');
+            // The next claim hands the last success to the handler: a string must not be parsed again.
+            const outcome = await claim1({ task, slot: `t:${at(60)}`, scheduledFor: at(60) }, at(60));
+            const next = started(outcome);
+            assert.deepEqual((outcome as Extract<ClaimOutcome, { kind: 'started' }>).lastSuccess?.output, output, 'lastSuccess of the next claim');
+            const failed = await finish(next, at(61), { status: 'failed', error });
+            assert.deepEqual((failed as Extract<typeof failed, { kind: 'recorded' }>).run.error, error, 'error returned by finish');
+            assert.deepEqual((await store.getRun(next.id))?.error, error, 'error from getRun');
+          }),
+          { numRuns: 60, seed: 20261206 },
+        );
       });
     });
 

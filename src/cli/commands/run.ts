@@ -47,26 +47,41 @@ export async function runCommand(argv: readonly string[], io: CliIo, signals: No
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    const stop = (why: string, code: number, fields: object) => {
+      stopping = true;
+      logger.info({ ...fields, timeout: stopTimeout }, `${why}: stopping; waiting up to ${String(stopTimeout)} for running runs (again to force)`);
+      void daemon.stop(stopTimeoutMs).then((report) => {
+        const interrupted = report.interrupted.map((r) => `${r.task} (${r.id})`);
+        const finished = report.finished.map((r) => r.task);
+        const text = interrupted.length === 0 ? 'stopped cleanly: no run was interrupted' : `stopped: interrupted ${interrupted.join(', ')}`;
+        logger.info({ interrupted: report.interrupted.length, finished: report.finished.length }, finished.length === 0 ? text : `${text}; finished while stopping: ${finished.join(', ')}`);
+        signals.off('SIGINT', onInt).off('SIGTERM', onTerm).off('SIGHUP', onHup);
+        process.off('unhandledRejection', onRejection).off('uncaughtException', onException);
+        resolve(code);
+      });
+    };
     const onStop = (signal: string) => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');
         resolve(130);
         return;
       }
-      stopping = true;
-      logger.info({ signal, timeout: stopTimeout }, `${signal}: stopping; waiting up to ${String(stopTimeout)} for running runs (again to force)`);
-      void daemon.stop(stopTimeoutMs).then((report) => {
-        const interrupted = report.interrupted.map((r) => `${r.task} (${r.id})`);
-        logger.info({ interrupted: report.interrupted.length, finished: report.finished.length }, interrupted.length === 0 ? 'stopped cleanly: no run was interrupted' : `stopped: interrupted ${interrupted.join(', ')}`);
-        signals.off('SIGINT', onInt).off('SIGTERM', onTerm).off('SIGHUP', onHup);
-        resolve(0);
-      });
+      stop(signal, 0, { signal });
     };
     const onInt = () => onStop('SIGINT');
     const onTerm = () => onStop('SIGTERM');
     const onHup = () => {
       if (!stopping) void daemon.reload(io.env);
     };
+    // A task module's stray promise (one it never awaited) must not take every other task down
+    // with it: it is logged, and the daemon runs on.
+    const onRejection = (reason: unknown) => logger.error({ err: reason }, 'a promise was rejected and nobody handled it (a task module that does not await its work?); the daemon keeps running');
+    // After an uncaught exception nothing is known to be sound: record what runs, then exit 1 so a supervisor restarts the daemon.
+    const onException = (error: unknown) => {
+      logger.error({ err: error }, 'uncaught exception; stopping');
+      if (!stopping) stop('uncaught exception', 1, { reason: 'uncaughtException' });
+    };
     signals.on('SIGINT', onInt).on('SIGTERM', onTerm).on('SIGHUP', onHup);
+    process.on('unhandledRejection', onRejection).on('uncaughtException', onException);
   });
 }

@@ -18,6 +18,7 @@ import type {
 import { normaliseRunQuery } from '../query.ts';
 import type { LastSuccess, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
 import { lastSuccessFromRow, type RunRow, runFromRow } from '../sql/codec.ts';
+import { fromJsonb, toJsonb } from './jsonb.ts';
 import { Listener } from './listener.ts';
 import { migratePostgres, quoteSchema } from './migrate.ts';
 
@@ -33,10 +34,16 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
 }
 
+/** The driver hands jsonb columns over parsed. */
+const toRun = (row: RunRow) => runFromRow(row, fromJsonb);
+const toLastSuccess = (row: RunRow) => lastSuccessFromRow(row, fromJsonb);
+
 /** PostgreSQL text cannot hold NUL: no stored id contains one, so such an id matches nothing. */
 const storableText = (value: string): boolean => !value.includes('\0');
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** The database's clock in Unix milliseconds (to the microsecond), as a float8 the driver parses. */
+const STORE_NOW = '(extract(epoch from clock_timestamp()) * 1000)::float8';
 /** JSON cannot carry Infinity: "unlimited" concurrency travels as the largest integer column value. */
 const UNLIMITED = 2_147_483_647;
 
@@ -174,15 +181,16 @@ class PostgresStore implements Store {
   }
 
   async finish(completion: RunCompletion, now: number): Promise<FinishOutcome> {
-    const [row] = await this.#query<{ result: WireFinish }>(`SELECT ${this.#q}.caretaker_finish($1, $2) AS result`, [JSON.stringify(completion), now]);
+    const wire = { ...completion, output: toJsonb(completion.output), error: toJsonb(completion.error), progress: toJsonb(completion.progress) };
+    const [row] = await this.#query<{ result: WireFinish }>(`SELECT ${this.#q}.caretaker_finish($1, $2) AS result`, [JSON.stringify(wire), now]);
     const result = row?.result;
     if (result === undefined || result.kind === 'fenced') return { kind: 'fenced' };
-    return { kind: 'recorded', run: runFromRow(result.run), queued: result.queued ?? null };
+    return { kind: 'recorded', run: toRun(result.run), queued: result.queued ?? null };
   }
 
   async recordProgress(lease: LeaseRef, progress: RunProgress): Promise<void> {
     await this.#query(`UPDATE ${this.#q}.caretaker_runs SET progress = $1 WHERE id = $2 AND fencing_token = $3 AND status = 'running'`, [
-      JSON.stringify(progress),
+      JSON.stringify(toJsonb(progress)),
       lease.runId,
       lease.fencingToken,
     ]);
@@ -203,8 +211,14 @@ class PostgresStore implements Store {
     return row?.result ?? 'not-found';
   }
 
+  async storeTime(): Promise<number> {
+    const [row] = await this.#query<{ now: number }>(`SELECT ${STORE_NOW} AS now`);
+    return Number(row?.now);
+  }
+
   async poll(request: PollRequest): Promise<PollResult> {
-    const [row] = await this.#query<{ result: WirePoll }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result`, [
+    // The clock rides along on the poll: measuring replicas' offsets costs no statement of its own.
+    const [row] = await this.#query<{ result: WirePoll; now: number }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result, ${STORE_NOW} AS now`, [
       request.instance,
       request.now,
       request.pauseVersion,
@@ -218,16 +232,17 @@ class PostgresStore implements Store {
       cancels: r.cancels,
       paused: r.paused,
       pauseVersion: Number(r.pauseVersion),
-      interrupted: r.interrupted.map(runFromRow),
+      interrupted: r.interrupted.map(toRun),
       retries: r.retries.map((x) => ({ ...x, scheduledFor: Number(x.scheduledFor), retryAt: Number(x.retryAt) })),
       queued: r.queued,
+      storeNow: Number(row?.now),
     };
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
     if (!storableText(id)) return null;
     const [row] = await this.#query<RunRow>(`SELECT * FROM ${this.#q}.caretaker_runs WHERE id = $1`, [id]);
-    return row === undefined ? null : runFromRow(row);
+    return row === undefined ? null : toRun(row);
   }
 
   async listRuns(query: RunQuery): Promise<RunPage> {
@@ -248,7 +263,7 @@ class PostgresStore implements Store {
     values.push(q.limit + 1);
     const text = `SELECT * FROM ${this.#q}.caretaker_runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`;
     const rows = await this.#query<RunRow>(text, values);
-    const runs = rows.slice(0, q.limit).map(runFromRow);
+    const runs = rows.slice(0, q.limit).map(toRun);
     return { runs, nextCursor: rows.length > q.limit ? (runs.at(-1)?.id ?? null) : null };
   }
 
@@ -299,8 +314,8 @@ function taskState(s: RegisteredState): TaskState {
     since: Number(s.task.since),
     lastTick: s.task.last_tick === null ? null : Number(s.task.last_tick),
     paused: s.task.paused,
-    lastRun: s.lastRun === null ? null : runFromRow(s.lastRun),
-    lastSuccess: s.lastSuccess === null ? null : lastSuccessFromRow(s.lastSuccess),
+    lastRun: s.lastRun === null ? null : toRun(s.lastRun),
+    lastSuccess: s.lastSuccess === null ? null : toLastSuccess(s.lastSuccess),
   };
 }
 
@@ -312,11 +327,11 @@ type WireOutcome =
 function claimOutcome(o: WireOutcome): ClaimOutcome {
   switch (o.kind) {
     case 'started': {
-      const lastSuccess: LastSuccess | null = o.lastSuccess === null ? null : lastSuccessFromRow(o.lastSuccess);
-      return { kind: 'started', run: runFromRow(o.run), lastSuccess, replaced: o.replaced };
+      const lastSuccess: LastSuccess | null = o.lastSuccess === null ? null : toLastSuccess(o.lastSuccess);
+      return { kind: 'started', run: toRun(o.run), lastSuccess, replaced: o.replaced };
     }
     case 'skipped':
-      return { kind: 'skipped', run: runFromRow(o.run) };
+      return { kind: 'skipped', run: toRun(o.run) };
     default:
       return { kind: o.kind };
   }

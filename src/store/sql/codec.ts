@@ -13,13 +13,13 @@ export interface RunRow {
   readonly started_at: number | string | Date | null;
   readonly finished_at: number | string | Date | null;
   readonly status: string;
-  readonly output: string | JsonValue | null;
-  readonly error: string | RunError | null;
+  readonly output: unknown;
+  readonly error: unknown;
   readonly instance: string | null;
   readonly skip_reason: string | null;
   readonly skipped_ticks: number | string;
   readonly fencing_token: number | string | null;
-  readonly progress: string | RunProgress | null;
+  readonly progress: unknown;
   readonly retry_at: number | string | Date | null;
   readonly lease_expires_at: number | string | Date | null;
 }
@@ -37,10 +37,19 @@ function date(value: number | string | Date | null): Date | null {
   return value === null ? null : new Date(millis(value));
 }
 
-/** A JSON column: text (SQLite) or already parsed (PostgreSQL jsonb). */
-export function fromJson<T>(value: string | T | null): T | null {
-  if (value === null) return null;
-  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
+/**
+ * Reads a JSON column as its backend hands it over. Each backend has its own: SQLite keeps JSON
+ * as text to parse, while PostgreSQL's driver has already parsed jsonb, so a stored string
+ * arrives as a string that must not be parsed again (`'ok'` would throw, `'42'` become a number).
+ */
+export type JsonReader = (value: unknown) => unknown;
+
+/** SQLite: JSON kept as text. */
+export const readJsonText: JsonReader = (value) => (value === null || value === undefined ? null : JSON.parse(value as string));
+
+/** A JSON text column (SQLite), typed. */
+export function fromJson<T>(value: string | null): T | null {
+  return readJsonText(value) as T | null;
 }
 
 /** JSON for a text column; null stays SQL NULL. */
@@ -48,8 +57,8 @@ export function toJson(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
-/** A run record from its row. */
-export function runFromRow(row: RunRow): RunRecord {
+/** A run record from its row; `json` reads the backend's JSON columns. */
+export function runFromRow(row: RunRow, json: JsonReader): RunRecord {
   const startedAt = optionalMillis(row.started_at);
   const finishedAt = optionalMillis(row.finished_at);
   const dueAt = millis(row.due_at);
@@ -66,24 +75,24 @@ export function runFromRow(row: RunRow): RunRecord {
     attempt: Number(row.attempt),
     durationMs: startedAt !== null && finishedAt !== null ? finishedAt - startedAt : null,
     latenessMs: startedAt !== null ? startedAt - dueAt : null,
-    output: fromJson<JsonValue>(row.output),
-    error: fromJson<RunError>(row.error),
+    output: json(row.output) as JsonValue | null,
+    error: json(row.error) as RunError | null,
     instance: row.instance,
     skipReason: row.skip_reason as SkipReason | null,
     skippedTicks: Number(row.skipped_ticks),
     fencingToken: row.fencing_token === null ? null : Number(row.fencing_token),
-    progress: fromJson<RunProgress>(row.progress),
+    progress: json(row.progress) as RunProgress | null,
     retryAt: date(row.retry_at),
     leaseExpiresAt: date(row.lease_expires_at),
   };
 }
 
 /** What a handler sees of a last success, from its run row. */
-export function lastSuccessFromRow(row: RunRow): LastSuccess {
+export function lastSuccessFromRow(row: RunRow, json: JsonReader): LastSuccess {
   return {
     runId: row.id,
     scheduledFor: new Date(millis(row.scheduled_for)),
     finishedAt: new Date(millis(row.finished_at ?? 0)),
-    output: fromJson<JsonValue>(row.output),
+    output: json(row.output) as JsonValue | null,
   };
 }

@@ -18,9 +18,13 @@ import type {
 } from '../port.ts';
 import { normaliseRunQuery } from '../query.ts';
 import type { RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord, SkipReason } from '../records.ts';
-import { fromJson, lastSuccessFromRow, type RunRow, runFromRow, toJson } from '../sql/codec.ts';
+import { fromJson, lastSuccessFromRow, readJsonText, type RunRow, runFromRow, toJson } from '../sql/codec.ts';
 import { openDatabase, rollback, type SqliteConnectionOptions, sqliteFailure } from './connection.ts';
 import { prepareStatements, type Statements } from './statements.ts';
+
+/** SQLite keeps JSON columns as text. */
+const toRun = (row: RunRow) => runFromRow(row, readJsonText);
+const toLastSuccess = (row: RunRow) => lastSuccessFromRow(row, readJsonText);
 
 interface TaskRow {
   readonly name: string;
@@ -151,8 +155,8 @@ class SqliteStore implements Store {
       since: row.since,
       lastTick: row.last_tick,
       paused: row.paused === 1,
-      lastRun: lastRun === undefined ? null : runFromRow(lastRun),
-      lastSuccess: lastSuccess === undefined ? null : lastSuccessFromRow(lastSuccess),
+      lastRun: lastRun === undefined ? null : toRun(lastRun),
+      lastSuccess: lastSuccess === undefined ? null : toLastSuccess(lastSuccess),
     };
   }
 
@@ -200,15 +204,15 @@ class SqliteStore implements Store {
     const lastSuccess = task.last_success_id === null ? undefined : (sql.runGet.get(task.last_success_id) as RunRow | undefined);
     return {
       kind: 'started',
-      run: runFromRow(sql.runGet.get(req.runId) as unknown as RunRow),
-      lastSuccess: lastSuccess === undefined ? null : lastSuccessFromRow(lastSuccess),
+      run: toRun(sql.runGet.get(req.runId) as unknown as RunRow),
+      lastSuccess: lastSuccess === undefined ? null : toLastSuccess(lastSuccess),
       replaced,
     };
   }
 
   #insertSkipped(sql: Statements, req: ClaimRequest, reason: SkipReason): RunRecord {
     this.#insertRun(sql, req, null, 'skipped', reason, Math.max(1, req.skippedTicks), null, null);
-    return runFromRow(sql.runGet.get(req.runId) as unknown as RunRow);
+    return toRun(sql.runGet.get(req.runId) as unknown as RunRow);
   }
 
   #insertRun(
@@ -257,7 +261,7 @@ class SqliteStore implements Store {
       );
       sql.taskFinished.run(completion.runId, completion.status, completion.runId, row.task);
       const queued = completion.takeQueued ? this.#takeQueued(sql, row.task, now) : null;
-      return { kind: 'recorded', run: runFromRow(sql.runGet.get(completion.runId) as unknown as RunRow), queued };
+      return { kind: 'recorded', run: toRun(sql.runGet.get(completion.runId) as unknown as RunRow), queued };
     });
   }
 
@@ -309,7 +313,7 @@ class SqliteStore implements Store {
       const expired = (sql.runsExpired.all(now) as unknown as RunRow[]).filter((run) => !held.has(run.id));
       const interrupted = expired.map((run) => {
         const error = toJson(captureError(new LeaseExpiredError(run.instance)));
-        return runFromRow(sql.runInterrupt.get(error, run.id) as unknown as RunRow);
+        return toRun(sql.runInterrupt.get(error, run.id) as unknown as RunRow);
       });
       const queued: QueuedTick[] = [];
       for (const row of sql.tasksQueuedIdle.all(now) as { name: string; queued: string }[]) {
@@ -339,7 +343,7 @@ class SqliteStore implements Store {
 
   async getRun(id: string): Promise<RunRecord | null> {
     const row = this.#connection().sql.runGet.get(id) as RunRow | undefined;
-    return row === undefined ? null : runFromRow(row);
+    return row === undefined ? null : toRun(row);
   }
 
   async listRuns(query: RunQuery): Promise<RunPage> {
@@ -359,7 +363,7 @@ class SqliteStore implements Store {
     if (q.toMs !== null) filter('scheduled_for < ?', q.toMs);
     const text = `SELECT * FROM caretaker_runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     const rows = this.#connection().db.prepare(text).all(...params, q.limit + 1) as unknown as RunRow[];
-    const runs = rows.slice(0, q.limit).map(runFromRow);
+    const runs = rows.slice(0, q.limit).map(toRun);
     return { runs, nextCursor: rows.length > q.limit ? (runs.at(-1)?.id ?? null) : null };
   }
 

@@ -33,7 +33,7 @@ describe('scheduler basics (virtual time)', () => {
     assert.deepEqual(runs.map((r) => secs(r.startedAt)), [300, 900, 1500, 2100, 2700, 3300]);
     // The last one is still running at 60 min; the others took their full 7 minutes.
     assert.deepEqual(runs.map((r) => r.durationMs), [420_000, 420_000, 420_000, 420_000, 420_000, null]);
-    await h.scheduler.stop();
+    await h.scheduler.stop({ timeout: 0 });
   });
 
   it('runs cron and at schedules at their instants (a tick at the start instant included)', async () => {

@@ -8,9 +8,10 @@ const H = 3_600_000;
 
 describe('restart and catch-up', () => {
   for (const [policy, expected] of [
-    ['latest', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'succeeded'], [2, 'schedule', 'skipped'], [3, 'schedule', 'skipped'], [4, 'catch-up', 'succeeded'], [5, 'schedule', 'succeeded']]],
-    ['all', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'succeeded'], [2, 'catch-up', 'succeeded'], [3, 'catch-up', 'succeeded'], [4, 'catch-up', 'succeeded'], [5, 'schedule', 'succeeded']]],
-    ['none', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'succeeded'], [2, 'schedule', 'skipped'], [3, 'schedule', 'skipped'], [4, 'schedule', 'skipped'], [5, 'schedule', 'succeeded']]],
+    // Ticks missed and not run are one record for the outage (skippedTicks says how many).
+    ['latest', [[0, 'schedule', 'succeeded', 1], [1, 'schedule', 'succeeded', 1], [2, 'schedule', 'skipped', 2], [4, 'catch-up', 'succeeded', 1], [5, 'schedule', 'succeeded', 1]]],
+    ['all', [[0, 'schedule', 'succeeded', 1], [1, 'schedule', 'succeeded', 1], [2, 'catch-up', 'succeeded', 1], [3, 'catch-up', 'succeeded', 1], [4, 'catch-up', 'succeeded', 1], [5, 'schedule', 'succeeded', 1]]],
+    ['none', [[0, 'schedule', 'succeeded', 1], [1, 'schedule', 'succeeded', 1], [2, 'schedule', 'skipped', 3], [5, 'schedule', 'succeeded', 1]]],
   ] as const) {
     it(`catchUp: ${policy} decides what ticks missed during downtime become`, async () => {
       const clock = createTestClock();
@@ -27,16 +28,16 @@ describe('restart and catch-up', () => {
       await second.scheduler.start();
       await clock.advance(0.5 * H);
       const runs = (await runsOf(second.scheduler, 'hourly')).sort((a, b) => a.scheduledFor.getTime() - b.scheduledFor.getTime());
-      assert.deepEqual(runs.map((r) => [secs(r.scheduledFor)! / 3600, r.trigger, r.status]), expected);
+      assert.deepEqual(runs.map((r) => [secs(r.scheduledFor)! / 3600, r.trigger, r.status, r.status === 'skipped' ? r.skippedTicks : 1]), expected);
       for (const r of runs.filter((r) => r.status === 'skipped')) assert.equal(r.skipReason, 'missed');
       await second.scheduler.stop();
     });
   }
 
   for (const [policy, expected] of [
-    ['latest', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'skipped'], [2, 'schedule', 'skipped'], [3, 'schedule', 'succeeded'], [4, 'schedule', 'succeeded']]],
+    ['latest', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'skipped'], [3, 'schedule', 'succeeded'], [4, 'schedule', 'succeeded']]],
     ['all', [[0, 'schedule', 'succeeded'], [1, 'catch-up', 'succeeded'], [2, 'catch-up', 'succeeded'], [3, 'schedule', 'succeeded'], [4, 'schedule', 'succeeded']]],
-    ['none', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'skipped'], [2, 'schedule', 'skipped'], [3, 'schedule', 'succeeded'], [4, 'schedule', 'succeeded']]],
+    ['none', [[0, 'schedule', 'succeeded'], [1, 'schedule', 'skipped'], [3, 'schedule', 'succeeded'], [4, 'schedule', 'succeeded']]],
   ] as const) {
     it(`catchUp: ${policy} treats a tick due less than a second before start as live, not missed`, async () => {
       const clock = createTestClock();
@@ -274,6 +275,40 @@ describe('stop', () => {
     await assert.rejects(h.scheduler.start(), /start\(\) called on a stopped scheduler/);
   });
 
+  it('is graceful: running runs finish first, are aborted only abortGrace before the deadline, and keep their leases', async () => {
+    const clock = createTestClock();
+    const store = memoryStore();
+    // A short lease and a second replica that polls: if leases stopped being renewed while the
+    // first drains, the second would reap its runs as interrupted.
+    const a = harness({ clock, store, instance: 'a', lease: '3s', pollInterval: '1s' });
+    const b = harness({ clock, store, instance: 'b', lease: '3s', pollInterval: '1s' });
+    const abortedAt: Record<string, number> = {};
+    const sleeper = (name: string, ms: number) => async (ctx: { signal: AbortSignal }) => {
+      ctx.signal.addEventListener('abort', () => (abortedAt[name] = clock.now() - T0));
+      await clock.sleep(ms, ctx.signal);
+      return `${name} done`;
+    };
+    const once = { schedule: { at: new Date(T0 + 1_000) }, abortGrace: '2s' };
+    a.scheduler.add({ ...once, name: 'quick', handler: sleeper('quick', 4_000) });
+    a.scheduler.add({ ...once, name: 'long', handler: sleeper('long', 60_000) });
+    a.scheduler.add({ ...once, name: 'stubborn', handler: (ctx) => new Promise(() => void ctx.signal.addEventListener('abort', () => (abortedAt.stubborn = clock.now() - T0))) });
+    await a.scheduler.start();
+    await b.scheduler.start();
+    await clock.advance(2_000); // all three started at 1 s
+    const stopping = a.scheduler.stop({ timeout: '10s' }); // at 2 s: deadline 12 s, aborts at 10 s
+    await clock.advance(10_000);
+    const report = await stopping;
+    assert.deepEqual(abortedAt, { long: 10_000, stubborn: 10_000 }, 'nothing aborted before deadline − abortGrace; quick never');
+    assert.deepEqual(report.finished.map((r) => [r.task, r.status, r.output]), [['quick', 'succeeded', 'quick done']]);
+    assert.deepEqual(report.interrupted.map((r) => [r.task, r.error?.code, r.finishedAt?.getTime()]).sort(), [
+      ['long', 'ERR_SHUTDOWN', T0 + 10_000],
+      ['stubborn', 'ERR_SHUTDOWN', T0 + 12_000],
+    ]);
+    assert.equal(report.durationMs, 10_000);
+    assert.deepEqual(b.finished, [], 'the other replica reaped nothing: leases were renewed while draining');
+    await b.scheduler.stop();
+  });
+
   it('stopping a scheduler that never started is immediate', async () => {
     const h = harness();
     const report = await h.scheduler.stop();
@@ -344,7 +379,7 @@ describe('replicas sharing one store', () => {
     assert.equal(new Set(ticks).size, 61, 'no tick twice');
     assert.ok(runs.every((r) => r.status !== 'skipped'));
     assert.ok(new Set(runs.map((r) => r.instance)).size >= 1);
-    for (const r of replicas) await r.scheduler.stop();
+    for (const r of replicas) await r.scheduler.stop({ timeout: 0 });
   });
 
   it('a replica that dies mid-run: its run is marked interrupted after the lease and retried by another', async () => {
@@ -368,7 +403,7 @@ describe('replicas sharing one store', () => {
     const interruptedAt = runs[0]!.finishedAt!.getTime();
     assert.ok(interruptedAt - (T0 + 1000) <= 15_000 + 5_000, 'found within the lease plus one poll interval');
     assert.ok(runs[1]!.startedAt!.getTime() - (T0 + 1000) <= 15_000 + 5_000, 'retried within the lease plus one poll');
-    await b.scheduler.stop();
+    await b.scheduler.stop({ timeout: 0 });
   });
 });
 

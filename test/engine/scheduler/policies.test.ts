@@ -120,7 +120,7 @@ describe('overlap', () => {
       [240, 'skipped', 'overlap'],
       [300, 'skipped', 'overlap'],
     ]);
-    await h.scheduler.stop();
+    await h.scheduler.stop({ timeout: 0 });
   });
 
   it('queue: one tick waits and runs right after the current run; more are skipped', async () => {
@@ -137,7 +137,7 @@ describe('overlap', () => {
       [180, 'running', 300],
     ]);
     assert.equal(runs[1]?.skipReason, 'overlap');
-    await h.scheduler.stop();
+    await h.scheduler.stop({ timeout: 0 });
   });
 
   it('allow: runs concurrently up to maxConcurrent, then skips', async () => {
@@ -148,7 +148,7 @@ describe('overlap', () => {
     const runs = await runsOf(h.scheduler, 'par');
     assert.deepEqual(runs.map((r) => [secs(r.scheduledFor), r.status]), [[0, 'running'], [60, 'running'], [120, 'skipped']]);
     await h.clock.advance(3 * 60_000);
-    await h.scheduler.stop();
+    await h.scheduler.stop({ timeout: 0 });
   });
 
   it('replace: the running run is aborted (cancelled) and the new one starts', async () => {
@@ -160,7 +160,7 @@ describe('overlap', () => {
     assert.deepEqual(runs.map((r) => [secs(r.scheduledFor), r.status]), [[0, 'cancelled'], [60, 'cancelled'], [120, 'running']]);
     assert.equal(runs[0]?.error?.code, 'ERR_RUN_CANCELLED');
     assert.match(runs[0]?.error?.message ?? '', /replaced/);
-    await h.scheduler.stop();
+    await h.scheduler.stop({ timeout: 0 });
   });
 });
 
