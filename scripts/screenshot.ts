@@ -2,7 +2,7 @@
  * Makes the README screenshot, docs/dashboard.png (1280×800, device scale 1): the task view of a
  * scheduler with a day of history (successes, failures, one run in progress, one paused task).
  *
- *   node --conditions=development scripts/screenshot.ts [out.png]
+ *   node --conditions=caretaker-source scripts/screenshot.ts [out.png]
  *
  * Needs the built dashboard (npm run build:dashboard) and Chromium at /usr/bin/chromium.
  * The day of history is made in seconds: a first scheduler runs the tasks on a virtual clock from

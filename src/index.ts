@@ -32,7 +32,7 @@ export type {
   TaskOptions,
 } from './engine/task.ts';
 export { memoryStore } from './store/memory/memory-store.ts';
-export { postgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';
+export { type PgPoolLike, postgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';
 export { sqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';
 export type * from './store/port.ts';
 export {

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 
-/** Where the benchmark's databases live; `CARETAKER_BENCH_PG` overrides. */
+// Redis has its own file (redis.ts): the soak imports this one from the root package, which has no Redis client.
+
+/** Where the benchmark's PostgreSQL databases live; `CARETAKER_BENCH_PG` overrides. */
 export const PG_ADMIN_URL = process.env.CARETAKER_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const REDIS_URL = process.env.CARETAKER_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 
 async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL });
@@ -47,27 +48,4 @@ export async function statementsSoFar(name: string): Promise<number> {
     const { rows } = await c.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1', [name]);
     return Number(rows[0]?.n ?? Number.NaN);
   });
-}
-
-/** Commands Redis has processed so far (all clients). */
-export async function redisCommandsSoFar(): Promise<number> {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(REDIS_URL, { lazyConnect: true });
-  await redis.connect();
-  try {
-    const info = await redis.info('stats');
-    return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN) - 1;
-  } finally {
-    redis.disconnect();
-  }
-}
-
-export async function flushRedis(): Promise<void> {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(REDIS_URL);
-  try {
-    await redis.flushall();
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -6,7 +6,8 @@ import { percentile } from '../lib/stats.ts';
 import type { SuiteOptions, SuiteResult } from '../lib/suite.ts';
 import { type Headline, versus } from '../lib/summary.ts';
 import { fmt, type Table } from '../lib/table.ts';
-import { dropDatabase, flushRedis, freshDatabase, REDIS_URL, redisCommandsSoFar, statementsSoFar } from './databases.ts';
+import { dropDatabase, freshDatabase, statementsSoFar } from './databases.ts';
+import { flushRedis, REDIS_URL, redisCommandsSoFar } from './redis.ts';
 import { runFor as runFleetFor, secondTicks, startFleet, statementRate, type TickFigures, tickFigures, tickReport } from './fleet.ts';
 import type { Library, WorkerOptions } from './worker.ts';
 

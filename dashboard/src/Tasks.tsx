@@ -1,6 +1,17 @@
 /** The task table (stacked cards on narrow screens). */
 import type { RecentRun, RunJson, TaskView } from './api.ts';
-import { fmtAgo, fmtCountdown, fmtDuration, fmtPercent, fmtSpan, fmtTime, runInstant } from './format.ts';
+import {
+  BROWSER_ZONE,
+  fmtAgo,
+  fmtCountdown,
+  fmtDuration,
+  fmtInZone,
+  fmtPercent,
+  fmtSpan,
+  fmtTime,
+  fmtYourTime,
+  runInstant,
+} from './format.ts';
 import { ProgressBar, Sparkline, StatusBadge } from './ui.tsx';
 
 export interface TaskActions {
@@ -68,11 +79,9 @@ function TaskRow(props: Props & { task: TaskView }) {
   const status = liveStatus(task);
   const runs =
     task.running.length > 0 ? task.running : task.lastRun?.status === 'running' ? [task.lastRun] : [];
-  const finished = task.recent.filter((r) => r.status !== 'running' && r.status !== 'skipped');
   const last = lastResult(task);
   const full = last && 'trigger' in last ? last : null;
   const skipped = task.lastRun?.status === 'skipped' && task.lastRun !== last ? task.lastRun : null;
-  const okCount = finished.filter((r) => r.status === 'succeeded').length;
 
   return (
     <tr role="row" data-task={task.name} class={task.paused ? 'paused' : undefined}>
@@ -113,11 +122,7 @@ function TaskRow(props: Props & { task: TaskView }) {
         <span data-field="next" class="countdown">
           {task.paused ? 'paused' : fmtCountdown(task.nextRunAt, now)}
         </span>
-        {task.nextRunAt && !task.paused && (
-          <time class="sub" dateTime={task.nextRunAt} title={task.nextRunAt}>
-            {fmtTime(task.nextRunAt)}
-          </time>
-        )}
+        {task.nextRunAt && !task.paused && <NextAt iso={task.nextRunAt} zone={scheduleZone(task)} />}
       </td>
 
       <td role="cell" class="c-last" data-label="Last run">
@@ -161,9 +166,12 @@ function TaskRow(props: Props & { task: TaskView }) {
       <td role="cell" class="c-rate" data-label="Success · duration">
         <div class="rate">
           <span class="rate-value">{fmtPercent(task.successRate)}</span>
-          {finished.length > 0 && (
-            <span class="sub">
-              {okCount}/{finished.length}
+          {task.ticks.finished > 0 && (
+            <span
+              class="sub"
+              title="Ticks whose last attempt succeeded, of the recent ticks that finished: a tick that succeeded on a retry counts as a success"
+            >
+              {task.ticks.succeeded}/{task.ticks.finished} ticks
             </span>
           )}
         </div>
@@ -195,6 +203,32 @@ function TaskRow(props: Props & { task: TaskView }) {
         </button>
       </td>
     </tr>
+  );
+}
+
+/** The zone a task's schedule is read in (cron), or null (every, at: instants, no zone). */
+function scheduleZone(task: TaskView): string | null {
+  const zone = task.schedule.timezone;
+  return typeof zone === 'string' && 'cron' in task.schedule ? zone : null;
+}
+
+/**
+ * When the next run is, labelled with its zone: the task's own for a cron schedule (what its
+ * expression means), with the reader's clock beside it when that is another zone.
+ */
+function NextAt(props: { iso: string; zone: string | null }) {
+  const { iso, zone } = props;
+  return (
+    <div class="sub next-at" data-field="next-at">
+      <time dateTime={iso} title={`${iso} (UTC)`}>
+        {zone === null ? fmtTime(iso) : fmtInZone(iso, zone)}
+      </time>
+      {zone !== null && zone !== BROWSER_ZONE && (
+        <span class="your-time" title={`your time: ${BROWSER_ZONE}`}>
+          {fmtYourTime(iso, zone)} your time
+        </span>
+      )}
+    </div>
   );
 }
 

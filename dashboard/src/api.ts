@@ -69,6 +69,8 @@ export interface TaskView {
   overlap: string;
   priority: number;
   recent: RecentRun[];
+  /** Ticks among `recent` whose last attempt ended, and how many of them succeeded (retries included). */
+  ticks: { finished: number; succeeded: number };
   successRate: number | null;
 }
 

@@ -36,18 +36,66 @@ export function fmtAgo(iso: string | null | undefined, now: number): string {
   return `${fmtSpan(diff).split(' ')[0]} ago`;
 }
 
+/** The browser's IANA zone: what "your time" means. */
+export const BROWSER_ZONE = new Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+/** Local times carry the zone's short name ("EST", "GMT+1"), so no time on the page is a guess. */
 const dateTime = new Intl.DateTimeFormat(undefined, {
   month: 'short',
   day: 'numeric',
   hour: '2-digit',
   minute: '2-digit',
   second: '2-digit',
+  timeZoneName: 'short',
 });
 
 export function fmtTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const t = Date.parse(iso);
   return Number.isNaN(t) ? iso : dateTime.format(t);
+}
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+/** A day (`Jan 12`) or a day and minute (`Jan 12, 03:00 AM`) in `zone`, the browser's when omitted. */
+function formatIn(zone: string | undefined, withTime: boolean): Intl.DateTimeFormat {
+  const key = `${zone ?? ''}|${withTime}`;
+  let format = formats.get(key);
+  if (!format) {
+    const time = withTime ? ({ hour: '2-digit', minute: '2-digit' } as const) : {};
+    format = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', ...time, ...(zone ? { timeZone: zone } : {}) });
+    formats.set(key, format);
+  }
+  return format;
+}
+
+function wallTime(iso: string, zone?: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : formatIn(zone, true).format(t);
+}
+
+/** `Jan 12, 03:00 AM Europe/Berlin`: an instant as the clock in that zone shows it, named. */
+export function fmtInZone(iso: string, zone: string): string {
+  try {
+    return `${wallTime(iso, zone)} ${zone}`;
+  } catch {
+    return fmtTime(iso); // a zone this browser does not know
+  }
+}
+
+const clockOnly = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
+/**
+ * The same instant on the reader's clock, beside its time in `zone`: `09:00 PM`, with the date
+ * (`Jan 11, 09:00 PM`) only when it is another day there.
+ */
+export function fmtYourTime(iso: string, zone: string): string {
+  try {
+    const t = Date.parse(iso);
+    return formatIn(undefined, false).format(t) === formatIn(zone, false).format(t) ? clockOnly.format(t) : wallTime(iso);
+  } catch {
+    return wallTime(iso);
+  }
 }
 
 export function fmtPercent(x: number | null | undefined): string {

@@ -1,6 +1,6 @@
 /**
  * Caretaker inside an Express app: mounted at /caretaker/, stopped when the server closes.
- * Run: node --conditions=development examples/integrations/express.ts
+ * Run: node --conditions=caretaker-source examples/integrations/express.ts
  */
 import type { Server } from 'node:http';
 import express from 'express';

@@ -1,6 +1,6 @@
 /**
  * Caretaker inside a Fastify app: the scheduler starts with the app and stops when it closes;
- * the dashboard and API are at /caretaker/. Run: node --conditions=development examples/integrations/fastify.ts
+ * the dashboard and API are at /caretaker/. Run: node --conditions=caretaker-source examples/integrations/fastify.ts
  */
 import Fastify from 'fastify';
 import { createScheduler, memoryStore, type Store } from 'caretaker';

@@ -1,6 +1,6 @@
 /**
  * Caretaker inside a Hono app on Node: mounted at /caretaker/; stop() with the server.
- * Run: node --conditions=development examples/integrations/hono.ts
+ * Run: node --conditions=caretaker-source examples/integrations/hono.ts
  */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';

@@ -1,6 +1,6 @@
 /**
  * Caretaker in a plain Node process: tasks run until SIGINT/SIGTERM, then stop gracefully and exit.
- * Run: node --conditions=development examples/integrations/plain.ts
+ * Run: node --conditions=caretaker-source examples/integrations/plain.ts
  */
 import { createScheduler, sqliteStore } from 'caretaker';
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from './commands/run.ts';
 import type { CliIo } from './context.ts';
+import { loadNodeSqlite } from '../store/sqlite/connection.ts';
 
 const CONFIG = fileURLToPath(new URL('../../examples/demo/caretaker.config.yaml', import.meta.url));
 const DAY = 86_400_000;
@@ -23,7 +24,7 @@ export async function seedDemoData(dir: string): Promise<void> {
   }
   writeFileSync(join(dir, 'logs/app.log'), 'service started\n'.repeat(100));
   for (let i = 0; i < 5; i++) writeFileSync(join(dir, 'uploads', `upload-${i}.txt`), `file ${i}\n`);
-  const { DatabaseSync } = await import('node:sqlite');
+  const { DatabaseSync } = await loadNodeSqlite('caretaker demo');
   const db = new DatabaseSync(join(dir, 'app.db'));
   try {
     db.exec(`CREATE TABLE uploads (id INTEGER PRIMARY KEY, path TEXT NOT NULL);

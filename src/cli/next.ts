@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
 import { nextRuns } from '../engine/schedules/index.ts';
 import type { ScheduleSpec } from '../engine/schedules/types.ts';
+import { isoInZone } from '../engine/schedules/zoned-time.ts';
 import { InvalidOptionError } from '../util/errors.ts';
 import { UsageError } from './usage-error.ts';
 
 export const NEXT_HELP = `Usage: caretaker next SCHEDULE [--tz ZONE] [--count N] [--from ISO] [--json]
 
-Prints the upcoming fire instants of a schedule as ISO-8601, one a line.
+Prints the upcoming fire instants of a schedule as ISO-8601, one a line: in UTC,
+or with --tz in that zone with its offset (2026-03-29T03:00:00+02:00).
 SCHEDULE is a cron expression ("0 2 * * *", 6 fields with seconds, or "@daily")
 or "every DURATION" ("every 5m").
 
@@ -15,7 +17,7 @@ Options:
   --count N      how many instants (default 5)
   --from ISO     start after this instant (default now); an "every" schedule is
                  anchored at it, so its first instant is --from itself
-  --json         print a JSON array instead
+  --json         print a JSON array of UTC instants instead
 
 Example:
   caretaker next '0 2 * * *' --tz Europe/Berlin --count 3`;
@@ -77,8 +79,9 @@ export function runNext(argv: readonly string[], out: (line: string) => void): n
     throw new UsageError(error.issues.map((i) => `${ARGUMENT[i.path] ?? i.path}: received ${i.received}; ${i.fix}`).join('\n'));
   }
   // An instant past what a Date can hold ("every 99999999w") has no ISO form: the list ends before it.
-  const lines = instants.filter((d) => !Number.isNaN(d.getTime())).map((d) => d.toISOString());
-  if (values.json === true) out(JSON.stringify(lines));
-  else for (const line of lines) out(line);
+  const valid = instants.filter((d) => !Number.isNaN(d.getTime()));
+  // Scripts get one unambiguous form; people get the wall time of the zone they asked about.
+  if (values.json === true) out(JSON.stringify(valid.map((d) => d.toISOString())));
+  else for (const d of valid) out(values.tz === undefined ? d.toISOString() : isoInZone(d.getTime(), values.tz));
   return 0;
 }

@@ -61,17 +61,18 @@ class Tail {
   }
 }
 
-/** How long after the leader exits its output may still arrive: only a process that left the group can hold the pipes longer. */
+/** How long after the leader exits its output may still arrive: only a process out of reach (see `ProcessGroup`) can hold the pipes longer. */
 const DRAIN_MS = 200;
 
 /**
  * A handler that runs a program: no shell unless `shell` is set, so arguments are never
- * re-parsed. The program leads a process group of its own, and no process of that group
- * outlives the run: aborting the run (timeout, cancel, replace, shutdown) sends SIGTERM to the
- * group and SIGKILL shortly before `abortGraceMs` has passed, when the engine would abandon the
- * handler; and when the program exits by itself, whatever it left running in the background
- * gets the same SIGTERM, then SIGKILL, before the run settles (a finished run leaves nothing
- * running).
+ * re-parsed. The program leads a process group and a session of its own, and no process of it
+ * outlives the run, including those that moved to a group of their own (on Linux; see
+ * `ProcessGroup` for the one way out): aborting the run (timeout, cancel, replace, shutdown)
+ * sends SIGTERM and SIGKILL shortly before `abortGraceMs` has passed, when the engine would
+ * abandon the handler; and when the program exits by itself, whatever it left running in the
+ * background gets the same SIGTERM, then SIGKILL, before the run settles (a finished run leaves
+ * nothing running).
  */
 export function commandHandler(spec: CommandSpec, options: { readonly abortGraceMs?: number } = {}): TaskHandler {
   const abortGraceMs = options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type { TaskDefinition, TaskHandler } from '../engine/task.ts';
 import { parseDuration } from '../util/duration.ts';
-import { describeValue, InvalidOptionError } from '../util/errors.ts';
+import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import { builtinFactory } from './builtins.ts';
 import { commandHandler } from './command-handler.ts';
 import type { TaskSpec } from './load.ts';
@@ -36,9 +36,21 @@ async function handlerFor(spec: TaskSpec, fresh: boolean): Promise<TaskHandler> 
   }
 }
 
-/** Turns config tasks into task definitions: imports modules, builds built-ins and commands. */
+/**
+ * Turns config tasks into task definitions: imports modules, builds built-ins and commands.
+ * Throws one {@link InvalidOptionError} naming every task whose handler cannot be built.
+ */
 export async function taskDefinitions(specs: readonly TaskSpec[], options: { readonly fresh?: boolean } = {}): Promise<TaskDefinition[]> {
   const out: TaskDefinition[] = [];
-  for (const spec of specs) out.push({ ...(spec.options as Omit<TaskDefinition, 'name' | 'handler'>), name: spec.name, handler: await handlerFor(spec, options.fresh === true) });
+  const issues: OptionIssue[] = [];
+  for (const spec of specs) {
+    try {
+      out.push({ ...(spec.options as Omit<TaskDefinition, 'name' | 'handler'>), name: spec.name, handler: await handlerFor(spec, options.fresh === true) });
+    } catch (error) {
+      if (!(error instanceof InvalidOptionError)) throw error;
+      issues.push(...error.issues);
+    }
+  }
+  if (issues.length > 0) throw new InvalidOptionError('config', issues);
   return out;
 }

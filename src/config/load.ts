@@ -1,14 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { resolveSchedulerOptions } from '../engine/scheduler-options.ts';
 import { parseTaskDefaults, resolveTask } from '../engine/task-options.ts';
+import { requiringUnits } from '../util/duration.ts';
 import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import { toOptionIssues } from '../util/zod-issues.ts';
 import { applyEnvOverrides } from './env-overrides.ts';
 import { interpolateEnv } from './interpolate.ts';
+import { openStore } from './open-store.ts';
 import { checkRun, type RunSpec } from './run-spec.ts';
 import { type ConfigSections, configSchema } from './schema.ts';
 import { checkStore, type StoreSpec } from './store-spec.ts';
+import { inConfigTerms } from './units.ts';
 
 /** The file names looked for, in order, when no `--config` is given. */
 export const DEFAULT_CONFIG_FILES = ['caretaker.config.yaml', 'caretaker.config.yml', 'caretaker.config.json'] as const;
@@ -99,28 +103,28 @@ export function loadConfig(options: { readonly file: string; readonly env?: Node
   }
   const issues: OptionIssue[] = [];
   const raw = applyEnvOverrides(interpolateEnv(parsed, env, issues) as Record<string, unknown>, env, issues);
+  const checked = requiringUnits(() => checkSections(raw, dir, issues));
+  if (issues.length > 0) throw new InvalidOptionError(file, inConfigTerms(issues));
+  return { file, dir, ...checked };
+}
+
+/** Every check of a parsed config that needs no I/O, each problem added to `issues`. */
+function checkSections(raw: Record<string, unknown>, dir: string, issues: OptionIssue[]): Omit<DaemonConfig, 'file' | 'dir'> {
   const sections = configSchema.safeParse(raw);
   if (!sections.success) issues.push(...toOptionIssues(sections.error, raw, configSchema));
   const data: ConfigSections = sections.success ? sections.data : {};
-
   const store = checkStore(raw.store, dir, issues);
-  let defaults: ReturnType<typeof parseTaskDefaults> = {};
-  try {
-    defaults = parseTaskDefaults(raw.defaults);
-  } catch (error) {
-    if (!(error instanceof InvalidOptionError)) throw error;
-    issues.push(...error.issues);
-  }
+  // The store's own rules (a PostgreSQL schema name, …): constructing it opens nothing.
+  if (store !== null) collect(() => openStore(store), issues, (path) => `store.${store.kind}.${path}`);
+  checkScheduler(raw, issues);
+  const defaults = collect(() => parseTaskDefaults(raw.defaults), issues) ?? {};
   const tasks: TaskSpec[] = [];
   const rawTasks = typeof raw.tasks === 'object' && raw.tasks !== null && !Array.isArray(raw.tasks) ? (raw.tasks as Record<string, unknown>) : {};
   for (const [name, body] of Object.entries(rawTasks)) {
     const spec = checkTask(name, body, defaults, dir, issues);
     if (spec !== null) tasks.push(spec);
   }
-  if (issues.length > 0) throw new InvalidOptionError(file, issues);
   return {
-    file,
-    dir,
     store: store as StoreSpec,
     http: data.http ?? {},
     history: data.history ?? {},
@@ -131,6 +135,33 @@ export function loadConfig(options: { readonly file: string; readonly env?: Node
   };
 }
 
+/** Runs a check of the library's: its result, or undefined with its problems added to `issues` at their config paths. */
+function collect<T>(work: () => T, issues: OptionIssue[], configPath: (path: string) => string = (path) => path): T | undefined {
+  try {
+    return work();
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    issues.push(...error.issues.map((i) => ({ ...i, path: configPath(i.path) })));
+    return undefined;
+  }
+}
+
+const isSection = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The scheduler's own rules for the `scheduler` and `history` sections (a lease of at least 1s,
+ * …), checked on the values as written so the message quotes them; a field the config schema
+ * already refused is not reported twice.
+ */
+function checkScheduler(raw: Record<string, unknown>, issues: OptionIssue[]): void {
+  const { stopTimeout: _daemonOnly, ...scheduler } = isSection(raw.scheduler) ? raw.scheduler : {};
+  const options = { ...scheduler, ...(isSection(raw.history) ? { history: raw.history } : {}) };
+  const own: OptionIssue[] = [];
+  collect(() => resolveSchedulerOptions(options), own, (path) => (path.startsWith('history.') ? path : `scheduler.${path}`));
+  const reported = new Set(issues.map((i) => i.path));
+  issues.push(...own.filter((i) => !reported.has(i.path)));
+}
+
 function checkTask(name: string, body: unknown, defaults: ReturnType<typeof parseTaskDefaults>, dir: string, issues: OptionIssue[]): TaskSpec | null {
   const at = `tasks.${name}`;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -139,13 +170,8 @@ function checkTask(name: string, body: unknown, defaults: ReturnType<typeof pars
   }
   const { run, ...options } = body as Record<string, unknown>;
   const before = issues.length;
-  try {
-    // The engine's own rules, so a config task and a library task fail the same way.
-    resolveTask({ ...options, name, handler: () => undefined }, defaults, new Map());
-  } catch (error) {
-    if (!(error instanceof InvalidOptionError)) throw error;
-    for (const issue of error.issues) issues.push({ ...issue, path: issue.path === 'name' ? at : `${at}.${issue.path}` });
-  }
+  // The engine's own rules, so a config task and a library task fail the same way.
+  collect(() => resolveTask({ ...options, name, handler: () => undefined }, defaults, new Map()), issues, (path) => (path === 'name' ? at : `${at}.${path}`));
   const spec = checkRun(run, `${at}.run`, dir, issues);
   return spec === null || issues.length > before ? null : { name, options, run: spec };
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { sizeField } from '../tasks/options.ts';
 import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import { closestMatch } from '../util/suggest.ts';
 import { toOptionIssues } from '../util/zod-issues.ts';
@@ -20,6 +21,8 @@ export type RunSpec =
       readonly maxOutputBytes: number;
     };
 
+/** Output kept per stream is held in memory for every run in flight. */
+const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 const COMMAND_FIX = 'give the program and its arguments as a list of strings, e.g. ["pg_dump", "-f", "backup.sql"], or one command line string';
 const moduleSchema = z.strictObject({ module: z.string().min(1), export: z.string().min(1).optional() });
 const commandSchema = z.strictObject({
@@ -28,7 +31,7 @@ const commandSchema = z.strictObject({
   shell: z.boolean().optional(),
   cwd: z.string().min(1).optional(),
   env: z.record(z.string(), z.string()).optional(),
-  maxOutput: z.number().int().min(0).max(16 * 1024 * 1024).optional(),
+  maxOutput: sizeField.pipe(z.number().max(MAX_OUTPUT_BYTES, { message: 'must be at most 16MiB' })).optional(),
 });
 
 /** Fields of built-in task options that are paths, resolved against the config's directory. */
@@ -104,16 +107,12 @@ export function checkRun(run: unknown, path: string, dir: string, issues: Option
   }
   if (kinds[0] === 'module') {
     const parsed = moduleSchema.safeParse(body);
-    if (!parsed.success) {
-      issues.push(...toOptionIssues(parsed.error, body, moduleSchema, path.split('.')));
-      return null;
-    }
-    const file = resolve(dir, parsed.data.module);
-    if (!existsSync(file)) {
-      issues.push({ path: `${path}.module`, received: describeValue(parsed.data.module), fix: `no such file (${file}); paths are relative to the config file` });
-      return null;
-    }
-    return { kind: 'module', file, export: parsed.data.export ?? 'default' };
+    if (!parsed.success) issues.push(...toOptionIssues(parsed.error, body, moduleSchema, path.split('.')));
+    // Looked for even when another key is wrong: every problem of the task at once.
+    const file = typeof body.module === 'string' && body.module !== '' ? resolve(dir, body.module) : null;
+    const found = file !== null && existsSync(file);
+    if (file !== null && !found) issues.push({ path: `${path}.module`, received: describeValue(body.module), fix: `no such file (${file}); paths are relative to the config file` });
+    return parsed.success && found ? { kind: 'module', file, export: parsed.data.export ?? 'default' } : null;
   }
   const parsed = commandSchema.safeParse(body);
   if (!parsed.success) {

@@ -7,23 +7,38 @@ import type { StopReport } from '../engine/events.ts';
 import type { Scheduler } from '../engine/scheduler.ts';
 import type { TaskDefinition } from '../engine/task.ts';
 import { type AdminApi, createAdminApi } from '../http/admin-api.ts';
-import { type AdminServer, startAdminServer } from '../http/server.ts';
+import { type AdminServer, isLoopback, startAdminServer } from '../http/server.ts';
 import { formatDuration } from '../util/duration.ts';
-import { InvalidOptionError } from '../util/errors.ts';
+import { InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
+
+/** Config sections read once at start: a change to them applies after a restart. */
+const RESTART_SECTIONS = ['store', 'scheduler', 'http', 'history', 'log'] as const;
+
+/** A restart section as the daemon uses it: `scheduler.stopTimeout` is read when stopping, so it needs no restart. */
+function restartPart(config: DaemonConfig, key: (typeof RESTART_SECTIONS)[number]): unknown {
+  if (key !== 'scheduler') return config[key];
+  const { stopTimeout: _readAtStop, ...rest } = config.scheduler;
+  return rest;
+}
 
 /** What a reload changed. */
 export interface ReloadReport {
   readonly added: readonly string[];
   readonly updated: readonly string[];
   readonly removed: readonly string[];
-  /** Settings that only a restart applies (store, scheduler, http). */
+  /** Sections that differ from those the daemon started with: only a restart applies them (store, scheduler, http, history, log). */
   readonly needsRestart: readonly string[];
 }
 
-/** Task options with the config's `defaults` under them: a reload can then change defaults too. */
+/**
+ * Task options with the config's `defaults` under them: a reload can then change defaults too.
+ * `retry` merges field by field, as the scheduler's own defaults do: a task that sets only
+ * `retry.backoff` keeps the default `retry.attempts`.
+ */
 function withDefaults(config: DaemonConfig, spec: TaskSpec): TaskSpec {
-  return { ...spec, options: { ...config.defaults, ...spec.options } };
+  const retry = [config.defaults.retry, spec.options.retry].filter((r) => typeof r === 'object' && r !== null);
+  return { ...spec, options: { ...config.defaults, ...spec.options, ...(retry.length > 1 ? { retry: Object.assign({}, ...retry) } : {}) } };
 }
 
 function schedulerOptions(config: DaemonConfig) {
@@ -44,23 +59,78 @@ function schedulerOptions(config: DaemonConfig) {
   };
 }
 
-/** Logs what happens to runs: one line per start and end, at a level that matches the outcome. */
+/**
+ * Logs what happens to runs, at most one line per run at `info`: its end, with status and
+ * duration. Starts, and ticks skipped because the task is paused, are `debug`; a tick skipped
+ * for overlap is `info` the first time for a task (its runs outlast its interval, worth knowing
+ * once), then `debug`; missed ticks are one record per outage and stay `info`.
+ */
 function logRuns(scheduler: Scheduler, logger: Logger): void {
-  scheduler.on('run:started', (run) => logger.info({ task: run.task, runId: run.id, trigger: run.trigger, attempt: run.attempt, latenessMs: run.latenessMs }, `${run.task} started`));
+  const overlapReported = new Set<string>();
+  scheduler.on('run:started', (run) => logger.debug({ task: run.task, runId: run.id, trigger: run.trigger, attempt: run.attempt, latenessMs: run.latenessMs }, `${run.task} started`));
   scheduler.on('run:finished', (run) => {
-    const fields = { task: run.task, runId: run.id, status: run.status, durationMs: run.durationMs, attempt: run.attempt, output: run.output, error: run.error?.message, retryAt: run.retryAt };
-    const text = `${run.task} ${run.status}${run.durationMs !== null ? ` in ${formatDuration(run.durationMs)}` : ''}${run.error !== null ? `: ${run.error.message}` : ''}`;
+    const fields = { task: run.task, runId: run.id, status: run.status, durationMs: run.durationMs, attempt: run.attempt, trigger: run.trigger, output: run.output, error: run.error?.message, retryAt: run.retryAt };
+    const how = [run.trigger !== 'schedule' ? run.trigger : '', run.attempt > 1 ? `attempt ${run.attempt}` : ''].filter((t) => t !== '').join(', ');
+    const text = `${run.task} ${run.status}${run.durationMs !== null ? ` in ${formatDuration(run.durationMs)}` : ''}${how !== '' ? ` (${how})` : ''}${run.error !== null ? `: ${run.error.message}` : ''}${run.retryAt !== null ? `; retry at ${run.retryAt.toISOString()}` : ''}`;
     if (run.status === 'succeeded') logger.info(fields, text);
     else if (run.status === 'cancelled') logger.warn(fields, text);
     else logger.error(fields, text);
   });
-  scheduler.on('tick:skipped', (run) => logger.info({ task: run.task, reason: run.skipReason, ticks: run.skippedTicks }, `${run.task} tick skipped (${run.skipReason ?? 'unknown'})`));
+  scheduler.on('tick:skipped', (run) => {
+    const fields = { task: run.task, reason: run.skipReason, ticks: run.skippedTicks };
+    const text = `${run.task} ${run.skippedTicks > 1 ? `${run.skippedTicks} ticks` : 'tick'} skipped (${run.skipReason ?? 'unknown'})`;
+    if (run.skipReason === 'missed') logger.info(fields, text);
+    else if (run.skipReason === 'overlap' && !overlapReported.has(run.task)) {
+      overlapReported.add(run.task);
+      logger.info(fields, `${text}: a run was still in progress; further overlap skips of ${run.task} are logged at debug`);
+    } else logger.debug(fields, text);
+  });
   scheduler.on('run:lost', (event) => logger.warn({ ...event }, 'lost a run to another instance (lease)'));
-  scheduler.on('error', (event) => logger.error({ err: event.error, context: event.context }, `scheduler error (${event.context})`));
+  scheduler.on('error', (event) => logger.error({ err: event.error, context: event.context }, `scheduler error (${event.context}): ${describeError(event.error)}`));
+}
+
+/** An error's message for a log line that must read on its own (pretty logs hide the fields at info). */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Default address of the admin API and dashboard: this machine only. */
 export const DEFAULT_HTTP = { host: '127.0.0.1', port: 7070 } as const;
+
+/** A config `run` accepts, its handlers built; nothing opened, nothing listening. */
+export interface PreparedDaemon {
+  readonly config: DaemonConfig;
+  /** The tasks with the config's defaults merged in. */
+  readonly specs: readonly TaskSpec[];
+  readonly definitions: readonly TaskDefinition[];
+}
+
+/**
+ * Every check `caretaker run` makes before it opens the store or a port: the file itself
+ * ({@link loadConfig}: fields, units, store, scheduler and task rules), the HTTP binding rule,
+ * and each task's handler (modules imported, their export a function). `validate` and a SIGHUP
+ * reload call it too, so none of them can accept a config that `run` refuses. Throws one
+ * {@link InvalidOptionError} with every problem.
+ */
+export async function prepareDaemon(options: { readonly file: string; readonly env?: NodeJS.ProcessEnv | undefined; readonly fresh?: boolean }): Promise<PreparedDaemon> {
+  const config = loadConfig({ file: options.file, ...(options.env !== undefined ? { env: options.env } : {}) });
+  const issues: OptionIssue[] = [];
+  const { host = DEFAULT_HTTP.host, token, enabled } = config.http;
+  // startAdminServer refuses this too, but only once modules are imported and the store is open.
+  if (enabled !== false && token === undefined && !isLoopback(host)) {
+    issues.push({ path: 'http.token', received: 'nothing', fix: `set a token (at least 16 characters) to listen on ${host}, or use host 127.0.0.1` });
+  }
+  const specs = config.tasks.map((spec) => withDefaults(config, spec));
+  let definitions: TaskDefinition[] = [];
+  try {
+    definitions = await taskDefinitions(specs, { fresh: options.fresh === true });
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    issues.push(...error.issues);
+  }
+  if (issues.length > 0) throw new InvalidOptionError(config.file, issues);
+  return { config, specs, definitions };
+}
 
 async function startHttp(config: DaemonConfig, scheduler: Scheduler, logger: Logger): Promise<Daemon['http']> {
   const { host = DEFAULT_HTTP.host, port = DEFAULT_HTTP.port, token, allowedHosts, allowedOrigins } = config.http;
@@ -103,11 +173,14 @@ export class Daemon {
   /** The admin API and dashboard, unless `http.enabled: false`. */
   readonly http: { readonly api: AdminApi; readonly server: AdminServer } | null;
   readonly #logger: Logger;
+  /** The config the daemon started with: what store, HTTP and scheduler settings still run on. */
+  readonly #running: DaemonConfig;
   #config: DaemonConfig;
   #specs: Map<string, TaskSpec>;
 
   private constructor(config: DaemonConfig, scheduler: Scheduler, specs: Map<string, TaskSpec>, logger: Logger, http: Daemon['http']) {
     this.#config = config;
+    this.#running = config;
     this.scheduler = scheduler;
     this.#specs = specs;
     this.#logger = logger;
@@ -118,11 +191,12 @@ export class Daemon {
     return this.#config;
   }
 
-  /** Loads the config, opens and migrates the store, and starts the scheduler. Config problems throw {@link InvalidOptionError}. */
-  static async start(options: { readonly file: string; readonly env?: NodeJS.ProcessEnv; readonly logger: Logger }): Promise<Daemon> {
-    const config = loadConfig({ file: options.file, ...(options.env !== undefined ? { env: options.env } : {}) });
-    const specs = config.tasks.map((spec) => withDefaults(config, spec));
-    const definitions = await taskDefinitions(specs);
+  /**
+   * Prepares the config ({@link prepareDaemon}; or takes one prepared), opens and migrates the
+   * store, and starts the scheduler. Config problems throw {@link InvalidOptionError}.
+   */
+  static async start(options: ({ readonly file: string; readonly env?: NodeJS.ProcessEnv } | { readonly prepared: PreparedDaemon }) & { readonly logger: Logger }): Promise<Daemon> {
+    const { config, specs, definitions } = 'prepared' in options ? options.prepared : await prepareDaemon(options);
     const scheduler = createScheduler({ store: openStore(config.store), logger: options.logger, ...schedulerOptions(config) });
     for (const definition of definitions) scheduler.add(definition);
     logRuns(scheduler, options.logger);
@@ -147,19 +221,16 @@ export class Daemon {
    * invalid config changes nothing and is logged. Store, scheduler and HTTP settings need a restart.
    */
   async reload(env?: NodeJS.ProcessEnv): Promise<ReloadReport | null> {
-    let config: DaemonConfig;
-    let definitions: TaskDefinition[];
-    const specs: TaskSpec[] = [];
+    let prepared: PreparedDaemon;
     try {
-      config = loadConfig({ file: this.#config.file, ...(env !== undefined ? { env } : {}) });
-      specs.push(...config.tasks.map((spec) => withDefaults(config, spec)));
-      definitions = await taskDefinitions(specs, { fresh: true });
+      prepared = await prepareDaemon({ file: this.#config.file, env, fresh: true });
     } catch (error) {
       if (!(error instanceof InvalidOptionError)) throw error;
       this.#logger.error({ issues: error.issues }, `config not reloaded, nothing changed: ${error.message}`);
       return null;
     }
-    const needsRestart = (['store', 'scheduler', 'http', 'history', 'log'] as const).filter((key) => !isDeepStrictEqual(config[key], this.#config[key]));
+    const { config, specs, definitions } = prepared;
+    const needsRestart = RESTART_SECTIONS.filter((key) => !isDeepStrictEqual(restartPart(config, key), restartPart(this.#running, key)));
     const added: string[] = [];
     const updated: string[] = [];
     const removed: string[] = [];

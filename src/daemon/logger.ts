@@ -4,7 +4,7 @@ import type { Logger } from '../util/logger.ts';
 
 export interface LoggerOptions {
   readonly level?: string;
-  /** `auto` (default): pretty on a TTY, JSON lines otherwise. */
+  /** `auto` (default): pretty on a TTY (one line per entry), JSON lines otherwise. */
   readonly format?: 'pretty' | 'json' | 'auto';
   readonly stream?: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -17,5 +17,9 @@ export function createLogger(options: LoggerOptions = {}): Logger & { flush?: ()
   const level = options.level ?? 'info';
   if (!isPretty) return pino({ level, base: { pid: process.pid } }, stream);
   const colorize = stream.isTTY === true && (process.env.NO_COLOR ?? '') === '';
-  return pino({ level }, pretty({ destination: stream, colorize, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+  // One line per entry on a terminal: the messages say what happened; the fields (a run's
+  // output, ids) are shown, on the same line, only when asking for detail with debug or trace;
+  // errors too, not as pino-pretty's multi-line stack block.
+  const detailed = level === 'debug' || level === 'trace';
+  return pino({ level }, pretty({ destination: stream, colorize, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', hideObject: !detailed, singleLine: detailed, errorLikeObjectKeys: [] }));
 }

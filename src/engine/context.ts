@@ -8,6 +8,7 @@ import type { ErrorContext, SchedulerEvents } from './events.ts';
 import type { ResolvedSchedulerOptions } from './scheduler-options.ts';
 import type { TaskRuntime } from './task-runtime.ts';
 import type { TimerQueue } from './timer-queue.ts';
+import type { RunTracer } from './tracing.ts';
 
 /** The services a scheduler's parts share; the scheduler builds it once and hands it to each. */
 export interface EngineContext {
@@ -19,6 +20,7 @@ export interface EngineContext {
   readonly dispatcher: Dispatcher;
   readonly events: TypedEmitter<SchedulerEvents>;
   readonly logger: Logger;
+  readonly tracer: RunTracer;
   readonly random: () => number;
   readonly newId: IdGenerator;
   readonly tasks: ReadonlyMap<string, TaskRuntime>;

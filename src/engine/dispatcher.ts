@@ -16,6 +16,8 @@ export function claimRequest(job: Job, instance: string, leaseMs: number, now: n
     instance,
     skip,
     skippedTicks: job.skippedTicks,
+    throughTick: job.throughTick,
+    causedBy: job.causedBy,
     overlap: job.overlap,
     maxConcurrent: job.runtime.policy.maxConcurrent,
     leaseMs,

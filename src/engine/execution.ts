@@ -8,6 +8,7 @@ import {
 import { textOf } from '../util/json.ts';
 import type { Logger } from '../util/logger.ts';
 import type { AbortCause, Settlement } from './run-state.ts';
+import { noTracer, type RunSpan, type RunTracer } from './tracing.ts';
 import type { TaskContext } from './task.ts';
 import type { Job } from './task-runtime.ts';
 import { type ElapsedEntry, timerEntry, type TimerQueue } from './timer-queue.ts';
@@ -19,8 +20,9 @@ const MAX_PROGRESS_MESSAGE_CHARS = 1_024;
 export interface ExecutionHost {
   readonly timers: TimerQueue;
   readonly logger: Logger;
-  /** The handler reported progress. */
-  onProgress(execution: Execution, progress: RunProgress): void;
+  readonly tracer: RunTracer;
+  /** The handler reported progress (now `execution.progress`). */
+  onProgress(execution: Execution): void;
   /** The handler settled, or was abandoned after its grace period. Called exactly once. */
   onSettled(execution: Execution, settlement: Settlement, value: unknown): void;
 }
@@ -53,12 +55,17 @@ export class Execution {
   readonly #host: ExecutionHost;
   /** When the handler was called; null until then. */
   startedAt: number | null = null;
+  /** The run's trace span, once its handler started (with a tracer other than the no-op one). */
+  span: RunSpan | null = null;
   readonly #controller = new AbortController();
   #cause: AbortCause | null = null;
   #settled = false;
   #timeout: ElapsedEntry | null = null;
   #grace: ElapsedEntry | null = null;
   #progress: RunProgress | null = null;
+  /** When progress was last published (monotonic ms), and whether a publication is pending. */
+  progressPublishedAt = Number.NEGATIVE_INFINITY;
+  progressPublishing = false;
   /** The lease is gone: the outcome must not be written. */
   leaseLost = false;
   /** Until when (monotonic ms) this instance surely holds the lease, as far as it knows. */
@@ -103,9 +110,15 @@ export class Execution {
       this.#host.timers.after(this.#timeout, task.policy.timeoutMs);
     }
     const ctx = this.#context(this.#lastSuccess);
+    const tracer = this.#host.tracer;
     let result: unknown;
     try {
-      result = task.handler(ctx);
+      if (tracer === noTracer) result = task.handler(ctx);
+      else {
+        const { run } = this;
+        this.span = tracer.start({ task: run.task, runId: run.id, attempt: run.attempt, trigger: run.trigger, scheduledFor: this.job.scheduledFor, startedAt: now, latenessMs: now - this.job.dueAt });
+        result = this.span.run(() => task.handler(ctx));
+      }
     } catch (error) {
       // Settled later, not now: handlers released together all start before any bookkeeping.
       queueMicrotask(() => this.#settle('threw', error));
@@ -150,7 +163,8 @@ export class Execution {
   #context(lastSuccess: LastSuccess | null): TaskContext {
     const { job, run } = this;
     const logger = this.#host.logger.child({ task: run.task, runId: run.id, attempt: run.attempt });
-    const tickKey = job.slot.startsWith('m:') ? `manual:${run.id}` : new Date(job.scheduledFor).toISOString();
+    // A person's retry redoes its tick: the same key as the tick's own attempts.
+    const tickKey = job.trigger === 'manual' ? `manual:${run.id}` : new Date(job.scheduledFor).toISOString();
     return {
       signal: this.#controller.signal,
       runId: run.id,
@@ -165,7 +179,7 @@ export class Execution {
       progress: (fraction: number, message?: string) => {
         if (this.#settled || typeof fraction !== 'number' || Number.isNaN(fraction)) return;
         this.#progress = { fraction: Math.min(1, Math.max(0, fraction)), message: progressMessage(message) };
-        this.#host.onProgress(this, this.#progress);
+        this.#host.onProgress(this);
       },
     };
   }

@@ -1,4 +1,4 @@
-import type { LeaseRef, PollResult, Store } from '../store/port.ts';
+import type { InstanceBeat, LeaseRef, PollResult, Store } from '../store/port.ts';
 import type { RetentionPolicy } from '../store/records.ts';
 import type { ErrorContext } from './events.ts';
 import { type ElapsedEntry, timerEntry, type TimerQueue } from './timer-queue.ts';
@@ -20,6 +20,38 @@ export interface HousekeepingHost {
  * Asks the store what other instances changed (triggers, cancels, pauses, expired leases, due
  * retries) every `intervalMs`, and at once when the store signals a change.
  */
+/**
+ * What this instance tells the store with each poll: that it is alive, and which tasks it runs.
+ * The names go only when they changed since the last poll the store acknowledged: 100,000 task
+ * names are not sent every few seconds.
+ */
+export class Beacon {
+  readonly #pollIntervalMs: number;
+  readonly #names: () => string[];
+  #version = 0;
+  #delivered = -1;
+
+  constructor(pollIntervalMs: number, names: () => string[]) {
+    this.#pollIntervalMs = pollIntervalMs;
+    this.#names = names;
+  }
+
+  /** The set of tasks changed (added, removed). */
+  changed(): void {
+    this.#version++;
+  }
+
+  /** The beat for the next poll, and its version, to confirm with {@link delivered} once the poll succeeded. */
+  next(): { readonly beat: InstanceBeat; readonly version: number } {
+    const version = this.#version;
+    return { beat: { pollIntervalMs: this.#pollIntervalMs, tasks: version === this.#delivered ? null : this.#names() }, version };
+  }
+
+  delivered(version: number): void {
+    this.#delivered = Math.max(this.#delivered, version);
+  }
+}
+
 /** When a poll was sent and answered (monotonic ms): the round trip that measures the store's clock. */
 export interface RoundTrip {
   readonly sentAt: number;
@@ -32,14 +64,16 @@ export class Poller {
   readonly #retryGraceMs: number;
   readonly #apply: (result: PollResult, trip: RoundTrip) => void;
   readonly #held: () => string[];
+  readonly #beacon: Beacon;
   readonly #entry: ElapsedEntry;
   #pauseVersion = 0;
   #inFlight = false;
   #again = false;
   #running = false;
 
-  constructor(host: HousekeepingHost, intervalMs: number, retryGraceMs: number, held: () => string[], apply: (result: PollResult, trip: RoundTrip) => void) {
+  constructor(host: HousekeepingHost, intervalMs: number, retryGraceMs: number, held: () => string[], beacon: Beacon, apply: (result: PollResult, trip: RoundTrip) => void) {
     this.#host = host;
+    this.#beacon = beacon;
     this.#intervalMs = intervalMs;
     this.#retryGraceMs = retryGraceMs;
     this.#held = held;
@@ -67,18 +101,21 @@ export class Poller {
     }
     this.#inFlight = true;
     this.#host.timers.cancel(this.#entry);
+    const { beat, version } = this.#beacon.next();
     const request = {
       instance: this.#host.instance,
       now: this.#host.now(),
       pauseVersion: this.#pauseVersion,
       retryGraceMs: this.#retryGraceMs,
       held: this.#held(),
+      beat,
     };
     const sentAt = this.#host.monotonic();
     void this.#host
       .track(this.#host.store.poll(request))
       .then(
         (result) => {
+          this.#beacon.delivered(version);
           if (!this.#running) return;
           this.#pauseVersion = result.pauseVersion;
           this.#apply(result, { sentAt, answeredAt: this.#host.monotonic() });

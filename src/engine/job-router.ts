@@ -1,4 +1,4 @@
-import type { ClaimOutcome, OverlapMode, QueuedTick } from '../store/port.ts';
+import type { ClaimOutcome, OverlapMode, QueuedTick, RetryOf } from '../store/port.ts';
 import type { LastSuccess, RunRecord, RunTrigger, SkipReason } from '../store/records.ts';
 import type { EngineContext } from './context.ts';
 import { claimRequest } from './dispatcher.ts';
@@ -16,6 +16,10 @@ export interface JobInit {
   readonly runId?: string;
   readonly skip?: SkipReason | null;
   readonly skippedTicks?: number;
+  /** The newest tick a skip record stands for, when it stands for several. */
+  readonly throughTick?: number | null;
+  /** The run that caused this one (a person's retry of it). */
+  readonly causedBy?: string | null;
   readonly overlap?: OverlapMode;
   readonly fromBacklog?: boolean;
 }
@@ -58,6 +62,8 @@ export class JobRouter {
       attempt: init.attempt ?? 1,
       skip: init.skip ?? null,
       skippedTicks: init.skippedTicks ?? 1,
+      throughTick: init.throughTick ?? null,
+      causedBy: init.causedBy ?? null,
       overlap: init.overlap ?? runtime.policy.overlap,
       seq: this.#seq++,
       fromBacklog: init.fromBacklog ?? false,
@@ -102,10 +108,17 @@ export class JobRouter {
     }
   }
 
-  submitTrigger(runtime: TaskRuntime, id: string, requestedAt: number): void {
+  /**
+   * A manual trigger, or a person's retry of a finished run: the retry runs that run's tick again
+   * (its scheduled instant, the next attempt number, linked to it) in a slot of its own, so each
+   * request runs once.
+   */
+  submitTrigger(runtime: TaskRuntime, id: string, requestedAt: number, retryOf: RetryOf | null = null): void {
     if (this.#triggersInFlight.has(id)) return;
     this.#triggersInFlight.add(id);
-    this.submit(runtime, { runId: id, slot: manualSlot(id), trigger: 'manual', scheduledFor: requestedAt, dueAt: requestedAt });
+    const init = { runId: id, slot: manualSlot(id), dueAt: requestedAt } as const;
+    if (retryOf === null) this.submit(runtime, { ...init, trigger: 'manual', scheduledFor: requestedAt });
+    else this.submit(runtime, { ...init, trigger: 'retry', scheduledFor: retryOf.scheduledFor, attempt: retryOf.attempt + 1, causedBy: retryOf.runId });
   }
 
   submitQueued(queued: QueuedTick): void {
@@ -161,8 +174,9 @@ export class JobRouter {
 
   onClaimed(job: Job, outcome: ClaimOutcome): void {
     const runtime = job.runtime;
-    if (job.slot.startsWith('t:') && outcome.kind !== 'busy' && job.scheduledFor > runtime.activity.maxTick) runtime.activity.maxTick = job.scheduledFor;
-    if (job.trigger === 'manual') this.#triggersInFlight.delete(job.runId);
+    const newest = Math.max(job.scheduledFor, job.throughTick ?? job.scheduledFor);
+    if (job.slot.startsWith('t:') && outcome.kind !== 'busy' && newest > runtime.activity.maxTick) runtime.activity.maxTick = newest;
+    if (job.slot.startsWith('m:')) this.#triggersInFlight.delete(job.runId);
     switch (outcome.kind) {
       case 'started':
         this.#onStarted(job, outcome.run, outcome.lastSuccess, outcome.replaced);

@@ -15,7 +15,7 @@ export function applyRemoteChanges(ctx: EngineContext, jobs: JobRouter, runs: Ru
   const now = ctx.clock.now();
   for (const trigger of result.triggers) {
     const runtime = ctx.tasks.get(trigger.task);
-    if (runtime?.state === 'active') jobs.submitTrigger(runtime, trigger.id, trigger.requestedAt);
+    if (runtime?.state === 'active') jobs.submitTrigger(runtime, trigger.id, trigger.requestedAt, trigger.retryOf);
   }
   for (const id of result.cancels) runs.abort(id, 'cancel');
   for (const change of result.paused) {

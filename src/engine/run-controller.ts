@@ -1,7 +1,7 @@
 import type { FinishOutcome, LeaseRef, RunCompletion } from '../store/port.ts';
-import type { LastSuccess, RunProgress, RunRecord } from '../store/records.ts';
+import type { LastSuccess, RunRecord } from '../store/records.ts';
 import { LeaseLostError } from '../util/errors.ts';
-import { captureError, toJsonOutput } from '../util/json.ts';
+import { captureError, outputCarriedBy, toJsonOutput } from '../util/json.ts';
 import type { TimerHandle } from './clock.ts';
 import type { EngineContext } from './context.ts';
 import { Execution, type ExecutionHost } from './execution.ts';
@@ -20,6 +20,8 @@ const MAX_RECORD_BACKOFF_MS = 5_000;
  * (every third of the lease) to renew it before it lapses, with room for the round trip.
  */
 const MIN_LEASE_LEFT_AT_START = 0.5;
+/** Progress of one run is published (event and store write) at most this often. */
+const PROGRESS_INTERVAL_MS = 250;
 
 /** Receives the final record of each run while the scheduler stops. */
 export type RunCollector = (run: RunRecord) => void;
@@ -42,6 +44,11 @@ export class RunController implements LeaseKeeper {
   /** Set while stopping: collects the final records for the stop report. */
   collector: RunCollector | null = null;
 
+  /**
+   * Fires when the soonest lease comes within a third of a lease of lapsing unrenewed: a renewal
+   * that hangs (no reply, no error) must stop its runs as surely as one that fails.
+   */
+  readonly #watchdog = timerEntry(() => this.#checkLeases());
   /** Runs whose lease was too short to start them: a renewal is on its way. */
   readonly #awaitingLease = new Set<Execution>();
   readonly #renewNow: () => void;
@@ -59,7 +66,8 @@ export class RunController implements LeaseKeeper {
     this.#host = {
       timers: ctx.timers,
       logger: ctx.logger,
-      onProgress: (e, progress) => this.#onProgress(e, progress),
+      tracer: ctx.tracer,
+      onProgress: (e) => this.#onProgress(e),
       onSettled: (e, settlement, value) => this.#onSettled(e, settlement, value),
     };
   }
@@ -91,8 +99,10 @@ export class RunController implements LeaseKeeper {
     const runtime = job.runtime;
     const execution = new Execution(this.#host, job, run, lastSuccess);
     // The store counted the lease from when the claim was sent, a round trip (or a locked table) ago.
-    execution.leaseValidUntil = job.claimSentAt + this.#ctx.options.leaseMs;
+    const sentAt = Number.isNaN(job.claimSentAt) ? this.#ctx.clock.monotonic() : job.claimSentAt;
+    execution.leaseValidUntil = sentAt + this.#ctx.options.leaseMs;
     this.#executions.set(execution.id, execution);
+    this.#armWatchdog();
     runtime.running++;
     runtime.lastRun = run;
     for (const id of replaced) this.#executions.get(id)?.abort('replace');
@@ -133,31 +143,58 @@ export class RunController implements LeaseKeeper {
       const execution = this.#executions.get(id);
       if (execution === undefined) continue;
       execution.leaseValidUntil = Math.max(execution.leaseValidUntil, validUntil);
-      // A run waiting for this renewal starts now, or never.
-      if (this.#awaitingLease.delete(execution)) this.#begin(execution, false);
+      // A run waiting for this renewal starts now (or asks again, until the watchdog gives up).
+      if (this.#awaitingLease.delete(execution)) this.#begin(execution);
     }
+    this.#armWatchdog();
+  }
+
+  #armWatchdog(): void {
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const e of this.#executions.values()) if (!e.leaseLost && e.leaseValidUntil < soonest) soonest = e.leaseValidUntil;
+    if (soonest === Number.POSITIVE_INFINITY) this.#ctx.timers.cancel(this.#watchdog);
+    else this.#ctx.timers.after(this.#watchdog, soonest - this.#leaseMargin() - this.#ctx.clock.monotonic());
+  }
+
+  #checkLeases(): void {
+    const deadline = this.#ctx.clock.monotonic() + this.#leaseMargin();
+    for (const execution of [...this.#executions.values()]) {
+      if (execution.leaseValidUntil <= deadline) this.#loseLease(execution.id, 'lease not renewed in time (the store does not answer)');
+    }
+    this.#armWatchdog();
+  }
+
+  /** How long before a lease lapses its run is stopped: a third of it, as when a renewal fails. */
+  #leaseMargin(): number {
+    return this.#ctx.options.leaseMs / 3;
   }
 
   /** Another instance took over these leases: stop the handlers, write nothing. */
   lost(runIds: readonly string[]): void {
-    for (const id of runIds) this.#loseLease(id, 'lease lost; aborting the run');
+    for (const id of runIds) this.#loseLease(id, 'lease lost to another instance');
   }
 
   lapsing(deadline: number): void {
     for (const execution of [...this.#executions.values()]) {
-      if (execution.leaseValidUntil <= deadline) this.#loseLease(execution.id, 'lease cannot be renewed (store unreachable); aborting the run before it lapses');
+      if (execution.leaseValidUntil <= deadline) this.#loseLease(execution.id, 'lease cannot be renewed (store unreachable)');
     }
   }
 
   #loseLease(runId: string, message: string): void {
     const execution = this.#executions.get(runId);
     if (execution === undefined || execution.leaseLost) return;
-    execution.leaseLost = true;
     this.#awaitingLease.delete(execution);
     this.#ctx.logger.warn({ task: execution.run.task, runId }, message);
+    if (execution.startedAt === null) {
+      // Never started: nothing to wind down, and its record says why (fenced if already taken over).
+      const tookMs = Math.round(this.#ctx.clock.monotonic() - execution.leaseValidUntil + this.#ctx.options.leaseMs);
+      const why = `not started: ${tookMs} ms after its claim was sent, the lease (${this.#ctx.options.leaseMs} ms) could not be kept (${message}); a handler never starts without its lease, so it cannot run beside a retry`;
+      execution.abort('lease-lost', false, new LeaseLostError(why));
+      execution.abandon();
+      return;
+    }
+    execution.leaseLost = true;
     execution.abort('lease-lost');
-    // A handler that never started has nothing to wind down.
-    if (execution.startedAt === null) execution.abandon();
   }
 
   /**
@@ -197,24 +234,16 @@ export class RunController implements LeaseKeeper {
   /**
    * Calls the handler, now that its run is due, if this instance surely holds the lease for a
    * while yet: a claim answered late (a locked table, a slow database) must not start a handler
-   * that another replica's retry may soon run beside. With too little lease left, the lease is
-   * renewed first (`mayRenew`); if that does not help either, the run is recorded interrupted
-   * without starting, so the retry policy decides, and no handler ever ran twice at once.
+   * that another replica's retry may soon run beside. With less than half the lease left, the
+   * lease is renewed first; if no renewal comes back in time, the lease watchdog records the run
+   * interrupted without starting it, and the retry policy decides.
    */
-  #begin(execution: Execution, mayRenew = true): void {
+  #begin(execution: Execution): void {
     if (execution.settled) return;
-    const leaseMs = this.#ctx.options.leaseMs;
     const left = execution.leaseValidUntil - this.#ctx.clock.monotonic();
-    if (left < leaseMs * MIN_LEASE_LEFT_AT_START) {
-      if (mayRenew && left > 0) {
-        this.#awaitingLease.add(execution);
-        this.#renewNow();
-        return;
-      }
-      const held = Math.round(leaseMs - Math.max(0, left));
-      this.#ctx.logger.warn({ task: execution.run.task, runId: execution.id, leaseLeftMs: Math.round(left) }, 'not starting a run whose lease is nearly gone');
-      execution.abort('lease-lost', false, new LeaseLostError(`the store took ${held} ms of the ${leaseMs} ms lease to grant this run; it was not started, so it cannot run beside a retry`));
-      execution.abandon();
+    if (!(left >= this.#ctx.options.leaseMs * MIN_LEASE_LEFT_AT_START)) {
+      this.#awaitingLease.add(execution);
+      this.#renewNow();
       return;
     }
     const now = this.#ctx.clock.now();
@@ -223,10 +252,37 @@ export class RunController implements LeaseKeeper {
     execution.start(now);
   }
 
-  #onProgress(execution: Execution, progress: RunProgress): void {
+  /**
+   * Progress is published (event and store) at most every {@link PROGRESS_INTERVAL_MS} per run,
+   * one write in flight, the newest value winning: a handler may report per item, thousands of
+   * times a second, and its lease renewals and its end must not queue behind those writes.
+   */
+  #onProgress(execution: Execution): void {
+    if (execution.progressPublishing) return;
+    execution.progressPublishing = true;
+    const wait = execution.progressPublishedAt + PROGRESS_INTERVAL_MS - this.#ctx.clock.monotonic();
+    if (wait <= 0) this.#publishProgress(execution);
+    else this.#ctx.timers.after(timerEntry(() => this.#publishProgress(execution)), wait);
+  }
+
+  #publishProgress(execution: Execution): void {
+    const progress = execution.progress;
+    // A run that ended records its last progress with its end.
+    if (execution.settled || progress === null) {
+      execution.progressPublishing = false;
+      return;
+    }
+    execution.progressPublishedAt = this.#ctx.clock.monotonic();
     this.#ctx.events.emit('run:progress', { runId: execution.id, task: execution.run.task, ...progress });
     const lease = { runId: execution.id, fencingToken: execution.fencingToken };
-    void this.#ctx.track(this.#ctx.store.recordProgress(lease, progress, this.#ctx.clock.now())).catch((error: unknown) => this.#ctx.reportError(error, 'progress'));
+    void this.#ctx
+      .track(this.#ctx.store.recordProgress(lease, progress, this.#ctx.clock.now()))
+      .catch((error: unknown) => this.#ctx.reportError(error, 'progress'))
+      .finally(() => {
+        execution.progressPublishing = false;
+        // Reported again meanwhile: publish the newest, no sooner than the interval allows.
+        if (execution.progress !== progress) this.#onProgress(execution);
+      });
   }
 
   #onSettled(execution: Execution, settlement: Settlement, value: unknown): void {
@@ -237,8 +293,11 @@ export class RunController implements LeaseKeeper {
     const status = endStatus(settlement, execution.cause);
     const thrown = execution.cause !== null ? execution.abortError : value;
     let output: RunRecord['output'] = null;
-    if (settlement === 'returned') {
-      const converted = toJsonOutput(value, ctx.options.maxOutputBytes);
+    // A failure may carry what the work produced so far as its error's `output` (a command's
+    // stdout and stderr, a health check's findings): kept like a returned value.
+    const produced = settlement === 'returned' ? value : settlement === 'threw' ? outputCarriedBy(value) : undefined;
+    if (produced !== undefined) {
+      const converted = toJsonOutput(produced, ctx.options.maxOutputBytes);
       output = converted.value;
       if (!converted.ok) {
         ctx.logger.warn({ task: runtime.name, runId: execution.id }, converted.problem);
@@ -251,6 +310,8 @@ export class RunController implements LeaseKeeper {
     this.#executions.delete(execution.id);
     runtime.running--;
     ctx.dispatcher.release();
+    const error = status === 'succeeded' ? null : captureError(thrown);
+    execution.span?.end(status, error, now);
     if (execution.leaseLost) {
       ctx.events.emit('run:lost', { runId: execution.id, task: runtime.name });
       this.#jobs.step(job);
@@ -264,7 +325,7 @@ export class RunController implements LeaseKeeper {
       startedAt: execution.startedAt,
       finishedAt: now,
       output,
-      error: status === 'succeeded' ? null : captureError(thrown),
+      error,
       retryAt,
       progress: execution.progress,
       takeQueued: ctx.running(),

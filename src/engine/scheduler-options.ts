@@ -8,6 +8,7 @@ import type { Logger } from '../util/logger.ts';
 import { toOptionIssues } from '../util/zod-issues.ts';
 import type { Clock } from './clock.ts';
 import type { TaskOptions } from './task.ts';
+import type { RunTracer } from './tracing.ts';
 import { durationField, parseTaskDefaults } from './task-options.ts';
 
 /** Options of `createScheduler`. */
@@ -60,6 +61,19 @@ export interface SchedulerOptions {
   readonly idGenerator?: IdGenerator;
   /** Largest run output kept, in bytes of JSON; larger outputs are stored as a preview. @defaultValue 65536 */
   readonly maxOutputBytes?: number;
+  /**
+   * `false`: this instance runs only what is asked of it in this process (`trigger`, `retry`):
+   * no ticks, no catch-up, no work taken from other instances. For one-off processes, such as
+   * `caretaker trigger --local`.
+   * @defaultValue true
+   */
+  readonly runSchedules?: boolean;
+  /**
+   * A span per run, the handler running inside it. `createScheduler` traces through
+   * `@opentelemetry/api` when it is installed (a no-op without an SDK); pass `false` to turn it off.
+   * @defaultValue OpenTelemetry when available
+   */
+  readonly tracing?: boolean | RunTracer;
 }
 
 /** Scheduler options with defaults applied. */
@@ -67,6 +81,8 @@ export interface ResolvedSchedulerOptions {
   readonly leaseMs: number;
   /** Follow the store's clock (see {@link SchedulerOptions.storeClock}). */
   readonly storeClock: boolean;
+  /** See {@link SchedulerOptions.runSchedules}. */
+  readonly runSchedules: boolean;
   readonly concurrency: number;
   readonly unref: boolean;
   readonly retention: RetentionPolicy;
@@ -83,6 +99,7 @@ const schema = z.strictObject({
   store: z.custom<Store>((v) => isObject(v) && typeof (v as Store).claim === 'function', { message: 'expected a store, e.g. memoryStore()' }).optional(),
   clock: z.custom<Clock>((v) => isObject(v) && typeof (v as Clock).setTimer === 'function', { message: 'expected a Clock, e.g. createTestClock()' }).optional(),
   storeClock: z.boolean().optional(),
+  runSchedules: z.boolean().optional(),
   instance: z.string().min(1).max(200).optional(),
   lease: durationField.pipe(z.number().min(1_000, { message: 'must be at least 1s' })).optional(),
   concurrency: z.union([z.number().int().min(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
@@ -99,6 +116,7 @@ const schema = z.strictObject({
   random: fn('a function returning a number in [0, 1)').optional(),
   idGenerator: fn('a function returning a unique string').optional(),
   maxOutputBytes: z.number().int().min(64).optional(),
+  tracing: z.union([z.boolean(), z.custom<RunTracer>((v) => isObject(v) && typeof (v as RunTracer).start === 'function', { message: 'expected true, false or a RunTracer' })]).optional(),
 });
 
 /** Validates scheduler options; throws one {@link InvalidOptionError} naming every bad option. */
@@ -110,6 +128,7 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
   return {
     leaseMs: o.lease ?? 15_000,
     storeClock: o.storeClock ?? o.clock === undefined,
+    runSchedules: o.runSchedules ?? true,
     concurrency: o.concurrency ?? Number.POSITIVE_INFINITY,
     unref: o.unref ?? false,
     retention: { maxAgeMs: o.history?.maxAge ?? 30 * 86_400_000, maxPerTask: o.history?.maxPerTask ?? 1000 },

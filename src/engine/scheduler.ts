@@ -10,7 +10,7 @@ import { systemClock } from './clock.ts';
 import type { EngineContext } from './context.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { ErrorContext, SchedulerEvents, StopReport } from './events.ts';
-import { Heartbeat, Poller, Pruner } from './housekeeping.ts';
+import { Beacon, Heartbeat, Poller, Pruner } from './housekeeping.ts';
 import { JobRouter } from './job-router.ts';
 import { PreciseWait } from './precise-wait.ts';
 import { applyRemoteChanges } from './remote-changes.ts';
@@ -22,6 +22,7 @@ import { resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
 import { storeBackoff } from './retry.ts';
 import { TaskRuntime } from './task-runtime.ts';
 import { StoreClock } from './store-clock.ts';
+import { noTracer, type RunTracer } from './tracing.ts';
 import { TickPlanner } from './tick-planner.ts';
 import { timerEntry, TimerQueue } from './timer-queue.ts';
 
@@ -61,6 +62,7 @@ export class Scheduler {
   readonly #store: Store;
   readonly #clock: StoreClock;
   readonly #logger: Logger;
+  readonly #tracer: RunTracer;
   readonly #newId: () => string;
   readonly #events: TypedEmitter<SchedulerEvents>;
   readonly #timers: TimerQueue;
@@ -69,6 +71,7 @@ export class Scheduler {
   readonly #ticks: TickPlanner;
   readonly #runs: RunController;
   readonly #poller: Poller;
+  readonly #beacon: Beacon;
   readonly #heartbeat: Heartbeat;
   readonly #pruner: Pruner;
   readonly #policies = new Map<string, TaskPolicy>();
@@ -82,6 +85,7 @@ export class Scheduler {
   #claimBackoffMs = 0;
   #unsubscribe: (() => void) | null = null;
   #stopPromise: Promise<StopReport> | null = null;
+  #starting: Promise<void> | null = null;
   #clockSkewed = false;
 
   constructor(options: SchedulerOptions = {}) {
@@ -89,6 +93,7 @@ export class Scheduler {
     this.#store = options.store ?? memoryStore();
     this.#clock = new StoreClock(options.clock ?? systemClock);
     this.#logger = options.logger ?? silentLogger;
+    this.#tracer = typeof options.tracing === 'object' ? options.tracing : noTracer;
     this.instance = options.instance ?? `caretaker-${uuidv7().slice(-12)}`;
     this.#events = new TypedEmitter((error, event) => {
       this.#logger.error({ err: error, event }, 'event listener threw');
@@ -134,6 +139,7 @@ export class Scheduler {
       dispatcher: this.#dispatcher,
       events: this.#events,
       logger: this.#logger,
+      tracer: this.#tracer,
       random: options.random ?? Math.random,
       newId: this.#newId,
       tasks: this.#tasks,
@@ -150,7 +156,8 @@ export class Scheduler {
     this.#runs = new RunController(ctx, this.#jobs, precise, () => this.#heartbeat.ensure(), () => this.#heartbeat.renewNow());
     const host = { store: this.#store, timers: this.#timers, instance: this.instance, now: () => this.#clock.now(), monotonic: () => this.#clock.monotonic(), track: ctx.track, reportError: ctx.reportError };
     const pollIntervalMs = this.#options.pollIntervalMs ?? this.#store.suggestedPollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
-    this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, () => this.#runs.held(), (result, trip) => {
+    this.#beacon = new Beacon(pollIntervalMs, () => [...this.#tasks.keys()]);
+    this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, () => this.#runs.held(), this.#beacon, (result, trip) => {
       if (result.storeNow !== undefined && this.#options.storeClock) this.#measureClock(trip.sentAt, trip.answeredAt, result.storeNow);
       applyRemoteChanges(ctx, this.#jobs, this.#runs, result);
     });
@@ -197,7 +204,8 @@ export class Scheduler {
     if (this.#tasks.has(task.name)) throw new DuplicateTaskError(task.name);
     const runtime = new TaskRuntime(task, this.#sink);
     this.#tasks.set(task.name, runtime);
-    if (this.#state === 'running') this.#ticks.queue(runtime);
+    this.#beacon.changed();
+    if (this.#state === 'running') this.#activate([runtime]);
     // Building the info costs more than registering; only when somebody listens.
     if (this.#events.hasListeners('task:added')) this.#events.emit('task:added', this.#info(runtime));
   }
@@ -214,7 +222,9 @@ export class Scheduler {
     const task = resolveTask(definition, this.#options.defaults, this.#policies);
     const rekeyed = task.schedule.key !== runtime.schedule.key;
     runtime.apply(task);
-    if (rekeyed && runtime.state === 'active') {
+    if (!this.#options.runSchedules) {
+      // Nothing is planned here: the new definition applies to the next triggered run.
+    } else if (rekeyed && runtime.state === 'active') {
       this.#timers.cancel(runtime);
       this.#ticks.queue(runtime);
     } else if (runtime.state === 'active') {
@@ -233,6 +243,7 @@ export class Scheduler {
     this.#jobs.forget(runtime);
     this.#timers.cancel(runtime);
     this.#tasks.delete(name);
+    this.#beacon.changed();
     this.#events.emit('task:removed', { task: name });
     this.#checkIdle();
     return true;
@@ -256,24 +267,41 @@ export class Scheduler {
     if (this.#state !== 'idle') {
       throw new CaretakerError(ErrorCode.SchedulerState, `start() called on a ${this.#state} scheduler; a scheduler starts once (create a new one to start again)`);
     }
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     this.#state = 'starting';
+    let opened = false;
     try {
       await this.#store.open();
+      opened = true;
       // Before the first instant is computed: every replica then plans on the store's clock.
       await this.#syncClock();
+      await this.#tracer.ready?.();
     } catch (error) {
       this.#state = 'idle';
+      if (opened) await this.#store.close().catch(() => {});
       throw error;
     }
     this.#state = 'running';
-    this.#unsubscribe = this.#store.subscribe?.(() => this.#poller.pollNow()) ?? null;
+    // stop() was called meanwhile (a SIGTERM during a slow boot): it runs as soon as this returns.
+    if (this.#stopPromise !== null) return;
     this.#timers.start();
+    if (!this.#options.runSchedules) {
+      this.#activate([...this.#tasks.values()]);
+      this.#logger.info({ instance: this.instance, tasks: this.#tasks.size, store: this.#store.kind }, 'scheduler started (runs only what is triggered here)');
+      return;
+    }
+    this.#unsubscribe = this.#store.subscribe?.(() => this.#poller.pollNow()) ?? null;
     try {
       await this.#ticks.register([...this.#tasks.values()]);
     } catch (error) {
       await this.#shutdown(0);
       throw error;
     }
+    if (this.#state !== 'running') return;
     this.#poller.start();
     this.#pruner.start(FIRST_PRUNE_DELAY_MS);
     this.#logger.info({ instance: this.instance, tasks: this.#tasks.size, store: this.#store.kind }, 'scheduler started');
@@ -293,7 +321,9 @@ export class Scheduler {
     if (timeoutMs === undefined) {
       throw invalidOption('stop', 'timeout', options.timeout, 'is not a duration; use milliseconds or a string like "30s"');
     }
-    this.#stopPromise = this.#shutdown(timeoutMs);
+    // A stop during start() waits for it, then stops what it started.
+    const starting = this.#state === 'starting' ? this.#starting : null;
+    this.#stopPromise = starting === null ? this.#shutdown(timeoutMs) : starting.then(() => this.#shutdown(timeoutMs), () => this.#shutdown(timeoutMs));
     return this.#stopPromise;
   }
 
@@ -334,6 +364,30 @@ export class Scheduler {
     const now = this.#clock.now();
     await this.#track(this.#store.requestTrigger({ id, task: name, requestedAt: now }));
     if (runtime.state === 'active' && this.#state === 'running') this.#jobs.submitTrigger(runtime, id, now);
+    return id;
+  }
+
+  /**
+   * Runs a finished run's tick again, as its next attempt: trigger `retry`, the same
+   * `scheduledFor` and idempotency key, linked to the run by `causedBy`. Any instance that runs
+   * the task takes it, subject to the overlap policy; each call runs once. Resolves with the new
+   * run's id. Throws {@link RunNotFoundError}, or `ERR_RUN_NOT_FINISHED` for a running run.
+   *
+   * @example
+   * const [failed] = await scheduler.history({ task: 'nightly-report', status: 'failed', limit: 1 });
+   * if (failed) await scheduler.retry(failed.id);
+   */
+  async retry(runId: string): Promise<string> {
+    this.#assertRunning('retry');
+    const run = await this.#track(this.#store.getRun(runId));
+    if (run === null) throw new RunNotFoundError(runId);
+    if (run.status === 'running') throw new CaretakerError(ErrorCode.RunNotFinished, `run "${runId}" of ${run.task} is still running; retry it once it has finished (or cancel it)`);
+    const runtime = this.#tasks.get(run.task);
+    const id = this.#newId();
+    const now = this.#clock.now();
+    const retryOf = { runId, scheduledFor: run.scheduledFor.getTime(), attempt: run.attempt };
+    await this.#track(this.#store.requestTrigger({ id, task: run.task, requestedAt: now, retryOf }));
+    if (runtime?.state === 'active' && this.#state === 'running') this.#jobs.submitTrigger(runtime, id, now, retryOf);
     return id;
   }
 
@@ -398,6 +452,12 @@ export class Scheduler {
 
   // ─── Internals ────────────────────────────────────────────────────────────────────────────
 
+  /** Tasks added to a running scheduler: registered and planned, or only made triggerable. */
+  #activate(runtimes: TaskRuntime[]): void {
+    if (this.#options.runSchedules) for (const runtime of runtimes) this.#ticks.queue(runtime);
+    else for (const runtime of runtimes) runtime.state = 'active';
+  }
+
   /** A few round trips to the store's clock, if it has one; the quickest sets the offset. */
   async #syncClock(): Promise<void> {
     if (this.#store.storeTime === undefined || !this.#options.storeClock) return;
@@ -409,12 +469,17 @@ export class Scheduler {
   }
 
   #measureClock(sentAt: number, answeredAt: number, storeNow: number): void {
+    const wasRefused = this.#clock.refused;
     this.#clock.sample(sentAt, answeredAt, storeNow);
     const offsetMs = this.#clock.offsetMs;
+    const seconds = (offsetMs / 1000).toFixed(3);
+    if (this.#clock.refused !== wasRefused) {
+      if (this.#clock.refused) this.#logger.error({ offsetMs }, `the store's clock is ${seconds} s off this host's, too far to be skew: scheduling on this host's clock instead (fix the clock of the database host or of this one)`);
+      else this.#logger.info({ offsetMs }, `the store's clock is within reach again (${seconds} s off): scheduling on it`);
+    }
     const skewed = this.#clockSkewed ? Math.abs(offsetMs) > CLOCK_OFFSET_WARN_MS / 2 : Math.abs(offsetMs) > CLOCK_OFFSET_WARN_MS;
     if (skewed === this.#clockSkewed) return;
     this.#clockSkewed = skewed;
-    const seconds = (offsetMs / 1000).toFixed(3);
     if (skewed) this.#logger.warn({ offsetMs }, `this host's clock is ${seconds} s off the store's; scheduling on the store's clock (check NTP on this host)`);
     else this.#logger.info({ offsetMs }, `this host's clock is back within ${CLOCK_OFFSET_WARN_MS / 2} ms of the store's`);
     this.#events.emit('clock:offset', { offsetMs, skewed });
@@ -462,6 +527,12 @@ export class Scheduler {
     this.#heartbeat.stop();
     this.#timers.stop();
     this.#timers.clear();
+    try {
+      // So `caretaker trigger --wait` learns at once that nothing here runs its task any more.
+      await this.#store.retireInstance(this.instance, this.#clock.now());
+    } catch (error) {
+      this.#reportError(error, 'store');
+    }
     try {
       await this.#store.close();
     } catch (error) {

@@ -117,6 +117,10 @@ export interface Job extends HeapItem {
   /** Non-null: record the tick skipped with this reason instead of running it. */
   readonly skip: SkipReason | null;
   readonly skippedTicks: number;
+  /** The newest tick a skip record stands for, when it stands for several; else null. */
+  readonly throughTick: number | null;
+  /** The run that caused this one (a person's retry of it); else null. */
+  readonly causedBy: string | null;
   readonly overlap: OverlapMode;
   /** Ordering among equals: submission order. */
   readonly seq: number;

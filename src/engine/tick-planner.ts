@@ -166,9 +166,10 @@ export class TickPlanner {
     if (run.length === 0 && skipped === null) return;
     const reason: SkipReason = runtime.paused ? 'paused' : 'missed';
     if (skipped !== null) {
-      // Claimed on the newest skipped tick's slot, so the persisted cursor passes the whole range.
+      // Claimed on the first missed tick's slot, which every replica back from the outage plans
+      // alike (one record, however many come back), and the store's cursor moves past the last.
       const { first, last, count } = skipped;
-      this.#jobs.submit(runtime, { slot: tickSlot(last), trigger: 'schedule', scheduledFor: first, dueAt: runtime.dueAt(first), skip: reason, skippedTicks: count });
+      this.#jobs.submit(runtime, { slot: tickSlot(first), trigger: 'schedule', scheduledFor: first, dueAt: runtime.dueAt(first), skip: reason, skippedTicks: count, throughTick: last });
     }
     for (const tick of run) {
       this.#jobs.enqueueBacklog(runtime, { slot: tickSlot(tick), trigger: 'catch-up', scheduledFor: tick, dueAt: runtime.dueAt(tick), overlap: 'wait' });

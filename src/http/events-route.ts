@@ -7,10 +7,11 @@ import type { EventLog, LoggedEvent } from './event-log.ts';
 const KEEP_ALIVE_MS = 15_000;
 
 /**
- * Events waiting for one client's socket before that client is dropped. A client that reads keeps
- * this near zero (the socket's own buffers absorb bursts), so 256 means it has stopped reading or
- * cannot keep up; it is a quarter of the event log (1,000), so a dropped client that reconnects
- * soon still gets everything it missed, not a reset.
+ * Events waiting for one client's socket beyond which the client is dropped if its socket has
+ * also taken nothing for `STALL_MS`. A burst (hundreds of tasks due at one instant) queues this
+ * many in one turn for a client that reads at full speed: the bound alone says nothing, a write
+ * that does not finish does. 256 is a quarter of the event log (1,000), so a dropped client that
+ * reconnects soon still gets everything it missed, not a reset.
  */
 export const MAX_QUEUED_EVENTS = 256;
 /**
@@ -18,6 +19,17 @@ export const MAX_QUEUED_EVENTS = 256;
  * stalled clients must not hold many megabytes each. One event always fits, whatever its size.
  */
 export const MAX_QUEUED_CHARS = 1024 * 1024;
+/** How long a write may wait for the socket, with the queue over the bound, before the client is dropped. */
+export const STALL_MS = 3_000;
+/**
+ * Beyond these the client is dropped at once, writing or not, so what one client holds stays
+ * bounded whatever its socket does. A queue holds references to events shared with the log and
+ * every other client: their data is what it can keep alive, hence ten times the character bound.
+ * A count bound a hundred times the soft one only bounds the references: 2,000 tasks due at one
+ * instant queue over 2,560 events (1.3 MB) before a reading client's writer has had a turn.
+ */
+export const HARD_MAX_QUEUED_EVENTS = 100 * MAX_QUEUED_EVENTS;
+export const HARD_MAX_QUEUED_CHARS = 10 * MAX_QUEUED_CHARS;
 
 interface Client {
   readonly stream: SSEStreamingApi;
@@ -27,6 +39,8 @@ interface Client {
   chars: number;
   /** A write is waiting for the socket to drain. */
   writing: boolean;
+  /** When the write under way began (`EventStreams` clock). */
+  writingSince: number;
   ended: boolean;
   wake: (() => void) | null;
   off: () => void;
@@ -47,19 +61,22 @@ function closeAfterResponse(raw: ServerResponse | undefined): void {
  * `GET /api/events`: server-sent events. A client that reconnects with `Last-Event-ID` gets
  * the events it missed, in order, without duplicates; when they are no longer held it gets
  * `reset` and refetches. A new client first gets `ready`, whose id it resumes from.
- * Each client's queue is bounded: one that falls behind is dropped (its stream ends) and
- * resumes from the log when it reconnects.
+ * Each client's queue is bounded: one that stops reading is dropped (its stream ends) and
+ * resumes from the log when it reconnects; one that reads does not lose a burst.
  */
 export class EventStreams {
   readonly #log: EventLog;
   readonly #instance: string;
+  readonly #now: () => number;
   readonly #clients = new Set<Client>();
   #closed = false;
   #dropped = 0;
 
-  constructor(log: EventLog, instance: string) {
+  /** `now`: monotonic milliseconds, for how long a write has waited (tests pass their own). */
+  constructor(log: EventLog, instance: string, options: { readonly now?: () => number } = {}) {
     this.#log = log;
     this.#instance = instance;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Streams open now. */
@@ -94,7 +111,7 @@ export class EventStreams {
         closeAfterResponse(raw);
         return;
       }
-      const client: Client = { stream, raw, queue: [], chars: 0, writing: false, ended: false, wake: null, off: () => {} };
+      const client: Client = { stream, raw, queue: [], chars: 0, writing: false, writingSince: 0, ended: false, wake: null, off: () => {} };
       this.#clients.add(client);
       stream.onAbort(() => this.#forget(client));
       // Subscribing and reading the backlog happen in one synchronous step: no event falls between.
@@ -112,6 +129,7 @@ export class EventStreams {
   async #pump(client: Client, resumeFrom: number | null, missed: readonly LoggedEvent[] | null, head: number): Promise<void> {
     const write = async (message: Parameters<SSEStreamingApi['writeSSE']>[0] | string) => {
       client.writing = true;
+      client.writingSince = this.#now();
       try {
         await (typeof message === 'string' ? client.stream.write(message) : client.stream.writeSSE(message));
       } finally {
@@ -153,11 +171,20 @@ export class EventStreams {
   #enqueue(client: Client, event: LoggedEvent): void {
     client.queue.push(event);
     client.chars += event.data.length;
-    if (client.queue.length > MAX_QUEUED_EVENTS || (client.queue.length > 1 && client.chars > MAX_QUEUED_CHARS)) {
+    if (this.#fallenBehind(client)) {
       this.#dropped++;
       this.#forget(client);
       this.#cut(client);
     } else client.wake?.();
+  }
+
+  /** Over the bound with a write stuck for `STALL_MS`, or over the hard bound. */
+  #fallenBehind(client: Client): boolean {
+    const { length } = client.queue;
+    if (length <= 1) return false;
+    if (length > HARD_MAX_QUEUED_EVENTS || client.chars > HARD_MAX_QUEUED_CHARS) return true;
+    if (length <= MAX_QUEUED_EVENTS && client.chars <= MAX_QUEUED_CHARS) return false;
+    return client.writing && this.#now() - client.writingSince >= STALL_MS;
   }
 
   /** Stops feeding a client and releases what it holds; its loop returns at the next step. */

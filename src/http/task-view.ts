@@ -20,5 +20,6 @@ export function taskView(status: TaskStatus) {
     priority: info.priority,
     recent: status.recent.map((r) => ({ id: r.id, scheduledFor: r.scheduledFor, status: r.status, durationMs: r.durationMs })),
     successRate: status.successRate,
+    ticks: status.ticks,
   };
 }

@@ -29,7 +29,8 @@ export function createMetrics(
 ): SchedulerMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ instance_name: scheduler.instance });
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'caretaker_process_' });
+  // prom-client's names already start with process_ or nodejs_: the prefix adds only ours.
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'caretaker_' });
   const registers = [registry];
 
   const runs = new Counter({ name: 'caretaker_runs_total', help: 'Runs finished by this instance, and ticks it recorded skipped, by task and status.', labelNames: ['task', 'status'], registers });

@@ -19,8 +19,42 @@ export interface TaskStatus {
   readonly running: readonly RunRecord[];
   /** Up to {@link RECENT_RUNS} runs that were not skipped, oldest first. */
   readonly recent: readonly RunRecord[];
-  /** Succeeded over finished among `recent`; null when none finished. */
+  /** The ticks of `recent` (see {@link tickOutcomes}). */
+  readonly ticks: TickOutcomes;
+  /** `ticks.succeeded / ticks.finished`; null when no tick finished. */
   readonly successRate: number | null;
+}
+
+/** How the ticks (task, slot) among some runs ended. */
+export interface TickOutcomes {
+  /** Ticks whose last attempt ended and will not be retried. */
+  readonly finished: number;
+  /** Finished ticks whose last attempt succeeded. */
+  readonly succeeded: number;
+}
+
+/**
+ * Counts ticks, not attempts: a tick that failed once and succeeded on retry is one success,
+ * since that is what the schedule asked for and got. A tick is decided by its last attempt
+ * (the one with the highest `attempt`); it has not finished while that attempt runs or while a
+ * retry of it is due (`retryAt` set).
+ */
+export function tickOutcomes(runs: readonly RunRecord[]): TickOutcomes {
+  const last = new Map<string, RunRecord>();
+  for (const run of runs) {
+    if (run.status === 'skipped') continue;
+    const key = `${run.task}\u0000${run.slot}`;
+    const seen = last.get(key);
+    if (seen === undefined || run.attempt > seen.attempt) last.set(key, run);
+  }
+  let finished = 0;
+  let succeeded = 0;
+  for (const run of last.values()) {
+    if (run.status === 'running' || run.retryAt !== null) continue;
+    finished++;
+    if (run.status === 'succeeded') succeeded++;
+  }
+  return { finished, succeeded };
 }
 
 /**
@@ -77,7 +111,7 @@ export class TaskStatusReader {
     if (lastSuccess === null && page.nextCursor !== null) {
       lastSuccess = (await this.#scheduler.historyPage({ task: info.name, status: 'succeeded', limit: 1 })).runs[0] ?? null;
     }
-    const finished = newestFirst.filter((r) => r.status !== 'running');
+    const ticks = tickOutcomes(newestFirst);
     const lastSuccessAt = lastSuccess?.finishedAt ?? null;
     return {
       info,
@@ -86,7 +120,8 @@ export class TaskStatusReader {
       stale: this.#stale(info, lastSuccessAt, now),
       running: newestFirst.filter((r) => r.status === 'running'),
       recent: newestFirst.reverse(),
-      successRate: finished.length === 0 ? null : finished.filter((r) => r.status === 'succeeded').length / finished.length,
+      ticks,
+      successRate: ticks.finished === 0 ? null : ticks.succeeded / ticks.finished,
     };
   }
 }

@@ -82,6 +82,16 @@ export interface Store {
    */
   poll(request: PollRequest): Promise<PollResult>;
 
+  /** Records that an instance has stopped: it no longer runs anything. */
+  retireInstance(instance: string, now: number): Promise<void>;
+
+  /**
+   * The instances that have polled this store, with the tasks they run and when they were last
+   * seen (every poll is a heartbeat), so a client can tell whether anything will run a task.
+   * Instances unseen for a day are pruned.
+   */
+  listInstances(): Promise<InstanceState[]>;
+
   getRun(id: string): Promise<RunRecord | null>;
   listRuns(query: RunQuery): Promise<RunPage>;
   /** Sets `retryAt` on a finished run (after a lease-expiry interrupt, the reaper decides). */
@@ -156,10 +166,17 @@ export interface ClaimRequest {
   readonly skip: SkipReason | null;
   /** For a skip record, how many ticks it stands for (1 unless summarising downtime). */
   readonly skippedTicks: number;
+  /**
+   * For a skip record that stands for several ticks, the newest of them: the task's persisted
+   * cursor moves past it, so no replica plans those ticks again. Null otherwise.
+   */
+  readonly throughTick?: number | null;
   readonly overlap: OverlapMode;
   /** For `allow`; 1 for the other modes. */
   readonly maxConcurrent: number;
   readonly leaseMs: number;
+  /** The run that caused this one (the run a `retry` request retries), recorded as `causedBy`. */
+  readonly causedBy?: string | null;
 }
 
 export type ClaimOutcome =
@@ -214,17 +231,28 @@ export type FinishOutcome =
   /** The lease was lost (expired and taken over, or the fencing token is stale): nothing written. */
   | { readonly kind: 'fenced' };
 
+/** A request to run a finished run's tick again (`retry RUN`): its run is linked to the original. */
+export interface RetryOf {
+  readonly runId: string;
+  readonly scheduledFor: number;
+  /** The attempt of the run being retried; the new run is this plus one. */
+  readonly attempt: number;
+}
+
 export interface TriggerRequest {
   /** Becomes the run's id. */
   readonly id: string;
   readonly task: string;
   readonly requestedAt: number;
+  /** Set for a retry of a finished run: the new run has trigger `retry` and that run's tick. */
+  readonly retryOf?: RetryOf;
 }
 
 export interface PendingTrigger {
   readonly id: string;
   readonly task: string;
   readonly requestedAt: number;
+  readonly retryOf: RetryOf | null;
 }
 
 export interface DueRetry {
@@ -238,9 +266,41 @@ export interface DueRetry {
   readonly previousRunId: string;
 }
 
+/** What an instance tells the store about itself with each poll: that it is alive, and what it runs. */
+export interface InstanceBeat {
+  /** How often it polls; it counts as gone after {@link INSTANCE_MISSED_POLLS} intervals unseen. */
+  readonly pollIntervalMs: number;
+  /** The names of the tasks it runs, when they changed since its last poll (the first one included); else null. */
+  readonly tasks: readonly string[] | null;
+}
+
+/** An instance as the store last heard of it. */
+export interface InstanceState {
+  readonly instance: string;
+  readonly startedAt: Date;
+  readonly seenAt: Date;
+  readonly pollIntervalMs: number;
+  readonly tasks: readonly string[];
+  /** When it stopped cleanly; null while it runs (or if it died). */
+  readonly stoppedAt: Date | null;
+}
+
+/** Instances unseen for this long are pruned with the run history: a day of "who ran here" is enough. */
+export const INSTANCE_RETENTION_MS = 86_400_000;
+
+/** How many poll intervals an instance may go unseen before it counts as gone. */
+export const INSTANCE_MISSED_POLLS = 3;
+
+/** True when the instance is running: not stopped, and seen within a few of its poll intervals. */
+export function instanceAlive(state: InstanceState, now: number): boolean {
+  return state.stoppedAt === null && state.seenAt.getTime() + INSTANCE_MISSED_POLLS * state.pollIntervalMs >= now;
+}
+
 export interface PollRequest {
   readonly instance: string;
   readonly now: number;
+  /** The caller's heartbeat; absent for callers that only read (tools, tests). */
+  readonly beat?: InstanceBeat;
   /** The `pauseVersion` of the previous poll result; 0 the first time. */
   readonly pauseVersion: number;
   /** Retries due for at least this long are offered to any instance (their scheduler may be gone). */

@@ -1,4 +1,5 @@
 import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
+import type { ClaimRequest } from './port.ts';
 import { RUN_STATUSES, RUN_TRIGGERS, type RunQuery, type RunStatus, type RunTrigger } from './records.ts';
 
 /** A {@link RunQuery} checked and reduced to what stores filter on. */
@@ -52,4 +53,14 @@ export function normaliseRunQuery(query: RunQuery): NormalisedRunQuery {
     limit,
     before: query.cursor?.toLowerCase() ?? null,
   };
+}
+
+/**
+ * Where a claim moves its task's persisted cursor: its tick (`t:<ms>` slots; manual runs move
+ * nothing), or the newest tick a skip record stands for.
+ */
+export function cursorTick(request: Pick<ClaimRequest, 'slot' | 'throughTick'>): number | null {
+  const tick = request.slot.startsWith('t:') ? Number(request.slot.slice(2)) : null;
+  const through = request.throughTick ?? null;
+  return tick === null ? null : through === null ? tick : Math.max(tick, through);
 }

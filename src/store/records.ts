@@ -66,6 +66,8 @@ export interface RunRecord {
   readonly retryAt: Date | null;
   /** Until when the owner's lease holds (running runs only). */
   readonly leaseExpiresAt: Date | null;
+  /** The run that caused this one: for a retry requested by a person, the run retried. */
+  readonly causedBy: string | null;
 }
 
 /** What a handler sees of the task's last successful run. */

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import type pg from 'pg';
 import { z } from 'zod';
+import { loadNodeSqlite } from '../store/sqlite/connection.ts';
 
 /** Which database a SQL task works on: a SQLite file, or a PostgreSQL connection URL. */
 export type DatabaseTarget = { readonly sqlite: string } | { readonly postgres: string };
@@ -54,7 +55,7 @@ async function withSqlite<T>(path: string, work: (connection: Connection) => Pro
   // Opening a missing file would create an empty database and then fail on "no such table".
   const info = await stat(path).catch(() => null);
   if (info === null || !info.isFile()) throw new Error(`SQLite database ${JSON.stringify(path)} does not exist or is not a file`);
-  const { DatabaseSync } = await import('node:sqlite');
+  const { DatabaseSync } = await loadNodeSqlite('SQLite task');
   const db: DatabaseSync = new DatabaseSync(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
   const connection: Connection = {
     dialect: 'sqlite',

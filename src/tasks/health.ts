@@ -47,7 +47,12 @@ export function checkRunner(options: { readonly timeout?: number | undefined; re
   const timeoutMs = options.timeout ?? DEFAULT_TIMEOUT_MS;
   const failAfter = options.failAfter ?? 1;
   let own: Streak | null = null;
-  return async <T>(ctx: TaskContext, target: string, probe: (signal: AbortSignal) => Promise<{ outcome: ProbeOutcome; details: T }>): Promise<{ check: CheckResult; details: T | null }> => {
+  return async <T, R>(
+    ctx: TaskContext,
+    target: string,
+    probe: (signal: AbortSignal) => Promise<{ outcome: ProbeOutcome; details: T }>,
+    present: (check: CheckResult, details: T | null) => R,
+  ): Promise<R> => {
     ctx.signal.throwIfAborted();
     const timeout = AbortSignal.timeout(timeoutMs);
     const started = performance.now();
@@ -63,12 +68,15 @@ export function checkRunner(options: { readonly timeout?: number | undefined; re
     const latencyMs = Math.round(performance.now() - started);
     const count = result.outcome.ok ? 0 : previousStreak(ctx, own) + 1;
     own = { count, tick: ctx.scheduledFor.getTime() };
+    const error = result.outcome.ok ? {} : { error: result.outcome.error };
+    const output = present({ ok: result.outcome.ok, latencyMs, consecutiveFailures: count, ...error }, result.details);
     if (!result.outcome.ok && count >= failAfter) {
-      throw new Error(`${target}: ${result.outcome.error} (${count} consecutive ${count === 1 ? 'failure' : 'failures'}, failAfter ${failAfter})`);
+      // The failed run keeps the check's findings as its output (an error's `output`).
+      const message = `${target}: ${result.outcome.error} (${count} consecutive ${count === 1 ? 'failure' : 'failures'}, failAfter ${failAfter})`;
+      throw Object.assign(new Error(message), { output });
     }
     if (!result.outcome.ok) ctx.logger.warn({ target, error: result.outcome.error, consecutiveFailures: count, failAfter }, 'health check missed');
-    const error = result.outcome.ok ? {} : { error: result.outcome.error };
-    return { check: { ok: result.outcome.ok, latencyMs, consecutiveFailures: count, ...error }, details: result.details };
+    return output;
   };
 }
 

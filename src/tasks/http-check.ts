@@ -85,24 +85,74 @@ export function httpCheck(options: HttpCheckOptions): TaskHandler {
   const bodyPattern = o.expectBody instanceof RegExp ? new RegExp(o.expectBody.source, o.expectBody.flags.replace(/[gy]/g, '')) : o.expectBody;
   const redirect = [...(expected ?? [])].some((s) => s >= 300 && s < 400) ? 'manual' : 'follow';
   const run = checkRunner(o);
-  return (ctx) =>
-    run(ctx, `${method} ${o.url}`, async (signal) => {
-      const response = await fetch(o.url, {
-        method,
-        signal,
-        ...(o.headers === undefined ? {} : { headers: o.headers }),
-        redirect,
-      });
-      const statusOk = expected === null ? response.ok : expected.has(response.status);
-      if (!statusOk || bodyPattern === undefined) {
-        // An unread body would hold the connection until it is garbage-collected.
-        await response.body?.cancel();
-        const outcome: ProbeOutcome = statusOk ? { ok: true } : { ok: false, error: `status ${response.status}, expected ${expected === null ? '2xx' : [...expected].join(' or ')}` };
-        return { outcome, details: response.status };
-      }
-      const body = await response.text();
-      const found = typeof bodyPattern === 'string' ? body.includes(bodyPattern) : bodyPattern.test(body);
-      const outcome: ProbeOutcome = found ? { ok: true } : { ok: false, error: `body does not ${typeof bodyPattern === 'string' ? `contain ${JSON.stringify(bodyPattern)}` : `match ${String(bodyPattern)}`}` };
+  const probe = async (signal: AbortSignal): Promise<{ outcome: ProbeOutcome; details: number | null }> => {
+    const response = await fetch(o.url, {
+      method,
+      signal,
+      ...(o.headers === undefined ? {} : { headers: o.headers }),
+      redirect,
+    });
+    const statusOk = expected === null ? response.ok : expected.has(response.status);
+    if (!statusOk || bodyPattern === undefined) {
+      // An unread body would hold the connection until it is garbage-collected.
+      await response.body?.cancel();
+      const outcome: ProbeOutcome = statusOk ? { ok: true } : { ok: false, error: `status ${response.status}, expected ${expected === null ? '2xx' : [...expected].join(' or ')}` };
       return { outcome, details: response.status };
-    }).then(({ check, details: status }): HttpCheckResult => ({ url: o.url, status, ...check }));
+    }
+    const body = await response.text();
+    const found = typeof bodyPattern === 'string' ? body.includes(bodyPattern) : bodyPattern.test(body);
+    const outcome: ProbeOutcome = found ? { ok: true } : { ok: false, error: `body does not ${typeof bodyPattern === 'string' ? `contain ${JSON.stringify(bodyPattern)}` : `match ${String(bodyPattern)}`}` };
+    return { outcome, details: response.status };
+  };
+  return (ctx) =>
+    run(ctx, `${method} ${o.url}`, (signal) =>
+      probe(signal).catch((error: unknown) => {
+        // An abort (the run's, or the check's timeout) is the runner's to word.
+        if (signal.aborted) throw error;
+        return { outcome: { ok: false, error: fetchFailure(error, o.url) }, details: null };
+      }),
+    (check, status): HttpCheckResult => ({ url: o.url, status, ...check }),
+    );
+}
+
+/** Causes by code, in words; the code follows in parentheses for searching. */
+const CAUSES: Readonly<Record<string, (url: URL) => string>> = {
+  ECONNREFUSED: (u) => `connection refused: nothing listens on ${u.host}`,
+  ECONNRESET: (u) => `${u.host} closed the connection before answering`,
+  UND_ERR_SOCKET: (u) => `${u.host} closed the connection before answering`,
+  ENOTFOUND: (u) => `host not found: DNS has no address for ${u.hostname}`,
+  EAI_AGAIN: (u) => `DNS lookup of ${u.hostname} failed for now (resolver unreachable or slow)`,
+  EHOSTUNREACH: (u) => `${u.hostname} is unreachable`,
+  ENETUNREACH: (u) => `no network route to ${u.hostname}`,
+  ETIMEDOUT: (u) => `connecting to ${u.host} timed out`,
+  UND_ERR_CONNECT_TIMEOUT: (u) => `connecting to ${u.host} timed out`,
+  DEPTH_ZERO_SELF_SIGNED_CERT: () => 'TLS certificate is self-signed and not trusted (trust it with NODE_EXTRA_CA_CERTS)',
+  SELF_SIGNED_CERT_IN_CHAIN: () => 'TLS certificate chain ends in a self-signed certificate that is not trusted (trust it with NODE_EXTRA_CA_CERTS)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: () => 'TLS certificate is signed by an authority that is not trusted, or its chain is incomplete',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: () => 'TLS certificate is signed by an authority that is not trusted (trust it with NODE_EXTRA_CA_CERTS)',
+  CERT_HAS_EXPIRED: () => 'TLS certificate has expired',
+  CERT_NOT_YET_VALID: () => 'TLS certificate is not valid yet (check the clocks)',
+  ERR_TLS_CERT_ALTNAME_INVALID: (u) => `TLS certificate is not for ${u.hostname}`,
+  ERR_SSL_WRONG_VERSION_NUMBER: (u) => `TLS handshake failed: ${u.host} does not speak TLS (is it an http:// URL?)`,
+};
+
+/**
+ * Why a request got no response. fetch says only "fetch failed"; the reason is its `cause`
+ * (a code such as ECONNREFUSED, or undici's "bad port"), which the run's output must name.
+ */
+function fetchFailure(error: unknown, url: string): string {
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const { code, message, name } = (typeof cause === 'object' && cause !== null ? cause : {}) as { code?: unknown; message?: unknown; name?: unknown };
+  const target = new URL(url);
+  if (message === 'bad port') {
+    return `port ${target.port} is one that fetch refuses ("bad port" in the Fetch standard, reserved for other protocols); serve the check on another port, or use tcp-check`;
+  }
+  if (typeof code === 'string') {
+    const words = CAUSES[code]?.(target);
+    if (words !== undefined) return `${words} (${code})`;
+    return typeof message === 'string' && message !== '' ? `${code}: ${message.split('\n')[0]}` : code;
+  }
+  if (name === 'HTTPParserError') return `the answer from ${target.host} is not HTTP (${String(message)})`;
+  if (typeof message === 'string' && message !== '') return message;
+  return error instanceof Error ? error.message : String(error);
 }

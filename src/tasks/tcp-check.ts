@@ -37,7 +37,7 @@ export function tcpCheck(options: TcpCheckOptions): TaskHandler {
     run(ctx, `tcp://${o.host}:${o.port}`, async (signal) => {
       await connect(o.host, o.port, signal);
       return { outcome: { ok: true } as const, details: null };
-    }).then(({ check }): TcpCheckResult => ({ host: o.host, port: o.port, ...check }));
+    }, (check): TcpCheckResult => ({ host: o.host, port: o.port, ...check }));
 }
 
 function connect(host: string, port: number, signal: AbortSignal): Promise<void> {

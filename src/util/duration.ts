@@ -18,6 +18,29 @@ const PART = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)/y;
 /** The fix to show when a duration does not parse. */
 export const DURATION_HINT = 'use milliseconds as a number or a string like "90s", "5m", "1h30m" or "7d"';
 
+let unitsRequired = 0;
+
+/**
+ * Runs `work` with unit-less numbers refused by {@link parseDuration} and `parseSize`, as
+ * config files need: there `maxAge: 30` read as 30 ms has meant "delete everything". Zero stays
+ * allowed, since it is the same length in every unit. A scope and not a parameter: the parsers
+ * run deep inside option schemas the library shares, where numbers stay milliseconds and bytes.
+ * `work` must be synchronous, so no other caller can run while the scope is open.
+ */
+export function requiringUnits<T>(work: () => T): T {
+  unitsRequired++;
+  try {
+    return work();
+  } finally {
+    unitsRequired--;
+  }
+}
+
+/** True inside {@link requiringUnits}: a number without a unit other than 0 is refused. */
+export function unitsRequiredNow(): boolean {
+  return unitsRequired > 0;
+}
+
 /**
  * Parses a {@link Duration} into milliseconds, or returns `undefined` when it is not one.
  * Fractions are allowed per part (`"1.5h"`); the result is rounded to whole milliseconds.
@@ -28,6 +51,7 @@ export const DURATION_HINT = 'use milliseconds as a number or a string like "90s
  */
 export function parseDuration(value: unknown): number | undefined {
   if (typeof value === 'number') {
+    if (unitsRequired > 0 && value !== 0) return undefined;
     // Math.max turns -0 into 0: a duration is never negative, not even negative zero.
     return Number.isFinite(value) && value >= 0 ? Math.max(0, Math.round(value)) : undefined;
   }

@@ -13,6 +13,8 @@ export const ErrorCode = {
   TaskNotFound: 'ERR_TASK_NOT_FOUND',
   /** No run with this id exists. */
   RunNotFound: 'ERR_RUN_NOT_FOUND',
+  /** The run is still running; only a finished run can be retried. */
+  RunNotFinished: 'ERR_RUN_NOT_FINISHED',
   /** The call is not allowed in the scheduler's current state (e.g. `add` after `stop`). */
   SchedulerState: 'ERR_SCHEDULER_STATE',
   /** A run exceeded its `timeout`. */

@@ -58,6 +58,12 @@ function readString(get: () => unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** The `output` a thrown value carries (see the README: a failed run's output), or undefined; never throws. */
+export function outputCarriedBy(thrown: unknown): unknown {
+  if ((typeof thrown !== 'object' && typeof thrown !== 'function') || thrown === null) return undefined;
+  return read(() => (thrown as { output?: unknown }).output);
+}
+
 /** Text for any value (its `message` when it has one), never throwing. */
 export function textOf(value: unknown): string {
   const message = read(() => (value as { message?: unknown } | null)?.message);
@@ -105,11 +111,12 @@ export function toJsonOutput(value: unknown, maxBytes: number): OutputConversion
     return { ok: false, value: null, problem };
   }
   if (text === undefined) return { ok: true, value: null };
-  if (text.length > maxBytes) {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > maxBytes) {
     return {
       ok: false,
-      value: { truncated: true, bytes: text.length, preview: text.slice(0, 256) },
-      problem: `output of ${text.length} bytes exceeds the limit of ${maxBytes}; stored a preview`,
+      value: { truncated: true, bytes, preview: text.slice(0, 256) },
+      problem: `output of ${bytes} bytes (UTF-8 JSON) exceeds the limit of ${maxBytes}; stored a preview`,
     };
   }
   return { ok: true, value: JSON.parse(text) as JsonValue };

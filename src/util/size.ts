@@ -1,3 +1,5 @@
+import { unitsRequiredNow } from './duration.ts';
+
 /**
  * An amount of bytes: a number, or a string with a unit such as `"500MB"`, `"10GB"` or
  * `"1.5GiB"`. Decimal units (`KB`, `MB`, `GB`, `TB`) are powers of 1000 and binary units
@@ -31,10 +33,11 @@ export const SIZE_HINT = 'use bytes as a number or a string like "500MB", "10GB"
  * parseSize('ten'); // undefined
  */
 export function parseSize(value: unknown): number | undefined {
+  if (typeof value === 'number' && unitsRequiredNow() && value !== 0) return undefined;
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.max(0, Math.round(value)) : undefined;
   if (typeof value !== 'string') return undefined;
   const match = SIZE.exec(value.trim());
-  if (match === null) return undefined;
+  if (match === null || (match[2] === undefined && unitsRequiredNow() && Number(match[1]) !== 0)) return undefined;
   const bytes = Number(match[1]) * (UNIT_BYTES[(match[2] ?? 'b').toLowerCase()] ?? Number.NaN);
   return Number.isFinite(bytes) ? Math.round(bytes) : undefined;
 }

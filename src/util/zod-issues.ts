@@ -22,8 +22,8 @@ interface Def {
   readonly options?: readonly { _zod: { def: Def } }[];
 }
 
-/** The known keys of the object schema at `path`, looking through optional/default/pipe wrappers. */
-function knownKeysAt(schema: z.ZodType, path: readonly Key[]): string[] {
+/** The definition of the schema at `path`, looking through optional/default/pipe wrappers to objects. */
+function defAt(schema: z.ZodType, path: readonly Key[]): Def | undefined {
   let def: Def | undefined = (schema as unknown as { _zod: { def: Def } })._zod.def;
   const unwrap = () => {
     while (def !== undefined && def.type !== 'object') {
@@ -37,7 +37,13 @@ function knownKeysAt(schema: z.ZodType, path: readonly Key[]): string[] {
     def = def?.shape?.[String(key)]?._zod.def;
     unwrap();
   }
-  return def?.shape === undefined ? [] : Object.keys(def.shape);
+  return def;
+}
+
+/** The known keys of the object schema at `path`. */
+function knownKeysAt(schema: z.ZodType, path: readonly Key[]): string[] {
+  const shape = defAt(schema, path)?.shape;
+  return shape === undefined ? [] : Object.keys(shape);
 }
 
 /** Dotted path; an empty key is shown as `""` so the message still names where it is. */
@@ -72,6 +78,9 @@ export function toOptionIssues(error: z.ZodError, input: unknown, schema: z.ZodT
         break;
       }
       case 'invalid_type':
+        // A required field typed `unknown` is read by a check of its own (a task's schedule),
+        // which reports a missing value with its fix: zod's bare "required" would say it twice.
+        if (value === undefined && defAt(schema, issue.path)?.type === 'unknown') break;
         out.push({
           path: join(path),
           received: describeValue(value),

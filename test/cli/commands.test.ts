@@ -4,15 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.ts';
-import type { CliIo } from '../../src/cli/context.ts';
 import { Daemon } from '../../src/daemon/daemon.ts';
 import { silentLogger } from '../../src/util/logger.ts';
+import { io } from './io.ts';
 
-function io(cwd: string): CliIo & { lines: string[]; errors: string[] } {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return { lines, errors, out: (l) => lines.push(l), err: (l) => errors.push(l), cwd, env: {}, stdout: process.stdout };
-}
 
 describe('caretaker CLI on a config and its store', () => {
   const dir = mkdtempSync(join(tmpdir(), 'caretaker-cli-'));
@@ -103,8 +98,8 @@ tasks:
     writeFileSync(join(bad, 'caretaker.config.yaml'), 'tasks:\n  x:\n    schedule: { every: soon }\n    retry: { attempts: 0 }\n    run: { command: [] }\n');
     const cli = io(bad);
     assert.equal(await main(['validate'], cli), 2);
-    assert.equal(cli.errors[0], '3 problems:');
-    assert.deepEqual(cli.errors.slice(1).map((l) => l.split(':')[0]).sort(), ['tasks.x.retry.attempts', 'tasks.x.run.command', 'tasks.x.schedule.every']);
+    assert.equal(cli.errors[0], `caretaker: 3 problems in ${join(bad, 'caretaker.config.yaml')}:`);
+    assert.deepEqual(cli.errors.slice(1).map((l) => l.trim().split(':')[0]).sort(), ['tasks.x.retry.attempts', 'tasks.x.run.command', 'tasks.x.schedule.every']);
     rmSync(bad, { recursive: true, force: true });
   });
 });

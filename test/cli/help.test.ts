@@ -101,13 +101,11 @@ describe('caretaker <command> --help, with no config file or store in the workin
 });
 
 describe('usage mistakes', () => {
-  it('an unknown option exits 2 with one stderr line naming it', async () => {
+  it('an unknown option exits 2 with one stderr line naming it and where the options are', async () => {
     const result = await cli('history', '--bogus');
     assert.equal(result.code, 2);
     assert.equal(result.out, '');
-    assert.equal(result.errors.length, 1, result.errors.join('\n'));
-    assert.match(result.errors[0] ?? '', /^caretaker: Unknown option '--bogus'/);
-    assert.doesNotMatch(result.errors[0] ?? '', /\n|\bat .*\.ts:\d+/);
+    assert.deepEqual(result.errors, ['caretaker: unknown option --bogus; caretaker history --help lists the options']);
   });
 
   for (const command of COMMANDS.filter((c) => c !== 'demo')) {
@@ -115,12 +113,31 @@ describe('usage mistakes', () => {
       const result = await cli(command, '--frobnicate');
       assert.equal(result.code, 2);
       assert.deepEqual(result.errors.length, 1, result.errors.join('\n'));
-      assert.match(result.errors[0] ?? '', /^caretaker: Unknown option '--frobnicate'/);
+      assert.match(result.errors[0] ?? '', /^caretaker: unknown option --frobnicate; /);
     });
   }
 
+  it('a mistyped option or command gets a "did you mean", from the options the command\'s help names', async () => {
+    const cases: readonly (readonly [readonly string[], string])[] = [
+      [['history', '--limt', '5'], 'caretaker: unknown option --limt; did you mean --limit?'],
+      [['list', '--jsn'], 'caretaker: unknown option --jsn; did you mean --json?'],
+      [['run', '--log-levl', 'debug'], 'caretaker: unknown option --log-levl; did you mean --log-level?'],
+      [['trigger', 'x', '--wiat'], 'caretaker: unknown option --wiat; did you mean --wait?'],
+      [['next', '* * * * *', '--cout', '3'], 'caretaker: unknown option --cout; did you mean --count?'],
+      [['--verison'], 'caretaker: unknown option --verison; did you mean --version?'],
+      [['valdate'], 'caretaker: unknown command "valdate"; did you mean "validate"?'],
+      [['histroy'], 'caretaker: unknown command "histroy"; did you mean "history"?'],
+      [['list', 'extra'], 'caretaker: unexpected argument "extra"; caretaker list takes none (see caretaker list --help)'],
+    ];
+    for (const [argv, line] of cases) {
+      const result = await cli(...argv);
+      assert.equal(result.code, 2, argv.join(' '));
+      assert.deepEqual(result.errors, [line]);
+    }
+  });
+
   it('an unknown command exits 2 and points to --help', async () => {
-    const result = await cli('frobnicate', '--json');
+    const result = await cli('frobnicate');
     assert.equal(result.code, 2);
     assert.equal(result.out, '');
     assert.deepEqual(result.errors, ['caretaker: unknown command "frobnicate"; run caretaker --help for the list']);
@@ -133,5 +150,37 @@ describe('usage mistakes', () => {
       'caretaker: a problem in --config:',
       `  --config: received nothing; no caretaker.config.yaml, caretaker.config.yml, caretaker.config.json in ${dir}; create one or pass --config FILE`,
     ]);
+  });
+});
+
+describe('--json errors', () => {
+  /** The one JSON document a --json run printed on stdout, with nothing on stderr. */
+  async function jsonError(...argv: string[]): Promise<{ code: string; message: string; issues?: { path: string; fix: string }[] }> {
+    const result = await cli(...argv);
+    assert.equal(result.code, 2, argv.join(' '));
+    assert.deepEqual(result.errors, [], `${argv.join(' ')}: nothing on stderr`);
+    const doc = JSON.parse(result.out) as { error: { code: string; message: string; issues?: { path: string; fix: string }[] } };
+    assert.deepEqual(Object.keys(doc), ['error']);
+    return doc.error;
+  }
+
+  for (const command of COMMANDS.filter((c) => c !== 'demo')) {
+    it(`${command} --json: a usage mistake is { error: { code, message } } on stdout`, async () => {
+      const error = await jsonError(command, '--frobnicate', '--json');
+      assert.deepEqual(error, { code: 'ERR_USAGE', message: `unknown option --frobnicate; caretaker ${command} --help lists the options` });
+    });
+  }
+
+  for (const command of ['run', 'validate', 'list', 'history'] as const) {
+    it(`${command} --json: a config problem carries the issues`, async () => {
+      const error = await jsonError(command, '--json');
+      assert.equal(error.code, 'ERR_INVALID_OPTION');
+      assert.deepEqual(error.issues?.map((i) => i.path), ['--config']);
+    });
+  }
+
+  it('an unknown command and an argument problem of next are JSON too', async () => {
+    assert.deepEqual(await jsonError('frobnicate', '--json'), { code: 'ERR_USAGE', message: 'unknown command "frobnicate"; run caretaker --help for the list' });
+    assert.equal((await jsonError('next', 'every soon', '--json')).code, 'ERR_USAGE');
   });
 });

@@ -19,11 +19,14 @@ async function next(...args: string[]): Promise<{ code: number; lines: string[];
 
 /**
  * A wall-clock time at a UTC offset written out by hand (CET +01:00, CEST +02:00, EST -05:00,
- * EDT -04:00), as the ISO instant `caretaker next` prints. Only Date parsing, not the code under test.
+ * EDT -04:00), as `caretaker next --tz` prints it.
  */
 function local(wall: string, offset: string): string {
-  return new Date(`${wall}:00${offset}`).toISOString();
+  return `${wall}:00${offset}`;
 }
+
+/** The same instant in UTC, as `--json` and a run without `--tz` print it. Only Date parsing, not the code under test. */
+const utc = (iso: string) => new Date(iso).toISOString();
 
 /** Asserts exit 0, nothing on stderr, and exactly these lines. */
 async function expectInstants(args: string[], expected: string[]): Promise<void> {
@@ -34,20 +37,26 @@ async function expectInstants(args: string[], expected: string[]): Promise<void>
 }
 
 describe('caretaker next', () => {
-  it('prints the next daily 02:00 in Europe/Berlin (CET in winter) as UTC instants', async () => {
+  it('prints the next daily 02:00 in Europe/Berlin (CET in winter) in that zone, with its offset', async () => {
     await expectInstants(
       ['0 2 * * *', '--tz', 'Europe/Berlin', '--count', '3', '--from', '2026-01-10T12:00:00Z'],
-      ['2026-01-11T01:00:00.000Z', '2026-01-12T01:00:00.000Z', '2026-01-13T01:00:00.000Z'],
+      ['2026-01-11T02:00:00+01:00', '2026-01-12T02:00:00+01:00', '2026-01-13T02:00:00+01:00'],
     );
   });
 
-  it('in summer (CEST) the same expression is an hour earlier in UTC; --from itself is excluded', async () => {
+  it('in summer (CEST) the offset is +02:00, an hour earlier in UTC; --from itself is excluded', async () => {
     // 2026-07-01T00:00Z is exactly 02:00 CEST: a tick, but --from is exclusive.
     await expectInstants(
       ['0 2 * * *', '--tz', 'Europe/Berlin', '--count', '3', '--from', '2026-07-01T00:00:00Z'],
-      [local('2026-07-02T02:00', '+02:00'), local('2026-07-03T02:00', '+02:00'), local('2026-07-04T02:00', '+02:00')],
+      ['2026-07-02T02:00:00+02:00', '2026-07-03T02:00:00+02:00', '2026-07-04T02:00:00+02:00'],
     );
-    assert.equal(local('2026-07-02T02:00', '+02:00'), '2026-07-02T00:00:00.000Z', 'the helper computes what is meant');
+    assert.equal(utc('2026-07-02T02:00:00+02:00'), '2026-07-02T00:00:00.000Z', 'which is midnight UTC');
+  });
+
+  it('--tz UTC says +00:00; zones with odd offsets keep their minutes', async () => {
+    await expectInstants(['0 2 * * *', '--tz', 'UTC', '--count', '1', '--from', '2026-01-10T12:00:00Z'], ['2026-01-11T02:00:00+00:00']);
+    await expectInstants(['0 2 * * *', '--tz', 'Asia/Kathmandu', '--count', '1', '--from', '2026-01-10T12:00:00Z'], ['2026-01-11T02:00:00+05:45']);
+    await expectInstants(['0 2 * * *', '--tz', 'America/St_Johns', '--count', '1', '--from', '2026-01-10T12:00:00Z'], ['2026-01-11T02:00:00-03:30']);
   });
 
   it('without --tz the expression is read in UTC; --count defaults to 5', async () => {
@@ -72,7 +81,11 @@ describe('caretaker next', () => {
     it('Europe/Berlin spring forward: 02:00 also shifts to 03:00 CEST, the same UTC instant as the day before', async () => {
       await expectInstants(
         ['0 2 * * *', '--tz', 'Europe/Berlin', '--count', '3', '--from', '2026-03-27T12:00:00Z'],
-        ['2026-03-28T01:00:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-30T00:00:00.000Z'],
+        ['2026-03-28T02:00:00+01:00', '2026-03-29T03:00:00+02:00', '2026-03-30T02:00:00+02:00'],
+      );
+      await expectInstants(
+        ['0 2 * * *', '--tz', 'Europe/Berlin', '--count', '3', '--from', '2026-03-27T12:00:00Z', '--json'],
+        ['["2026-03-28T01:00:00.000Z","2026-03-29T01:00:00.000Z","2026-03-30T00:00:00.000Z"]'],
       );
     });
 
@@ -98,6 +111,8 @@ describe('caretaker next', () => {
         ['30 * * * *', '--tz', 'Europe/Berlin', '--count', '3', '--from', '2026-10-24T23:45:00Z'],
         [local('2026-10-25T02:30', '+02:00'), local('2026-10-25T02:30', '+01:00'), local('2026-10-25T03:30', '+01:00')],
       );
+      // The two 02:30s differ only in their offset: without it the list would show one time twice.
+      assert.equal(Date.parse(local('2026-10-25T02:30', '+01:00')) - Date.parse(local('2026-10-25T02:30', '+02:00')), 3_600_000);
     });
 
     it('America/New_York spring forward (2026-03-08, 02:00-03:00 EST does not exist): 02:30 runs at 03:00 EDT', async () => {
@@ -139,7 +154,12 @@ describe('caretaker next', () => {
     });
   });
 
-  it('--json prints one line: a JSON array of ISO strings', async () => {
+  it('without --tz the instants are printed in UTC', async () => {
+    const result = await next('30 2 * * *', '--count', '1', '--from', '2026-01-10T12:00:00Z');
+    assert.deepEqual(result.lines, [utc('2026-01-11T02:30:00Z')]);
+  });
+
+  it('--json prints one line: a JSON array of ISO strings in UTC, --tz or not', async () => {
     const result = await next('0 2 * * *', '--tz', 'Europe/Berlin', '--count', '2', '--from', '2026-01-10T12:00:00Z', '--json');
     assert.equal(result.code, 0);
     assert.equal(result.lines.length, 1);
@@ -150,8 +170,10 @@ describe('caretaker next', () => {
 
   describe('mistakes exit 2 with one stderr line naming the argument and the fix, and no stack trace', () => {
     const cases: { name: string; args: string[]; message: RegExp }[] = [
-      { name: 'an invalid cron expression', args: ['61 * * * *'], message: /^caretaker: SCHEDULE: received "61 \* \* \* \*"; is not a valid cron expression .*use 5 fields "minute hour day month weekday"/ },
-      { name: 'a cron expression with too few fields', args: ['0 2 *'], message: /^caretaker: SCHEDULE: received "0 2 \*"; .*use 5 fields/ },
+      { name: 'a cron value out of range', args: ['61 * * * *'], message: /^caretaker: SCHEDULE: received "61 \* \* \* \*"; minute must be 0-59 \(field 1\)$/ },
+      { name: 'a negative day', args: ['0 0 -1 * *'], message: /^caretaker: SCHEDULE: received "0 0 -1 \* \*"; day-of-month must be 1-31 \(field 3\)$/ },
+      { name: 'a cron expression with too few fields', args: ['0 2 *'], message: /^caretaker: SCHEDULE: received "0 2 \*"; has 3 fields; use 5 fields "minute hour day-of-month month day-of-week"/ },
+      { name: 'a cron expression with a year field', args: ['0 0 * * * * 2027'], message: /^caretaker: SCHEDULE: received "0 0 \* \* \* \* 2027"; has 7 fields, but a year field is not supported/ },
       { name: 'an invalid every duration', args: ['every soon'], message: /^caretaker: SCHEDULE: received "soon"; is not a duration; use .*"5m"/ },
       { name: 'an unknown time zone', args: ['0 2 * * *', '--tz', 'Europe/Berlinn'], message: /^caretaker: --tz: received "Europe\/Berlinn"; is not an IANA time zone; use e\.g\. "Europe\/Berlin"/ },
       { name: '--count 0', args: ['0 2 * * *', '--count', '0'], message: /^caretaker: --count: received 0; use a whole number from 1 to 10000$/ },
@@ -163,7 +185,7 @@ describe('caretaker next', () => {
       { name: 'a missing SCHEDULE', args: [], message: /^caretaker: next takes one SCHEDULE argument, got 0; quote the expression, e\.g\. caretaker next '0 2 \* \* \*'$/ },
       { name: 'an unquoted expression (five arguments)', args: ['0', '2', '*', '*', '*'], message: /^caretaker: next takes one SCHEDULE argument, got 5; quote the expression/ },
       { name: 'an invalid --from', args: ['0 2 * * *', '--from', 'yesterday'], message: /^caretaker: --from: received "?yesterday"?; use an ISO-8601 instant with a zone/ },
-      { name: 'an unknown option', args: ['0 2 * * *', '--bogus'], message: /^caretaker: Unknown option '--bogus'/ },
+      { name: 'an unknown option', args: ['0 2 * * *', '--bogus'], message: /^caretaker: unknown option --bogus; caretaker next --help lists the options$/ },
     ];
     for (const c of cases) {
       it(c.name, async () => {

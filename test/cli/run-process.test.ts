@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -94,7 +94,7 @@ class DaemonProcess {
 
   constructor(dir: string, args: readonly string[]) {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CARETAKER_') && !k.startsWith('NODE_')));
-    this.child = spawn(process.execPath, ['--conditions=development', '--import', HOOK, BIN, 'run', ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, ['--conditions=caretaker-source', '--import', HOOK, BIN, 'run', ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(this.child);
     let pending = '';
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -187,7 +187,8 @@ class DaemonProcess {
 }
 
 function start(dir: string, config: string, ...args: string[]): DaemonProcess {
-  return new DaemonProcess(dir, ['--config', config, '--log-format', 'json', ...args]);
+  // Debug: the tests follow runs from their start lines.
+  return new DaemonProcess(dir, ['--config', config, '--log-format', 'json', '--log-level', 'debug', ...args]);
 }
 
 const startedLine = (task: string) => (l: LogLine) => l.task === task && l.msg === `${task} started`;
@@ -214,6 +215,30 @@ async function readStore(path: string): Promise<{ runs: RunRecord[]; tasks: Task
 const statuses = (runs: readonly RunRecord[], task: string) => runs.filter((r) => r.task === task).map((r) => r.status);
 
 describe('caretaker run as a process', () => {
+  it('a daemon whose log reader goes away (a closed pipe) runs on, and stops on SIGTERM', async () => {
+    const w = workDir(`store: { sqlite: { path: ./state.db } }
+http: { enabled: false }
+tasks:
+  ticker: { schedule: { every: 500ms }, run: { module: ./tick.mjs } }
+`);
+    const d = start(w.dir, w.config, '--log-level', 'debug');
+    await d.waitFor('a first run', finishedLine('ticker', 'succeeded'));
+    // User CPU of the daemon in clock ticks (1/100 s), from /proc.
+    const cpu = () => Number(readFileSync(`/proc/${d.child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[11]);
+    d.child.stdout?.destroy(); // the reader is gone: every log line now meets EPIPE
+    const closedAt = Date.now();
+    const cpuBefore = cpu();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const usage = cpu() - cpuBefore;
+    const sentAt = d.signal('SIGTERM');
+    const exit = await d.waitExit(10_000);
+    assert.equal(exit.code, 0, d.transcript());
+    assert.ok(exit.at - sentAt < 5_000, `stopped ${exit.at - sentAt} ms after SIGTERM`);
+    const { runs } = await readStore(w.db);
+    assert.ok(runs.some((r) => r.finishedAt !== null && r.finishedAt.getTime() > closedAt + 500), 'runs went on after the pipe closed');
+    assert.ok(usage < 50, `it did not spin on write errors (${usage / 100} s of CPU in 1.5 s)`);
+  });
+
   it('a stray promise rejection from a task module is logged and the daemon runs on', async () => {
     const w = workDir(`store: { sqlite: { path: ./state.db } }
 http: { enabled: false }
@@ -244,7 +269,7 @@ tasks:
     await d.waitFor('the stop after the exception', (l) => l.reason === 'uncaughtException');
     const exit = await d.waitExit();
     assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 1, signal: null }, d.transcript());
-    assert.ok(d.find((l) => l.msg === 'uncaught exception; stopping' && (l.err as { message?: string } | undefined)?.message === 'timer bomb') >= 0, d.transcript());
+    assert.ok(d.find((l) => l.msg === 'uncaught exception; stopping: timer bomb' && (l.err as { message?: string } | undefined)?.message === 'timer bomb') >= 0, d.transcript());
     const { runs } = await readStore(w.db);
     assert.deepEqual(statuses(runs, 'release'), ['interrupted'], 'the run in flight got its record');
     assert.deepEqual(statuses(runs, 'bomb'), ['succeeded']);

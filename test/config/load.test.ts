@@ -102,4 +102,15 @@ tasks:
     const config = load(`tasks:\n  c:\n    schedule: { every: 1m }\n    run: { command: "tar -czf 'my backup.tgz' data" }\n`);
     assert.deepEqual((config.tasks[0]?.run as { readonly argv: readonly string[] }).argv, ['tar', '-czf', 'my backup.tgz', 'data']);
   });
+
+  it('a missing schedule is one problem, with the fix', () => {
+    const lines = problems('tasks:\n  x:\n    run: { command: [echo] }\n');
+    assert.deepEqual(lines, ['tasks.x.schedule: received nothing; expected an object like { every: "5m" }, { cron: "0 2 * * *" } or { at: "2026-12-01T02:00:00Z" }']);
+  });
+
+  it('every problem of a task is reported, its run included (an unknown key does not hide a missing module)', () => {
+    const lines = problems('tasks:\n  x:\n    schedule: { every: soon }\n    timeout: 5\n    retry: { attempts: 0 }\n    run: { module: ./missing.js, exprt: run }\n');
+    assert.deepEqual(lines.map((l) => l.split(':')[0]), ['tasks.x.timeout', 'tasks.x.retry.attempts', 'tasks.x.schedule.every', 'tasks.x.run.exprt', 'tasks.x.run.module']);
+    assert.match(lines[4] ?? '', /no such file/);
+  });
 });

@@ -132,3 +132,65 @@ export function killTrees(): void {
     }
   }
 }
+
+/**
+ * The environment variable that marks every process a test command starts: a command passes its
+ * environment down to all it starts, whatever group or session they move to.
+ */
+export const MARK_VARIABLE = 'CARETAKER_TEST_TREE';
+/** Every mark handed out, killed at the end whatever happened. */
+const marks: string[] = [];
+
+/** A fresh mark for a command's `env`. */
+export function newMark(): string {
+  const mark = `${process.pid}-${marks.length}`;
+  marks.push(mark);
+  return mark;
+}
+
+/** A running process carrying a mark. */
+export interface Marked {
+  readonly pid: number;
+  readonly pgrp: number;
+}
+
+/** The running processes carrying `mark`. */
+export function marked(mark: string): Marked[] {
+  const out: Marked[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    if (!environ.split('\0').includes(`${MARK_VARIABLE}=${mark}`)) continue;
+    const s = stat(pid);
+    if (s !== null && running(pid)) out.push({ pid, pgrp: s.pgrp });
+  }
+  return out;
+}
+
+/** Waits until the processes carrying `mark` are in two process groups or more: one moved out of its command's group. */
+export async function moved(mark: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (new Set(marked(mark).map((m) => m.pgrp)).size < 2) {
+    if (Date.now() > deadline) throw new Error(`no process marked ${mark} moved out of its command's group`);
+    await sleep(10);
+  }
+}
+
+/** Kills every marked process (for `after` hooks). */
+export function killMarked(): void {
+  for (const mark of marks) {
+    for (const { pid } of marked(mark)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

@@ -44,7 +44,7 @@ interface Started {
 
 function start(args: readonly string[]): Started {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CARETAKER_') && !k.startsWith('NODE_')));
-  const child = spawn(process.execPath, ['--conditions=development', ...args], { cwd: trees.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=caretaker-source', ...args], { cwd: trees.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));

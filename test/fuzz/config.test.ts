@@ -42,7 +42,7 @@ const BASES: readonly Doc[] = [
         schedule: { cron: '0 2 * * *', timezone: 'Europe/Berlin', dst: { gap: 'skip', overlap: 'once' } },
         timeout: '5m',
         priority: 'low',
-        run: { command: ['echo', 'hi'], env: { A: 'b' }, cwd: '.', maxOutput: 1024 },
+        run: { command: ['echo', 'hi'], env: { A: 'b' }, cwd: '.', maxOutput: '1KiB' },
       },
       rotate: {
         schedule: { at: '2026-12-01T02:00:00Z' },
@@ -54,7 +54,7 @@ const BASES: readonly Doc[] = [
     store: { postgres: { url: 'postgres://u@h/db', schema: 'caretaker', poolSize: 2 } },
     tasks: {
       prune: {
-        schedule: { every: 60_000, anchor: '2026-01-01T00:00:00Z' },
+        schedule: { every: '1m', anchor: '2026-01-01T00:00:00Z' },
         retry: { attempts: 3, maxBackoff: '1m', factor: 2 },
         run: { builtin: 'sql-retention', database: { sqlite: './app.db' }, table: 'audit.events', column: 'created_at', olderThan: '90d', columnType: 'unix-ms', batchSize: 500 },
       },
@@ -286,7 +286,7 @@ const HOOK = new URL('../cli/fixtures/run-process/dist-to-src.mjs', import.meta.
 /** Runs the real bin (on the sources, through the test hook) in `cwd`; its exit code and output. */
 function cli(args: readonly string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=development', '--import', HOOK, BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--conditions=caretaker-source', '--import', HOOK, BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

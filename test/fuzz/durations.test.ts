@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createScheduler, formatDuration, parseDuration } from '../../src/index.ts';
 import { directoryCleanup, logRotation } from '../../src/tasks/index.ts';
-import { DURATION_HINT } from '../../src/util/duration.ts';
+import { DURATION_HINT, requiringUnits } from '../../src/util/duration.ts';
 import { parseSize, SIZE_HINT } from '../../src/util/size.ts';
 import { fuzz, garbage, nastyNumber, nastyString, optionError } from './support.ts';
 
@@ -124,5 +124,25 @@ describe('sizes (fast-check)', () => {
       }),
       fuzz(400, 0x51e003),
     );
+  });
+});
+
+describe('units required, as in config files (fast-check)', () => {
+  it('inside requiringUnits a bare amount other than 0 never parses; anything else parses as outside', () => {
+    fc.assert(
+      fc.property(anything, (input) => {
+        const strict = requiringUnits(() => [parseDuration(input), parseSize(input)]);
+        const bare = typeof input === 'number' || (typeof input === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(input));
+        if (bare && Number(input) !== 0) assert.deepEqual(strict, [undefined, undefined], fc.stringify(input));
+        else assert.deepEqual(strict, [parseDuration(input), parseSize(input)], fc.stringify(input));
+      }),
+      fuzz(500, 0xd0a007),
+    );
+  });
+
+  it('the scope ends with its work, even when the work throws', () => {
+    assert.throws(() => requiringUnits(() => assert.fail('boom')), /boom/);
+    assert.equal(parseDuration(30), 30);
+    assert.equal(parseSize(30), 30);
   });
 });

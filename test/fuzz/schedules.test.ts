@@ -6,8 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { CronPattern } from 'croner';
 import fc from 'fast-check';
 import type { CliIo } from '../../src/cli/context.ts';
+import { describeCron } from '../../src/engine/schedules/cron-describe.ts';
+import { type CronField, readCron } from '../../src/engine/schedules/cron-fields.ts';
 import { main } from '../../src/cli/main.ts';
 import { parseInstant } from '../../src/engine/schedules/index.ts';
 import { createScheduler, parseDuration, parseSchedule } from '../../src/index.ts';
@@ -97,6 +100,35 @@ const anySpec: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.oneof(cronSpec, everySpec, atSpec), fc.dictionary(fc.constantFrom('every', 'cron', 'at', 'timezon', 'intialDelay', 'x'), garbage, { maxKeys: 2 })).map(([a, b]) => ({ ...a, ...b })) },
   { weight: 1, arbitrary: garbage },
 );
+
+/** Fragments of croner's messages (croner 11): none may appear in what we say. */
+const CRONER_WORDING = [
+  'CronPattern',
+  'CronOptions',
+  'Invalid value for',
+  "mode '",
+  '5-or-6-parts',
+  'seven',
+  'space separated parts',
+  'configuration entry',
+  'contains illegal characters',
+  'Syntax error',
+  'illegal stepping',
+  'illegal range',
+  'illegal lower range',
+  'From value is larger',
+  'is not a number: ',
+  'has to stand alone',
+  'nth weekday out of range',
+  'only allowed in',
+  'check for trailing spaces',
+  'dayOfWeek',
+  'nearestWeekdays',
+  'event-based trigger',
+  'toTZ',
+  'Original error',
+  'Type: ',
+];
 
 /** Latest instant a Date can hold; a schedule must never name one beyond it. */
 const MAX_DATE_MS = 8.64e15;
@@ -201,7 +233,7 @@ describe('schedule specs (fast-check)', () => {
           if (code === 2) {
             assert.deepEqual(lines, []);
             // Our checks name the argument; parseArgs names the option it could not read.
-            assert.match(errors.join('\n'), /^caretaker: (SCHEDULE|--tz|--count|--from|next takes one|Unknown option '-|Option '-)/, errors.join('\n'));
+            assert.match(errors.join('\n'), /^caretaker: (SCHEDULE|--tz|--count|--from|next takes one|[Uu]nknown option '?-|[Oo]ption '-)/, errors.join('\n'));
             return;
           }
           assert.equal(code, 0, errors.join('\n'));
@@ -211,6 +243,92 @@ describe('schedule specs (fast-check)', () => {
       ),
       // Found: an interval so long that the second instant is no valid Date crashed the command.
       { ...fuzz(300, 0xc0de04), examples: [['every 99999999w', [], [], []]] },
+    );
+  });
+
+  it('croner\'s wording never reaches the user: parseSchedule, scheduler.add and caretaker next word every refusal themselves', async () => {
+    const scheduler = createScheduler({ instance: 'fuzz-words' });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof({ weight: 4, arbitrary: cronText }, { weight: 1, arbitrary: nastyString }), async (cron) => {
+        const texts: string[] = [];
+        const parsed = optionError(() => parseSchedule({ cron }), 'parseSchedule');
+        if (parsed !== undefined) texts.push(parsed.message, ...parsed.issues.map((i) => i.fix));
+        try {
+          scheduler.add({ name: 'words', schedule: { cron }, handler: () => undefined });
+          scheduler.remove('words');
+        } catch (error) {
+          texts.push((error as Error).message);
+        }
+        const errors: string[] = [];
+        await main(['next', cron], { out: () => {}, err: (l) => errors.push(l), cwd: '/', env: {}, stdout: process.stdout });
+        texts.push(...errors);
+        // A fragment the expression itself contains ("totz") is the user's own text, echoed back.
+        const foreign = CRONER_WORDING.filter((fragment) => !cron.toLowerCase().includes(fragment.toLowerCase()));
+        for (const text of texts) {
+          const leak = foreign.find((fragment) => text.toLowerCase().includes(fragment.toLowerCase()));
+          assert.equal(leak, undefined, `croner's wording "${leak}" in: ${text}`);
+        }
+        // Whatever croner refused is explained: a field by name and position, the field count, a nickname, or the shape.
+        if (parsed !== undefined) assert.match(parsed.issues[0]?.fix ?? '', /\(field [1-6]\)$|^has \d+ fields?|nickname|^is not a valid cron expression; use 5 fields|never matches|^expected a cron expression/);
+      }),
+      fuzz(600, 0xc0de05),
+    );
+    await scheduler.stop();
+  });
+
+  it('our reading of the fields (for messages and words) agrees with croner on every expression croner accepts', () => {
+    const month = fc.constantFrom('JAN', 'feb', 'Dec', 'jun-AUG', 'MAR-12', '*/3', '2-11/4', 'JAN,jul', '1,JUN');
+    const weekday = fc.constantFrom('MON', 'sun', 'MON-FRI', 'SAT-SUN', 'fri-sun', '0-7', '7', '5L', 'FRIL', '1#2', 'MON#5', '2#L', '1#1,1', '*/2', '1-5/2', '+1-5', 'SUN,SAT', '?');
+    const day = fc.constantFrom('L', '15,L', 'LW', '15W', '1-7', '*/10', '31', '?', '*');
+    const named = fc.tuple(validField(0, 59), validField(0, 23), day, month, weekday).map((f) => f.join(' '));
+    fc.assert(
+      fc.property(fc.oneof(cronText, named), (cron) => {
+        let pattern: CronPattern;
+        try {
+          pattern = new CronPattern(cron.trim().replace(/\s+/g, ' '), 'UTC', { mode: '5-or-6-parts' });
+        } catch {
+          return;
+        }
+        const fields = readCron(cron);
+        if ('problem' in fields) {
+          // Our reading is stricter only for forms no description covers; those fall back to the expression.
+          assert.match(cron, /[#LW+]|\/[A-Z]/i, `croner accepts ${JSON.stringify(cron)}, our reading says: ${fields.problem}`);
+          assert.equal(describeCron(cron, 'UTC'), `cron "${cron}", UTC`);
+          return;
+        }
+        const set = (field: CronField, offset = 0) => field.values.map((v) => v - offset);
+        const flags = (array: readonly number[]) => array.flatMap((v, i) => (v ? [i] : []));
+        assert.deepEqual(set(fields.minute), flags(pattern.minute), `minute of ${cron}`);
+        assert.deepEqual(set(fields.hour), flags(pattern.hour), `hour of ${cron}`);
+        assert.deepEqual(set(fields.month, 1), flags(pattern.month), `month of ${cron}`);
+        assert.deepEqual(fields.second === null ? [0] : set(fields.second), flags(pattern.second), `second of ${cron}`);
+        assert.equal(fields.day.star, pattern.starDOM, `day-of-month * of ${cron}`);
+        assert.equal(fields.weekday.star, pattern.starDOW, `day-of-week * of ${cron}`);
+        if (fields.day.unusual || fields.weekday.unusual) return;
+        assert.deepEqual(set(fields.day, 1), flags(pattern.day), `day-of-month of ${cron}`);
+        assert.equal(fields.day.last, pattern.lastDayOfMonth, `L of ${cron}`);
+        const nthBits = (weekday: number) =>
+          fields.weekday.nth.filter((n) => n.weekday === weekday).reduce((bits, n) => bits | (n.nth === 'last' ? 32 : 1 << (n.nth - 1)), 0);
+        const masks = [0, 1, 2, 3, 4, 5, 6].map((d) => (fields.weekday.values.includes(d) ? 63 : nthBits(d)));
+        assert.deepEqual(masks, pattern.dayOfWeek, `day-of-week of ${cron}`);
+      }),
+      fuzz(3000, 0xc0de06),
+    );
+  });
+
+  it('every expression croner accepts reads in words with its zone, or as itself with its zone', () => {
+    const zone = fc.constantFrom('UTC', 'Europe/Berlin', 'Asia/Kolkata', 'America/New_York');
+    fc.assert(
+      fc.property(cronText, zone, (cron, timezone) => {
+        const parsed = optionError(() => parseSchedule({ cron, timezone }), 'parseSchedule');
+        if (parsed !== undefined) return;
+        const words = parseSchedule({ cron, timezone }).describe();
+        assert.ok(words.length > 0 && !words.includes('undefined') && !words.includes('NaN'), words);
+        // Only cadences within the hour may leave the zone out, and only in whole-hour zones.
+        if (!words.endsWith(`, ${timezone}`)) assert.match(words, /^(every (\d+ )?(second|minute|seconds|minutes)|every hour, on the hour|at (second|minutes?) [\d, andto]+ of every (minute|hour))$/, words);
+        if (timezone === 'Asia/Kolkata') assert.ok(words.endsWith(', Asia/Kolkata'), words);
+      }),
+      fuzz(1500, 0xc0de07),
     );
   });
 

@@ -219,7 +219,7 @@ describe('scheduler.stopOnSignals', () => {
   });
 
   it('examples/integrations/plain.ts runs tasks until SIGTERM, then stops and exits 0', async () => {
-    const child = spawn(process.execPath, ['--conditions=development', '--no-warnings', 'examples/integrations/plain.ts'], {
+    const child = spawn(process.execPath, ['--conditions=caretaker-source', '--no-warnings', 'examples/integrations/plain.ts'], {
       env: { ...process.env, CARETAKER_DB: join(dir, 'plain.db') },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

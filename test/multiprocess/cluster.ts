@@ -28,7 +28,7 @@ export async function killAllReplicas(): Promise<void> {
 export async function startReplica(options: { readonly instance: string; readonly startAt?: number; readonly [option: string]: unknown }): Promise<Replica> {
   const { startAt, ...rest } = options;
   const child = fork(SCRIPT, [JSON.stringify({ ...rest, hold: startAt !== undefined })], {
-    execArgv: ['--conditions=development', '--no-warnings'],
+    execArgv: ['--conditions=caretaker-source', '--no-warnings'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const messages: Record<string, unknown>[] = [];

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ClaimOutcome, ClaimRequest, RunRecord, Store, StoreSignal } from '../../src/index.ts';
 import { InvalidOptionError } from '../../src/index.ts';
+import { instanceAlive } from '../../src/store/port.ts';
 import { uuidv7 } from '../../src/util/ids.ts';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
@@ -140,6 +141,30 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal((summary as Extract<ClaimOutcome, { kind: 'skipped' }>).run.skippedTicks, 500);
         const [state] = await store.registerTasks([{ name: 't', scheduleKey: 'every:60000:0:', anchor: null, paused: false }], at(200));
         assert.equal(state?.lastTick, at(120));
+      });
+
+      it('a skip record standing for several ticks moves the cursor past the newest of them', async () => {
+        const outcome = await claim1({ slot: `t:${at(60)}`, scheduledFor: at(60), skip: 'missed', skippedTicks: 5, throughTick: at(300) }, at(400));
+        assert.equal(outcome?.kind, 'skipped');
+        assert.equal((outcome as Extract<ClaimOutcome, { kind: 'skipped' }>).run.skippedTicks, 5);
+        const [state] = await store.registerTasks([{ name: 't', scheduleKey: 'every:60000:0:', anchor: NOW, paused: false }], at(401));
+        assert.equal(state?.lastTick, at(300));
+        assert.equal((await claim1({ slot: `t:${at(60)}`, scheduledFor: at(60), skip: 'missed', skippedTicks: 6, throughTick: at(360) }, at(402)))?.kind, 'taken', 'a replica back later from the same outage finds it recorded');
+      });
+
+      it('a retry request carries the run it retries; the new run links to it', async () => {
+        await store.requestTrigger({ id: 'retry-1', task: 't', requestedAt: at(5), retryOf: { runId: 'orig', scheduledFor: at(1), attempt: 2 } });
+        await store.requestTrigger({ id: 'plain-1', task: 't', requestedAt: at(6) });
+        const poll = await store.poll({ instance: 'i1', now: at(7), pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(poll.triggers, [
+          { id: 'retry-1', task: 't', requestedAt: at(5), retryOf: { runId: 'orig', scheduledFor: at(1), attempt: 2 } },
+          { id: 'plain-1', task: 't', requestedAt: at(6), retryOf: null },
+        ]);
+        const run = started(await claim1({ runId: 'retry-1', slot: 'm:retry-1', trigger: 'retry', scheduledFor: at(1), dueAt: at(5), attempt: 3, causedBy: 'orig' }, at(7)));
+        assert.deepEqual([run.trigger, run.attempt, run.causedBy, run.scheduledFor.getTime()], ['retry', 3, 'orig', at(1)]);
+        assert.equal((await store.getRun('retry-1'))?.causedBy, 'orig');
+        const after = await store.poll({ instance: 'i1', now: at(8), pauseVersion: 0, retryGraceMs: LEASE });
+        assert.deepEqual(after.triggers.map((t) => t.id), ['plain-1'], 'the retry request is consumed by its claim');
       });
 
       it('manual slots do not move the cursor and consume their trigger', async () => {
@@ -322,6 +347,34 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         await store.recordProgress({ runId: run.id, fencingToken: run.fencingToken ?? 0 }, { fraction: 0.25, message: 'a quarter' }, at(1));
         await store.recordProgress({ runId: run.id, fencingToken: 999 }, { fraction: 0.9, message: 'stale' }, at(2));
         assert.deepEqual((await store.getRun(run.id))?.progress, { fraction: 0.25, message: 'a quarter' });
+      });
+    });
+
+    describe('instances', () => {
+      it('a poll is a heartbeat: the instance, its tasks (sent when they change), seen, retired, restarted, pruned', async () => {
+        const poll = (instance: string, now: number, tasks: string[] | null, pollIntervalMs = 1_000) =>
+          store.poll({ instance, now, pauseVersion: 0, retryGraceMs: LEASE, beat: { pollIntervalMs, tasks } });
+        await poll('b', at(1), ['t', 'u']);
+        await poll('a', at(2), ['x'], 5_000);
+        await poll('b', at(3), null);
+        await store.poll({ instance: 'reader', now: at(4), pauseVersion: 0, retryGraceMs: LEASE });
+        let list = await store.listInstances();
+        const view = (l: typeof list) => l.map((i) => [i.instance, i.startedAt.getTime(), i.seenAt.getTime(), i.pollIntervalMs, i.tasks, i.stoppedAt?.getTime() ?? null]);
+        assert.deepEqual(view(list), [
+          ['a', at(2), at(2), 5_000, ['x'], null],
+          ['b', at(1), at(3), 1_000, ['t', 'u'], null],
+        ], 'a poll without a beat records nothing; a beat without tasks keeps them');
+        assert.deepEqual(list.map((i) => instanceAlive(i, at(5))), [true, true]);
+        assert.deepEqual(list.map((i) => instanceAlive(i, at(7))), [true, false], 'gone after three poll intervals unseen');
+        await store.retireInstance('a', at(8));
+        await store.retireInstance('nobody', at(8));
+        list = await store.listInstances();
+        assert.equal(list[0]?.stoppedAt?.getTime(), at(8));
+        assert.equal(instanceAlive(list[0]!, at(8)), false, 'a stopped instance is not alive');
+        await poll('a', at(9), ['y']);
+        assert.deepEqual(view(await store.listInstances()).slice(0, 1), [['a', at(9), at(9), 1_000, ['y'], null]], 'back under the same name: started anew');
+        await store.prune({ maxAgeMs: Infinity, maxPerTask: 1_000 }, at(3) + 86_400_000 + 1, 100);
+        assert.deepEqual((await store.listInstances()).map((i) => i.instance), ['a'], 'unseen for a day: pruned');
       });
     });
 

@@ -44,4 +44,13 @@ describe('toJsonOutput', () => {
     assert.deepEqual((big.value as { truncated: boolean }).truncated, true);
     assert.equal(toJsonOutput(10n, 100).ok, false);
   });
+
+  it('measures the limit in UTF-8 bytes, as stores and wires count them', () => {
+    const emoji = '😀'.repeat(30); // 60 UTF-16 units, 120 bytes, 122 with the quotes
+    assert.equal(toJsonOutput(emoji, 130).ok, true);
+    const over = toJsonOutput(emoji, 100);
+    assert.equal(over.ok, false);
+    assert.equal((over.value as { bytes: number }).bytes, 122);
+    assert.match((over as { problem: string }).problem, /^output of 122 bytes \(UTF-8 JSON\) exceeds the limit of 100/);
+  });
 });

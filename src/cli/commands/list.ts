@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
-import { nextRuns } from '../../engine/schedules/index.ts';
-import type { ScheduleSpec } from '../../engine/schedules/types.ts';
+import type { DaemonConfig, TaskSpec } from '../../config/load.ts';
+import { jitterOffset } from '../../engine/schedules/index.ts';
+import { parseTaskDefaults, type ResolvedTask, resolveTask } from '../../engine/task-options.ts';
+import type { TaskState } from '../../store/port.ts';
 import { type CliIo, CONFIG_OPTIONS, commandConfig, withStore } from '../context.ts';
 import { painter } from '../style.ts';
 import { renderTable } from '../table.ts';
@@ -8,21 +10,48 @@ import { renderTable } from '../table.ts';
 export const LIST_HELP = `Usage: caretaker list [--config FILE] [--json]
 
 Lists the configured tasks with their schedule, next run, last run and whether they are paused,
-as the store records them.`;
+as the store records them. An "every" task the daemon has not run yet starts its cadence when
+the daemon starts: its next run is shown as if that were now.`;
 
-function nextRun(schedule: ScheduleSpec, anchor: number | null, now: number): Date | null {
-  try {
-    const spec = 'every' in schedule && anchor !== null ? { ...schedule, anchor: new Date(anchor), initialDelay: 0 } : schedule;
-    return nextRuns(spec as ScheduleSpec, { count: 1, from: new Date(now) })[0] ?? null;
-  } catch {
-    return null;
-  }
+/** The task as the scheduler reads it: validated already by loading the config, so this does not throw. */
+function resolved(spec: TaskSpec, defaults: ReturnType<typeof parseTaskDefaults>): ResolvedTask {
+  return resolveTask({ ...spec.options, name: spec.name, handler: () => undefined }, defaults, new Map());
 }
 
-function describeSchedule(schedule: ScheduleSpec): string {
-  if ('every' in schedule) return `every ${String(schedule.every)}`;
-  if ('cron' in schedule) return `cron ${schedule.cron}${schedule.timezone !== undefined ? ` (${schedule.timezone})` : ''}`;
-  return `at ${String(schedule.at)}`;
+/**
+ * When the daemon runs a task next, as the scheduler computes it: the schedule bound to the
+ * stored anchor (a fresh one when the store has none, or one of another schedule), the first
+ * tick after both now and the last tick handled, plus the task's stable jitter.
+ */
+function nextRun(task: ResolvedTask, state: TaskState | undefined, now: number): { readonly at: Date | null; readonly estimate: boolean } {
+  const known = state !== undefined && state.scheduleKey === task.schedule.key ? state : undefined;
+  const schedule = task.schedule.bind(known?.anchor ?? null, now);
+  const tick = schedule.nextAfter(Math.max(now - 1, known?.lastTick ?? Number.NEGATIVE_INFINITY));
+  return {
+    at: tick === null ? null : new Date(tick + jitterOffset(task.name, tick, task.policy.jitterMs)),
+    estimate: known === undefined && task.schedule.kind === 'every' && !('anchor' in task.schedule.spec),
+  };
+}
+
+function tasksOf(config: DaemonConfig, states: readonly TaskState[]) {
+  const byName = new Map(states.map((s) => [s.name, s]));
+  const defaults = parseTaskDefaults(config.defaults);
+  const now = Date.now();
+  return config.tasks.map((spec) => {
+    const state = byName.get(spec.name);
+    const task = resolved(spec, defaults);
+    const next = nextRun(task, state, now);
+    return {
+      name: spec.name,
+      schedule: task.schedule.describe(),
+      paused: state?.paused ?? spec.options.paused === true,
+      nextRunAt: next.at?.toISOString() ?? null,
+      /** True when the next run depends on when the daemon starts (shown as if now). */
+      nextRunEstimated: next.estimate,
+      lastRun: state?.lastRun === null || state?.lastRun === undefined ? null : { id: state.lastRun.id, status: state.lastRun.status, scheduledFor: state.lastRun.scheduledFor.toISOString(), finishedAt: state.lastRun.finishedAt?.toISOString() ?? null },
+      registered: state !== undefined,
+    };
+  });
 }
 
 /** `caretaker list`. */
@@ -33,21 +62,7 @@ export async function listCommand(argv: readonly string[], io: CliIo): Promise<n
     return 0;
   }
   const config = commandConfig(values.config, io);
-  const states = await withStore(config, (store) => store.listTasks());
-  const byName = new Map(states.map((s) => [s.name, s]));
-  const now = Date.now();
-  const tasks = config.tasks.map((spec) => {
-    const state = byName.get(spec.name);
-    const schedule = spec.options.schedule as ScheduleSpec;
-    return {
-      name: spec.name,
-      schedule: describeSchedule(schedule),
-      paused: state?.paused ?? spec.options.paused === true,
-      nextRunAt: nextRun(schedule, state?.anchor ?? null, now)?.toISOString() ?? null,
-      lastRun: state?.lastRun === null || state?.lastRun === undefined ? null : { id: state.lastRun.id, status: state.lastRun.status, scheduledFor: state.lastRun.scheduledFor.toISOString(), finishedAt: state.lastRun.finishedAt?.toISOString() ?? null },
-      registered: state !== undefined,
-    };
-  });
+  const tasks = tasksOf(config, await withStore(config, (store) => store.listTasks()));
   if (values.json === true) {
     io.out(JSON.stringify(tasks));
     return 0;
@@ -57,7 +72,7 @@ export async function listCommand(argv: readonly string[], io: CliIo): Promise<n
   const rows = tasks.map((t) => [
     t.name,
     t.schedule,
-    t.paused ? 'paused' : (t.nextRunAt ?? '–'),
+    t.paused ? 'paused' : t.nextRunAt === null ? 'none' : `${t.nextRunAt}${t.nextRunEstimated ? ' (if started now)' : ''}`,
     t.lastRun === null ? (t.registered ? '–' : 'never ran') : `${t.lastRun.status} ${t.lastRun.finishedAt ?? t.lastRun.scheduledFor}`,
   ]);
   for (const line of renderTable(['TASK', 'SCHEDULE', 'NEXT RUN', 'LAST RUN'], rows, (h) => paint('bold', h))) io.out(line.replace(/\b(succeeded|failed|timed_out|interrupted|cancelled|running)\b/, statusColour));

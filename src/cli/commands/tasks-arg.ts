@@ -9,7 +9,7 @@ export function taskArgument(command: string, positionals: readonly string[], co
   const names = config.tasks.map((t) => t.name);
   if (!names.includes(name)) {
     const guess = closestMatch(name, names);
-    throw new UsageError(`TASK: no task "${name}" in ${config.file}; ${guess !== undefined ? `did you mean "${guess}"?` : `known tasks: ${names.join(', ') || '(none)'}`}`);
+    throw new UsageError(`TASK: no task "${name}" in ${config.file}; ${guess !== undefined ? `did you mean "${guess}"?` : `known tasks: ${names.join(', ') || '(none)'}`}`, 'ERR_TASK_NOT_FOUND');
   }
   return name;
 }

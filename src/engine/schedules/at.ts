@@ -32,7 +32,8 @@ export class AtSchedule implements ScheduleDefinition, BoundSchedule {
     return this.instant < instant ? this.instant : null;
   }
 
+  /** The instant in UTC, said twice ("Z" and "UTC"): a reader who does not know the "Z" would take it for local time. */
   describe(): string {
-    return `once at ${new Date(this.instant).toISOString()}`;
+    return `once at ${new Date(this.instant).toISOString().replace('.000Z', 'Z')} (UTC)`;
   }
 }

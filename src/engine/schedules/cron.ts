@@ -1,4 +1,5 @@
 import { Cron, CronPattern } from 'croner';
+import { describeCron } from './cron-describe.ts';
 import type { BoundSchedule, ScheduleDefinition } from './types.ts';
 import { sameWallTime, zonedFields, zoneOffsetMs } from './zoned-time.ts';
 
@@ -33,8 +34,9 @@ export class CronSchedule implements ScheduleDefinition, BoundSchedule {
   readonly #adjustDst: boolean;
   #memoFrom = Number.NaN;
   #memoTo: number | null = null;
+  #text: string | undefined;
 
-  /** Throws croner's error for an invalid expression or zone. */
+  /** Throws croner's error for an invalid expression or zone: callers word it (see cronProblem). */
   constructor(expression: string, timezone: string, gap: 'shift' | 'skip', overlap: 'once' | 'both') {
     this.expression = expression;
     this.timezone = timezone;
@@ -84,8 +86,10 @@ export class CronSchedule implements ScheduleDefinition, BoundSchedule {
     return null;
   }
 
+  /** In words with the zone, e.g. "at 02:00 every day, Europe/Berlin"; kept, since tasks() asks for every task. */
   describe(): string {
-    return `cron "${this.expression}" (${this.timezone})`;
+    this.#text ??= describeCron(this.expression, this.timezone);
+    return this.#text;
   }
 
   #croner(after: number): number | null {

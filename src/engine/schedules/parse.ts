@@ -3,6 +3,7 @@ import { describeValue, InvalidOptionError, type OptionIssue } from '../../util/
 import { unknownKeyFix } from '../../util/suggest.ts';
 import { AtSchedule } from './at.ts';
 import { cronSchedule, evictCronSchedule, sharedCronSchedule } from './cron.ts';
+import { cronProblem } from './cron-fields.ts';
 import { EveryDefinition } from './every.ts';
 import { MAX_DATE_MS, type ScheduleDefinition } from './types.ts';
 import { isValidTimeZone } from './zoned-time.ts';
@@ -173,7 +174,7 @@ function checkCron(issues: Issues, path: string, spec: Record<string, unknown>):
     }
   }
   if (typeof expression !== 'string' || expression.trim() === '') {
-    issue(issues, `${path}.cron`, expression, 'expected a cron expression like "0 2 * * *" (minute hour day month weekday)');
+    issue(issues, `${path}.cron`, expression, 'expected a cron expression like "0 2 * * *" (minute hour day-of-month month day-of-week)');
     return undefined;
   }
   if (issues.length > 0) return undefined;
@@ -190,9 +191,9 @@ function checkCron(issues: Issues, path: string, spec: Record<string, unknown>):
       return undefined;
     }
     return schedule;
-  } catch (error) {
-    const detail = error instanceof Error ? error.message.replace(/^CronPattern: /, '') : String(error);
-    issue(issues, `${path}.cron`, expression, `is not a valid cron expression (${detail}); use 5 fields "minute hour day month weekday", 6 with seconds first, or a nickname like "@daily"`);
+  } catch {
+    // croner's own wording names its internals ("dayOfWeek", "mode '5-or-6-parts'"); ours names the field and the fix.
+    issue(issues, `${path}.cron`, expression, cronProblem(normalised));
     return undefined;
   }
 }

@@ -64,7 +64,7 @@ export interface ScheduleDefinition {
   initialAnchor(now: number): number | null;
   /** Binds to an anchor: the persisted one if any, else one derived from `now`. */
   bind(persistedAnchor: number | null, now: number): BoundSchedule;
-  /** A short English description, e.g. `every 6h`. */
+  /** A short English description, with the zone where it matters: `every 6h`, `at 02:00 every day, Europe/Berlin`. */
   describe(): string;
 }
 

@@ -67,3 +67,21 @@ export function sameWallTime(a: number, b: number, timeZone: string): boolean {
     x.second === y.second
   );
 }
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/**
+ * ISO-8601 with the zone's offset, e.g. `2026-03-29T03:00:00+02:00` (milliseconds only when
+ * there are any). Falls back to UTC (`…Z`) where a local form would mislead: years outside
+ * 0100-9999, and offsets with seconds (local mean time before about 1900), which ISO cannot write.
+ */
+export function isoInZone(instant: number, timeZone: string): string {
+  const offset = zoneOffsetMs(instant, timeZone);
+  const f = zonedFields(instant, timeZone);
+  // Intl writes years before 1 without their era, and Date.UTC reads years 0-99 as 1900-1999: either shows as a day-sized offset.
+  if (offset % 60_000 !== 0 || Math.abs(offset) >= 86_400_000 || f.year < 1 || f.year > 9999) return new Date(instant).toISOString();
+  const ms = ((instant % 1000) + 1000) % 1000;
+  const minutes = Math.abs(offset) / 60_000;
+  const sign = offset < 0 ? '-' : '+';
+  return `${pad(f.year, 4)}-${pad(f.month)}-${pad(f.day)}T${pad(f.hour)}:${pad(f.minute)}:${pad(f.second)}${ms === 0 ? '' : `.${pad(ms, 3)}`}${sign}${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}`;
+}

@@ -1,25 +1,29 @@
 import { captureError } from '../../util/json.ts';
 import { LeaseExpiredError } from '../../util/errors.ts';
-import type {
-  ClaimOutcome,
-  ClaimRequest,
-  DueRetry,
-  FinishOutcome,
-  LeaseRef,
-  PendingTrigger,
-  PollRequest,
-  PollResult,
-  QueuedTick,
-  RunCompletion,
-  Store,
-  StoreSignal,
-  TaskRegistration,
-  TaskState,
-  TriggerRequest,
+import {
+  type ClaimOutcome,
+  type ClaimRequest,
+  type DueRetry,
+  type FinishOutcome,
+  type InstanceBeat,
+  type InstanceState,
+  type LeaseRef,
+  type PendingTrigger,
+  type PollRequest,
+  type PollResult,
+  type QueuedTick,
+  type RunCompletion,
+  type Store,
+  type StoreSignal,
+  type TaskRegistration,
+  type TaskState,
+  type TriggerRequest,
+  INSTANCE_RETENTION_MS,
 } from '../port.ts';
 import { normaliseRunQuery } from '../query.ts';
 import type { RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
-import { activityOf, type RunRow, slotKey, slotTick, type TaskRow, toRecord } from './rows.ts';
+import { activityOf, type RunRow, slotKey, type TaskRow, toRecord } from './rows.ts';
+import { cursorTick } from '../query.ts';
 
 /**
  * Keeps everything in this process: the same semantics as the durable stores, nothing
@@ -52,6 +56,7 @@ class MemoryStore implements Store {
   /** Claimed slots; the unique index of the durable stores. */
   readonly #slots = new Map<string, RunRow>();
   readonly #triggers = new Map<string, PendingTrigger>();
+  readonly #instances = new Map<string, InstanceState>();
   readonly #listeners = new Set<(signal: StoreSignal) => void>();
   /** Finished runs with a retryAt whose next attempt has not been claimed yet. */
   readonly #pendingRetries = new Set<RunRow>();
@@ -156,6 +161,7 @@ class MemoryStore implements Store {
       retryAt: null,
       leaseExpiresAt: now + req.leaseMs,
       cancelRequested: false,
+      causedBy: req.causedBy ?? null,
     };
     this.#insert(task, key, row, req);
     activity.running.add(row);
@@ -183,6 +189,7 @@ class MemoryStore implements Store {
       fencingToken: null,
       progress: null,
       retryAt: null,
+      causedBy: req.causedBy ?? null,
       leaseExpiresAt: null,
       cancelRequested: false,
     };
@@ -198,7 +205,7 @@ class MemoryStore implements Store {
     this.#slots.set(key, row);
     this.#runs.set(row.id, row);
     activityOf(task).lastRun = row;
-    const tick = slotTick(req.slot);
+    const tick = cursorTick(req);
     if (tick !== null && (task.lastTick === null || tick > task.lastTick)) task.lastTick = tick;
     this.#consumeTrigger(req);
   }
@@ -293,7 +300,7 @@ class MemoryStore implements Store {
   }
 
   async requestTrigger(trigger: TriggerRequest): Promise<void> {
-    this.#triggers.set(trigger.id, { id: trigger.id, task: trigger.task, requestedAt: trigger.requestedAt });
+    this.#triggers.set(trigger.id, { id: trigger.id, task: trigger.task, requestedAt: trigger.requestedAt, retryOf: trigger.retryOf ?? null });
     this.#signal('trigger');
   }
 
@@ -306,8 +313,18 @@ class MemoryStore implements Store {
     return 'requested';
   }
 
+  async retireInstance(instance: string, now: number): Promise<void> {
+    const row = this.#instances.get(instance);
+    if (row !== undefined) this.#instances.set(instance, { ...row, stoppedAt: new Date(now) });
+  }
+
+  async listInstances(): Promise<InstanceState[]> {
+    return [...this.#instances.values()].sort((a, b) => a.instance.localeCompare(b.instance));
+  }
+
   async poll(request: PollRequest): Promise<PollResult> {
     const { now } = request;
+    if (request.beat !== undefined) this.#beat(request.instance, request.beat, now);
     const cancels: string[] = [];
     const interrupted: RunRecord[] = [];
     const retries: DueRetry[] = [];
@@ -419,12 +436,26 @@ class MemoryStore implements Store {
       this.#runs.delete(run.id);
       this.#slots.delete(slotKey(run.task, run.slot, run.attempt));
     }
+    for (const [name, row] of this.#instances) if (row.seenAt.getTime() < now - INSTANCE_RETENTION_MS) this.#instances.delete(name);
     return doomed.length;
   }
 
   subscribe(listener: (signal: StoreSignal) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  #beat(instance: string, beat: InstanceBeat, now: number): void {
+    const row = this.#instances.get(instance);
+    const restarted = row === undefined || row.stoppedAt !== null;
+    this.#instances.set(instance, {
+      instance,
+      startedAt: restarted ? new Date(now) : row.startedAt,
+      seenAt: new Date(now),
+      pollIntervalMs: beat.pollIntervalMs,
+      tasks: beat.tasks !== null ? [...beat.tasks] : (row?.tasks ?? []),
+      stoppedAt: null,
+    });
   }
 
   #signal(signal: StoreSignal): void {

@@ -24,6 +24,7 @@ export interface RunRow {
   retryAt: number | null;
   leaseExpiresAt: number | null;
   cancelRequested: boolean;
+  readonly causedBy: string | null;
 }
 
 /** A task as the memory store keeps it. */
@@ -79,15 +80,11 @@ export function toRecord(row: RunRow): RunRecord {
     progress: row.progress,
     retryAt: date(row.retryAt),
     leaseExpiresAt: date(row.leaseExpiresAt),
+    causedBy: row.causedBy,
   };
 }
 
 /** The key that makes claims unique. */
 export function slotKey(task: string, slot: string, attempt: number): string {
   return `${task}\u0000${slot}\u0000${attempt}`;
-}
-
-/** The nominal tick a slot stands for, or null for manual slots. */
-export function slotTick(slot: string): number | null {
-  return slot.startsWith('t:') ? Number(slot.slice(2)) : null;
 }

@@ -1,33 +1,53 @@
 import type { Pool } from 'pg';
 import { describeValue, InvalidOptionError } from '../../util/errors.ts';
-import type {
-  ClaimOutcome,
-  ClaimRequest,
-  FinishOutcome,
-  LeaseRef,
-  PollRequest,
-  PollResult,
-  QueuedTick,
-  RunCompletion,
-  Store,
-  StoreSignal,
-  TaskRegistration,
-  TaskState,
-  TriggerRequest,
+import {
+  type ClaimOutcome,
+  type ClaimRequest,
+  type FinishOutcome,
+  INSTANCE_RETENTION_MS,
+  type InstanceState,
+  type LeaseRef,
+  type PollRequest,
+  type PollResult,
+  type QueuedTick,
+  type RunCompletion,
+  type Store,
+  type StoreSignal,
+  type TaskRegistration,
+  type TaskState,
+  type TriggerRequest,
 } from '../port.ts';
 import { normaliseRunQuery } from '../query.ts';
 import type { LastSuccess, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
-import { lastSuccessFromRow, type RunRow, runFromRow } from '../sql/codec.ts';
+import { type InstanceRow, instanceFromRow, lastSuccessFromRow, type RunRow, runFromRow, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
 import { fromJsonb, toJsonb } from './jsonb.ts';
 import { Listener } from './listener.ts';
 import { migratePostgres, quoteSchema } from './migrate.ts';
+
+/**
+ * What the store uses of a `pg` Pool, which fits it. Declared here rather than imported from
+ * `pg` so that the published types compile without `@types/pg` (only a development dependency).
+ */
+export interface PgPoolLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  connect(): Promise<PgPoolClientLike>;
+}
+
+/** A client checked out of a {@link PgPoolLike}: the migrations and the LISTEN connection use it. */
+export interface PgPoolClientLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  on(event: 'notification', listener: (message: { channel: string; payload?: string | undefined }) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  removeAllListeners(event: 'notification'): unknown;
+  release(destroy?: boolean): void;
+}
 
 /** Where the PostgreSQL store connects, and in which schema it keeps its tables. */
 export interface PostgresStoreOptions {
   /** A connection string; the store then owns its pool. Give this or `pool`. */
   readonly url?: string;
   /** Your own `pg` Pool; the store borrows connections and never ends it. Give this or `url`. */
-  readonly pool?: Pool;
+  readonly pool?: PgPoolLike;
   /** The schema for Caretaker's tables; created if missing. @defaultValue 'caretaker' */
   readonly schema?: string;
   /** Size of the pool the store creates from `url` (one more connection listens). @defaultValue 4 */
@@ -108,7 +128,8 @@ class PostgresStore implements Store {
 
   async #connect(): Promise<void> {
     if (this.#options.pool !== undefined) {
-      this.#pool = this.#options.pool;
+      // A PgPoolLike is the part of a Pool that this store, its migrations and its listener call.
+      this.#pool = this.#options.pool as Pool;
     } else {
       // Loaded on first use, like node:sqlite: users of other stores never load pg.
       const pg = (await import('pg')).default;
@@ -202,7 +223,9 @@ class PostgresStore implements Store {
   }
 
   async requestTrigger(trigger: TriggerRequest): Promise<void> {
-    await this.#query(`SELECT ${this.#q}.caretaker_request_trigger($1, $2, $3)`, [trigger.id, trigger.task, trigger.requestedAt]);
+    const retry = trigger.retryOf;
+    if (retry === undefined) await this.#query(`SELECT ${this.#q}.caretaker_request_trigger($1, $2, $3)`, [trigger.id, trigger.task, trigger.requestedAt]);
+    else await this.#query(`SELECT ${this.#q}.caretaker_request_retry($1, $2, $3, $4, $5, $6)`, [trigger.id, trigger.task, trigger.requestedAt, retry.runId, retry.scheduledFor, retry.attempt]);
   }
 
   async requestCancel(runId: string): Promise<'requested' | 'not-running' | 'not-found'> {
@@ -217,18 +240,16 @@ class PostgresStore implements Store {
   }
 
   async poll(request: PollRequest): Promise<PollResult> {
-    // The clock rides along on the poll: measuring replicas' offsets costs no statement of its own.
-    const [row] = await this.#query<{ result: WirePoll; now: number }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result, ${STORE_NOW} AS now`, [
-      request.instance,
-      request.now,
-      request.pauseVersion,
-      request.now - request.retryGraceMs,
-      request.held ?? [],
-    ]);
+    // The clock and the instance's heartbeat ride along on the poll: neither costs a statement.
+    const beat = request.beat;
+    const values: unknown[] = [request.instance, request.now, request.pauseVersion, request.now - request.retryGraceMs, request.held ?? []];
+    if (beat !== undefined) values.push(beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks));
+    const beating = beat === undefined ? '' : `, ${this.#q}.caretaker_beat($1, $2, $6, $7::jsonb) AS beat`;
+    const [row] = await this.#query<{ result: WirePoll; now: number }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result${beating}, ${STORE_NOW} AS now`, values);
     const r = row?.result;
     if (r === undefined) throw new Error('caretaker_poll returned nothing');
     return {
-      triggers: r.triggers.map((t) => ({ id: t.id, task: t.task, requestedAt: Number(t.requestedAt) })),
+      triggers: r.triggers.map(triggerFromRow),
       cancels: r.cancels,
       paused: r.paused,
       pauseVersion: Number(r.pauseVersion),
@@ -277,8 +298,22 @@ class PostgresStore implements Store {
 
   async prune(policy: RetentionPolicy, now: number, batchSize: number): Promise<number> {
     const olderThan = Number.isFinite(policy.maxAgeMs) ? now - policy.maxAgeMs : -1e300;
-    const [row] = await this.#query<{ n: number }>(`SELECT ${this.#q}.caretaker_prune($1, $2, $3) AS n`, [policy.maxPerTask, olderThan, batchSize]);
+    const [row] = await this.#query<{ n: number }>(`SELECT ${this.#q}.caretaker_prune($1, $2, $3) AS n, ${this.#q}.caretaker_prune_instances($4) AS gone`, [
+      policy.maxPerTask,
+      olderThan,
+      batchSize,
+      now - INSTANCE_RETENTION_MS,
+    ]);
     return row?.n ?? 0;
+  }
+
+  async retireInstance(instance: string, now: number): Promise<void> {
+    if (!storableText(instance)) return;
+    await this.#query(`SELECT ${this.#q}.caretaker_retire($1, $2)`, [instance, now]);
+  }
+
+  async listInstances(): Promise<InstanceState[]> {
+    return (await this.#query<InstanceRow & { tasks: string[] }>(`SELECT * FROM ${this.#q}.caretaker_instances ORDER BY name`)).map(instanceFromRow);
   }
 
   subscribe(listener: (signal: StoreSignal) => void): () => void {
@@ -340,7 +375,7 @@ function claimOutcome(o: WireOutcome): ClaimOutcome {
 type WireFinish = { readonly kind: 'fenced' } | { readonly kind: 'recorded'; readonly run: RunRow; readonly queued: QueuedTick | null };
 
 interface WirePoll {
-  readonly triggers: { id: string; task: string; requestedAt: number }[];
+  readonly triggers: TriggerRow[];
   readonly cancels: string[];
   readonly paused: { task: string; paused: boolean }[];
   readonly pauseVersion: number | string;

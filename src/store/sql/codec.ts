@@ -1,4 +1,5 @@
 import type { JsonValue, RunError } from '../../util/json.ts';
+import type { InstanceState, PendingTrigger } from '../port.ts';
 import type { LastSuccess, RunProgress, RunRecord, RunStatus, RunTrigger, SkipReason } from '../records.ts';
 
 /** A run as SQL stores keep it (column names as in the migrations). */
@@ -22,6 +23,7 @@ export interface RunRow {
   readonly progress: unknown;
   readonly retry_at: number | string | Date | null;
   readonly lease_expires_at: number | string | Date | null;
+  readonly caused_by?: string | null;
 }
 
 /** Unix milliseconds from a column: a number, a numeric string (PostgreSQL bigint) or a Date. */
@@ -84,6 +86,7 @@ export function runFromRow(row: RunRow, json: JsonReader): RunRecord {
     progress: json(row.progress) as RunProgress | null,
     retryAt: date(row.retry_at),
     leaseExpiresAt: date(row.lease_expires_at),
+    causedBy: row.caused_by ?? null,
   };
 }
 
@@ -94,5 +97,46 @@ export function lastSuccessFromRow(row: RunRow, json: JsonReader): LastSuccess {
     scheduledFor: new Date(millis(row.scheduled_for)),
     finishedAt: new Date(millis(row.finished_at ?? 0)),
     output: json(row.output) as JsonValue | null,
+  };
+}
+
+/** An instance as SQL stores keep it. */
+export interface InstanceRow {
+  readonly name: string;
+  readonly started_at: number;
+  readonly seen_at: number;
+  readonly poll_interval_ms: number;
+  readonly tasks: string;
+  readonly stopped_at: number | null;
+}
+
+/** An instance from its row; `tasks` is JSON text (SQLite) or already parsed (PostgreSQL). */
+export function instanceFromRow(row: InstanceRow | (Omit<InstanceRow, 'tasks'> & { readonly tasks: readonly string[] })): InstanceState {
+  return {
+    instance: row.name,
+    startedAt: new Date(Number(row.started_at)),
+    seenAt: new Date(Number(row.seen_at)),
+    pollIntervalMs: Number(row.poll_interval_ms),
+    tasks: typeof row.tasks === 'string' ? (JSON.parse(row.tasks) as string[]) : row.tasks,
+    stoppedAt: row.stopped_at === null ? null : new Date(Number(row.stopped_at)),
+  };
+}
+
+/** A pending trigger as SQL stores keep it. */
+export interface TriggerRow {
+  readonly id: string;
+  readonly task: string;
+  readonly requested_at: number | string;
+  readonly retry_of: string | null;
+  readonly retry_scheduled_for: number | string | null;
+  readonly retry_attempt: number | string | null;
+}
+
+export function triggerFromRow(row: TriggerRow): PendingTrigger {
+  return {
+    id: row.id,
+    task: row.task,
+    requestedAt: Number(row.requested_at),
+    retryOf: row.retry_of === null ? null : { runId: row.retry_of, scheduledFor: Number(row.retry_scheduled_for), attempt: Number(row.retry_attempt) },
   };
 }

@@ -38,6 +38,23 @@ export function sqliteFailure(error: unknown, path: string): unknown {
   }
 }
 
+/**
+ * `node:sqlite`, or an error that says which Node.js it needs: older versions (and 22.5–22.12
+ * without `--experimental-sqlite`) do not know the module, and their raw error names no fix.
+ */
+export async function loadNodeSqlite(who = 'sqliteStore'): Promise<typeof import('node:sqlite')> {
+  try {
+    return await import('node:sqlite');
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== 'ERR_UNKNOWN_BUILTIN_MODULE') throw error;
+    throw new CaretakerError(
+      ErrorCode.Store,
+      `${who}: node:sqlite is not available in Node.js ${process.version}; SQLite needs Node.js 22.13 or newer: upgrade Node.js${who === 'sqliteStore' ? ', or use memoryStore() or postgresStore()' : ''}`,
+      { cause: error },
+    );
+  }
+}
+
 /** Connection settings. */
 export interface SqliteConnectionOptions {
   readonly path: string;
@@ -52,7 +69,7 @@ export interface SqliteConnectionOptions {
  */
 export async function openDatabase(options: SqliteConnectionOptions): Promise<DatabaseSync> {
   // Loaded on first use: importing Caretaker must not load SQLite (and print its warning).
-  const { DatabaseSync } = await import('node:sqlite');
+  const { DatabaseSync } = await loadNodeSqlite();
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(options.path);

@@ -1,24 +1,26 @@
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { LeaseExpiredError } from '../../util/errors.ts';
 import { captureError } from '../../util/json.ts';
-import type {
-  ClaimOutcome,
-  ClaimRequest,
-  FinishOutcome,
-  LeaseRef,
-  PollRequest,
-  PollResult,
-  QueuedTick,
-  RunCompletion,
-  Store,
-  StoreSignal,
-  TaskRegistration,
-  TaskState,
-  TriggerRequest,
+import {
+  type ClaimOutcome,
+  type ClaimRequest,
+  type FinishOutcome,
+  INSTANCE_RETENTION_MS,
+  type InstanceState,
+  type LeaseRef,
+  type PollRequest,
+  type PollResult,
+  type QueuedTick,
+  type RunCompletion,
+  type Store,
+  type StoreSignal,
+  type TaskRegistration,
+  type TaskState,
+  type TriggerRequest,
 } from '../port.ts';
-import { normaliseRunQuery } from '../query.ts';
+import { cursorTick, normaliseRunQuery } from '../query.ts';
 import type { RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord, SkipReason } from '../records.ts';
-import { fromJson, lastSuccessFromRow, readJsonText, type RunRow, runFromRow, toJson } from '../sql/codec.ts';
+import { fromJson, type InstanceRow, instanceFromRow, lastSuccessFromRow, readJsonText, type RunRow, runFromRow, toJson, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
 import { openDatabase, rollback, type SqliteConnectionOptions, sqliteFailure } from './connection.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 
@@ -226,9 +228,9 @@ class SqliteStore implements Store {
     leaseExpiresAt: number | null,
   ): void {
     const params: SQLInputValue[] = [req.runId, req.task, req.slot, req.attempt, req.trigger, req.scheduledFor, req.dueAt, startedAt, status];
-    params.push(req.instance, skipReason, skippedTicks, fencing, leaseExpiresAt);
+    params.push(req.instance, skipReason, skippedTicks, fencing, leaseExpiresAt, req.causedBy ?? null);
     sql.runInsert.run(...params);
-    const tick = req.slot.startsWith('t:') ? Number(req.slot.slice(2)) : null;
+    const tick = cursorTick(req);
     sql.taskTouch.run(req.runId, tick, tick, tick, req.task);
     this.#consumeTrigger(sql, req);
   }
@@ -290,7 +292,8 @@ class SqliteStore implements Store {
   }
 
   async requestTrigger(trigger: TriggerRequest): Promise<void> {
-    this.#tx((sql) => sql.triggerInsert.run(trigger.id, trigger.task, trigger.requestedAt));
+    const retry = trigger.retryOf;
+    this.#tx((sql) => sql.triggerInsert.run(trigger.id, trigger.task, trigger.requestedAt, retry?.runId ?? null, retry?.scheduledFor ?? null, retry?.attempt ?? null));
     this.#signal('trigger');
   }
 
@@ -306,9 +309,18 @@ class SqliteStore implements Store {
     return result;
   }
 
+  async retireInstance(instance: string, now: number): Promise<void> {
+    this.#tx((sql) => sql.instanceRetire.run(now, instance));
+  }
+
+  async listInstances(): Promise<InstanceState[]> {
+    return (this.#connection().sql.instancesAll.all() as unknown as InstanceRow[]).map(instanceFromRow);
+  }
+
   async poll(request: PollRequest): Promise<PollResult> {
-    const { now } = request;
+    const { now, beat } = request;
     return this.#tx((sql): PollResult => {
+      if (beat !== undefined) sql.instanceBeat.run(request.instance, now, beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks));
       const held = new Set(request.held);
       const expired = (sql.runsExpired.all(now) as unknown as RunRow[]).filter((run) => !held.has(run.id));
       const interrupted = expired.map((run) => {
@@ -321,7 +333,7 @@ class SqliteStore implements Store {
         queued.push(fromJson<QueuedTick>(row.queued) as QueuedTick);
       }
       return {
-        triggers: (sql.triggersAll.all() as { id: string; task: string; requested_at: number }[]).map((t) => ({ id: t.id, task: t.task, requestedAt: t.requested_at })),
+        triggers: (sql.triggersAll.all() as unknown as TriggerRow[]).map(triggerFromRow),
         cancels: (sql.runsCancelRequested.all(request.instance) as { id: string }[]).map((r) => r.id),
         paused: (sql.tasksPausedSince.all(request.pauseVersion) as { name: string; paused: number }[]).map((t) => ({ task: t.name, paused: t.paused === 1 })),
         pauseVersion: (sql.pauseVersion.get() as { value: number }).value,
@@ -373,7 +385,12 @@ class SqliteStore implements Store {
 
   async prune(policy: RetentionPolicy, now: number, batchSize: number): Promise<number> {
     const maxAge = Number.isFinite(policy.maxAgeMs) ? now - policy.maxAgeMs : Number.MIN_SAFE_INTEGER;
-    return Number(this.#tx((sql) => sql.runPrune.run(policy.maxPerTask, maxAge, batchSize).changes));
+    return Number(
+      this.#tx((sql) => {
+        sql.instancesPrune.run(now - INSTANCE_RETENTION_MS);
+        return sql.runPrune.run(policy.maxPerTask, maxAge, batchSize).changes;
+      }),
+    );
   }
 
   subscribe(listener: (signal: StoreSignal) => void): () => void {

@@ -25,8 +25,8 @@ export const SQL = {
   runBySlot: 'SELECT id FROM caretaker_runs WHERE task = ? AND slot = ? AND attempt = ?',
   runGet: 'SELECT * FROM caretaker_runs WHERE id = ?',
   runInsert: `INSERT INTO caretaker_runs (id, task, slot, attempt, trigger, scheduled_for, due_at, started_at, status,
-    instance, skip_reason, skipped_ticks, fencing_token, lease_expires_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    instance, skip_reason, skipped_ticks, fencing_token, lease_expires_at, caused_by)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   runsLive: "SELECT id FROM caretaker_runs WHERE task = ? AND status = 'running' AND lease_expires_at > ?",
   runRequestCancel: "UPDATE caretaker_runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'",
   runRenew: `UPDATE caretaker_runs SET lease_expires_at = ?
@@ -54,9 +54,16 @@ export const SQL = {
       AND NOT (c.retry_at IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM caretaker_runs s WHERE s.task = c.task AND s.slot = c.slot AND s.attempt = c.attempt + 1))
     LIMIT ?)`,
-  triggerInsert: 'INSERT INTO caretaker_triggers (id, task, requested_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING',
+  triggerInsert: `INSERT INTO caretaker_triggers (id, task, requested_at, retry_of, retry_scheduled_for, retry_attempt)
+    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
   triggerDelete: 'DELETE FROM caretaker_triggers WHERE id = ?',
-  triggersAll: 'SELECT id, task, requested_at FROM caretaker_triggers ORDER BY requested_at',
+  triggersAll: 'SELECT * FROM caretaker_triggers ORDER BY requested_at',
+  instanceBeat: `INSERT INTO caretaker_instances AS i (name, started_at, seen_at, poll_interval_ms, tasks) VALUES (?1, ?2, ?2, ?3, COALESCE(?4, '[]'))
+    ON CONFLICT (name) DO UPDATE SET seen_at = ?2, poll_interval_ms = ?3, tasks = COALESCE(?4, i.tasks),
+    started_at = CASE WHEN i.stopped_at IS NULL THEN i.started_at ELSE ?2 END, stopped_at = NULL`,
+  instanceRetire: 'UPDATE caretaker_instances SET stopped_at = ? WHERE name = ?',
+  instancesAll: 'SELECT * FROM caretaker_instances ORDER BY name',
+  instancesPrune: 'DELETE FROM caretaker_instances WHERE seen_at < ?',
 } as const;
 
 export type StatementName = keyof typeof SQL;

@@ -147,6 +147,21 @@ describe('scheduler basics (virtual time)', () => {
     await h.scheduler.stop();
   });
 
+  it("a failed run keeps the output its error carries (a command's stdout and stderr, a check's findings)", async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'carries', schedule: { every: '1h' }, handler: () => { throw Object.assign(new Error('exit 3'), { output: { stderr: 'disk full', exitCode: 3 } }); } });
+    h.scheduler.add({ name: 'plain', schedule: { every: '1h' }, handler: () => { throw new Error('no output'); } });
+    h.scheduler.add({ name: 'hostile', schedule: { every: '1h' }, handler: () => { throw Object.defineProperty(new Error('x'), 'output', { get: () => { throw new Error('getter'); } }); } });
+    await h.scheduler.start();
+    await h.clock.advance(0);
+    await h.scheduler.onIdle();
+    await h.scheduler.stop();
+    const byTask = new Map(h.finished.map((r) => [r.task, r]));
+    assert.deepEqual([byTask.get('carries')?.status, byTask.get('carries')?.output], ['failed', { stderr: 'disk full', exitCode: 3 }]);
+    assert.deepEqual([byTask.get('plain')?.status, byTask.get('plain')?.output], ['failed', null]);
+    assert.deepEqual([byTask.get('hostile')?.status, byTask.get('hostile')?.output], ['failed', null]);
+  });
+
   it('emits typed events in order, and tasks() reports next and last runs', async () => {
     const h = harness();
     const order: string[] = [];

@@ -51,6 +51,35 @@ describe('downtime', () => {
     assert.deepEqual(skipped.map((r) => r.skippedTicks), [(10 * M) / 5_000 - 1]);
   });
 
+  it('replicas back from one outage at different instants (a rolling start) write one record for it', async () => {
+    for (const apart of [5, 1_500, 2_300]) {
+      const store = memoryStore();
+      const first = harness({ clock: createTestClock(), store });
+      const def = (ran: string[]) => ({ name: 'job', schedule: { every: '1s' }, handler: (ctx: { trigger: string; scheduledFor: Date }) => void ran.push(`${ctx.trigger}@${ctx.scheduledFor.getTime() - T0}`) });
+      first.scheduler.add(def([]));
+      await first.scheduler.start();
+      await first.clock.advance(3_000);
+      await first.scheduler.stop();
+      const [ca, cb] = [createTestClock({ start: T0 + 100_000 }), createTestClock({ start: T0 + 100_000 + apart })];
+      const ran: string[] = [];
+      const a = harness({ clock: ca, store, instance: 'a' });
+      const b = harness({ clock: cb, store, instance: 'b' });
+      a.scheduler.add(def(ran));
+      b.scheduler.add(def(ran));
+      await Promise.all([a.scheduler.start(), b.scheduler.start()]);
+      await Promise.all([ca.advance(200), cb.advance(200)]);
+      await Promise.all([a.scheduler.onIdle(), b.scheduler.onIdle()]);
+      const runs = (await runsOf(a.scheduler, 'job')).filter((r) => r.scheduledFor.getTime() > T0 + 3_000);
+      await Promise.all([a.scheduler.stop({ timeout: 0 }), b.scheduler.stop({ timeout: 0 })]);
+      const skipped = runs.filter((r) => r.status === 'skipped');
+      assert.equal(skipped.length, 1, `${apart} ms apart: one record, not ${skipped.length}`);
+      const covered = skipped.flatMap((r) => Array.from({ length: r.skippedTicks }, (_, k) => r.scheduledFor.getTime() + k * 1_000));
+      const ranTicks = runs.filter((r) => r.status !== 'skipped').map((r) => r.scheduledFor.getTime());
+      assert.deepEqual(covered.filter((t) => ranTicks.includes(t)), [], `${apart} ms apart: no tick both run and recorded missed`);
+      assert.equal(new Set(ranTicks).size, ranTicks.length, 'no tick run twice');
+    }
+  });
+
   it('every tick of any cadence, outage and policy is accounted for exactly once (fast-check)', async () => {
     await fc.assert(
       fc.asyncProperty(

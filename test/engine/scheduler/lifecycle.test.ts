@@ -152,6 +152,45 @@ describe('restart and catch-up', () => {
 });
 
 describe('commands', () => {
+  it('retry runs a finished run\'s tick again as its next attempt, linked to it, on whichever replica runs the task', async () => {
+    const clock = createTestClock();
+    const store = memoryStore();
+    const keys: string[] = [];
+    let fail = true;
+    const def = { name: 'flaky', schedule: { at: new Date(T0 + 1_000) }, handler: (ctx: { idempotencyKey: string }) => {
+      keys.push(ctx.idempotencyKey);
+      if (fail) throw new Error('fails once');
+      return 'fixed';
+    } };
+    const a = harness({ clock, store, instance: 'a' });
+    a.scheduler.add(def);
+    await a.scheduler.start();
+    await clock.advance(2_000);
+    const [failed] = await runsOf(a.scheduler, 'flaky');
+    assert.equal(failed?.status, 'failed');
+    await a.scheduler.stop();
+    // Another replica takes the request: the first one is gone.
+    const b = harness({ clock, store, instance: 'b' });
+    b.scheduler.add(def);
+    await b.scheduler.start();
+    fail = false;
+    const retryId = await b.scheduler.retry(failed!.id);
+    await clock.advance(100);
+    await b.scheduler.onIdle();
+    const retried = await b.scheduler.getRun(retryId);
+    assert.deepEqual(
+      [retried?.status, retried?.trigger, retried?.attempt, retried?.causedBy, retried?.scheduledFor.getTime(), retried?.output],
+      ['succeeded', 'retry', 2, failed!.id, T0 + 1_000, 'fixed'],
+    );
+    assert.deepEqual(keys, [keys[0], keys[0]], 'the same idempotency key as the tick it retries');
+    await assert.rejects(b.scheduler.retry('no-such-run'), RunNotFoundError);
+    b.scheduler.add({ name: 'long', schedule: { every: '1h' }, handler: () => clock.sleep(60_000) });
+    await clock.advance(10);
+    const [running] = await runsOf(b.scheduler, 'long');
+    await assert.rejects(b.scheduler.retry(running!.id), (e: unknown) => (e as { code?: string }).code === 'ERR_RUN_NOT_FINISHED');
+    await b.scheduler.stop({ timeout: 0 });
+  });
+
   it('pause records ticks skipped (paused) on every instance; resume continues', async () => {
     const h = harness();
     h.scheduler.add({ name: 'p', schedule: { every: '1m' }, handler: () => {} });
@@ -307,6 +346,51 @@ describe('stop', () => {
     assert.equal(report.durationMs, 10_000);
     assert.deepEqual(b.finished, [], 'the other replica reaped nothing: leases were renewed while draining');
     await b.scheduler.stop();
+  });
+
+  it('stop() while start() still waits for the store: both resolve, the scheduler ends stopped, nothing left behind', async () => {
+    for (const slow of ['open', 'storeTime'] as const) {
+      const clock = createTestClock();
+      const inner = memoryStore();
+      let closed = 0;
+      const store: Store = new Proxy(inner, {
+        get(target, key) {
+          if (key === 'storeTime') return async () => (slow === 'storeTime' ? clock.sleep(5_000).then(() => clock.now()) : clock.now());
+          if (key === 'open' && slow === 'open') return async () => clock.sleep(5_000).then(() => target.open());
+          if (key === 'close') return async () => (closed++, target.close());
+          const value: unknown = Reflect.get(target, key);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const h = harness({ clock, store, storeClock: true });
+      h.scheduler.add({ name: 't', schedule: { every: '1s' }, handler: () => {} });
+      const starting = h.scheduler.start();
+      await clock.advance(100);
+      const stopping = h.scheduler.stop({ timeout: '1s' });
+      await clock.advance(20_000);
+      await Promise.all([starting, stopping]);
+      assert.equal(h.scheduler.state, 'stopped', slow);
+      assert.deepEqual(h.started, [], `${slow}: nothing ran`);
+      assert.equal(closed, 1, `${slow}: the store was closed`);
+      assert.equal(clock.pendingTimers, 0, `${slow}: no timer left`);
+    }
+  });
+
+  it('a start() that fails after opening the store closes it again', async () => {
+    const inner = memoryStore();
+    let closed = 0;
+    const store: Store = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'storeTime') return async () => Promise.reject(new Error('clock unreadable'));
+        if (key === 'close') return async () => (closed++, target.close());
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const h = harness({ store, storeClock: true });
+    await assert.rejects(h.scheduler.start(), /clock unreadable/);
+    assert.equal(closed, 1);
+    assert.equal(h.scheduler.state, 'idle');
   });
 
   it('stopping a scheduler that never started is immediate', async () => {

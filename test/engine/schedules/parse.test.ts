@@ -18,7 +18,11 @@ describe('parseSchedule', () => {
   it('accepts the three kinds', () => {
     assert.equal(parseSchedule({ every: '6h', initialDelay: '5m' }).describe(), 'every 6h');
     assert.equal(parseSchedule({ cron: '0 2 * * *', timezone: 'Europe/Berlin' }).kind, 'cron');
+    assert.equal(parseSchedule({ cron: '0 2 * * *', timezone: 'Europe/Berlin' }).describe(), 'at 02:00 every day, Europe/Berlin');
+    assert.equal(parseSchedule({ cron: '0 2 * * *' }).describe(), 'at 02:00 every day, UTC', 'the default zone is said too');
     assert.equal(parseSchedule({ at: '2026-12-01T02:00:00Z' }).key, `at:${Date.parse('2026-12-01T02:00:00Z')}`);
+    assert.equal(parseSchedule({ at: '2026-12-01T03:00:00+01:00' }).describe(), 'once at 2026-12-01T02:00:00Z (UTC)');
+    assert.equal(parseSchedule({ at: 1_700_000_000_123 }).describe(), 'once at 2023-11-14T22:13:20.123Z (UTC)');
     assert.equal(parseSchedule({ at: new Date(0) }).kind, 'at');
     assert.equal(parseSchedule({ every: 1000, anchor: '2026-01-01T00:00:00+01:00' }).kind, 'every');
   });
@@ -27,9 +31,11 @@ describe('parseSchedule', () => {
     assert.deepEqual(problems({ every: '6 hours' }), [
       'schedule.every: "6 hours": is not a duration; use milliseconds as a number or a string like "90s", "5m", "1h30m" or "7d"',
     ]);
-    assert.match(problems({ cron: '61 * * * *' })[0] ?? '', /^schedule\.cron: "61 \* \* \* \*": is not a valid cron expression \(Invalid value for minute: 61\)/);
-    assert.match(problems({ cron: '* * *' })[0] ?? '', /schedule\.cron.*use 5 fields/);
-    assert.match(problems({ cron: '0 0 * * * * *' })[0] ?? '', /schedule\.cron.*7 parts/);
+    assert.deepEqual(problems({ cron: '61 * * * *' }), ['schedule.cron: "61 * * * *": minute must be 0-59 (field 1)']);
+    assert.deepEqual(problems({ cron: '0 0 -1 * *' }), ['schedule.cron: "0 0 -1 * *": day-of-month must be 1-31 (field 3)']);
+    assert.deepEqual(problems({ cron: '0 0  0 1 *' }), ['schedule.cron: "0 0  0 1 *": day-of-month must be 1-31 (field 3)']);
+    assert.match(problems({ cron: '* * *' })[0] ?? '', /^schedule\.cron: "\* \* \*": has 3 fields; use 5 fields "minute hour day-of-month month day-of-week", 6 with seconds first/);
+    assert.match(problems({ cron: '0 0 * * * * *' })[0] ?? '', /^schedule\.cron: .*: has 7 fields, but a year field is not supported/);
     assert.match(problems({ cron: '0 0 30 2 *' })[0] ?? '', /never matches a future date/);
     assert.match(problems({ cron: '0 0 30 2 *' })[0] ?? '', /never matches a future date/, 'the same text is refused again');
     assert.match(problems({ cron: '0 2 * * *', timezone: 'Mars/Olympus' })[0] ?? '', /^schedule\.timezone: "Mars\/Olympus": is not an IANA time zone/);

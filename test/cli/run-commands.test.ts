@@ -1,0 +1,120 @@
+/**
+ * The commands that act on runs and on tasks without a daemon of their own: `trigger` (with no
+ * running instance, and `--local`), `show`, `cancel`, `retry`. A SQLite store in a temp folder;
+ * the "daemon" is a scheduler in this process on the same file, when there is one.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { main } from '../../src/cli/main.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
+import { sqliteStore } from '../../src/index.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+import { io } from './io.ts';
+
+
+describe('run commands on a store', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'caretaker-run-commands-'));
+  const db = join(dir, 'state.db');
+  const ids = () => sqliteStore({ path: db });
+  before(() => {
+    writeFileSync(join(dir, 'ok.mjs'), 'export default (ctx) => ({ trigger: ctx.trigger, attempt: ctx.attempt });\n');
+    writeFileSync(join(dir, 'flaky.mjs'), `import { existsSync } from 'node:fs';\nexport default () => { if (!existsSync(new URL('./fixed', import.meta.url))) throw new Error('not yet'); return 'fixed'; };\n`);
+    writeFileSync(join(dir, 'slow.mjs'), 'export default (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));\n');
+    writeFileSync(
+      join(dir, 'caretaker.config.yaml'),
+      `store: { sqlite: { path: ./state.db } }
+scheduler: { pollInterval: 200ms }
+http: { enabled: false }
+tasks:
+  ok: { schedule: { every: 1s }, run: { module: ./ok.mjs } }
+  flaky: { schedule: { every: 1h, initialDelay: 1h }, run: { module: ./flaky.mjs } }
+  slow: { schedule: { every: 1h, initialDelay: 1h }, run: { module: ./slow.mjs } }
+`,
+    );
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('trigger with no running instance says so at once, exits 1 and leaves no request behind', async () => {
+    const cli = io(dir);
+    const began = Date.now();
+    assert.equal(await main(['trigger', 'flaky', '--wait'], cli), 1);
+    assert.ok(Date.now() - began < 5_000, 'at once, not after the --wait timeout');
+    assert.match(cli.errors.join('\n'), /flaky: no instance on this store runs task "flaky"; start one \(caretaker run\), or run it here with --local/);
+    const json = io(dir);
+    assert.equal(await main(['trigger', 'flaky', '--json'], json), 1);
+    assert.equal((JSON.parse(json.lines[0] ?? '{}') as { error: { code: string } }).error.code, 'ERR_NO_INSTANCE');
+    const store = ids();
+    await store.open();
+    const poll = await store.poll({ instance: 'reader', now: Date.now(), pauseVersion: 0, retryGraceMs: 1 });
+    await store.close();
+    assert.deepEqual(poll.triggers, [], 'nothing waits for a daemon that may start days later');
+  });
+
+  it('trigger --local runs the task here, records it, and runs nothing else', async () => {
+    const cli = io(dir);
+    assert.equal(await main(['trigger', 'ok', '--local', '--json'], cli), 0);
+    const run = JSON.parse(cli.lines.at(-1) ?? '{}') as { status: string; trigger: string; instance: string; output: unknown };
+    assert.deepEqual([run.status, run.trigger, run.output], ['succeeded', 'manual', { trigger: 'manual', attempt: 1 }]);
+    assert.match(run.instance, /^cli:/);
+    const history = io(dir);
+    assert.equal(await main(['history', '--json'], history), 0);
+    const runs = JSON.parse(history.lines[0] ?? '[]') as { task: string; trigger: string }[];
+    assert.deepEqual(runs.map((r) => [r.task, r.trigger]), [['ok', 'manual']], 'no tick of the 1 s task ran in the CLI');
+  });
+
+  describe('with a running instance', () => {
+    let daemon: Daemon;
+    before(async () => {
+      daemon = await Daemon.start({ file: join(dir, 'caretaker.config.yaml'), env: {}, logger: silentLogger });
+      await new Promise((resolve) => setTimeout(resolve, 400)); // its first poll is its heartbeat
+    });
+    after(async () => daemon.stop(1_000));
+
+    it('show prints a run whole; retry runs its tick again as the next attempt, linked to it', async () => {
+      const first = io(dir);
+      assert.equal(await main(['trigger', 'flaky', '--wait', '--json'], first), 1);
+      const failed = JSON.parse(first.lines[0] ?? '{}') as { id: string; status: string };
+      assert.equal(failed.status, 'failed');
+      const shown = io(dir);
+      assert.equal(await main(['show', failed.id], shown), 0);
+      const text = shown.lines.join('\n');
+      assert.match(text, new RegExp(`^run +${failed.id}$`, 'm'));
+      assert.match(text, /^status +failed$/m);
+      assert.match(text, /^trigger +manual, attempt 1$/m);
+      assert.match(text, /^error: not yet$/m);
+      assert.match(text, /^Error: not yet\n +at /m, 'with its stack');
+      writeFileSync(join(dir, 'fixed'), '');
+      const retried = io(dir);
+      assert.equal(await main(['retry', failed.id, '--wait', '--json'], retried), 0);
+      const run = JSON.parse(retried.lines[0] ?? '{}') as { status: string; trigger: string; attempt: number; causedBy: string; output: unknown };
+      assert.deepEqual([run.status, run.trigger, run.attempt, run.causedBy, run.output], ['succeeded', 'retry', 2, failed.id, 'fixed']);
+    });
+
+    it('cancel cancels a running run wherever it runs; a finished one is refused with exit 1', async () => {
+      const requested = io(dir);
+      assert.equal(await main(['trigger', 'slow', '--json'], requested), 0);
+      const { runId } = JSON.parse(requested.lines[0] ?? '{}') as { runId: string };
+      let status = '';
+      for (let i = 0; i < 40 && status !== 'running'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        status = (await daemon.scheduler.getRun(runId))?.status ?? '';
+      }
+      const cancel = io(dir);
+      assert.equal(await main(['cancel', runId], cancel), 0, cancel.errors.join('\n'));
+      for (let i = 0; i < 40 && status !== 'cancelled'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        status = (await daemon.scheduler.getRun(runId))?.status ?? '';
+      }
+      assert.equal(status, 'cancelled');
+      const again = io(dir);
+      assert.equal(await main(['cancel', runId], again), 1);
+      assert.match(again.errors.join('\n'), /is not running \(it is cancelled\)/);
+      const unknown = io(dir);
+      assert.equal(await main(['show', 'no-such-run'], unknown), 2);
+      assert.match(unknown.errors.join('\n'), /no run with id "no-such-run"/);
+    });
+  });
+});
