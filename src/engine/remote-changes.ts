@@ -10,7 +10,7 @@ import type { RunController } from './run-controller.ts';
  * this instance's runs, paused flags, runs whose owner vanished (with their retry decision), due
  * retries and queued ticks nobody picked up.
  */
-export function applyRemoteChanges(ctx: EngineContext, jobs: JobRouter, runs: RunController, result: PollResult): void {
+export function applyRemoteChanges(ctx: EngineContext, jobs: JobRouter, runs: RunController, result: PollResult, sentAt: number): void {
   if (!ctx.running()) return;
   const now = ctx.clock.now();
   for (const trigger of result.triggers) {
@@ -20,7 +20,8 @@ export function applyRemoteChanges(ctx: EngineContext, jobs: JobRouter, runs: Ru
   for (const id of result.cancels) runs.abort(id, 'cancel');
   for (const change of result.paused) {
     const runtime = ctx.tasks.get(change.task);
-    if (runtime === undefined || runtime.paused === change.paused) continue;
+    // A pause or resume made here after this poll was sent is newer than what it reports.
+    if (runtime === undefined || runtime.paused === change.paused || runtime.pausedLocallyAt >= sentAt) continue;
     runtime.paused = change.paused;
     ctx.events.emit(change.paused ? 'task:paused' : 'task:resumed', { task: change.task });
   }

@@ -159,7 +159,7 @@ export class Scheduler {
     this.#beacon = new Beacon(pollIntervalMs, () => [...this.#tasks.keys()]);
     this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, () => this.#runs.held(), this.#beacon, (result, trip) => {
       if (result.storeNow !== undefined && this.#options.storeClock) this.#measureClock(trip.sentAt, trip.answeredAt, result.storeNow);
-      applyRemoteChanges(ctx, this.#jobs, this.#runs, result);
+      applyRemoteChanges(ctx, this.#jobs, this.#runs, result, trip.sentAt);
     });
     this.#heartbeat = new Heartbeat(host, this.#options.leaseMs, this.#runs);
     this.#pruner = new Pruner(host, this.#options.retention, PRUNE_INTERVAL_MS);
@@ -496,6 +496,7 @@ export class Scheduler {
     this.#assertRunning(paused ? 'pause' : 'resume');
     const runtime = this.#runtime(name);
     await this.#track(this.#store.setPaused(name, paused, this.#clock.now()));
+    runtime.pausedLocallyAt = this.#clock.monotonic();
     if (runtime.paused !== paused) {
       runtime.paused = paused;
       this.#events.emit(paused ? 'task:paused' : 'task:resumed', { task: name });

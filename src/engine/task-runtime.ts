@@ -52,6 +52,11 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   /** The first nominal tick not yet handled, or null when the schedule has no more. */
   nextTick: number | null = null;
   paused = false;
+  /**
+   * When (monotonic ms) `pause()` or `resume()` on this instance last set `paused`: a poll sent
+   * before that reports an older flag, which must not undo it.
+   */
+  pausedLocallyAt = Number.NEGATIVE_INFINITY;
   /** Runs of this task in progress on this instance. */
   running = 0;
   #activity: RuntimeActivity | null = null;

@@ -103,6 +103,31 @@ describe('PostgreSQL store', { skip }, () => {
     }
   });
 
+  it('replicas registering and claiming the same tasks in any order at once never deadlock', async () => {
+    if (database === null) throw new Error('no test database');
+    const stores = Array.from({ length: 6 }, () => postgresStore({ url: database!.url, schema: 'register_race' }));
+    await Promise.all(stores.map((s) => s.open()));
+    try {
+      const names = Array.from({ length: 300 }, (_, k) => `t${k}`);
+      const registrations = (order: string[]) => order.map((name) => ({ name, scheduleKey: 'k', anchor: null, paused: false }));
+      await stores[0]!.registerTasks(registrations(names), Date.now());
+      // Existing tasks: registration locks their rows, as claims do (in name order); a replica
+      // starting while others claim must take them in the same order.
+      for (let round = 0; round < 8; round++) {
+        const now = Date.now() + round;
+        await Promise.all(
+          stores.map((store, n) => {
+            const order = names.map((_, k) => names[(k * (2 * n + 3) + round) % names.length] as string);
+            if (n % 2 === 0) return store.registerTasks(registrations(order), now);
+            return store.claim(order.map((task) => ({ runId: `${task}-${round}-${n}`, task, slot: `t:${now}`, attempt: 1, trigger: 'schedule', scheduledFor: now, dueAt: now, startAt: now, instance: `i${n}`, skip: null, skippedTicks: 1, overlap: 'allow', maxConcurrent: 1_000, leaseMs: 15_000 })), now);
+          }),
+        );
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
   it('rejects bad options with the field named', () => {
     assert.throws(() => postgresStore({}), /postgresStore: url: received nothing; give exactly one of "url"/);
     assert.throws(() => postgresStore({ url: 'postgres://x', schema: 'Bad-Name' }), /schema: received "Bad-Name"; use lowercase letters/);

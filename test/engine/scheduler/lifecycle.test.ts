@@ -152,6 +152,37 @@ describe('restart and catch-up', () => {
 });
 
 describe('commands', () => {
+  it('a poll answered after a local resume does not pause the task again with its older flag', async () => {
+    const clock = createTestClock();
+    const inner = memoryStore();
+    // Polls read the store when sent and answer a second later.
+    const slowPolls: Store = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'poll') return async (...args: Parameters<Store['poll']>) => {
+          const result = await target.poll(...args);
+          await clock.sleep(1_000);
+          return result;
+        };
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const h = harness({ clock, store: slowPolls, pollInterval: '5s' });
+    h.scheduler.add({ name: 't', schedule: { every: '1h' }, handler: () => {} });
+    await h.scheduler.start();
+    await clock.advance(2_000);
+    await inner.setPaused('t', true, clock.now()); // another replica pauses: this one polls at once
+    await clock.advance(100);
+    await h.scheduler.resume('t'); // resumed here while that poll is on its way back
+    await clock.advance(1_000); // that poll has answered; the next (asked by the resume) has not yet
+    assert.equal(h.scheduler.task('t')?.paused, false);
+    await clock.advance(10_000);
+    assert.equal(h.scheduler.task('t')?.paused, false, 'and later polls agree');
+    const stopping = h.scheduler.stop({ timeout: 0 });
+    await clock.advance(2_000); // the poll in flight answers
+    await stopping;
+  });
+
   it('retry runs a finished run\'s tick again as its next attempt, linked to it, on whichever replica runs the task', async () => {
     const clock = createTestClock();
     const store = memoryStore();

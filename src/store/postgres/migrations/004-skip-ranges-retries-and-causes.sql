@@ -1,4 +1,6 @@
 -- Schema version 4.
+-- Registration locks task rows in name order, as claims do: in registration order, two replicas
+-- registering while another claims could deadlock (seen: a replica failing its start).
 -- A skip record that stands for several missed ticks is claimed on its first tick's slot (the
 -- same for every replica coming back from one outage) and moves the task's cursor past its
 -- newest tick (`throughTick`), so no replica plans those ticks again.
@@ -79,5 +81,36 @@ BEGIN
       FROM caretaker_runs r WHERE r.retry_at IS NOT NULL AND r.retry_at <= retries_before AND NOT EXISTS (
         SELECT 1 FROM caretaker_runs s WHERE s.task = r.task AND s.slot = r.slot AND s.attempt = r.attempt + 1)),
     'queued', handed_over);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION caretaker_register(registrations jsonb, now bigint) RETURNS TABLE (i integer, state jsonb)
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+  reg record;
+  t caretaker_tasks;
+BEGIN
+  FOR reg IN SELECT e.value AS v, e.ordinality::integer AS n FROM jsonb_array_elements(registrations) WITH ORDINALITY e
+      ORDER BY e.value->>'name', e.ordinality LOOP
+    i := reg.n;
+    INSERT INTO caretaker_tasks (name, schedule_key, anchor, since, paused)
+      VALUES (reg.v->>'name', reg.v->>'scheduleKey', (reg.v->>'anchor')::bigint, now, (reg.v->>'paused')::boolean)
+      ON CONFLICT (name) DO NOTHING;
+    IF FOUND THEN
+      state := NULL;
+      RETURN NEXT;
+      CONTINUE;
+    END IF;
+    SELECT * INTO t FROM caretaker_tasks WHERE name = reg.v->>'name' FOR UPDATE;
+    IF t.schedule_key <> reg.v->>'scheduleKey' THEN
+      UPDATE caretaker_tasks SET schedule_key = reg.v->>'scheduleKey', anchor = (reg.v->>'anchor')::bigint, since = now, last_tick = NULL
+        WHERE name = t.name RETURNING * INTO t;
+    END IF;
+    state := jsonb_build_object(
+      'task', to_jsonb(t),
+      'lastRun', (SELECT to_jsonb(r) FROM caretaker_runs r WHERE r.id = t.last_run_id),
+      'lastSuccess', (SELECT to_jsonb(r) FROM caretaker_runs r WHERE r.id = t.last_success_id));
+    RETURN NEXT;
+  END LOOP;
 END;
 $$;
