@@ -41,7 +41,14 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal
 /** Runs a command in its own session (and process group); resolves with its exit code (128 + n for signal n, like a shell). */
 function run(command: string, args: readonly string[], options: { signalGroup: boolean }): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    // An IPC channel to the daemon: if this launcher is killed outright (SIGKILL of npm's process
+    // group, which its own session escapes), the channel closes and the daemon stops itself.
+    const child = spawn(command, args, {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true,
+      env: { ...process.env, CARETAKER_STOP_WITH_PARENT: '1' },
+    });
     current = { child, signalGroup: options.signalGroup };
     child.on('error', (error) => {
       process.stderr.write(`npm start: could not run ${command}: ${error.message}\n`);

@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from './commands/run.ts';
 import type { CliIo } from './context.ts';
@@ -46,7 +46,24 @@ export async function seedDemoData(dir: string): Promise<void> {
 export const DEMO_HELP = `Usage: caretaker demo [--stop-timeout DURATION] [--log-level LEVEL] [--log-format pretty|json|auto]
 
 Runs the daemon on the demo config (examples/demo/caretaker.config.yaml) and a demo data folder
-it creates beside it on first use. Takes the options of caretaker run; Ctrl-C stops it.`;
+it creates beside it on first use (from an installed package: in ./caretaker-demo). Takes the
+options of caretaker run; Ctrl-C stops it.`;
+
+/**
+ * The demo config to run: the repository's own in a clone (`npm start`); from an installed
+ * package, a copy in `./caretaker-demo`, so the demo writes its data there and not inside
+ * node_modules.
+ */
+function demoConfig(cwd: string): string {
+  if (!CONFIG.split(sep).includes('node_modules')) return CONFIG;
+  const dir = join(cwd, 'caretaker-demo');
+  const copy = join(dir, 'caretaker.config.yaml');
+  if (!existsSync(copy)) {
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(CONFIG, copy);
+  }
+  return copy;
+}
 
 /** `caretaker demo`: seeds the demo data beside the demo config and runs the daemon on it. */
 export async function runDemo(argv: readonly string[], io: CliIo): Promise<number> {
@@ -56,7 +73,8 @@ export async function runDemo(argv: readonly string[], io: CliIo): Promise<numbe
     io.out(DEMO_HELP);
     return 0;
   }
-  await seedDemoData(join(CONFIG, '..', 'data'));
-  io.err(`caretaker demo: config ${CONFIG}; Ctrl-C stops it`);
-  return runCommand(['--config', CONFIG, ...argv], io);
+  const config = demoConfig(io.cwd);
+  await seedDemoData(join(config, '..', 'data'));
+  io.err(`caretaker demo: config ${config}; Ctrl-C stops it`);
+  return runCommand(['--config', config, ...argv], io);
 }

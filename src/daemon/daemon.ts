@@ -112,7 +112,13 @@ export interface PreparedDaemon {
  * reload call it too, so none of them can accept a config that `run` refuses. Throws one
  * {@link InvalidOptionError} with every problem.
  */
-export async function prepareDaemon(options: { readonly file: string; readonly env?: NodeJS.ProcessEnv | undefined; readonly fresh?: boolean }): Promise<PreparedDaemon> {
+export async function prepareDaemon(options: {
+  readonly file: string;
+  readonly env?: NodeJS.ProcessEnv | undefined;
+  readonly fresh?: boolean;
+  /** Build only these tasks' handlers (`trigger --local`): a broken module of another task does not matter then. */
+  readonly only?: readonly string[];
+}): Promise<PreparedDaemon> {
   const config = loadConfig({ file: options.file, ...(options.env !== undefined ? { env: options.env } : {}) });
   const issues: OptionIssue[] = [];
   const { host = DEFAULT_HTTP.host, token, enabled } = config.http;
@@ -120,7 +126,7 @@ export async function prepareDaemon(options: { readonly file: string; readonly e
   if (enabled !== false && token === undefined && !isLoopback(host)) {
     issues.push({ path: 'http.token', received: 'nothing', fix: `set a token (at least 16 characters) to listen on ${host}, or use host 127.0.0.1` });
   }
-  const specs = config.tasks.map((spec) => withDefaults(config, spec));
+  const specs = config.tasks.filter((spec) => options.only === undefined || options.only.includes(spec.name)).map((spec) => withDefaults(config, spec));
   let definitions: TaskDefinition[] = [];
   try {
     definitions = await taskDefinitions(specs, { fresh: options.fresh === true });

@@ -20,7 +20,7 @@ export interface ProgressEvent {
 }
 
 /** Where an error that no caller could catch happened. */
-export type ErrorContext = 'store' | 'listener' | 'progress' | 'output';
+export type ErrorContext = 'store' | 'listener' | 'progress' | 'output' | 'tracing';
 
 /**
  * Every event a scheduler emits, with its payload type. Subscribe with `scheduler.on(name, fn)`.

@@ -28,6 +28,8 @@ export interface HousekeepingHost {
 export class Beacon {
   readonly #pollIntervalMs: number;
   readonly #names: () => string[];
+  /** Tells this process's task lists apart from another process's of the same instance name. */
+  readonly #nonce = Math.random().toString(36).slice(2, 10);
   #version = 0;
   #delivered = -1;
 
@@ -44,11 +46,17 @@ export class Beacon {
   /** The beat for the next poll, and its version, to confirm with {@link delivered} once the poll succeeded. */
   next(): { readonly beat: InstanceBeat; readonly version: number } {
     const version = this.#version;
-    return { beat: { pollIntervalMs: this.#pollIntervalMs, tasks: version === this.#delivered ? null : this.#names() }, version };
+    const tasks = version === this.#delivered ? null : this.#names();
+    return { beat: { pollIntervalMs: this.#pollIntervalMs, tasks, tasksToken: `${this.#nonce}:${version}` }, version };
   }
 
-  delivered(version: number): void {
-    this.#delivered = Math.max(this.#delivered, version);
+  /**
+   * The poll with the beat of `version` succeeded. `current` false: the store holds another
+   * process's task list under this name; the next beat sends this one's again.
+   */
+  delivered(version: number, current = true): void {
+    if (current) this.#delivered = Math.max(this.#delivered, version);
+    else this.#delivered = -1;
   }
 }
 
@@ -115,7 +123,7 @@ export class Poller {
       .track(this.#host.store.poll(request))
       .then(
         (result) => {
-          this.#beacon.delivered(version);
+          this.#beacon.delivered(version, result.tasksCurrent !== false);
           if (!this.#running) return;
           this.#pauseVersion = result.pauseVersion;
           this.#apply(result, { sentAt, answeredAt: this.#host.monotonic() });

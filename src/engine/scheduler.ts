@@ -22,7 +22,7 @@ import { resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
 import { storeBackoff } from './retry.ts';
 import { TaskRuntime } from './task-runtime.ts';
 import { StoreClock } from './store-clock.ts';
-import { noTracer, type RunTracer } from './tracing.ts';
+import { guardedTracer, noTracer, type RunTracer } from './tracing.ts';
 import { TickPlanner } from './tick-planner.ts';
 import { timerEntry, TimerQueue } from './timer-queue.ts';
 
@@ -87,13 +87,14 @@ export class Scheduler {
   #stopPromise: Promise<StopReport> | null = null;
   #starting: Promise<void> | null = null;
   #clockSkewed = false;
+  #warnedSharedName = false;
 
   constructor(options: SchedulerOptions = {}) {
     this.#options = resolveSchedulerOptions(options);
     this.#store = options.store ?? memoryStore();
     this.#clock = new StoreClock(options.clock ?? systemClock);
     this.#logger = options.logger ?? silentLogger;
-    this.#tracer = typeof options.tracing === 'object' ? options.tracing : noTracer;
+    this.#tracer = guardedTracer(typeof options.tracing === 'object' ? options.tracing : noTracer, (error) => this.#reportError(error, 'tracing'));
     this.instance = options.instance ?? `caretaker-${uuidv7().slice(-12)}`;
     this.#events = new TypedEmitter((error, event) => {
       this.#logger.error({ err: error, event }, 'event listener threw');
@@ -159,6 +160,10 @@ export class Scheduler {
     this.#beacon = new Beacon(pollIntervalMs, () => [...this.#tasks.keys()]);
     this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, () => this.#runs.held(), this.#beacon, (result, trip) => {
       if (result.storeNow !== undefined && this.#options.storeClock) this.#measureClock(trip.sentAt, trip.answeredAt, result.storeNow);
+      if (result.tasksCurrent === false && !this.#warnedSharedName) {
+        this.#warnedSharedName = true;
+        this.#logger.warn({ instance: this.instance }, `another process uses the instance name "${this.instance}": give each instance its own name (scheduler.instance), or the CLI may misjudge which tasks run`);
+      }
       applyRemoteChanges(ctx, this.#jobs, this.#runs, result, trip.sentAt);
     });
     this.#heartbeat = new Heartbeat(host, this.#options.leaseMs, this.#runs);

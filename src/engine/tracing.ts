@@ -38,3 +38,53 @@ const NO_SPAN: RunSpan = {
 
 /** A tracer that records nothing. */
 export const noTracer: RunTracer = { start: () => NO_SPAN };
+
+/**
+ * A tracer whose failures cost only the span, never the run: a throwing SDK (start, run, end)
+ * is reported and the handler runs, and its result counts, as without tracing.
+ */
+export function guardedTracer(tracer: RunTracer, report: (error: unknown) => void): RunTracer {
+  if (tracer === noTracer) return tracer;
+  return {
+    ...(tracer.ready !== undefined ? { ready: () => tracer.ready?.().catch(report) ?? Promise.resolve() } : {}),
+    start(run) {
+      let span: RunSpan;
+      try {
+        span = tracer.start(run);
+      } catch (error) {
+        report(error);
+        return NO_SPAN;
+      }
+      return {
+        run<T>(fn: () => T): T {
+          let called = false;
+          let outcome: { readonly value: T } | { readonly error: unknown } | null = null;
+          try {
+            span.run(() => {
+              called = true;
+              try {
+                outcome = { value: fn() };
+              } catch (error) {
+                outcome = { error };
+              }
+            });
+          } catch (error) {
+            report(error);
+          }
+          // The tracer failed before calling the handler: call it without the span.
+          if (!called) return fn();
+          const settled = outcome as unknown as { readonly value: T } | { readonly error: unknown };
+          if ('error' in settled) throw settled.error;
+          return settled.value;
+        },
+        end(status, error, endedAt) {
+          try {
+            span.end(status, error, endedAt);
+          } catch (failure) {
+            report(failure);
+          }
+        },
+      };
+    },
+  };
+}

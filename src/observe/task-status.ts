@@ -37,13 +37,25 @@ export interface TickOutcomes {
  * Counts ticks, not attempts: a tick that failed once and succeeded on retry is one success,
  * since that is what the schedule asked for and got. A tick is decided by its last attempt
  * (the one with the highest `attempt`); it has not finished while that attempt runs or while a
- * retry of it is due (`retryAt` set).
+ * retry of it is due (`retryAt` set). A person's retry (`retry RUN`) has a slot of its own but
+ * redoes the tick of the run it names (`causedBy`), so it counts as that tick's next attempt.
  */
 export function tickOutcomes(runs: readonly RunRecord[]): TickOutcomes {
+  const byId = new Map(runs.map((run) => [run.id, run]));
+  const tickOf = (run: RunRecord): string => {
+    let origin = run;
+    // Follows retries of retries back to the tick; bounded in case of a cycle in bad data.
+    for (let hops = 0; origin.trigger === 'retry' && origin.causedBy !== null && hops < 100; hops++) {
+      const cause = byId.get(origin.causedBy);
+      if (cause === undefined) break;
+      origin = cause;
+    }
+    return `${origin.task}\u0000${origin.slot}`;
+  };
   const last = new Map<string, RunRecord>();
   for (const run of runs) {
     if (run.status === 'skipped') continue;
-    const key = `${run.task}\u0000${run.slot}`;
+    const key = tickOf(run);
     const seen = last.get(key);
     if (seen === undefined || run.attempt > seen.attempt) last.set(key, run);
   }

@@ -71,6 +71,9 @@ export interface Store {
   /** Records a manual trigger; any instance that runs the task may take it. */
   requestTrigger(trigger: TriggerRequest): Promise<void>;
 
+  /** Withdraws a trigger no instance has taken yet; false when it was taken already (or never made). */
+  withdrawTrigger(id: string): Promise<boolean>;
+
   /** Asks the owner of a running run to cancel it. */
   requestCancel(runId: string, now: number): Promise<'requested' | 'not-running' | 'not-found'>;
 
@@ -272,6 +275,12 @@ export interface InstanceBeat {
   readonly pollIntervalMs: number;
   /** The names of the tasks it runs, when they changed since its last poll (the first one included); else null. */
   readonly tasks: readonly string[] | null;
+  /**
+   * Identifies this process's current task list. When the stored list carries another token,
+   * another process of the same instance name wrote it: the poll says so
+   * ({@link PollResult.tasksCurrent}) and the instance sends its list again.
+   */
+  readonly tasksToken: string;
 }
 
 /** An instance as the store last heard of it. */
@@ -327,6 +336,8 @@ export interface PollResult {
   readonly queued: readonly QueuedTick[];
   /** The store's clock while it answered, from stores that have {@link Store.storeTime}. */
   readonly storeNow?: number;
+  /** With a beat: false when the stored task list of this instance is not the one it last sent. */
+  readonly tasksCurrent?: boolean;
 }
 
 export type StoreSignal = 'trigger' | 'cancel' | 'pause';

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.ts';
 import { Daemon } from '../../src/daemon/daemon.ts';
@@ -53,6 +54,26 @@ tasks:
     assert.deepEqual(poll.triggers, [], 'nothing waits for a daemon that may start days later');
   });
 
+  it('trigger --wait for an instance that died (still in its liveness window): the request is withdrawn once it is gone, exit 1', async () => {
+    const store = ids();
+    await store.open();
+    try {
+      // An instance that polled once, half a second apart, and then died (kill -9).
+      await store.poll({ instance: 'ghost', now: Date.now(), pauseVersion: 0, retryGraceMs: 1, beat: { pollIntervalMs: 500, tasks: ['flaky'], tasksToken: 'ghost:0' } });
+      const cli = io(dir);
+      const began = Date.now();
+      assert.equal(await main(['trigger', 'flaky', '--wait', '--json'], cli), 1);
+      assert.ok(Date.now() - began < 6_000, `noticed within seconds (${Date.now() - began} ms), not at the 10 m timeout`);
+      const { error } = JSON.parse(cli.lines.at(-1) ?? '{}') as { error: { code: string; message: string } };
+      assert.equal(error.code, 'ERR_NO_INSTANCE');
+      assert.match(error.message, /withdrawn: no running instance runs task "flaky" \(last: ghost, seen/);
+      const poll = await store.poll({ instance: 'reader', now: Date.now(), pauseVersion: 0, retryGraceMs: 1 });
+      assert.deepEqual(poll.triggers, [], 'nothing left to run when a daemon starts days later');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('trigger --local runs the task here, records it, and runs nothing else', async () => {
     const cli = io(dir);
     assert.equal(await main(['trigger', 'ok', '--local', '--json'], cli), 0);
@@ -63,6 +84,31 @@ tasks:
     assert.equal(await main(['history', '--json'], history), 0);
     const runs = JSON.parse(history.lines[0] ?? '[]') as { task: string; trigger: string }[];
     assert.deepEqual(runs.map((r) => [r.task, r.trigger]), [['ok', 'manual']], 'no tick of the 1 s task ran in the CLI');
+  });
+
+  it('trigger --local: a signal stops the run gracefully, recorded interrupted; a task whose module is broken elsewhere does not matter', async () => {
+    writeFileSync(join(dir, 'broken.mjs'), 'throw new Error("this module is broken");\n');
+    writeFileSync(join(dir, 'local.yaml'), `store: { sqlite: { path: ./state.db } }
+http: { enabled: false }
+tasks:
+  slow: { schedule: { every: 1h, initialDelay: 1h }, run: { module: ./slow.mjs } }
+  broken: { schedule: { every: 1h }, run: { module: ./broken.mjs } }
+`);
+    const signals = new EventEmitter();
+    const cli = io(dir);
+    const running = main(['trigger', 'slow', '--local', '--json', '--config', 'local.yaml'], cli, signals);
+    // The handler waits for its abort signal: once it runs, a SIGINT stops it.
+    const store = ids();
+    await store.open();
+    try {
+      for (let i = 0; i < 50 && (await store.listRuns({ task: 'slow', status: 'running', limit: 1 })).runs.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await store.close();
+    }
+    signals.emit('SIGINT');
+    assert.equal(await running, 1);
+    const run = JSON.parse(cli.lines.at(-1) ?? '{}') as { status: string; error: { code: string } };
+    assert.deepEqual([run.status, run.error.code], ['interrupted', 'ERR_SHUTDOWN']);
   });
 
   describe('with a running instance', () => {
@@ -91,6 +137,18 @@ tasks:
       assert.equal(await main(['retry', failed.id, '--wait', '--json'], retried), 0);
       const run = JSON.parse(retried.lines[0] ?? '{}') as { status: string; trigger: string; attempt: number; causedBy: string; output: unknown };
       assert.deepEqual([run.status, run.trigger, run.attempt, run.causedBy, run.output], ['succeeded', 'retry', 2, failed.id, 'fixed']);
+    });
+
+    it('trigger --local while a run of the task is in progress elsewhere: the tick is recorded skipped, said so, exit 1', async () => {
+      const requested = io(dir);
+      assert.equal(await main(['trigger', 'slow', '--json'], requested), 0);
+      const { runId } = JSON.parse(requested.lines[0] ?? '{}') as { runId: string };
+      for (let i = 0; i < 40 && (await daemon.scheduler.getRun(runId))?.status !== 'running'; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      const local = io(dir);
+      assert.equal(await main(['trigger', 'slow', '--local', '--json'], local), 1);
+      const run = JSON.parse(local.lines.at(-1) ?? '{}') as { status: string; skipReason: string };
+      assert.deepEqual([run.status, run.skipReason], ['skipped', 'overlap']);
+      await daemon.scheduler.cancel(runId);
     });
 
     it('cancel cancels a running run wherever it runs; a finished one is refused with exit 1', async () => {

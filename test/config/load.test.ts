@@ -90,6 +90,18 @@ tasks:
     assert.deepEqual(config.store, { kind: 'postgres', options: { url: 'postgres://u@h/db' } });
   });
 
+  it('an override keeps text where the field is text (a token or an instance of digits), and a variable that sets nothing is refused', () => {
+    const config = load('http: { port: 7070 }\n', { CARETAKER_HTTP_TOKEN: '0012345678901234567890', CARETAKER_SCHEDULER_INSTANCE: '7', CARETAKER_HTTP_ENABLED: 'false' });
+    assert.equal(config.http.token, '0012345678901234567890');
+    assert.equal(config.scheduler.instance, '7');
+    assert.equal(config.http.enabled, false);
+    assert.deepEqual(problems('http: { port: 7070 }\n', { CARETAKER_HTTP_PROT: '9000', CARETAKER_DEFAULTS_TIMEOUT: '30s', CARETAKER_TOKEN: 'not an override', CARETAKER_SCHEDULER_STOP_TIMEOUT: '30' }), [
+      'CARETAKER_HTTP_PROT: received "9000"; no such field can be set from the environment; did you mean CARETAKER_HTTP_PORT?',
+      'CARETAKER_DEFAULTS_TIMEOUT: received "30s"; defaults cannot be set from the environment; set it in the config file (or use ${VAR} there)',
+      'scheduler.stopTimeout: received "30"; a duration in a config file needs a unit; write "30s" (seconds), "30m", "30h" or "30d"',
+    ]);
+  });
+
   it('invalid YAML names the line and column', () => {
     const lines = problems('tasks:\n  a: [\n');
     assert.ok(lines.length >= 1);

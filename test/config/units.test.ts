@@ -109,7 +109,7 @@ describe('units in config files', () => {
 
   it('CARETAKER_* overrides need a unit too', () => {
     const found = issues('store: memory\n', { CARETAKER_HISTORY_MAX_AGE: '30', CARETAKER_SCHEDULER_LEASE: '15', CARETAKER_SCHEDULER_POLL_INTERVAL: '5s' });
-    assert.deepEqual(found.map((i) => `${i.path}: ${i.received}`), ['history.maxAge: 30', 'scheduler.lease: 15']);
+    assert.deepEqual(found.map((i) => `${i.path}: ${i.received}`), ['history.maxAge: "30"', 'scheduler.lease: "15"']);
     for (const issue of found) assert.match(issue.fix, /needs a unit/);
   });
 

@@ -6,7 +6,8 @@ import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpa
 import { createScheduler, memoryStore } from '../../src/index.ts';
 import { openTelemetryTracer } from '../../src/observe/otel.ts';
 import { createTestClock } from '../../src/testing/index.ts';
-import { T0 } from '../helpers.ts';
+import type { RunTracer } from '../../src/engine/tracing.ts';
+import { harness, T0 } from '../helpers.ts';
 
 /** A scheduler on a test clock with two tasks: one makes a span of its own, one fails once and then succeeds. */
 async function runTasks(tracing?: boolean): Promise<void> {
@@ -86,6 +87,29 @@ describe('OpenTelemetry', () => {
     exporter.reset();
     await runTasks(false);
     assert.deepEqual(exporter.getFinishedSpans().filter((s) => s.name.startsWith('caretaker.')), []);
+  });
+
+  it('a tracer that throws costs only the span: the handler runs, its result counts, the failure is an error event', async () => {
+    for (const where of ['start', 'run', 'end'] as const) {
+      const fail = () => {
+        throw new Error(`${where} boom`);
+      };
+      const broken: RunTracer = {
+        start: () => (where === 'start' ? fail() : { run: (fn) => (where === 'run' ? fail() : fn()), end: () => (where === 'end' ? fail() : undefined) }),
+      };
+      const h = harness({ tracing: broken });
+      let calls = 0;
+      h.scheduler.add({ name: 'ok', schedule: { every: '1h' }, handler: () => ({ calls: ++calls }) });
+      h.scheduler.add({ name: 'fails', schedule: { every: '1h' }, handler: () => { throw new Error('its own failure'); } });
+      await h.scheduler.start();
+      await h.clock.advance(0);
+      await h.scheduler.onIdle();
+      await h.scheduler.stop();
+      const byTask = new Map(h.finished.map((r) => [r.task, r]));
+      assert.deepEqual([byTask.get('ok')?.status, byTask.get('ok')?.output], ['succeeded', { calls: 1 }], `${where}: the handler ran once`);
+      assert.deepEqual([byTask.get('fails')?.status, byTask.get('fails')?.error?.message], ['failed', 'its own failure'], `${where}: its own error, not the tracer's`);
+      assert.ok(h.errors.some((e) => (e as Error).message === `${where} boom`), `${where}: reported`);
+    }
   });
 
   it('without the API installed, runs run and nothing is traced', async () => {

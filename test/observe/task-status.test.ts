@@ -6,8 +6,8 @@ import { TaskStatusReader, tickOutcomes } from '../../src/observe/task-status.ts
 import { createTestClock } from '../../src/testing/index.ts';
 
 /** A run record with only what tickOutcomes reads set on purpose. */
-function run(slot: string, attempt: number, status: RunRecord['status'], retryAt: Date | null = null, task = 'job'): RunRecord {
-  return { id: `${slot}/${attempt}`, task, slot, attempt, status, retryAt } as RunRecord;
+function run(slot: string, attempt: number, status: RunRecord['status'], retryAt: Date | null = null, task = 'job', causedBy: string | null = null): RunRecord {
+  return { id: `${slot}/${attempt}`, task, slot, attempt, status, retryAt, trigger: causedBy === null ? 'schedule' : 'retry', causedBy } as RunRecord;
 }
 
 describe('success rate counts ticks', () => {
@@ -26,6 +26,12 @@ describe('success rate counts ticks', () => {
     assert.deepEqual(tickOutcomes([run('t:1', 2, 'running'), run('t:1', 1, 'failed', new Date(5))]), { finished: 0, succeeded: 0 });
     assert.deepEqual(tickOutcomes([run('t:2', 1, 'failed', new Date(5))]), { finished: 0, succeeded: 0 });
     assert.deepEqual(tickOutcomes([run('t:3', 1, 'skipped')]), { finished: 0, succeeded: 0 });
+  });
+
+  it("a person's retry (retry RUN, a slot of its own) counts as the next attempt of the tick it redoes", () => {
+    const runs = [run('t:1', 1, 'failed'), run('m:r1', 2, 'failed', null, 'job', 't:1/1'), run('m:r2', 3, 'succeeded', null, 'job', 'm:r1/2')];
+    assert.deepEqual(tickOutcomes(runs), { finished: 1, succeeded: 1 });
+    assert.deepEqual(tickOutcomes([run('m:r3', 2, 'succeeded', null, 'job', 'gone-from-the-window')]), { finished: 1, succeeded: 1 }, 'its cause out of sight: a tick of its own');
   });
 
   it('ticks are told apart by slot (a manual run is its own tick) and by task', () => {

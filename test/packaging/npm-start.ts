@@ -79,35 +79,44 @@ async function until<T>(what: string, timeoutMs: number, probe: () => T | undefi
   }
 }
 
+/** `npm start` in a process group of its own on a free port; `stop` is how the test ends it. */
+async function startAndStop(stop: (npmPid: number) => void): Promise<void> {
+  const port = await freePort();
+  const npm = spawn('npm', ['start'], { cwd: ROOT, env: { ...process.env, CARETAKER_HTTP_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  npm.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  npm.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const npmPid = npm.pid ?? assert.fail('npm did not start');
+  let daemon: number | undefined;
+  try {
+    await until('the dashboard to answer', 120_000, async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      return res?.ok === true ? true : undefined;
+    });
+    daemon = await until('the daemon process', 10_000, () => descendants(npmPid).find(({ argv }) => argv[1]?.endsWith('caretaker.js') === true && argv[2] === 'demo')?.pid);
+
+    stop(npmPid);
+
+    await until('npm to exit', 60_000, () => (npm.exitCode !== null || npm.signalCode !== null ? true : undefined));
+    await until(`the daemon (pid ${daemon}) to exit`, 60_000, () => (alive(daemon as number) ? undefined : true));
+    assert.equal(await portIsFree(port), true, `port ${port} is still taken`);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nnpm start printed:\n${output.slice(-3000)}`, { cause: error });
+  } finally {
+    // A failed run must not leave a daemon behind.
+    for (const pid of [daemon, npmPid]) if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+    // A surviving descendant holds these pipes open: the test must end all the same.
+    npm.stdout.destroy();
+    npm.stderr.destroy();
+  }
+}
+
 describe('npm start', { skip: process.platform === 'linux' ? false : 'reads /proc to find the daemon: Linux only' }, () => {
   it('kill -TERM of the npm process stops the daemon and frees its port', { timeout: 180_000 }, async () => {
-    const port = await freePort();
-    const npm = spawn('npm', ['start'], { cwd: ROOT, env: { ...process.env, CARETAKER_HTTP_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    npm.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    npm.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const npmPid = npm.pid ?? assert.fail('npm did not start');
-    let daemon: number | undefined;
-    try {
-      await until('the dashboard to answer', 120_000, async () => {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-        return res?.ok === true ? true : undefined;
-      });
-      daemon = await until('the daemon process', 10_000, () => descendants(npmPid).find(({ argv }) => argv[1]?.endsWith('caretaker.js') === true && argv[2] === 'demo')?.pid);
+    await startAndStop((npmPid) => process.kill(npmPid, 'SIGTERM'));
+  });
 
-      process.kill(npmPid, 'SIGTERM');
-
-      await until('npm to exit', 60_000, () => (npm.exitCode !== null || npm.signalCode !== null ? true : undefined));
-      await until(`the daemon (pid ${daemon}) to exit`, 60_000, () => (alive(daemon as number) ? undefined : true));
-      assert.equal(await portIsFree(port), true, `port ${port} is still taken`);
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\nnpm start printed:\n${output.slice(-3000)}`, { cause: error });
-    } finally {
-      // A failed run must not leave a daemon behind.
-      for (const pid of [daemon, npmPid]) if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
-      // A surviving descendant holds these pipes open: the test must end all the same.
-      npm.stdout.destroy();
-      npm.stderr.destroy();
-    }
+  it("SIGKILL of npm's whole process group (a CI cancel, timeout -s KILL) still stops the daemon", { timeout: 180_000 }, async () => {
+    await startAndStop((npmPid) => process.kill(-npmPid, 'SIGKILL'));
   });
 });

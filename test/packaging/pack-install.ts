@@ -8,7 +8,7 @@
  * running beside it read. `npm run test:packaging` (and CI) runs it.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -129,6 +129,25 @@ describe('the packed package', { timeout: 600_000 }, () => {
     const lines = next.stdout.trim().split('\n');
     assert.equal(lines.length, 2, next.stdout);
     for (const line of lines) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+  });
+
+  it('runs the demo from the installed package, writing its data in ./caretaker-demo, nothing inside node_modules', async () => {
+    const bin = join(consumer, 'node_modules', '.bin', 'caretaker');
+    const withNode = env({ PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, CARETAKER_HTTP_PORT: '0' });
+    const demo = spawn(bin, ['demo', '--log-format', 'json'], { cwd: consumer, env: withNode, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    demo.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    demo.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!output.includes('caretaker running') && Date.now() < deadline && demo.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(output.includes('caretaker running'), output);
+    } finally {
+      demo.kill('SIGTERM');
+      await new Promise((resolve) => demo.once('exit', resolve));
+    }
+    assert.ok(existsSync(join(consumer, 'caretaker-demo', 'data', 'app.db')), 'the demo data is in ./caretaker-demo');
+    assert.equal(existsSync(join(consumer, 'node_modules', 'caretaker', 'examples', 'demo', 'data')), false, 'nothing written inside node_modules');
   });
 
   it('type-checks in a strict consumer without skipLibCheck, under nodenext and bundler resolution', async () => {

@@ -167,6 +167,14 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.deepEqual(after.triggers.map((t) => t.id), ['plain-1'], 'the retry request is consumed by its claim');
       });
 
+      it('a trigger nobody took can be withdrawn; a taken one cannot', async () => {
+        await store.requestTrigger({ id: 'w1', task: 't', requestedAt: at(1) });
+        await store.requestTrigger({ id: 'w2', task: 't', requestedAt: at(1) });
+        started(await claim1({ runId: 'w2', slot: 'm:w2', trigger: 'manual', scheduledFor: at(1), dueAt: at(1) }, at(2)));
+        assert.deepEqual([await store.withdrawTrigger('w1'), await store.withdrawTrigger('w1'), await store.withdrawTrigger('w2'), await store.withdrawTrigger('never')], [true, false, false, false]);
+        assert.deepEqual((await store.poll({ instance: 'i1', now: at(3), pauseVersion: 0, retryGraceMs: LEASE })).triggers, []);
+      });
+
       it('manual slots do not move the cursor and consume their trigger', async () => {
         await store.requestTrigger({ id: 'trig-1', task: 't', requestedAt: at(5) });
         let poll = await store.poll({ instance: 'i1', now: at(5), pauseVersion: 0, retryGraceMs: LEASE });
@@ -352,8 +360,8 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
 
     describe('instances', () => {
       it('a poll is a heartbeat: the instance, its tasks (sent when they change), seen, retired, restarted, pruned', async () => {
-        const poll = (instance: string, now: number, tasks: string[] | null, pollIntervalMs = 1_000) =>
-          store.poll({ instance, now, pauseVersion: 0, retryGraceMs: LEASE, beat: { pollIntervalMs, tasks } });
+        const poll = (instance: string, now: number, tasks: string[] | null, pollIntervalMs = 1_000, tasksToken = `${instance}-process`) =>
+          store.poll({ instance, now, pauseVersion: 0, retryGraceMs: LEASE, beat: { pollIntervalMs, tasks, tasksToken } });
         await poll('b', at(1), ['t', 'u']);
         await poll('a', at(2), ['x'], 5_000);
         await poll('b', at(3), null);
@@ -373,6 +381,11 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal(instanceAlive(list[0]!, at(8)), false, 'a stopped instance is not alive');
         await poll('a', at(9), ['y']);
         assert.deepEqual(view(await store.listInstances()).slice(0, 1), [['a', at(9), at(9), 1_000, ['y'], null]], 'back under the same name: started anew');
+        // Two processes under one name: a beat without tasks learns the stored list is another's.
+        assert.equal((await poll('a', at(10), null)).tasksCurrent, true);
+        assert.equal((await poll('a', at(10), ['z'], 1_000, 'impostor')).tasksCurrent, true);
+        assert.equal((await poll('a', at(11), null)).tasksCurrent, false, 'the list stored is not this process\'s');
+        assert.equal((await poll('a', at(12), ['y'])).tasksCurrent, true, 'sent again, it is');
         await store.prune({ maxAgeMs: Infinity, maxPerTask: 1_000 }, at(3) + 86_400_000 + 1, 100);
         assert.deepEqual((await store.listInstances()).map((i) => i.instance), ['a'], 'unseen for a day: pruned');
       });

@@ -128,6 +128,19 @@ describe('PostgreSQL store', { skip }, () => {
     }
   });
 
+  it('a server that cannot be used is one clear ERR_STORE error naming it and the fix, not a driver stack', async () => {
+    if (database === null) throw new Error('no test database');
+    const refused = postgresStore({ url: 'postgres://someone:secret@127.0.0.1:1/app' });
+    await assert.rejects(refused.open(), (e: unknown) => {
+      assert.equal((e as { code?: string }).code, 'ERR_STORE');
+      assert.match((e as Error).message, /^postgresStore: cannot use PostgreSQL at 127\.0\.0\.1:1\/app as someone: nothing listens there: start PostgreSQL, or fix the host and port in the URL \(ECONNREFUSED/);
+      assert.doesNotMatch((e as Error).message, /secret/, 'never the password');
+      return true;
+    });
+    const missing = postgresStore({ url: database.url.replace(/\/[^/]+$/, '/no_such_database_here') });
+    await assert.rejects(missing.open(), /the database does not exist: create it \(createdb\), or fix the database name in the URL \(3D000/);
+  });
+
   it('rejects bad options with the field named', () => {
     assert.throws(() => postgresStore({}), /postgresStore: url: received nothing; give exactly one of "url"/);
     assert.throws(() => postgresStore({ url: 'postgres://x', schema: 'Bad-Name' }), /schema: received "Bad-Name"; use lowercase letters/);

@@ -4,7 +4,7 @@ import { uuidv7 } from '../../util/ids.ts';
 import { type CliIo, CONFIG_OPTIONS, commandConfig, withStore } from '../context.ts';
 import { UsageError } from '../usage-error.ts';
 import { existingRun, runArgument } from './run-arg.ts';
-import { awaitRun, printRunResult, whoRuns } from './run-result.ts';
+import { awaitRun, printRunResult, printUnfinished, whoRuns } from './run-result.ts';
 
 export const RETRY_HELP = `Usage: caretaker retry RUN [--wait] [--timeout DURATION] [--config FILE] [--json]
 
@@ -32,7 +32,9 @@ export async function retryCommand(argv: readonly string[], io: CliIo): Promise<
     if (run.status === 'running') throw new UsageError(`RUN: run ${id} of ${run.task} is still running; retry it once it has finished (or cancel it first)`, 'ERR_RUN_NOT_FINISHED');
     const { live, why } = await whoRuns(store, run.task);
     if (!live) {
-      io.err(`${run.task}: ${why}; start one (caretaker run), then retry`);
+      const message = `${run.task}: ${why}; start one (caretaker run), then retry`;
+      if (values.json === true) io.out(JSON.stringify({ error: { code: 'ERR_NO_INSTANCE', message } }));
+      else io.err(message);
       return 1;
     }
     const newId = uuidv7();
@@ -42,11 +44,8 @@ export async function retryCommand(argv: readonly string[], io: CliIo): Promise<
       else io.out(`${run.task}: retry of run ${id} requested as run ${newId}`);
       return 0;
     }
-    const result = await awaitRun(store, newId, timeoutMs);
-    if (result === null || result.status === 'running') {
-      io.err(`${run.task}: gave up waiting for run ${newId} after ${values.timeout ?? '10m'}`);
-      return 1;
-    }
-    return printRunResult(io, result, values.json === true);
+    const waited = await awaitRun(store, newId, run.task, timeoutMs);
+    if (waited.kind !== 'ended') return printUnfinished(io, run.task, newId, waited, values.timeout ?? '10m', values.json === true);
+    return printRunResult(io, waited.run, values.json === true);
   });
 }

@@ -7,16 +7,49 @@ import { runJson } from './history.ts';
 
 const POLL_MS = 250;
 
-/** Polls the store until the run has ended, or the deadline passes; the run as last read (null if never seen). */
-export async function awaitRun(store: Store, id: string, timeoutMs: number): Promise<RunRecord | null> {
+/** How often a wait checks that an instance that runs the task is still alive. */
+const LIVENESS_MS = 2_000;
+
+/** How a wait for a requested run ended. */
+export type Awaited =
+  | { readonly kind: 'ended'; readonly run: RunRecord }
+  /** Still running at the deadline. */
+  | { readonly kind: 'running'; readonly run: RunRecord }
+  /** Nobody took the request: it was withdrawn, so it will not run days later when a daemon starts. */
+  | { readonly kind: 'withdrawn'; readonly why: string };
+
+/**
+ * Polls the store until the requested run has ended, or the deadline passes. While no instance
+ * has taken the request, the instances that run `task` are checked every few seconds: when none
+ * is left, or at the deadline, the request is withdrawn.
+ */
+export async function awaitRun(store: Store, id: string, task: string, timeoutMs: number): Promise<Awaited> {
   const deadline = Date.now() + timeoutMs;
-  let run: RunRecord | null = null;
-  while (Date.now() < deadline) {
-    run = await store.getRun(id);
-    if (run !== null && run.status !== 'running') return run;
+  let checkedAt = Date.now();
+  for (;;) {
+    const run = await store.getRun(id);
+    if (run !== null && run.status !== 'running') return { kind: 'ended', run };
+    const late = Date.now() >= deadline;
+    if (run !== null && late) return { kind: 'running', run };
+    if (run === null && (late || Date.now() - checkedAt >= LIVENESS_MS)) {
+      checkedAt = Date.now();
+      const { live, why } = late ? { live: false, why: 'no instance took it in time' } : await whoRuns(store, task);
+      // Withdrawn only if still untaken: an instance may have claimed it a moment ago.
+      if (!live && (await store.withdrawTrigger(id))) return { kind: 'withdrawn', why };
+    }
     await sleep(POLL_MS);
   }
-  return run;
+}
+
+/** Prints what a wait that did not see the run end means; the exit code (always 1). */
+export function printUnfinished(io: CliIo, task: string, id: string, waited: Exclude<Awaited, { kind: 'ended' }>, timeout: string, json: boolean): number {
+  const message =
+    waited.kind === 'running'
+      ? `${task}: gave up waiting after ${timeout}: run ${id} is still running (caretaker show ${id} follows it)`
+      : `${task}: run ${id} withdrawn: ${waited.why}; start an instance (caretaker run), or run it here with --local`;
+  if (json) io.out(JSON.stringify({ error: { code: waited.kind === 'running' ? 'ERR_STILL_RUNNING' : 'ERR_NO_INSTANCE', message, runId: id } }));
+  else io.err(message);
+  return 1;
 }
 
 /** Prints how a run ended; the exit code: 0 when it succeeded, else 1. */

@@ -96,6 +96,14 @@ export async function runCommand(argv: readonly string[], io: CliIo, signals: No
       if (!stopping) stop('uncaught exception', 1, { reason: 'uncaughtException' });
     };
     signals.on('SIGINT', onInt).on('SIGTERM', onTerm).on('SIGHUP', onHup);
+    // Started by a launcher that asked for it (npm start): when the launcher dies, even by SIGKILL,
+    // its IPC channel closes, and the daemon stops as if it had been sent SIGTERM.
+    if (io.env.CARETAKER_STOP_WITH_PARENT === '1' && process.channel !== undefined) {
+      process.channel.unref();
+      process.once('disconnect', () => {
+        if (!stopping) stop('launcher gone', 0, { reason: 'parent exited' });
+      });
+    }
     process.on('unhandledRejection', onRejection).on('uncaughtException', onException);
   });
 }

@@ -10,6 +10,20 @@ export const CRON_MODE = '5-or-6-parts';
 const DST_WINDOW_MS = 3 * 3_600_000;
 
 /**
+ * Croner keeps a year table of 10,000 numbers in every pattern (80 KB); expressions without a
+ * year field (all of ours: 5 or 6 fields) have the same one, so they share this one.
+ */
+const EVERY_YEAR: readonly number[] = Object.freeze(Array.from({ length: 10_000 }, () => 1));
+
+/** The pattern croner evaluates for `job`, with its year table shared; a pattern of its own if croner's internals ever move. */
+function compactPattern(job: Cron, expression: string, timezone: string): CronPattern {
+  const own = (job as unknown as { _states?: { pattern?: unknown } })._states?.pattern;
+  const pattern = own instanceof CronPattern ? own : new CronPattern(expression, timezone, { mode: CRON_MODE });
+  if (pattern.starYear && Array.isArray(pattern.year) && pattern.year.length === EVERY_YEAR.length) pattern.year = EVERY_YEAR as number[];
+  return pattern;
+}
+
+/**
  * A cron expression in a time zone, evaluated by croner. Instances are shared between tasks
  * with the same expression, zone and DST options (see {@link cronSchedule}), and the last
  * answer is memoised, so 100,000 tasks on 100 expressions cost 100 croner evaluations per tick.
@@ -44,7 +58,7 @@ export class CronSchedule implements ScheduleDefinition, BoundSchedule {
     this.overlap = overlap;
     this.key = cronKey(expression, timezone, gap, overlap);
     this.#job = new Cron(expression, { timezone, paused: true, mode: CRON_MODE });
-    this.#pattern = new CronPattern(expression, timezone, { mode: CRON_MODE });
+    this.#pattern = compactPattern(this.#job, expression, timezone);
     this.#adjustDst = this.#pattern.isFixedTime && (gap === 'skip' || overlap === 'both');
   }
 
@@ -72,9 +86,14 @@ export class CronSchedule implements ScheduleDefinition, BoundSchedule {
   }
 
   previousBefore(instant: number): number | null {
-    // Search backwards in doubling windows, then walk forward inside the window with
-    // nextAfter, so the DST options apply exactly as they do going forward.
-    for (let window = 1_000; window <= 8 * 366 * 86_400_000; window *= 2) {
+    // Croner walks backwards field by field: as fast for a tick a year back as for one a second
+    // back (stepping forward through a window cost seconds for sparse expressions).
+    const candidate = this.#job.previousRuns(1, new Date(instant))[0]?.getTime() ?? null;
+    if (!this.#adjustDst) return candidate;
+    // The DST options apply going forward: walk forward to `instant` from a window before
+    // croner's answer wide enough to hold a shifted or repeated occurrence, doubling if needed.
+    const start = candidate === null ? 1_000 : Math.max(1_000, instant - candidate + DST_WINDOW_MS);
+    for (let window = start; window <= 8 * 366 * 86_400_000; window *= 2) {
       let tick = this.nextAfter(instant - window);
       if (tick === null) return null;
       if (tick >= instant) continue;

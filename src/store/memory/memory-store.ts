@@ -57,6 +57,8 @@ class MemoryStore implements Store {
   readonly #slots = new Map<string, RunRow>();
   readonly #triggers = new Map<string, PendingTrigger>();
   readonly #instances = new Map<string, InstanceState>();
+  /** Which process's task list each instance row holds (see `InstanceBeat.tasksToken`). */
+  readonly #tasksTokens = new Map<string, string>();
   readonly #listeners = new Set<(signal: StoreSignal) => void>();
   /** Finished runs with a retryAt whose next attempt has not been claimed yet. */
   readonly #pendingRetries = new Set<RunRow>();
@@ -299,6 +301,10 @@ class MemoryStore implements Store {
     return true;
   }
 
+  async withdrawTrigger(id: string): Promise<boolean> {
+    return this.#triggers.delete(id);
+  }
+
   async requestTrigger(trigger: TriggerRequest): Promise<void> {
     this.#triggers.set(trigger.id, { id: trigger.id, task: trigger.task, requestedAt: trigger.requestedAt, retryOf: trigger.retryOf ?? null });
     this.#signal('trigger');
@@ -324,7 +330,7 @@ class MemoryStore implements Store {
 
   async poll(request: PollRequest): Promise<PollResult> {
     const { now } = request;
-    if (request.beat !== undefined) this.#beat(request.instance, request.beat, now);
+    const tasksCurrent = request.beat === undefined ? undefined : this.#beat(request.instance, request.beat, now);
     const cancels: string[] = [];
     const interrupted: RunRecord[] = [];
     const retries: DueRetry[] = [];
@@ -373,6 +379,7 @@ class MemoryStore implements Store {
       interrupted,
       retries,
       queued,
+      ...(tasksCurrent !== undefined ? { tasksCurrent } : {}),
     };
   }
 
@@ -445,7 +452,8 @@ class MemoryStore implements Store {
     return () => this.#listeners.delete(listener);
   }
 
-  #beat(instance: string, beat: InstanceBeat, now: number): void {
+  /** Records a beat; true when the stored task list is the one this process sent last. */
+  #beat(instance: string, beat: InstanceBeat, now: number): boolean {
     const row = this.#instances.get(instance);
     const restarted = row === undefined || row.stoppedAt !== null;
     this.#instances.set(instance, {
@@ -456,6 +464,9 @@ class MemoryStore implements Store {
       tasks: beat.tasks !== null ? [...beat.tasks] : (row?.tasks ?? []),
       stoppedAt: null,
     });
+    const token = beat.tasks !== null ? beat.tasksToken : (this.#tasksTokens.get(instance) ?? '');
+    this.#tasksTokens.set(instance, token);
+    return token === beat.tasksToken;
   }
 
   #signal(signal: StoreSignal): void {

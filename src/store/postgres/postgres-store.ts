@@ -20,6 +20,7 @@ import {
 import { normaliseRunQuery } from '../query.ts';
 import type { LastSuccess, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
 import { type InstanceRow, instanceFromRow, lastSuccessFromRow, type RunRow, runFromRow, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
+import { postgresOpenFailure } from './connection-errors.ts';
 import { fromJsonb, toJsonb } from './jsonb.ts';
 import { Listener } from './listener.ts';
 import { migratePostgres, quoteSchema } from './migrate.ts';
@@ -139,7 +140,11 @@ class PostgresStore implements Store {
       this.#pool = pool;
       this.#ownsPool = true;
     }
-    await migratePostgres(this.#pool, this.#schema);
+    try {
+      await migratePostgres(this.#pool, this.#schema);
+    } catch (error) {
+      throw postgresOpenFailure(error, this.#options.url);
+    }
   }
 
   async close(): Promise<void> {
@@ -222,6 +227,11 @@ class PostgresStore implements Store {
     return row?.ok === true;
   }
 
+  async withdrawTrigger(id: string): Promise<boolean> {
+    if (!storableText(id)) return false;
+    return (await this.#query<{ id: string }>(`DELETE FROM ${this.#q}.caretaker_triggers WHERE id = $1 RETURNING id`, [id])).length === 1;
+  }
+
   async requestTrigger(trigger: TriggerRequest): Promise<void> {
     const retry = trigger.retryOf;
     if (retry === undefined) await this.#query(`SELECT ${this.#q}.caretaker_request_trigger($1, $2, $3)`, [trigger.id, trigger.task, trigger.requestedAt]);
@@ -243,9 +253,9 @@ class PostgresStore implements Store {
     // The clock and the instance's heartbeat ride along on the poll: neither costs a statement.
     const beat = request.beat;
     const values: unknown[] = [request.instance, request.now, request.pauseVersion, request.now - request.retryGraceMs, request.held ?? []];
-    if (beat !== undefined) values.push(beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks));
-    const beating = beat === undefined ? '' : `, ${this.#q}.caretaker_beat($1, $2, $6, $7::jsonb) AS beat`;
-    const [row] = await this.#query<{ result: WirePoll; now: number }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result${beating}, ${STORE_NOW} AS now`, values);
+    if (beat !== undefined) values.push(beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks), beat.tasksToken);
+    const beating = beat === undefined ? '' : `, ${this.#q}.caretaker_beat($1, $2, $6, $7::jsonb, $8) AS current`;
+    const [row] = await this.#query<{ result: WirePoll; now: number; current?: boolean }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result${beating}, ${STORE_NOW} AS now`, values);
     const r = row?.result;
     if (r === undefined) throw new Error('caretaker_poll returned nothing');
     return {
@@ -257,6 +267,7 @@ class PostgresStore implements Store {
       retries: r.retries.map((x) => ({ ...x, scheduledFor: Number(x.scheduledFor), retryAt: Number(x.retryAt) })),
       queued: r.queued,
       storeNow: Number(row?.now),
+      ...(beat !== undefined ? { tasksCurrent: row?.current === true } : {}),
     };
   }
 

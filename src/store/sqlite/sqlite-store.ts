@@ -291,6 +291,10 @@ class SqliteStore implements Store {
     return changed !== null;
   }
 
+  async withdrawTrigger(id: string): Promise<boolean> {
+    return this.#tx((sql) => sql.triggerDelete.run(id).changes === 1);
+  }
+
   async requestTrigger(trigger: TriggerRequest): Promise<void> {
     const retry = trigger.retryOf;
     this.#tx((sql) => sql.triggerInsert.run(trigger.id, trigger.task, trigger.requestedAt, retry?.runId ?? null, retry?.scheduledFor ?? null, retry?.attempt ?? null));
@@ -320,7 +324,7 @@ class SqliteStore implements Store {
   async poll(request: PollRequest): Promise<PollResult> {
     const { now, beat } = request;
     return this.#tx((sql): PollResult => {
-      if (beat !== undefined) sql.instanceBeat.run(request.instance, now, beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks));
+      const beaten = beat === undefined ? undefined : (sql.instanceBeat.get(request.instance, now, beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks), beat.tasksToken) as { current: number });
       const held = new Set(request.held);
       const expired = (sql.runsExpired.all(now) as unknown as RunRow[]).filter((run) => !held.has(run.id));
       const interrupted = expired.map((run) => {
@@ -347,6 +351,7 @@ class SqliteStore implements Store {
           previousRunId: r.id,
         })),
         queued,
+        ...(beaten !== undefined ? { tasksCurrent: beaten.current === 1 } : {}),
       };
     });
   }

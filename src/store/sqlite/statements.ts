@@ -58,9 +58,12 @@ export const SQL = {
     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
   triggerDelete: 'DELETE FROM caretaker_triggers WHERE id = ?',
   triggersAll: 'SELECT * FROM caretaker_triggers ORDER BY requested_at',
-  instanceBeat: `INSERT INTO caretaker_instances AS i (name, started_at, seen_at, poll_interval_ms, tasks) VALUES (?1, ?2, ?2, ?3, COALESCE(?4, '[]'))
+  instanceBeat: `INSERT INTO caretaker_instances AS i (name, started_at, seen_at, poll_interval_ms, tasks, tasks_token)
+    VALUES (?1, ?2, ?2, ?3, COALESCE(?4, '[]'), CASE WHEN ?4 IS NULL THEN '' ELSE ?5 END)
     ON CONFLICT (name) DO UPDATE SET seen_at = ?2, poll_interval_ms = ?3, tasks = COALESCE(?4, i.tasks),
-    started_at = CASE WHEN i.stopped_at IS NULL THEN i.started_at ELSE ?2 END, stopped_at = NULL`,
+    tasks_token = CASE WHEN ?4 IS NULL THEN i.tasks_token ELSE ?5 END,
+    started_at = CASE WHEN i.stopped_at IS NULL THEN i.started_at ELSE ?2 END, stopped_at = NULL
+    RETURNING tasks_token = ?5 AS current`,
   instanceRetire: 'UPDATE caretaker_instances SET stopped_at = ? WHERE name = ?',
   instancesAll: 'SELECT * FROM caretaker_instances ORDER BY name',
   instancesPrune: 'DELETE FROM caretaker_instances WHERE seen_at < ?',

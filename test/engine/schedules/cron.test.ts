@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { cronSchedule } from '../../../src/engine/schedules/cron.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -104,5 +105,44 @@ describe('cron', () => {
       assert.equal(shared.nextAfter(probe), fresh);
       t = shared.nextAfter(t) as number;
     }
+  });
+});
+
+describe('cron: previousBefore', () => {
+  // Fields drawn so that every expression is valid, sparse ones included (a month, a weekday).
+  const field = (max: number, min = 0) =>
+    fc.oneof(
+      fc.constant('*'),
+      fc.integer({ min, max }).map(String),
+      fc.tuple(fc.integer({ min, max }), fc.integer({ min, max })).map(([a, b]) => `${Math.min(a, b)}-${Math.max(a, b)}`),
+      fc.integer({ min: 2, max: Math.max(2, Math.floor((max - min) / 2)) }).map((n) => `*/${n}`),
+    );
+  const expression = fc.tuple(fc.boolean(), field(59), field(59), field(23), field(28, 1), field(12, 1), field(6)).map(([seconds, s, m, h, dom, mon, dow]) =>
+    seconds ? `${s} ${m} ${h} ${dom} ${mon} ${dow}` : `${m} ${h} ${dom} ${mon} ${dow}`,
+  );
+
+  it('is the newest tick strictly before the instant, by the same rules as nextAfter (fast-check, DST options included)', () => {
+    fc.assert(
+      fc.property(
+        expression,
+        fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kathmandu'),
+        fc.constantFrom(['shift', 'once'], ['skip', 'both'], ['skip', 'once']),
+        fc.integer({ min: Date.UTC(2025, 0, 1), max: Date.UTC(2028, 0, 1) }),
+        (expr, zone, [gap, overlap], instant) => {
+          const schedule = cronSchedule(expr, zone, gap as 'shift' | 'skip', overlap as 'once' | 'both');
+          const previous = schedule.previousBefore(instant);
+          if (previous === null) {
+            const first = schedule.nextAfter(instant - 8 * 366 * 86_400_000);
+            assert.ok(first === null || first >= instant, `${expr} ${zone}: null, but ${first} is a tick before ${instant}`);
+            return;
+          }
+          assert.ok(previous < instant, `${expr} ${zone}: ${previous} is not before ${instant}`);
+          assert.equal(schedule.nextAfter(previous - 1), previous, `${expr} ${zone}: ${new Date(previous).toISOString()} is not a tick`);
+          const after = schedule.nextAfter(previous);
+          assert.ok(after === null || after >= instant, `${expr} ${zone}: ${after} lies between ${previous} and ${instant}`);
+        },
+      ),
+      { numRuns: 400, seed: 14 },
+    );
   });
 });

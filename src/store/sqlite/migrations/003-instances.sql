@@ -6,5 +6,6 @@ CREATE TABLE caretaker_instances (
   seen_at          INTEGER NOT NULL,
   poll_interval_ms INTEGER NOT NULL,
   tasks            TEXT NOT NULL DEFAULT '[]',
+  tasks_token      TEXT NOT NULL DEFAULT '',
   stopped_at       INTEGER
 ) STRICT;
