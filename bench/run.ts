@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --quick] [--only engine|cluster|scale]`: runs the benchmark suites, prints
+ * `npm run bench [-- --quick] [--only engine|cluster|burst|scale]`: runs the benchmark suites, prints
  * their tables and writes bench/results/<suite>.json and .md; then prints one combined summary of
  * every suite that ran (the last thing on stdout) and writes it to bench/results/summary.json and .md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { burstSuite } from './burst/suite.ts';
 import { clusterSuite } from './cluster/suite.ts';
 import { engineSuite } from './engine/suite.ts';
 import type { Suite } from './lib/suite.ts';
@@ -16,6 +17,7 @@ import { scaleSuite } from './scale/suite.ts';
 const SUITES: Record<string, Suite> = {
   engine: engineSuite,
   cluster: clusterSuite,
+  burst: burstSuite,
   scale: scaleSuite,
 };
 

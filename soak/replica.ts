@@ -15,7 +15,7 @@ const flush = () => {
   if (batch.length > 0) process.send?.({ type: 'runs', runs: batch });
   batch = [];
 };
-for (const [index, task] of taskMix(options.tasks).entries()) {
+for (const [index, task] of taskMix(options.tasks, options.burst).entries()) {
   scheduler.add({
     name: task.name,
     schedule: task.schedule,

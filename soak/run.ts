@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- --minutes N [--tasks 1000] [--replicas 4]`: replicas on PostgreSQL running a
+ * `npm run soak -- --minutes N [--tasks 1000] [--burst 10000] [--replicas 4]`: replicas on PostgreSQL running a
  * mix of cadences for N minutes. Prints, per time slice, ticks due, duplicated and missed ticks,
  * lateness percentiles, replica memory and store size; writes bench/results/soak.json. Exits 1
  * if any tick ran twice or not at all.
@@ -16,7 +16,7 @@ import { fmt, renderText, type Table } from '../bench/lib/table.ts';
 import { taskMix } from './mix.ts';
 
 const { values } = parseArgs({
-  options: { minutes: { type: 'string', default: '10' }, tasks: { type: 'string', default: '1000' }, replicas: { type: 'string', default: '4' }, keep: { type: 'boolean' } },
+  options: { minutes: { type: 'string', default: '10' }, tasks: { type: 'string', default: '1000' }, burst: { type: 'string', default: '10000' }, replicas: { type: 'string', default: '4' }, keep: { type: 'boolean' } },
 });
 const positive = (name: string, text: string | undefined): number => {
   const n = Number(text);
@@ -29,6 +29,7 @@ const positive = (name: string, text: string | undefined): number => {
 const minutes = positive('minutes', values.minutes);
 const taskCount = Math.round(positive('tasks', values.tasks));
 const replicaCount = Math.round(positive('replicas', values.replicas));
+const burstCount = values.burst === '0' ? 0 : Math.round(positive('burst', values.burst));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Ticks in flight when the replicas stop, and the first second after they start, are not judged. */
@@ -38,14 +39,14 @@ const sliceMs = minutes <= 3 ? 30_000 : 60_000;
 
 const DB = 'caretaker_soak';
 const url = await freshDatabase(DB);
-const tasks = taskMix(taskCount);
+const tasks = taskMix(taskCount, burstCount);
 const starts = new Map<string, number[]>(); // `${task}:${nominal}` → start instants
 const rss = new Map<string, number>();
 const errors = new Map<string, number>();
 const errorMessages = new Set<string>();
 
 function startReplica(instance: string): Promise<ChildProcess> {
-  const child = fork(new URL('./replica.ts', import.meta.url), [JSON.stringify({ url, tasks: taskCount, instance })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--no-warnings'] });
+  const child = fork(new URL('./replica.ts', import.meta.url), [JSON.stringify({ url, tasks: taskCount, burst: burstCount, instance })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--no-warnings'] });
   return new Promise((resolve, reject) => {
     child.on('message', (m: { type: string; runs?: [number, number, number][]; rss?: number; errors?: number; message?: string }) => {
       if (m.type === 'ready') resolve(child);
@@ -89,8 +90,11 @@ interface Slice { ticks: number; duplicated: number; missed: number; lateness: n
 const slices: Slice[] = [];
 const sliceOf = (t: number) => (slices[Math.floor((t - first) / sliceMs)] ??= { ticks: 0, duplicated: 0, missed: 0, lateness: [] });
 const missedExamples: string[] = [];
+/** The burst tasks' lateness alone: the mix's figures stay comparable with earlier soaks. */
+const burstLateness: number[] = [];
 for (const [index, task] of tasks.entries()) {
-  for (let t = Math.ceil(first / task.intervalMs) * task.intervalMs; t <= last; t += task.intervalMs) {
+  const inBurst = index >= taskCount;
+  for (let t = Math.ceil((first - task.offsetMs) / task.intervalMs) * task.intervalMs + task.offsetMs; t <= last; t += task.intervalMs) {
     const slice = sliceOf(t);
     slice.ticks++;
     const got = starts.get(`${index}:${t}`);
@@ -100,7 +104,7 @@ for (const [index, task] of tasks.entries()) {
       continue;
     }
     slice.duplicated += got.length - 1;
-    for (const at of got) slice.lateness.push(at - t);
+    for (const at of got) (inBurst ? burstLateness : slice.lateness).push(at - t);
   }
 }
 const sampleAt = (end: number) => samples.filter((s) => s.at <= end).at(-1);
@@ -125,15 +129,15 @@ const final = samples.at(-1);
 rows.push(['all', String(all.ticks), String(all.duplicated), String(all.missed), fmt.ms(percentile(all.lateness, 50), 2), fmt.ms(percentile(all.lateness, 99), 2), fmt.ms(Math.max(...all.lateness), 1), final === undefined ? '–' : `${(final.rss / 2 ** 20).toFixed(0)} MiB`, final === undefined ? '–' : `${(final.storeBytes / 2 ** 20).toFixed(1)} MiB`, final === undefined ? '–' : String(final.runRows)]);
 const storeErrors = [...errors.values()].reduce((a, b) => a + b, 0);
 const table: Table = {
-  title: `Soak: ${taskCount} tasks (1 s / 5 s / 15 s cron / 1 min), ${replicaCount} replicas on PostgreSQL, ${minutes} min`,
+  title: `Soak: ${taskCount} tasks (1 s / 5 s / 15 s cron / 1 min)${burstCount > 0 ? ` and a burst of ${burstCount} every minute` : ''}, ${replicaCount} replicas on PostgreSQL, ${minutes} min`,
   header: ['window', 'ticks', 'duplicated', 'missed', 'p50', 'p99', 'max', `RSS (${replicaCount})`, 'store', 'run rows'],
   rows,
-  note: `Lateness is handler start minus the tick's instant. Errors reported by replicas: ${storeErrors}${errorMessages.size > 0 ? ` (${[...errorMessages].join('; ')})` : ''}.${missedExamples.length > 0 ? ` Missed, e.g.: ${missedExamples.join(', ')}` : ''}`,
+  note: `Lateness is handler start minus the tick's instant, of the mix's ticks (ticks, duplicated and missed count the burst's too)${burstLateness.length > 0 ? `; the burst's: p50 ${fmt.ms(percentile(burstLateness, 50), 1)}, p99 ${fmt.ms(percentile(burstLateness, 99), 1)}, max ${fmt.ms(Math.max(...burstLateness), 1)}` : ''}. Errors reported by replicas: ${storeErrors}${errorMessages.size > 0 ? ` (${[...errorMessages].join('; ')})` : ''}.${missedExamples.length > 0 ? ` Missed, e.g.: ${missedExamples.join(', ')}` : ''}`,
 };
 process.stdout.write(`\n${renderText(table)}\n`);
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
 mkdirSync(new URL('../bench/results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('../bench/results/soak.json', import.meta.url), `${JSON.stringify({ date: new Date().toISOString(), machine, minutes, tasks: taskCount, replicas: replicaCount, totals: { ...all, lateness: undefined, p50: percentile(all.lateness, 50), p99: percentile(all.lateness, 99), max: Math.max(...all.lateness) }, storeErrors, errorMessages: [...errorMessages], slices: slices.map((s) => ({ ...s, lateness: undefined, p50: percentile(s.lateness, 50), p99: percentile(s.lateness, 99) })), samples }, null, 2)}\n`);
+writeFileSync(new URL('../bench/results/soak.json', import.meta.url), `${JSON.stringify({ date: new Date().toISOString(), machine, minutes, tasks: taskCount, burst: burstCount, burstLateness: burstLateness.length === 0 ? null : { p50: percentile(burstLateness, 50), p99: percentile(burstLateness, 99), max: Math.max(...burstLateness) }, replicas: replicaCount, totals: { ...all, lateness: undefined, p50: percentile(all.lateness, 50), p99: percentile(all.lateness, 99), max: Math.max(...all.lateness) }, storeErrors, errorMessages: [...errorMessages], slices: slices.map((s) => ({ ...s, lateness: undefined, p50: percentile(s.lateness, 50), p99: percentile(s.lateness, 99) })), samples }, null, 2)}\n`);
 if (values.keep !== true) await dropDatabase(DB);
 if (all.duplicated > 0 || all.missed > 0 || all.ticks === 0) {
   log(`soak FAILED: ${all.duplicated} duplicated, ${all.missed} missed of ${all.ticks} ticks`);

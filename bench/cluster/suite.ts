@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { percentile } from '../lib/stats.ts';
 import type { SuiteOptions, SuiteResult } from '../lib/suite.ts';
 import { type Headline, versus } from '../lib/summary.ts';
 import { fmt, type Table } from '../lib/table.ts';
@@ -56,36 +55,6 @@ async function caretakerTicks(backend: Backend, seconds: number, log: (l: string
   try {
     const run = await runFor({ library: 'caretaker', target: store.target, tasks: { count: 1, every: '1s' } }, seconds * 1000);
     return tickRow('caretaker', backend, 1000, secondTicks(run));
-  } finally {
-    await store.dispose();
-  }
-}
-
-/** Many tasks due at the same instant on four replicas: how fast the ticks are claimed and started. */
-async function caretakerBurst(backend: Backend, tasks: number, log: (l: string) => void): Promise<Record<string, number>> {
-  log(`  burst: caretaker on ${backend}, ${tasks} tasks every 10 s, ${REPLICAS} replicas`);
-  const store = await scratch(backend, 'burst');
-  try {
-    const fleet = await startFleet(REPLICAS, { library: 'caretaker', target: store.target, tasks: { count: tasks, every: '10s' } });
-    const tick = Math.ceil((Date.now() + 2_000) / 10_000) * 10_000;
-    await until(tick + 8_000);
-    await fleet.stop();
-    const runs = fleet.runs.filter((r) => r.nominal === tick);
-    const lateness = runs.map((r) => r.at - r.nominal);
-    const perTask = new Map<string, number>();
-    for (const r of runs) perTask.set(r.task, (perTask.get(r.task) ?? 0) + 1);
-    const spanMs = Math.max(...lateness);
-    return {
-      tasks,
-      executions: runs.length,
-      missed: tasks - perTask.size,
-      duplicated: runs.length - perTask.size,
-      claimsPerSecond: runs.length / (spanMs / 1000),
-      p50: percentile(lateness, 50),
-      p99: percentile(lateness, 99),
-      max: spanMs,
-      replicasUsed: new Set(runs.map((r) => r.instance)).size,
-    };
   } finally {
     await store.dispose();
   }
@@ -182,10 +151,6 @@ export async function clusterSuite({ quick, log }: SuiteOptions): Promise<SuiteR
     ticks.push(await peerTicks(peer, peer === 'bullmq' ? tickSeconds : quick ? 1 : 2, log));
   }
 
-  const burstTasks = quick ? 2_000 : 10_000;
-  const burst: Record<string, Record<string, number>> = {};
-  for (const backend of ['SQLite', 'PostgreSQL'] as const) burst[backend] = await caretakerBurst(backend, burstTasks, log);
-
   const kill: Record<string, Record<string, number>> = {};
   for (const backend of ['SQLite', 'PostgreSQL'] as const) kill[backend] = await caretakerKill(backend, log);
 
@@ -212,28 +177,13 @@ export async function clusterSuite({ quick, log }: SuiteOptions): Promise<SuiteR
         `(polling included), from two runs that differ only in length. Caretaker idle (one task, hourly): ${idleRate.toFixed(2)} statements/s for all ${REPLICAS} replicas.`,
     },
     {
-      title: `Many tasks due at the same instant on ${REPLICAS} replicas (one tick of ${burstTasks.toLocaleString('en')} tasks)`,
-      header: ['store', 'executions', 'missed', 'duplicated', 'claims / s', 'p50', 'p99', 'last start', 'replicas used'],
-      rows: Object.entries(burst).map(([backend, r]) => [
-        backend,
-        String(r.executions),
-        String(r.missed),
-        String(r.duplicated),
-        Math.round(r.claimsPerSecond ?? 0).toLocaleString('en'),
-        ms(r.p50, 1),
-        ms(r.p99, 1),
-        ms(r.max, 1),
-        String(r.replicasUsed),
-      ]),
-    },
-    {
       title: 'kill -9 of the replica running a long handler (default lease 15 s)',
       header: ['store', 're-run after the kill', 'on another replica', 'executions'],
       rows: Object.entries(kill).map(([backend, r]) => [backend, ms(r.rerunAfterMs), r.rerunOnOtherReplica === 1 ? 'yes' : 'no', String(r.executions)]),
       note: 'For reference (measured earlier, not in this run): BullMQ re-ran a killed job after 37 s; agenda locks it for 10 min; graphile-worker for 4 h.',
     },
   ];
-  return { tables, raw: { ticks, idleStatementsPerSecond: idleRate, burst, kill }, headlines: clusterHeadlines(ticks) };
+  return { tables, raw: { ticks, idleStatementsPerSecond: idleRate, kill }, headlines: clusterHeadlines(ticks) };
 }
 
 /** The cluster's rows of the combined summary: Caretaker's worst store against the best peer, per figure. */

@@ -1,9 +1,17 @@
 import type { ClaimOutcome, ClaimRequest, Store } from '../store/port.ts';
 import { MinHeap } from '../util/min-heap.ts';
+import type { ErrorContext } from './events.ts';
+import { PeerShare } from './peer-share.ts';
 import type { Job } from './task-runtime.ts';
+import type { TimerQueue } from './timer-queue.ts';
 
-/** The claim a job makes; `skip` overrides the job's own (to record it instead of running it). */
+/**
+ * The claim a job makes; `skip` overrides the job's own (to record it instead of running it). A
+ * claim made ahead of the job's instant asks for the lease plus the wait: the handler gets a
+ * whole lease from its start, however early the claim went out.
+ */
 export function claimRequest(job: Job, instance: string, leaseMs: number, now: number, skip: Job['skip'] = job.skip): ClaimRequest {
+  const startAt = Math.max(now, job.dueAt);
   return {
     runId: job.runId,
     task: job.runtime.name,
@@ -12,7 +20,7 @@ export function claimRequest(job: Job, instance: string, leaseMs: number, now: n
     trigger: job.trigger,
     scheduledFor: job.scheduledFor,
     dueAt: job.dueAt,
-    startAt: Math.max(now, job.dueAt),
+    startAt,
     instance,
     skip,
     skippedTicks: job.skippedTicks,
@@ -20,9 +28,16 @@ export function claimRequest(job: Job, instance: string, leaseMs: number, now: n
     causedBy: job.causedBy,
     overlap: job.overlap,
     maxConcurrent: job.runtime.policy.maxConcurrent,
-    leaseMs,
+    leaseMs: leaseMs + (startAt - now),
   };
 }
+
+/** What a claim is assumed to cost per job until a large batch has been measured. */
+const INITIAL_CLAIM_COST_MS = 0.15;
+/** Batches smaller than this say little about the cost per job (a round trip dominates). */
+const MEASURE_FROM_JOBS = 32;
+/** Weight of the newest large batch in the running average of the claim cost per job. */
+const COST_SMOOTHING = 0.5;
 
 /** Higher priority first, then earlier due instant, then submission order. */
 const beforeInQueue = (a: Job, b: Job): boolean => {
@@ -35,6 +50,7 @@ const beforeInQueue = (a: Job, b: Job): boolean => {
 
 export interface DispatcherHost {
   readonly store: Store;
+  readonly timers: TimerQueue;
   readonly instance: string;
   readonly leaseMs: number;
   /** Most runs in progress at once on this instance. */
@@ -48,16 +64,20 @@ export interface DispatcherHost {
   onOutcome(job: Job, outcome: ClaimOutcome): void;
   /** A claim batch failed; the jobs are back in the queue and `retryLater` is up to the host. */
   onClaimError(error: unknown): void;
+  /** The live instances running the same tasks (this one included), from the last poll. */
+  peers(): readonly string[];
+  reportError(error: unknown, context: ErrorContext): void;
 }
 
 /**
  * Turns jobs into claims. Jobs wait in a priority queue while every concurrency slot is taken;
  * when slots free up, higher priority and earlier due time go first. Jobs submitted in the same
  * turn of the event loop are claimed in one store call, so a thousand tasks due at the same
- * instant cost one round trip.
+ * instant cost one round trip; a large batch is first shared among the peers (see {@link PeerShare}).
  */
 export class Dispatcher {
   readonly #host: DispatcherHost;
+  readonly #share: PeerShare;
   readonly #queue = new MinHeap<Job>(beforeInQueue);
   /** Skip records need no slot and never wait behind runs. */
   #skips: Job[] = [];
@@ -66,14 +86,27 @@ export class Dispatcher {
   #drainScheduled = false;
   #paused = false;
   #closed = false;
+  #claimCostMs = INITIAL_CLAIM_COST_MS;
 
   constructor(host: DispatcherHost) {
     this.#host = host;
+    this.#share = new PeerShare({
+      store: host.store,
+      timers: host.timers,
+      instance: host.instance,
+      peers: () => host.peers(),
+      claimCostMs: () => this.#claimCostMs,
+      claim: (jobs) => {
+        for (const job of jobs) this.submit(job);
+      },
+      taken: (job) => host.onOutcome(job, { kind: 'taken' }),
+      reportError: (error, context) => host.reportError(error, context),
+    });
   }
 
-  /** True when nothing is queued or being claimed. */
+  /** True when nothing is queued, being claimed, or left to a peer and not yet checked. */
   get idle(): boolean {
-    return this.#queue.size === 0 && this.#skips.length === 0 && this.#batchesInFlight === 0;
+    return this.#queue.size === 0 && this.#skips.length === 0 && this.#batchesInFlight === 0 && this.#share.size === 0;
   }
 
   get slotsInUse(): number {
@@ -82,6 +115,14 @@ export class Dispatcher {
 
   get queued(): number {
     return this.#queue.size + this.#skips.length;
+  }
+
+  /**
+   * What claiming one job of a large batch has taken lately (ms, wall time from send to reply,
+   * waiting for other replicas included): how early a burst must be claimed to be ready in time.
+   */
+  get claimCostMs(): number {
+    return this.#claimCostMs;
   }
 
   submit(job: Job): void {
@@ -115,7 +156,7 @@ export class Dispatcher {
   /** Stops accepting jobs; returns the queued ones, which were never claimed. */
   close(): Job[] {
     this.#closed = true;
-    const dropped = [...this.#skips, ...this.#queue.items()];
+    const dropped = [...this.#skips, ...this.#queue.items(), ...this.#share.close()];
     this.#queue.clear();
     this.#skips = [];
     return dropped;
@@ -140,7 +181,13 @@ export class Dispatcher {
     }
     if (batch.length === 0) return;
     this.#host.onDispatch(batch);
-    void this.#claim(batch);
+    const mine = this.#share.split(batch);
+    if (mine.length < batch.length) {
+      // Jobs left to a peer hold no slot while they wait.
+      this.#slotsInUse -= batch.length - mine.length;
+      if (this.#queue.size > 0) this.#scheduleDrain();
+    }
+    if (mine.length > 0) void this.#claim(mine);
   }
 
   async #claim(batch: Job[]): Promise<void> {
@@ -148,8 +195,10 @@ export class Dispatcher {
     const now = this.#host.now();
     const sentAt = this.#host.monotonic();
     const requests = batch.map((job) => {
+      const request = claimRequest(job, this.#host.instance, this.#host.leaseMs, now);
       job.claimSentAt = sentAt;
-      return claimRequest(job, this.#host.instance, this.#host.leaseMs, now);
+      job.claimLeaseMs = request.leaseMs;
+      return request;
     });
     let outcomes: ClaimOutcome[];
     try {
@@ -165,6 +214,10 @@ export class Dispatcher {
       return;
     }
     this.#batchesInFlight--;
+    if (batch.length >= MEASURE_FROM_JOBS) {
+      const perJob = (this.#host.monotonic() - sentAt) / batch.length;
+      this.#claimCostMs = (1 - COST_SMOOTHING) * this.#claimCostMs + COST_SMOOTHING * perJob;
+    }
     for (let i = 0; i < batch.length; i++) {
       const job = batch[i] as Job;
       const outcome = outcomes[i] ?? ({ kind: 'taken' } as const);

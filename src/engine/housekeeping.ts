@@ -1,7 +1,11 @@
 import type { InstanceBeat, LeaseRef, PollResult, Store } from '../store/port.ts';
 import type { RetentionPolicy } from '../store/records.ts';
+import { setDigest } from '../util/hash.ts';
 import type { ErrorContext } from './events.ts';
 import { type ElapsedEntry, timerEntry, type TimerQueue } from './timer-queue.ts';
+
+/** Most leases renewed in one statement (the end writer's batch size too). */
+const RENEW_CHUNK = 1_000;
 
 /** What the housekeeping loops need from their scheduler. */
 export interface HousekeepingHost {
@@ -32,6 +36,7 @@ export class Beacon {
   readonly #nonce = Math.random().toString(36).slice(2, 10);
   #version = 0;
   #delivered = -1;
+  #digest = '';
 
   constructor(pollIntervalMs: number, names: () => string[]) {
     this.#pollIntervalMs = pollIntervalMs;
@@ -47,7 +52,8 @@ export class Beacon {
   next(): { readonly beat: InstanceBeat; readonly version: number } {
     const version = this.#version;
     const tasks = version === this.#delivered ? null : this.#names();
-    return { beat: { pollIntervalMs: this.#pollIntervalMs, tasks, tasksToken: `${this.#nonce}:${version}` }, version };
+    if (tasks !== null) this.#digest = setDigest(tasks);
+    return { beat: { pollIntervalMs: this.#pollIntervalMs, tasks, tasksToken: `${this.#nonce}:${version}`, tasksDigest: this.#digest }, version };
   }
 
   /**
@@ -143,10 +149,15 @@ export class Poller {
   }
 }
 
+/** A lease this instance holds, and until when (monotonic ms) it is known to hold. */
+export interface HeldLease extends LeaseRef {
+  readonly validUntil: number;
+}
+
 /** What the heartbeat renews, and whom it tells how renewals went. */
 export interface LeaseKeeper {
   /** The leases this instance holds now. */
-  leases(): LeaseRef[];
+  leases(): HeldLease[];
   /** These leases were renewed; each is valid until `validUntil` (monotonic ms). */
   renewed(runIds: readonly string[], validUntil: number): void;
   /** Another instance holds these runs now. */
@@ -172,6 +183,12 @@ export class Heartbeat {
   readonly #entry: ElapsedEntry;
   #running = false;
   #urgent = false;
+  /**
+   * One renewal round at a time: a renewal of a burst's runs that takes longer than the interval must
+   * not be joined by another of the same rows, queueing on their locks (the watchdog guards the
+   * leases meanwhile).
+   */
+  #inFlight = false;
 
   constructor(host: HousekeepingHost, leaseMs: number, keeper: LeaseKeeper) {
     this.#host = host;
@@ -206,23 +223,48 @@ export class Heartbeat {
   }
 
   #beat(): void {
-    const leases = this.#keeper.leases();
-    if (leases.length === 0 || !this.#running) return;
+    const held = this.#keeper.leases();
+    if (held.length === 0 || !this.#running) return;
     this.#host.timers.after(this.#entry, this.#intervalMs);
-    // The store counts the lease from when it receives the renewal, which is after this.
-    const sentAt = this.#host.monotonic();
-    void this.#host.track(this.#host.store.renewLeases(leases, this.#leaseMs, this.#host.now())).then(
-      (lost) => {
-        if (lost.length > 0) this.#keeper.lost(lost);
-        const gone = new Set(lost);
-        this.#keeper.renewed(leases.filter((l) => !gone.has(l.runId)).map((l) => l.runId), sentAt + this.#leaseMs);
-      },
-      (error: unknown) => {
+    // A lease with more than a whole lease left (a claim made ahead of its instant) still has
+    // more than a third left at the next beat: it waits, and a burst of short runs that end
+    // before then is never renewed at all.
+    const horizon = this.#host.monotonic() + this.#leaseMs;
+    const due = held.filter((l) => l.validUntil <= horizon);
+    if (due.length === 0 || this.#inFlight) return;
+    this.#inFlight = true;
+    // Soonest to lapse first.
+    due.sort((a, b) => a.validUntil - b.validUntil);
+    void this.#renew(due).finally(() => {
+      this.#inFlight = false;
+    });
+  }
+
+  /**
+   * Renews in chunks, one after another: each statement holds its rows' locks briefly, so the
+   * ends being written for the same runs never wait behind a renewal of a whole burst.
+   */
+  async #renew(due: readonly HeldLease[]): Promise<void> {
+    for (let from = 0; from < due.length && this.#running; from += RENEW_CHUNK) {
+      const leases: LeaseRef[] = due.slice(from, from + RENEW_CHUNK).map((l) => ({ runId: l.runId, fencingToken: l.fencingToken }));
+      // The store counts the lease from when it receives the renewal, which is after this.
+      const sentAt = this.#host.monotonic();
+      let lost: string[];
+      try {
+        lost = await this.#host.track(this.#host.store.renewLeases(leases, this.#leaseMs, this.#host.now()));
+      } catch (error) {
         this.#host.reportError(error, 'store');
         // The next renewal lands one interval from now at the earliest (if the store is back).
         this.#keeper.lapsing(this.#host.monotonic() + this.#intervalMs);
-      },
-    );
+        return;
+      }
+      if (lost.length > 0) this.#keeper.lost(lost);
+      const gone = new Set(lost);
+      this.#keeper.renewed(
+        leases.filter((l) => !gone.has(l.runId)).map((l) => l.runId),
+        sentAt + this.#leaseMs,
+      );
+    }
   }
 }
 

@@ -68,6 +68,8 @@ export class JobRouter {
       seq: this.#seq++,
       fromBacklog: init.fromBacklog ?? false,
       claimSentAt: Number.NaN,
+      claimLeaseMs: this.#ctx.options.leaseMs,
+      checkedShare: false,
     };
   }
 

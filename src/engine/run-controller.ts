@@ -1,20 +1,18 @@
-import type { FinishOutcome, LeaseRef, RunCompletion } from '../store/port.ts';
 import type { LastSuccess, RunRecord } from '../store/records.ts';
 import { LeaseLostError } from '../util/errors.ts';
 import { captureError, outputCarriedBy, toJsonOutput } from '../util/json.ts';
 import type { TimerHandle } from './clock.ts';
 import type { EngineContext } from './context.ts';
+import { EndWriter } from './end-writer.ts';
 import { Execution, type ExecutionHost } from './execution.ts';
-import type { LeaseKeeper } from './housekeeping.ts';
+import type { HeldLease, LeaseKeeper } from './housekeeping.ts';
 import type { JobRouter } from './job-router.ts';
 import type { PreciseWait } from './precise-wait.ts';
-import { retryDelay, shouldRetry, storeBackoff } from './retry.ts';
+import { retryDelay, shouldRetry } from './retry.ts';
 import { type AbortCause, endStatus, type Settlement } from './run-state.ts';
 import type { Job } from './task-runtime.ts';
 import { timerEntry } from './timer-queue.ts';
 
-/** Longest wait between attempts to record a run's end while the store fails. */
-const MAX_RECORD_BACKOFF_MS = 5_000;
 /**
  * A handler starts only with at least this share of its lease left: enough for the heartbeat
  * (every third of the lease) to renew it before it lapses, with room for the round trip.
@@ -36,8 +34,13 @@ export class RunController implements LeaseKeeper {
   readonly #precise: PreciseWait;
   readonly #onStarted: () => void;
   readonly #executions = new Map<string, Execution>();
-  /** Runs whose handler ended and whose end is being written (retried while the store fails). */
-  readonly #recording = new Set<string>();
+  /**
+   * Runs whose handler ended and whose end is being written (retried while the store fails),
+   * with their leases: the heartbeat renews them until the end is written, or another replica's
+   * poll would reap a run that succeeded and its retry would run it again.
+   */
+  readonly #recording = new Map<string, { runId: string; fencingToken: number; validUntil: number }>();
+  readonly #ends: EndWriter;
   /** Claimed runs waiting for their due instant, by instant; one precise wait per instant. */
   readonly #releases = new Map<number, { readonly executions: Execution[]; readonly wait: TimerHandle }>();
   readonly #host: ExecutionHost;
@@ -49,6 +52,8 @@ export class RunController implements LeaseKeeper {
    * that hangs (no reply, no error) must stop its runs as surely as one that fails.
    */
   readonly #watchdog = timerEntry(() => this.#checkLeases());
+  /** The lease validity the watchdog is armed for: a start only re-arms it for a sooner one. */
+  #watchdogFor = Number.POSITIVE_INFINITY;
   /** Runs whose lease was too short to start them: a renewal is on its way. */
   readonly #awaitingLease = new Set<Execution>();
   readonly #renewNow: () => void;
@@ -63,6 +68,7 @@ export class RunController implements LeaseKeeper {
     this.#precise = precise;
     this.#onStarted = onStarted;
     this.#renewNow = renewNow;
+    this.#ends = new EndWriter({ store: ctx.store, timers: ctx.timers, now: () => ctx.clock.now(), reportError: (e, c) => ctx.reportError(e, c) });
     this.#host = {
       timers: ctx.timers,
       logger: ctx.logger,
@@ -80,16 +86,16 @@ export class RunController implements LeaseKeeper {
     return this.#executions.has(runId);
   }
 
-  /** The leases this instance holds, for the heartbeat. */
-  leases(): LeaseRef[] {
-    const out: LeaseRef[] = [];
-    for (const e of this.#executions.values()) if (!e.leaseLost) out.push({ runId: e.id, fencingToken: e.fencingToken });
+  /** The leases this instance holds, for the heartbeat: running runs and runs being recorded. */
+  leases(): HeldLease[] {
+    const out: HeldLease[] = [...this.#recording.values()];
+    for (const e of this.#executions.values()) if (!e.leaseLost) out.push({ runId: e.id, fencingToken: e.fencingToken, validUntil: e.leaseValidUntil });
     return out;
   }
 
   /** Runs this instance still answers for: executing with its lease, or being recorded. */
   held(): string[] {
-    const out = [...this.#recording];
+    const out = [...this.#recording.keys()];
     for (const e of this.#executions.values()) if (!e.leaseLost) out.push(e.id);
     return out;
   }
@@ -100,9 +106,10 @@ export class RunController implements LeaseKeeper {
     const execution = new Execution(this.#host, job, run, lastSuccess);
     // The store counted the lease from when the claim was sent, a round trip (or a locked table) ago.
     const sentAt = Number.isNaN(job.claimSentAt) ? this.#ctx.clock.monotonic() : job.claimSentAt;
-    execution.leaseValidUntil = sentAt + this.#ctx.options.leaseMs;
+    execution.leaseValidUntil = sentAt + job.claimLeaseMs;
     this.#executions.set(execution.id, execution);
-    this.#armWatchdog();
+    // Not a scan of every run: a burst starts tens of thousands, and rescanning per start was quadratic.
+    if (execution.leaseValidUntil < this.#watchdogFor) this.#armWatchdogFor(execution.leaseValidUntil);
     runtime.running++;
     runtime.lastRun = run;
     for (const id of replaced) this.#executions.get(id)?.abort('replace');
@@ -141,7 +148,11 @@ export class RunController implements LeaseKeeper {
   renewed(runIds: readonly string[], validUntil: number): void {
     for (const id of runIds) {
       const execution = this.#executions.get(id);
-      if (execution === undefined) continue;
+      if (execution === undefined) {
+        const recording = this.#recording.get(id);
+        if (recording !== undefined) recording.validUntil = Math.max(recording.validUntil, validUntil);
+        continue;
+      }
       execution.leaseValidUntil = Math.max(execution.leaseValidUntil, validUntil);
       // A run waiting for this renewal starts now (or asks again, until the watchdog gives up).
       if (this.#awaitingLease.delete(execution)) this.#begin(execution);
@@ -149,11 +160,17 @@ export class RunController implements LeaseKeeper {
     this.#armWatchdog();
   }
 
+  /** Re-arms the watchdog for the soonest lease held (runs that ended leave it early, never late). */
   #armWatchdog(): void {
     let soonest = Number.POSITIVE_INFINITY;
     for (const e of this.#executions.values()) if (!e.leaseLost && e.leaseValidUntil < soonest) soonest = e.leaseValidUntil;
-    if (soonest === Number.POSITIVE_INFINITY) this.#ctx.timers.cancel(this.#watchdog);
-    else this.#ctx.timers.after(this.#watchdog, soonest - this.#leaseMargin() - this.#ctx.clock.monotonic());
+    this.#armWatchdogFor(soonest);
+  }
+
+  #armWatchdogFor(validUntil: number): void {
+    this.#watchdogFor = validUntil;
+    if (validUntil === Number.POSITIVE_INFINITY) this.#ctx.timers.cancel(this.#watchdog);
+    else this.#ctx.timers.after(this.#watchdog, validUntil - this.#leaseMargin() - this.#ctx.clock.monotonic());
   }
 
   #checkLeases(): void {
@@ -187,7 +204,7 @@ export class RunController implements LeaseKeeper {
     this.#ctx.logger.warn({ task: execution.run.task, runId }, message);
     if (execution.startedAt === null) {
       // Never started: nothing to wind down, and its record says why (fenced if already taken over).
-      const tookMs = Math.round(this.#ctx.clock.monotonic() - execution.leaseValidUntil + this.#ctx.options.leaseMs);
+      const tookMs = Math.round(this.#ctx.clock.monotonic() - execution.leaseValidUntil + execution.job.claimLeaseMs);
       const why = `not started: ${tookMs} ms after its claim was sent, the lease (${this.#ctx.options.leaseMs} ms) could not be kept (${message}); a handler never starts without its lease, so it cannot run beside a retry`;
       execution.abort('lease-lost', false, new LeaseLostError(why));
       execution.abandon();
@@ -331,8 +348,8 @@ export class RunController implements LeaseKeeper {
       takeQueued: ctx.running(),
     };
     // The bookkeeping after the write is part of the tracked work: `stop` and `onIdle` wait for it.
-    this.#recording.add(execution.id);
-    const recorded = this.#recordEnd(completion).then((outcome) => {
+    this.#recording.set(execution.id, { runId: execution.id, fencingToken: execution.fencingToken, validUntil: execution.leaseValidUntil });
+    const recorded = this.#ends.write(completion).then((outcome) => {
       this.#recording.delete(execution.id);
       if (outcome.kind === 'fenced') {
         ctx.events.emit('run:lost', { runId: execution.id, task: runtime.name });
@@ -352,25 +369,5 @@ export class RunController implements LeaseKeeper {
         this.#jobs.pump(runtime);
         ctx.changed();
       });
-  }
-
-  /**
-   * Writes how a run ended, retrying with backoff while the store fails: the record is what a
-   * user reads at 3 a.m., so a store restart must delay it, not lose it. Each attempt checks the
-   * lease anew (a takeover since fences it); retries end when the scheduler stops its timers.
-   */
-  #recordEnd(completion: RunCompletion): Promise<FinishOutcome> {
-    const ctx = this.#ctx;
-    return new Promise((resolve) => {
-      let backoffMs = 0;
-      const attempt = (): void => {
-        ctx.store.finish(completion, ctx.clock.now()).then(resolve, (error: unknown) => {
-          ctx.reportError(error, 'store');
-          backoffMs = storeBackoff(backoffMs, MAX_RECORD_BACKOFF_MS);
-          ctx.timers.after(timerEntry(attempt), backoffMs);
-        });
-      };
-      attempt();
-    });
   }
 }

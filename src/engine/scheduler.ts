@@ -38,6 +38,8 @@ const JUMP_THRESHOLD_MS = 1_000;
  * released at the due instant, so claim work and store round trips do not add to lateness.
  */
 const PREPARE_MS = 5;
+/** A burst is claimed this many times its expected claim time ahead (decision 025). */
+const BURST_LEAD_MARGIN = 1.5;
 const PRUNE_INTERVAL_MS = 3_600_000;
 const FIRST_PRUNE_DELAY_MS = 60_000;
 /** A store that comes back is used within this; a store that stays down sees a claim per replica this often. */
@@ -88,6 +90,8 @@ export class Scheduler {
   #starting: Promise<void> | null = null;
   #clockSkewed = false;
   #warnedSharedName = false;
+  /** The live instances running the same tasks, from the last poll: a burst is shared among them. */
+  #peers: readonly string[] = [];
 
   constructor(options: SchedulerOptions = {}) {
     this.#options = resolveSchedulerOptions(options);
@@ -115,9 +119,18 @@ export class Scheduler {
         this.#ticks.jumped = false;
         this.#checkIdle();
       },
+      // A burst is claimed early enough for this instance's share to be claimed by its instant,
+      // with room to spare (each claim's lease covers the wait). Only where claims go ahead at
+      // all: a virtual clock releases nothing early.
+      // Until the first poll tells who the peers are, no burst goes early: this instance would
+      // claim the whole burst alone (reconsidered once the poll answers).
+      ...(precise.precise
+        ? { burstLeadMs: (count: number) => (this.#peers.length === 0 ? 0 : BURST_LEAD_MARGIN * this.#dispatcher.claimCostMs * (count / this.#peers.length)) }
+        : {}),
     });
     this.#dispatcher = new Dispatcher({
       store: this.#store,
+      timers: this.#timers,
       instance: this.instance,
       leaseMs: this.#options.leaseMs,
       concurrency: this.#options.concurrency,
@@ -129,6 +142,8 @@ export class Scheduler {
         this.#jobs.onClaimed(job, outcome);
       },
       onClaimError: (error) => this.#onClaimError(error),
+      peers: () => this.#peers,
+      reportError: (error, context) => this.#reportError(error, context),
     });
     this.#newId = options.idGenerator ?? (() => uuidv7(this.#clock.now()));
     const ctx: EngineContext = {
@@ -160,6 +175,13 @@ export class Scheduler {
     this.#beacon = new Beacon(pollIntervalMs, () => [...this.#tasks.keys()]);
     this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, () => this.#runs.held(), this.#beacon, (result, trip) => {
       if (result.storeNow !== undefined && this.#options.storeClock) this.#measureClock(trip.sentAt, trip.answeredAt, result.storeNow);
+      if (result.peers !== undefined && result.peers.length !== this.#peers.length) {
+        this.#peers = result.peers;
+        // More peers share a burst, so each claims less and later; fewer, the other way round.
+        this.#timers.reconsiderBursts();
+      } else if (result.peers !== undefined) {
+        this.#peers = result.peers;
+      }
       if (result.tasksCurrent === false && !this.#warnedSharedName) {
         this.#warnedSharedName = true;
         this.#logger.warn({ instance: this.instance }, `another process uses the instance name "${this.instance}": give each instance its own name (scheduler.instance), or the CLI may misjudge which tasks run`);

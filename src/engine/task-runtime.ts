@@ -1,6 +1,7 @@
 import type { OverlapMode } from '../store/port.ts';
 import type { RunRecord, RunTrigger, SkipReason } from '../store/records.ts';
 import type { HeapItem } from '../util/min-heap.ts';
+import { fnv1a32 } from '../util/hash.ts';
 import { jitterOffset } from './schedules/jitter.ts';
 import type { BoundSchedule, ScheduleDefinition } from './schedules/types.ts';
 import type { TaskHandler } from './task.ts';
@@ -60,6 +61,7 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   /** Runs of this task in progress on this instance. */
   running = 0;
   #activity: RuntimeActivity | null = null;
+  #shareHash = -1;
   readonly #sink: TickSink;
 
   constructor(task: ResolvedTask, sink: TickSink) {
@@ -100,6 +102,12 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
     return (this.#activity?.backlog.length ?? 0) > 0;
   }
 
+  /** Picks the task's owner among replicas sharing a burst; the same on every replica. */
+  get shareHash(): number {
+    if (this.#shareHash < 0) this.#shareHash = fnv1a32(this.name);
+    return this.#shareHash;
+  }
+
   /** The instant a nominal tick is due: the tick plus its stable jitter offset. */
   dueAt(tick: number): number {
     return tick + jitterOffset(this.name, tick, this.policy.jitterMs);
@@ -136,6 +144,10 @@ export interface Job extends HeapItem {
    * from when the reply arrives, so a slow reply leaves less of the lease than it seems.
    */
   claimSentAt: number;
+  /** The lease its claim asked for: the lease plus the wait, when claimed ahead of its instant. */
+  claimLeaseMs: number;
+  /** Left to a peer once and checked after the grace: it is not left to a peer again. */
+  checkedShare: boolean;
 }
 
 /** The slot of a scheduled (or caught-up, or retried) tick. */

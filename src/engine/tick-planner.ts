@@ -141,7 +141,9 @@ export class TickPlanner {
     const horizon = now + this.#ctx.timers.prepareMs;
     const due: number[] = [];
     let tick: number | null = runtime.nextTick;
-    while (tick !== null && runtime.dueAt(tick) <= horizon && due.length < MAX_TICKS_PER_WAKE) {
+    // The queue fired the task, so its next tick is due, or belongs to a burst fired ahead of its
+    // instant to be claimed in time (decision 025); later ticks only when they are due too.
+    while (tick !== null && (due.length === 0 || runtime.dueAt(tick) <= horizon) && due.length < MAX_TICKS_PER_WAKE) {
       due.push(tick);
       tick = schedule.nextAfter(tick);
     }

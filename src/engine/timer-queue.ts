@@ -50,7 +50,19 @@ export interface TimerQueueOptions {
   readonly onJump: (jump: ClockJump) => void;
   /** Called after every wake's due entries fired, so callers can flush batched work. */
   readonly onWakeEnd: () => void;
+  /**
+   * How much earlier than `prepareMs` an instant with `count` wall entries due should fire: a
+   * burst's claims take longer than one claim's round trip (decision 025). Absent: never earlier.
+   */
+  readonly burstLeadMs?: (count: number) => number;
 }
+
+/** An instant with at least this many wall entries is a burst, and may fire earlier. */
+export const BURST_ENTRIES = 32;
+/** What firing one entry is assumed to cost until a burst has been measured. */
+const INITIAL_FIRE_COST_MS = 0.04;
+/** Longest a burst fires ahead of its instant, however large. */
+const MAX_BURST_LEAD_MS = 30_000;
 
 const byWallTime = (a: TimerEntry, b: TimerEntry): boolean => a.wallTime < b.wallTime;
 
@@ -84,6 +96,11 @@ export class TimerQueue {
    * typical lateness ahead. Learnt from past wakes; only when entries may fire early anyway.
    */
   #leadMs = 0;
+  /** What firing one entry of a burst has taken lately (its onDue work: planning, queueing), ms. */
+  #fireCostMs = INITIAL_FIRE_COST_MS;
+  /** Wall entries per instant (only with `burstLeadMs`), and the instants that are bursts, ascending. */
+  readonly #perInstant = new Map<number, number>();
+  #bursts: number[] = [];
 
   constructor(clock: Clock, options: TimerQueueOptions) {
     this.#clock = clock;
@@ -113,6 +130,11 @@ export class TimerQueue {
     this.#requestArm();
   }
 
+  /** The burst lead depends on more than the queue (how many peers share a burst): asks it again. */
+  reconsiderBursts(): void {
+    if (this.#bursts.length > 0) this.#requestArm();
+  }
+
   /** Disarms; entries stay queued but never fire until `start` again. */
   stop(): void {
     this.#running = false;
@@ -123,13 +145,17 @@ export class TimerQueue {
   clear(): void {
     this.#wall.clear();
     this.#elapsed.clear();
+    this.#perInstant.clear();
+    this.#bursts = [];
     this.#disarm();
   }
 
   /** Schedules `entry` at a wall-clock instant. */
   atWall(entry: TimerEntry, wallInstant: number): void {
+    if (this.#wall.has(entry)) this.#uncount(entry.wallTime);
     entry.wallTime = wallInstant;
     this.#wall.update(entry);
+    this.#count(wallInstant);
     // With a re-arm already pending (registering many tasks), there is nothing to compare.
     if (!this.#armPending && this.#clock.monotonic() + (wallInstant - this.#clock.now()) < this.#armedFor) this.#requestArm();
   }
@@ -142,8 +168,35 @@ export class TimerQueue {
   }
 
   cancel(entry: TimerEntry): void {
-    const removed = this.#wall.remove(entry) || this.#elapsed.remove(entry as ElapsedEntry);
+    const fromWall = this.#wall.remove(entry);
+    if (fromWall) this.#uncount(entry.wallTime);
+    const removed = fromWall || this.#elapsed.remove(entry as ElapsedEntry);
     if (removed && this.size === 0) this.#disarm();
+  }
+
+  #count(instant: number): void {
+    if (this.#options.burstLeadMs === undefined) return;
+    const n = (this.#perInstant.get(instant) ?? 0) + 1;
+    this.#perInstant.set(instant, n);
+    if (n === BURST_ENTRIES) {
+      const at = this.#bursts.findIndex((b) => b > instant);
+      this.#bursts.splice(at < 0 ? this.#bursts.length : at, 0, instant);
+    }
+  }
+
+  #uncount(instant: number): void {
+    if (this.#options.burstLeadMs === undefined) return;
+    const n = (this.#perInstant.get(instant) ?? 0) - 1;
+    if (n > 0) this.#perInstant.set(instant, n);
+    else this.#perInstant.delete(instant);
+    if (n === BURST_ENTRIES - 1) this.#bursts.splice(this.#bursts.indexOf(instant), 1);
+  }
+
+  /** When (wall ms) the burst at `instant` should fire: earlier than a lone entry, by its size. */
+  #burstFireAt(instant: number): number {
+    const count = this.#perInstant.get(instant) ?? 0;
+    const extra = (this.#options.burstLeadMs?.(count) ?? 0) + this.#fireCostMs * count;
+    return instant - this.#options.prepareMs - this.#leadMs - Math.min(MAX_BURST_LEAD_MS, Math.max(0, extra));
   }
 
   has(entry: TimerEntry): boolean {
@@ -172,10 +225,10 @@ export class TimerQueue {
     const wall = this.#wall.peek();
     const elapsed = this.#elapsed.peek();
     const early = this.#options.prepareMs + this.#leadMs;
-    return Math.min(
-      wall === undefined ? Number.POSITIVE_INFINITY : wall.wallTime - early - this.#clock.now(),
-      elapsed === undefined ? Number.POSITIVE_INFINITY : elapsed.deadline - this.#clock.monotonic(),
-    );
+    const now = this.#clock.now();
+    let wallWake = wall === undefined ? Number.POSITIVE_INFINITY : wall.wallTime - early;
+    for (const burst of this.#bursts) wallWake = Math.min(wallWake, this.#burstFireAt(burst));
+    return Math.min(wallWake - now, elapsed === undefined ? Number.POSITIVE_INFINITY : elapsed.deadline - this.#clock.monotonic());
   }
 
   #arm(): void {
@@ -220,15 +273,29 @@ export class TimerQueue {
       // next wake instead of spinning this one.
       const due: TimerEntry[] = [];
       const horizon = wallNow + this.#options.prepareMs;
-      for (let head = this.#wall.peek(); head !== undefined && head.wallTime <= horizon; head = this.#wall.peek()) {
+      // Bursts whose time has come fire whole, ahead of their instant; entries due before them
+      // that are not yet due themselves go back.
+      const bursts = new Set<number>();
+      for (const burst of this.#bursts) if (burst > horizon && this.#burstFireAt(burst) <= wallNow) bursts.add(burst);
+      const reach = bursts.size === 0 ? horizon : Math.max(horizon, ...bursts);
+      const notYet: TimerEntry[] = [];
+      for (let head = this.#wall.peek(); head !== undefined && head.wallTime <= reach; head = this.#wall.peek()) {
         this.#wall.remove(head);
-        due.push(head);
+        if (head.wallTime <= horizon || bursts.has(head.wallTime)) {
+          this.#uncount(head.wallTime);
+          due.push(head);
+        } else {
+          notYet.push(head);
+        }
       }
+      for (const entry of notYet) this.#wall.push(entry);
       for (let head = this.#elapsed.peek(); head !== undefined && head.deadline <= monoNow; head = this.#elapsed.peek()) {
         this.#elapsed.remove(head);
         due.push(head);
       }
+      const firedAt = this.#clock.monotonic();
       for (const entry of due) entry.onDue();
+      if (due.length >= BURST_ENTRIES) this.#fireCostMs = (this.#clock.monotonic() - firedAt) / due.length;
       this.#options.onWakeEnd();
     } finally {
       this.#firing = false;

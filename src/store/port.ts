@@ -56,11 +56,26 @@ export interface Store {
   /** Every task the store knows, by name, with its persisted state; registers nothing. */
   listTasks(): Promise<TaskState[]>;
 
-  /** Extends the leases of running runs; returns the ids whose lease was lost. */
+  /**
+   * Extends the leases of running runs to `now + leaseMs` (never shortens one: a claim made ahead
+   * of its start holds longer); returns the ids whose lease was lost.
+   */
   renewLeases(leases: readonly LeaseRef[], leaseMs: number, now: number): Promise<string[]>;
 
   /** Records how a run ended, if the caller still holds it (else `fenced`). */
   finish(completion: RunCompletion, now: number): Promise<FinishOutcome>;
+
+  /**
+   * Records how several runs ended, each exactly as {@link finish} would, in one transaction:
+   * a burst's ends cost one statement per batch, not one each. Outcomes are in request order.
+   */
+  finishMany(completions: readonly RunCompletion[], now: number): Promise<FinishOutcome[]>;
+
+  /**
+   * For each slot, true when nothing has claimed it yet (no run or skip record of that attempt).
+   * A read: it claims nothing, so a replica can ask which of a burst's ticks its peers left.
+   */
+  unclaimed(slots: readonly SlotRef[]): Promise<boolean[]>;
 
   /** Stores a running run's latest progress (best effort; fenced writes are ignored). */
   recordProgress(lease: LeaseRef, progress: RunProgress, now: number): Promise<void>;
@@ -177,6 +192,10 @@ export interface ClaimRequest {
   readonly overlap: OverlapMode;
   /** For `allow`; 1 for the other modes. */
   readonly maxConcurrent: number;
+  /**
+   * The run's lease, counted from the claim's `now`. A claim made ahead of its start asks for
+   * the lease plus the wait, so the handler still gets a whole lease.
+   */
   readonly leaseMs: number;
   /** The run that caused this one (the run a `retry` request retries), recorded as `causedBy`. */
   readonly causedBy?: string | null;
@@ -199,6 +218,13 @@ export type ClaimOutcome =
   | { readonly kind: 'taken' }
   /** `overlap: 'wait'` and a run is in progress: nothing was recorded. */
   | { readonly kind: 'busy' };
+
+/** One attempt of one slot of a task: what a claim is unique on. */
+export interface SlotRef {
+  readonly task: string;
+  readonly slot: string;
+  readonly attempt: number;
+}
 
 /** Identifies a held run: only the holder of the current fencing token may write it. */
 export interface LeaseRef {
@@ -281,6 +307,11 @@ export interface InstanceBeat {
    * ({@link PollResult.tasksCurrent}) and the instance sends its list again.
    */
   readonly tasksToken: string;
+  /**
+   * Names the set of tasks it runs (a hash of the sorted names), so instances that run the same
+   * tasks find each other as peers ({@link PollResult.peers}); stored along with `tasks`.
+   */
+  readonly tasksDigest: string;
 }
 
 /** An instance as the store last heard of it. */
@@ -338,6 +369,11 @@ export interface PollResult {
   readonly storeNow?: number;
   /** With a beat: false when the stored task list of this instance is not the one it last sent. */
   readonly tasksCurrent?: boolean;
+  /**
+   * With a beat: the live instances (this one included, sorted by name) whose tasks have the
+   * same digest as this one's; a burst of due ticks is shared among them.
+   */
+  readonly peers?: readonly string[];
 }
 
 export type StoreSignal = 'trigger' | 'cancel' | 'pause';

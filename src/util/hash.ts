@@ -21,3 +21,25 @@ export function fnv1a32(text: string): number {
 export function stableFraction(text: string): number {
   return fnv1a32(text) / 0x1_0000_0000;
 }
+
+/**
+ * Names a set of strings: the same for the same set in any order, on every machine. Two FNV-1a
+ * streams with different seeds over the sorted strings, plus their count; a collision would only
+ * make two different sets look alike, so 64 bits are plenty.
+ */
+export function setDigest(items: readonly string[]): string {
+  const sorted = [...items].sort();
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (const item of sorted) {
+    for (let i = 0; i < item.length; i++) {
+      const c = item.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+    }
+    // A separator no name can end with, so ["ab", "c"] and ["a", "bc"] differ.
+    a = Math.imul(a ^ 0xffff, 0x01000193);
+    b = Math.imul(b ^ 0xffff, 0x5bd1e995);
+  }
+  return `${sorted.length}:${(a >>> 0).toString(36)}:${(b >>> 0).toString(36)}`;
+}

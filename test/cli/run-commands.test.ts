@@ -59,7 +59,7 @@ tasks:
     await store.open();
     try {
       // An instance that polled once, half a second apart, and then died (kill -9).
-      await store.poll({ instance: 'ghost', now: Date.now(), pauseVersion: 0, retryGraceMs: 1, beat: { pollIntervalMs: 500, tasks: ['flaky'], tasksToken: 'ghost:0' } });
+      await store.poll({ instance: 'ghost', now: Date.now(), pauseVersion: 0, retryGraceMs: 1, beat: { pollIntervalMs: 500, tasks: ['flaky'], tasksToken: 'ghost:0', tasksDigest: 'flaky' } });
       const cli = io(dir);
       const began = Date.now();
       assert.equal(await main(['trigger', 'flaky', '--wait', '--json'], cli), 1);

@@ -44,7 +44,9 @@ export function startPrivatePostgres(): PrivatePostgres {
   const dir = mkdtempSync(join(tmpdir(), 'caretaker-pg-'));
   chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
   const data = join(dir, 'data');
-  const port = 40_000 + (process.pid % 20_000);
+  // Below the kernel's ephemeral range (32768–60999 on Linux), where an outgoing connection of
+  // this machine can hold the port the server wants (seen: "could not bind ... in use").
+  const port = 20_000 + (process.pid % 12_000);
   const asPostgres = (command: string, args: string[]) => execFileSync('runuser', ['-u', 'postgres', '--', join(bin, command), ...args], { stdio: 'pipe' });
   asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;

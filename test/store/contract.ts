@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { ClaimOutcome, ClaimRequest, RunRecord, Store, StoreSignal } from '../../src/index.ts';
+import type { ClaimOutcome, ClaimRequest, FinishOutcome, RunRecord, Store, StoreSignal } from '../../src/index.ts';
 import { InvalidOptionError } from '../../src/index.ts';
 import { instanceAlive } from '../../src/store/port.ts';
 import { uuidv7 } from '../../src/util/ids.ts';
@@ -361,7 +361,7 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
     describe('instances', () => {
       it('a poll is a heartbeat: the instance, its tasks (sent when they change), seen, retired, restarted, pruned', async () => {
         const poll = (instance: string, now: number, tasks: string[] | null, pollIntervalMs = 1_000, tasksToken = `${instance}-process`) =>
-          store.poll({ instance, now, pauseVersion: 0, retryGraceMs: LEASE, beat: { pollIntervalMs, tasks, tasksToken } });
+          store.poll({ instance, now, pauseVersion: 0, retryGraceMs: LEASE, beat: { pollIntervalMs, tasks, tasksToken, tasksDigest: tasks?.join(',') ?? '' } });
         await poll('b', at(1), ['t', 'u']);
         await poll('a', at(2), ['x'], 5_000);
         await poll('b', at(3), null);
@@ -388,6 +388,212 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal((await poll('a', at(12), ['y'])).tasksCurrent, true, 'sent again, it is');
         await store.prune({ maxAgeMs: Infinity, maxPerTask: 1_000 }, at(3) + 86_400_000 + 1, 100);
         assert.deepEqual((await store.listInstances()).map((i) => i.instance), ['a'], 'unseen for a day: pruned');
+      });
+    });
+
+    describe('bursts (decision 025)', () => {
+      const tasks = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
+      const register = (names: readonly string[]) => store.registerTasks(names.map((name) => ({ name, scheduleKey: 'every:60000:0:', anchor: NOW, paused: false })), NOW);
+      const end = (run: RunRecord, now: number, over: Partial<Parameters<Store['finish']>[0]> = {}) => ({
+        runId: run.id,
+        fencingToken: run.fencingToken ?? 0,
+        status: 'succeeded' as const,
+        startedAt: run.startedAt?.getTime() ?? null,
+        finishedAt: now,
+        output: null,
+        error: null,
+        retryAt: null,
+        progress: null,
+        takeQueued: true,
+        ...over,
+      });
+
+      it('a burst claims each tick as one-by-one claims would, and returns the records it stored', async () => {
+        const names = tasks(40, 'b');
+        await register(names);
+        // b000 has a live run (skip → overlap), b001 allows two (one live → starts), b002's slot is taken.
+        started(await claim1({ task: 'b000', slot: `t:${at(-60)}`, scheduledFor: at(-60) }));
+        started(await claim1({ task: 'b001', slot: `t:${at(-60)}`, scheduledFor: at(-60), overlap: 'allow', maxConcurrent: 2 }));
+        started(await claim1({ task: 'b002' }));
+        const batch = names.map((task) => request({ task, ...(task === 'b001' ? { overlap: 'allow' as const, maxConcurrent: 2 } : {}), startAt: at(1), dueAt: at(1) }));
+        // A second tick of one task in the same batch, and a manual run, take the general path.
+        batch.push(request({ task: 'b010', slot: `t:${at(60)}`, scheduledFor: at(60) }));
+        await store.requestTrigger({ id: 'burst-manual', task: 'b011', requestedAt: NOW });
+        batch.push(request({ runId: 'burst-manual', task: 'b011', slot: 'm:burst-manual', trigger: 'manual' }));
+        const outcomes = await store.claim(batch, NOW);
+        const kinds = outcomes.map((o) => o.kind);
+        assert.deepEqual(kinds.slice(0, 3), ['skipped', 'started', 'taken']);
+        assert.deepEqual(kinds.slice(3, 40), new Array(37).fill('started'));
+        assert.deepEqual(kinds.slice(40), ['skipped', 'skipped'], 'the later tick of b010 and the manual run of b011 find their task running');
+        for (const outcome of outcomes) {
+          if (outcome.kind !== 'started' && outcome.kind !== 'skipped') continue;
+          assert.deepEqual(await store.getRun(outcome.run.id), outcome.run, `the record returned for ${outcome.run.task} is the one stored`);
+        }
+        const run = started(outcomes[5]);
+        assert.deepEqual([run.startedAt?.getTime(), run.leaseExpiresAt?.getTime(), run.skipReason], [at(1), NOW + LEASE, null]);
+        const tokens = outcomes.filter((o) => o.kind === 'started').map((o) => (o as Extract<ClaimOutcome, { kind: 'started' }>).run.fencingToken);
+        assert.ok(tokens.every((t) => typeof t === 'number' && t >= 1));
+        assert.deepEqual((await store.listTasks()).find((t) => t.name === 'b020')?.lastTick, NOW, 'the cursor moved');
+      });
+
+      it('replicas claiming one burst at once, in opposite orders: every tick exactly once', async () => {
+        const names = tasks(120, 'r');
+        await register(names);
+        const replica = (instance: string, order: readonly string[]) => store.claim(order.map((task) => request({ task, instance })), NOW);
+        const results = await Promise.all([replica('a', names), replica('b', [...names].reverse()), replica('c', names.filter((_, i) => i % 2 === 0))]);
+        const winners = new Map<string, number>();
+        for (const outcomes of results) for (const o of outcomes) if (o.kind === 'started') winners.set(o.run.task, (winners.get(o.run.task) ?? 0) + 1);
+        assert.equal(winners.size, names.length);
+        assert.ok([...winners.values()].every((n) => n === 1));
+        const stored = await store.listRuns({ limit: 500 });
+        assert.equal(stored.runs.filter((r) => r.slot === `t:${NOW}`).length, names.length, 'one row per tick');
+      });
+
+      it('finishMany records each end as finish would, in order, in one call', async () => {
+        const names = tasks(6, 'f');
+        await register(names);
+        const runs = (await store.claim(names.map((task) => request({ task, overlap: task === 'f005' ? 'queue' : 'skip' })), NOW)).map(started);
+        // f005 queues its next tick; its end hands the tick over to whoever asks.
+        assert.equal((await claim1({ task: 'f005', slot: `t:${at(60)}`, scheduledFor: at(60), overlap: 'queue' }, at(1)))?.kind, 'queued');
+        const outcomes = await store.finishMany(
+          [
+            end(runs[0]!, at(2), { output: 'text', status: 'failed', error: { message: 'x', name: 'Error', code: null, stack: null }, retryAt: at(10) }),
+            end(runs[1]!, at(2), { fencingToken: (runs[1]!.fencingToken ?? 0) + 7 }),
+            end(runs[2]!, at(2), { output: { n: 2 }, progress: { fraction: 1, message: 'done' } }),
+            end(runs[5]!, at(2)),
+            end(runs[3]!, at(2), { status: 'cancelled' }),
+          ],
+          at(2),
+        );
+        assert.deepEqual(outcomes.map((o) => o.kind), ['recorded', 'fenced', 'recorded', 'recorded', 'recorded']);
+        for (const o of outcomes) if (o.kind === 'recorded') assert.deepEqual(await store.getRun(o.run.id), o.run);
+        const rec = (i: number) => (outcomes[i] as Extract<FinishOutcome, { kind: 'recorded' }>);
+        assert.deepEqual([rec(0).run.status, rec(0).run.output, rec(0).run.retryAt?.getTime()], ['failed', 'text', at(10)]);
+        assert.deepEqual(rec(2).run.progress, { fraction: 1, message: 'done' });
+        assert.equal(rec(3).queued?.slot, `t:${at(60)}`, 'the queued tick went to the end that asked');
+        assert.equal(rec(0).queued, null);
+        assert.equal((await store.getRun(runs[1]!.id))?.status, 'running', 'a fenced end writes nothing');
+        const state = new Map((await store.listTasks()).map((t) => [t.name, t]));
+        assert.deepEqual([state.get('f002')?.lastSuccess?.runId, state.get('f000')?.lastSuccess, state.get('f003')?.lastRun?.status], [runs[2]!.id, null, 'cancelled']);
+        assert.deepEqual(await store.finishMany([end(runs[2]!, at(3))], at(3)), [{ kind: 'fenced' }], 'a second end is fenced');
+        assert.deepEqual(await store.finishMany([], at(3)), []);
+      });
+
+      it('finishMany fences a lapsed run once another run of its task started, and records it otherwise', async () => {
+        await register(['g0', 'g1']);
+        const [a, b] = (await store.claim([request({ task: 'g0' }), request({ task: 'g1' })], NOW)).map(started);
+        // Both leases lapse; g0 is claimed again (a newer run), g1 is not.
+        started(await claim1({ task: 'g0', slot: `t:${at(60)}`, scheduledFor: at(60) }, NOW + LEASE + 1));
+        const outcomes = await store.finishMany([end(a!, NOW + LEASE + 2), end(b!, NOW + LEASE + 2)], NOW + LEASE + 2);
+        assert.deepEqual(outcomes.map((o) => o.kind), ['fenced', 'recorded']);
+      });
+
+      it('unclaimed names the slots nobody claimed yet, and claims nothing', async () => {
+        await register(['u0', 'u1']);
+        started(await claim1({ task: 'u0' }));
+        const free = await store.unclaimed([
+          { task: 'u0', slot: `t:${NOW}`, attempt: 1 },
+          { task: 'u0', slot: `t:${NOW}`, attempt: 2 },
+          { task: 'u1', slot: `t:${NOW}`, attempt: 1 },
+          { task: 'nobody', slot: 'x', attempt: 1 },
+          { task: 'u\u00000', slot: `t:${NOW}`, attempt: 1 },
+        ]);
+        assert.deepEqual(free, [false, true, true, true, true]);
+        assert.deepEqual(await store.unclaimed([]), []);
+        assert.equal((await claim1({ task: 'u1' }))?.kind, 'started', 'asking claimed nothing');
+      });
+
+      it('a renewal never shortens a lease a claim made ahead of its start asked for', async () => {
+        const run = started(await claim1({ startAt: at(5), dueAt: at(5), leaseMs: LEASE + 5_000 }));
+        assert.equal(run.leaseExpiresAt?.getTime(), NOW + LEASE + 5_000);
+        assert.deepEqual(await store.renewLeases([{ runId: run.id, fencingToken: run.fencingToken ?? 0 }], LEASE, at(1)), []);
+        assert.equal((await store.getRun(run.id))?.leaseExpiresAt?.getTime(), NOW + LEASE + 5_000);
+        await store.renewLeases([{ runId: run.id, fencingToken: run.fencingToken ?? 0 }], LEASE, at(9));
+        assert.equal((await store.getRun(run.id))?.leaseExpiresAt?.getTime(), at(9) + LEASE);
+      });
+
+      it('peers: live instances that run the same task set, this one included, by name', async () => {
+        const beat = (instance: string, now: number, names: string[] | null, digest: string) =>
+          store.poll({ instance, now, pauseVersion: 0, retryGraceMs: LEASE, beat: { pollIntervalMs: 1_000, tasks: names, tasksToken: `${instance}:1`, tasksDigest: digest } });
+        await beat('p2', at(1), ['x', 'y'], 'd1');
+        await beat('p1', at(1), ['x', 'y'], 'd1');
+        await beat('q', at(1), ['z'], 'd2');
+        assert.deepEqual((await beat('p1', at(2), null, 'ignored when the tasks did not change')).peers, ['p1', 'p2']);
+        assert.deepEqual((await beat('q', at(2), null, '')).peers, ['q']);
+        await store.retireInstance('p2', at(3));
+        assert.deepEqual((await beat('p1', at(3), null, '')).peers, ['p1'], 'a stopped instance is no peer');
+        await beat('p2', at(4), ['x', 'y'], 'd1');
+        assert.deepEqual((await beat('p1', at(4), null, '')).peers, ['p1', 'p2']);
+        assert.deepEqual((await beat('p1', at(8), null, '')).peers, ['p1'], 'unseen for three poll intervals: gone');
+        assert.deepEqual((await store.poll({ instance: 'reader', now: at(8), pauseVersion: 0, retryGraceMs: LEASE })).peers ?? [], [], 'a reader has no peers');
+      });
+
+      it('any interleaving of burst claims, ends, reaps and clock steps keeps one run per tick and overlap limits (fast-check)', async () => {
+        let round = 0;
+        const op = fc.oneof(
+          fc.record({ kind: fc.constant('claim' as const), replica: fc.integer({ min: 0, max: 2 }), tick: fc.integer({ min: 0, max: 3 }), from: fc.nat(5), count: fc.integer({ min: 1, max: 6 }), reverse: fc.boolean() }),
+          fc.record({ kind: fc.constant('end' as const), replica: fc.integer({ min: 0, max: 2 }), take: fc.integer({ min: 1, max: 6 }) }),
+          fc.record({ kind: fc.constant('reap' as const), replica: fc.integer({ min: 0, max: 2 }) }),
+          fc.record({ kind: fc.constant('renew' as const), replica: fc.integer({ min: 0, max: 2 }) }),
+          fc.record({ kind: fc.constant('step' as const), ms: fc.integer({ min: 0, max: 2 * LEASE }) }),
+        );
+        await fc.assert(
+          fc.asyncProperty(fc.array(fc.array(op, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 12 }), async (steps) => {
+            const prefix = `p${++round}-`;
+            const names = tasks(8, prefix);
+            // Even tasks skip overlaps, odd ones allow two at once.
+            const limit = (task: string) => (Number(task.slice(-1)) % 2 === 0 ? 1 : 2);
+            await register(names);
+            let now = NOW;
+            const held: RunRecord[][] = [[], [], []];
+            const tokens = new Map<string, number>();
+            for (const group of steps) {
+              // The operations of one group run concurrently, as replicas do.
+              await Promise.all(
+                group.map(async (o) => {
+                  if (o.kind === 'step') {
+                    now += o.ms;
+                    return;
+                  }
+                  const mine = held[o.replica]!;
+                  if (o.kind === 'claim') {
+                    let chosen = names.slice(o.from, o.from + o.count);
+                    if (o.reverse) chosen = chosen.reverse();
+                    const tick = NOW + o.tick * 60_000;
+                    const reqs = chosen.map((task) => request({ task, instance: `r${o.replica}`, scheduledFor: tick, slot: `t:${tick}`, dueAt: tick, overlap: limit(task) === 1 ? 'skip' : 'allow', maxConcurrent: limit(task) }));
+                    for (const outcome of await store.claim(reqs, now)) {
+                      if (outcome.kind !== 'started') continue;
+                      const previous = tokens.get(outcome.run.task) ?? 0;
+                      assert.ok((outcome.run.fencingToken ?? 0) > previous, 'fencing tokens only grow');
+                      tokens.set(outcome.run.task, outcome.run.fencingToken ?? 0);
+                      mine.push(outcome.run);
+                    }
+                  } else if (o.kind === 'end') {
+                    const ending = mine.splice(0, o.take);
+                    const outcomes = await store.finishMany(ending.map((r) => end(r, now)), now);
+                    outcomes.forEach((outcome, i) => {
+                      if (outcome.kind === 'recorded') assert.equal(outcome.run.id, ending[i]?.id);
+                    });
+                  } else if (o.kind === 'reap') {
+                    await store.poll({ instance: `r${o.replica}`, now, pauseVersion: 0, retryGraceMs: LEASE, held: mine.map((r) => r.id) });
+                  } else {
+                    const lost = new Set(await store.renewLeases(mine.map((r) => ({ runId: r.id, fencingToken: r.fencingToken ?? 0 })), LEASE, now));
+                    held[o.replica] = mine.filter((r) => !lost.has(r.id));
+                  }
+                }),
+              );
+              const runs = (await store.listRuns({ limit: 1_000 })).runs.filter((r) => r.task.startsWith(prefix));
+              const perSlot = new Map<string, number>();
+              for (const r of runs) perSlot.set(`${r.task}|${r.slot}|${r.attempt}`, (perSlot.get(`${r.task}|${r.slot}|${r.attempt}`) ?? 0) + 1);
+              assert.ok([...perSlot.values()].every((n) => n === 1), 'one record per (task, slot, attempt)');
+              for (const task of names) {
+                const live = runs.filter((r) => r.task === task && r.status === 'running' && (r.leaseExpiresAt?.getTime() ?? 0) > now);
+                assert.ok(live.length <= limit(task), `${task}: ${live.length} live runs, limit ${limit(task)}`);
+              }
+            }
+          }),
+          { numRuns: 25, seed: 20261207 },
+        );
       });
     });
 

@@ -13,12 +13,14 @@ import {
   type PollResult,
   type QueuedTick,
   type RunCompletion,
+  type SlotRef,
   type Store,
   type StoreSignal,
   type TaskRegistration,
   type TaskState,
   type TriggerRequest,
   INSTANCE_RETENTION_MS,
+  instanceAlive,
 } from '../port.ts';
 import { normaliseRunQuery } from '../query.ts';
 import type { RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
@@ -59,6 +61,7 @@ class MemoryStore implements Store {
   readonly #instances = new Map<string, InstanceState>();
   /** Which process's task list each instance row holds (see `InstanceBeat.tasksToken`). */
   readonly #tasksTokens = new Map<string, string>();
+  readonly #digests = new Map<string, string>();
   readonly #listeners = new Set<(signal: StoreSignal) => void>();
   /** Finished runs with a retryAt whose next attempt has not been claimed yet. */
   readonly #pendingRetries = new Set<RunRow>();
@@ -225,7 +228,7 @@ class MemoryStore implements Store {
         lost.push(lease.runId);
         continue;
       }
-      run.leaseExpiresAt = now + leaseMs;
+      run.leaseExpiresAt = Math.max(run.leaseExpiresAt ?? 0, now + leaseMs);
     }
     return lost;
   }
@@ -263,6 +266,16 @@ class MemoryStore implements Store {
       if (completion.takeQueued) queued = this.#takeQueued(task, now);
     }
     return { kind: 'recorded', run: toRecord(run), queued };
+  }
+
+  async finishMany(completions: readonly RunCompletion[], now: number): Promise<FinishOutcome[]> {
+    const out: FinishOutcome[] = [];
+    for (const completion of completions) out.push(await this.finish(completion, now));
+    return out;
+  }
+
+  async unclaimed(slots: readonly SlotRef[]): Promise<boolean[]> {
+    return slots.map((s) => !this.#slots.has(slotKey(s.task, s.slot, s.attempt)));
   }
 
   /** A run whose lease lapsed may still finish, unless another run of its task started since. */
@@ -331,6 +344,7 @@ class MemoryStore implements Store {
   async poll(request: PollRequest): Promise<PollResult> {
     const { now } = request;
     const tasksCurrent = request.beat === undefined ? undefined : this.#beat(request.instance, request.beat, now);
+    const peers = this.#peers(request.instance, now);
     const cancels: string[] = [];
     const interrupted: RunRecord[] = [];
     const retries: DueRetry[] = [];
@@ -379,7 +393,7 @@ class MemoryStore implements Store {
       interrupted,
       retries,
       queued,
-      ...(tasksCurrent !== undefined ? { tasksCurrent } : {}),
+      ...(tasksCurrent !== undefined ? { tasksCurrent, peers } : {}),
     };
   }
 
@@ -466,7 +480,17 @@ class MemoryStore implements Store {
     });
     const token = beat.tasks !== null ? beat.tasksToken : (this.#tasksTokens.get(instance) ?? '');
     this.#tasksTokens.set(instance, token);
+    if (beat.tasks !== null) this.#digests.set(instance, beat.tasksDigest);
     return token === beat.tasksToken;
+  }
+
+  /** Live instances with the same task set as `instance`, by name. */
+  #peers(instance: string, now: number): string[] {
+    const digest = this.#digests.get(instance);
+    if (digest === undefined || digest === '') return [];
+    const out: string[] = [];
+    for (const state of this.#instances.values()) if (this.#digests.get(state.instance) === digest && instanceAlive(state, now)) out.push(state.instance);
+    return out.sort();
   }
 
   #signal(signal: StoreSignal): void {

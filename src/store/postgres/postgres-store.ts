@@ -11,12 +11,14 @@ import {
   type PollResult,
   type QueuedTick,
   type RunCompletion,
+  type SlotRef,
   type Store,
   type StoreSignal,
   type TaskRegistration,
   type TaskState,
   type TriggerRequest,
 } from '../port.ts';
+import { claimedRun, skippedColumns, splitPlainTicks } from '../claimed-run.ts';
 import { normaliseRunQuery } from '../query.ts';
 import type { LastSuccess, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
 import { type InstanceRow, instanceFromRow, lastSuccessFromRow, type RunRow, runFromRow, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
@@ -193,16 +195,61 @@ class PostgresStore implements Store {
 
   async claim(requests: readonly ClaimRequest[], now: number): Promise<ClaimOutcome[]> {
     if (requests.length === 0) return [];
-    const wire = requests.map((r) => ({ ...r, maxConcurrent: Number.isFinite(r.maxConcurrent) ? r.maxConcurrent : UNLIMITED }));
-    const rows = await this.#query<{ i: number; outcome: WireOutcome }>(`SELECT i, outcome FROM ${this.#q}.caretaker_claim($1, $2)`, [JSON.stringify(wire), now]);
     const out: ClaimOutcome[] = new Array(requests.length);
-    for (const { i, outcome } of rows) out[i - 1] = claimOutcome(outcome);
+    // A burst's plain ticks are claimed set-based; the rest, touching other tasks, one by one.
+    const { plain, rest } = splitPlainTicks(requests);
+    if (plain.length > 0) await this.#claimTicks(requests, plain, now, out);
+    if (rest.length > 0) {
+      const wire = rest.map((i) => {
+        const r = requests[i] as ClaimRequest;
+        return { ...r, maxConcurrent: Number.isFinite(r.maxConcurrent) ? r.maxConcurrent : UNLIMITED };
+      });
+      const rows = await this.#query<{ i: number; outcome: WireOutcome }>(`SELECT i, outcome FROM ${this.#q}.caretaker_claim($1, $2)`, [JSON.stringify(wire), now]);
+      for (const { i, outcome } of rows) out[rest[i - 1] as number] = claimOutcome(outcome);
+    }
     return out;
+  }
+
+  /** Plain tick claims as columns: a few bytes per claim instead of a JSON object each. */
+  async #claimTicks(requests: readonly ClaimRequest[], indexes: readonly number[], now: number, out: ClaimOutcome[]): Promise<void> {
+    const batch = indexes.map((i) => requests[i] as ClaimRequest);
+    const column = <T>(pick: (r: ClaimRequest) => T) => batch.map(pick);
+    const rows = await this.#query<{ i: number; kind: 'started' | 'skipped' | 'taken'; fencing: string | number | null; last_success: RunRow | null }>(
+      `SELECT i, kind, fencing, last_success FROM ${this.#q}.caretaker_claim_ticks($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        column((r) => r.runId),
+        column((r) => r.task),
+        column((r) => r.scheduledFor),
+        column((r) => r.dueAt),
+        column((r) => r.startAt),
+        column((r) => r.overlap),
+        column((r) => (Number.isFinite(r.maxConcurrent) ? r.maxConcurrent : UNLIMITED)),
+        column((r) => r.leaseMs),
+        batch[0]?.instance,
+        now,
+      ],
+    );
+    for (const row of rows) {
+      const req = batch[row.i - 1] as ClaimRequest;
+      const at = indexes[row.i - 1] as number;
+      if (row.kind === 'taken') out[at] = { kind: 'taken' };
+      else if (row.kind === 'skipped') out[at] = { kind: 'skipped', run: claimedRun(req, skippedColumns('overlap')) };
+      else {
+        const fencingToken = Number(row.fencing);
+        const run = claimedRun(req, { status: 'running', startedAt: Math.max(now, req.startAt), fencingToken, leaseExpiresAt: now + req.leaseMs, skipReason: null, skippedTicks: 0 });
+        out[at] = { kind: 'started', run, lastSuccess: row.last_success === null ? null : toLastSuccess(row.last_success), replaced: [] };
+      }
+    }
   }
 
   async renewLeases(leases: readonly LeaseRef[], leaseMs: number, now: number): Promise<string[]> {
     if (leases.length === 0) return [];
-    const [row] = await this.#query<{ lost: string[] }>(`SELECT ${this.#q}.caretaker_renew($1, $2, $3) AS lost`, [JSON.stringify(leases), leaseMs, now]);
+    const [row] = await this.#query<{ lost: string[] }>(`SELECT ${this.#q}.caretaker_renew($1, $2, $3, $4) AS lost`, [
+      leases.map((l) => l.runId),
+      leases.map((l) => l.fencingToken),
+      leaseMs,
+      now,
+    ]);
     return row?.lost ?? [];
   }
 
@@ -212,6 +259,74 @@ class PostgresStore implements Store {
     const result = row?.result;
     if (result === undefined || result.kind === 'fenced') return { kind: 'fenced' };
     return { kind: 'recorded', run: toRun(result.run), queued: result.queued ?? null };
+  }
+
+  async finishMany(completions: readonly RunCompletion[], now: number): Promise<FinishOutcome[]> {
+    if (completions.length === 0) return [];
+    if (completions.length === 1) return [await this.finish(completions[0] as RunCompletion, now)];
+    const column = <T>(pick: (c: RunCompletion) => T) => completions.map(pick);
+    const json = (value: unknown) => (value === null ? null : JSON.stringify(toJsonb(value)));
+    const [row] = await this.#query<FinishedColumns>(`SELECT * FROM ${this.#q}.caretaker_finish_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+      column((c) => c.runId),
+      column((c) => c.fencingToken),
+      column((c) => c.status),
+      column((c) => c.startedAt),
+      column((c) => c.finishedAt),
+      column((c) => json(c.output)),
+      column((c) => json(c.error)),
+      column((c) => c.retryAt),
+      column((c) => json(c.progress)),
+      column((c) => c.takeQueued),
+      now,
+    ]);
+    const out: FinishOutcome[] = completions.map(() => ({ kind: 'fenced' }));
+    if (row === undefined || row.n === null) return out;
+    // A queued tick goes to the first recorded end of its task that asked for it.
+    const handed = new Map((row.queued ?? []).map((tick) => [tick.task, tick]));
+    row.n.forEach((n, k) => {
+      const c = completions[n - 1] as RunCompletion;
+      // The record is the row just written: what the caller sent, and the columns it did not.
+      const written = toRun({
+        id: c.runId,
+        task: row.task[k] as string,
+        slot: row.slot[k] as string,
+        attempt: row.attempt[k] as number,
+        trigger: row.trg[k] as string,
+        scheduled_for: row.scheduled_for[k] as string,
+        due_at: row.due_at[k] as string,
+        started_at: c.startedAt,
+        finished_at: c.finishedAt,
+        status: c.status,
+        output: null,
+        error: null,
+        instance: row.instance[k] ?? null,
+        skip_reason: null,
+        skipped_ticks: row.skipped_ticks[k] as number,
+        fencing_token: c.fencingToken,
+        progress: row.progress[k] ?? null,
+        retry_at: c.retryAt,
+        lease_expires_at: null,
+        caused_by: row.caused_by[k] ?? null,
+      });
+      const run: RunRecord = { ...written, output: c.output, error: c.error };
+      const queued = c.takeQueued ? (handed.get(run.task) ?? null) : null;
+      if (queued !== null) handed.delete(run.task);
+      out[n - 1] = { kind: 'recorded', run, queued };
+    });
+    return out;
+  }
+
+  async unclaimed(slots: readonly SlotRef[]): Promise<boolean[]> {
+    if (slots.length === 0) return [];
+    // No stored task name or slot contains NUL, so such a slot is unclaimed without asking.
+    const [row] = await this.#query<{ free: number[] }>(`SELECT ${this.#q}.caretaker_unclaimed($1, $2, $3) AS free`, [
+      slots.map((s) => s.task.replaceAll('\0', '')),
+      slots.map((s) => s.slot.replaceAll('\0', '')),
+      slots.map((s) => s.attempt),
+    ]);
+    const out = slots.map((s) => !storableText(s.task) || !storableText(s.slot));
+    for (const n of row?.free ?? []) out[n - 1] = true;
+    return out;
   }
 
   async recordProgress(lease: LeaseRef, progress: RunProgress): Promise<void> {
@@ -253,9 +368,10 @@ class PostgresStore implements Store {
     // The clock and the instance's heartbeat ride along on the poll: neither costs a statement.
     const beat = request.beat;
     const values: unknown[] = [request.instance, request.now, request.pauseVersion, request.now - request.retryGraceMs, request.held ?? []];
-    if (beat !== undefined) values.push(beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks), beat.tasksToken);
-    const beating = beat === undefined ? '' : `, ${this.#q}.caretaker_beat($1, $2, $6, $7::jsonb, $8) AS current`;
-    const [row] = await this.#query<{ result: WirePoll; now: number; current?: boolean }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result${beating}, ${STORE_NOW} AS now`, values);
+    if (beat !== undefined) values.push(beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks), beat.tasksToken, beat.tasksDigest);
+    // caretaker_peers is volatile: its query sees the beat made just before it in this statement.
+    const beating = beat === undefined ? '' : `, ${this.#q}.caretaker_beat($1, $2, $6, $7::jsonb, $8, $9) AS current, ${this.#q}.caretaker_peers($1, $2) AS peers`;
+    const [row] = await this.#query<{ result: WirePoll; now: number; current?: boolean; peers?: string[] }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result${beating}, ${STORE_NOW} AS now`, values);
     const r = row?.result;
     if (r === undefined) throw new Error('caretaker_poll returned nothing');
     return {
@@ -267,7 +383,7 @@ class PostgresStore implements Store {
       retries: r.retries.map((x) => ({ ...x, scheduledFor: Number(x.scheduledFor), retryAt: Number(x.retryAt) })),
       queued: r.queued,
       storeNow: Number(row?.now),
-      ...(beat !== undefined ? { tasksCurrent: row?.current === true } : {}),
+      ...(beat !== undefined ? { tasksCurrent: row?.current === true, peers: row?.peers ?? [] } : {}),
     };
   }
 
@@ -381,6 +497,22 @@ function claimOutcome(o: WireOutcome): ClaimOutcome {
     default:
       return { kind: o.kind };
   }
+}
+
+/** What caretaker_finish_many returns: the recorded positions (1-based) and their columns; `n` null when none was. */
+interface FinishedColumns {
+  readonly n: number[] | null;
+  readonly task: string[];
+  readonly slot: string[];
+  readonly attempt: number[];
+  readonly trg: string[];
+  readonly scheduled_for: string[];
+  readonly due_at: string[];
+  readonly instance: (string | null)[];
+  readonly skipped_ticks: number[];
+  readonly progress: (RunRow['progress'] | null)[];
+  readonly caused_by: (string | null)[];
+  readonly queued: QueuedTick[] | null;
 }
 
 type WireFinish = { readonly kind: 'fenced' } | { readonly kind: 'recorded'; readonly run: RunRow; readonly queued: QueuedTick | null };

@@ -12,12 +12,14 @@ import {
   type PollResult,
   type QueuedTick,
   type RunCompletion,
+  type SlotRef,
   type Store,
   type StoreSignal,
   type TaskRegistration,
   type TaskState,
   type TriggerRequest,
 } from '../port.ts';
+import { claimedRun, skippedColumns, startedColumns } from '../claimed-run.ts';
 import { cursorTick, normaliseRunQuery } from '../query.ts';
 import type { RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord, SkipReason } from '../records.ts';
 import { fromJson, type InstanceRow, instanceFromRow, lastSuccessFromRow, readJsonText, type RunRow, runFromRow, toJson, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
@@ -173,13 +175,16 @@ class SqliteStore implements Store {
 
   #claimOne(sql: Statements, req: ClaimRequest, now: number): ClaimOutcome {
     if (sql.runBySlot.get(req.task, req.slot, req.attempt) !== undefined) return { kind: 'taken' };
-    sql.taskInsert.run(req.task, '', null, now, 0);
-    if (req.skip !== null) return { kind: 'skipped', run: this.#insertSkipped(sql, req, req.skip) };
-    const task = sql.taskGet.get(req.task) as unknown as TaskRow;
-    const live = (sql.runsLive.all(req.task, now) as { id: string }[]).map((r) => r.id);
+    let task = sql.taskGet.get(req.task) as unknown as TaskRow | undefined;
+    if (task === undefined) {
+      sql.taskInsert.run(req.task, '', null, now, 0);
+      task = sql.taskGet.get(req.task) as unknown as TaskRow;
+    }
+    if (req.skip !== null) return { kind: 'skipped', run: this.#insertSkipped(sql, req, req.skip, req.skippedTicks) };
     const max = req.overlap === 'allow' || req.overlap === 'wait' ? req.maxConcurrent : 1;
     let replaced: string[] = [];
-    if (live.length >= max) {
+    // Most claims find nothing running: count first, list the live runs only for `replace`.
+    if ((sql.runsLiveCount.get(req.task, now) as { n: number }).n >= max) {
       switch (req.overlap) {
         case 'skip':
         case 'allow':
@@ -195,26 +200,28 @@ class SqliteStore implements Store {
         case 'wait':
           return { kind: 'busy' };
         case 'replace':
-          for (const id of live) sql.runRequestCancel.run(id);
-          replaced = live;
+          replaced = (sql.runsLive.all(req.task, now) as { id: string }[]).map((r) => r.id);
+          for (const id of replaced) sql.runRequestCancel.run(id);
           if (replaced.length > 0) this.#signal('cancel');
           break;
       }
     }
     const { fencing } = sql.taskNextFencing.get(req.task) as { fencing: number };
-    this.#insertRun(sql, req, Math.max(now, req.startAt), 'running', null, 0, fencing, now + req.leaseMs);
+    const columns = startedColumns(req, now, fencing);
+    this.#insertRun(sql, req, columns.startedAt, 'running', null, 0, fencing, columns.leaseExpiresAt);
     const lastSuccess = task.last_success_id === null ? undefined : (sql.runGet.get(task.last_success_id) as RunRow | undefined);
     return {
       kind: 'started',
-      run: toRun(sql.runGet.get(req.runId) as unknown as RunRow),
+      run: claimedRun(req, columns),
       lastSuccess: lastSuccess === undefined ? null : toLastSuccess(lastSuccess),
       replaced,
     };
   }
 
-  #insertSkipped(sql: Statements, req: ClaimRequest, reason: SkipReason): RunRecord {
-    this.#insertRun(sql, req, null, 'skipped', reason, Math.max(1, req.skippedTicks), null, null);
-    return toRun(sql.runGet.get(req.runId) as unknown as RunRow);
+  #insertSkipped(sql: Statements, req: ClaimRequest, reason: SkipReason, ticks = 1): RunRecord {
+    const columns = skippedColumns(reason, ticks);
+    this.#insertRun(sql, req, null, 'skipped', reason, columns.skippedTicks, null, null);
+    return claimedRun(req, columns);
   }
 
   #insertRun(
@@ -245,26 +252,39 @@ class SqliteStore implements Store {
   }
 
   async finish(completion: RunCompletion, now: number): Promise<FinishOutcome> {
-    return this.#tx((sql): FinishOutcome => {
-      const row = sql.runGet.get(completion.runId) as RunRow | undefined;
-      if (row === undefined || row.status !== 'running' || Number(row.fencing_token) !== completion.fencingToken) return { kind: 'fenced' };
-      const task = sql.taskGet.get(row.task) as unknown as TaskRow | undefined;
-      // A run whose lease lapsed may still finish, unless another run of its task started since.
-      if (Number(row.lease_expires_at) <= now && task !== undefined && task.fencing !== completion.fencingToken) return { kind: 'fenced' };
-      sql.runFinish.run(
-        completion.status,
-        completion.startedAt,
-        completion.finishedAt,
-        toJson(completion.output),
-        toJson(completion.error),
-        completion.retryAt,
-        toJson(completion.progress),
-        completion.runId,
-      );
-      sql.taskFinished.run(completion.runId, completion.status, completion.runId, row.task);
-      const queued = completion.takeQueued ? this.#takeQueued(sql, row.task, now) : null;
-      return { kind: 'recorded', run: toRun(sql.runGet.get(completion.runId) as unknown as RunRow), queued };
-    });
+    return this.#tx((sql) => this.#finishOne(sql, completion, now));
+  }
+
+  async finishMany(completions: readonly RunCompletion[], now: number): Promise<FinishOutcome[]> {
+    if (completions.length === 0) return [];
+    // One transaction, one commit (and fsync) for the whole batch.
+    return this.#tx((sql) => completions.map((completion) => this.#finishOne(sql, completion, now)));
+  }
+
+  #finishOne(sql: Statements, completion: RunCompletion, now: number): FinishOutcome {
+    const row = sql.runGet.get(completion.runId) as RunRow | undefined;
+    if (row === undefined || row.status !== 'running' || Number(row.fencing_token) !== completion.fencingToken) return { kind: 'fenced' };
+    const task = sql.taskGet.get(row.task) as unknown as TaskRow | undefined;
+    // A run whose lease lapsed may still finish, unless another run of its task started since.
+    if (Number(row.lease_expires_at) <= now && task !== undefined && task.fencing !== completion.fencingToken) return { kind: 'fenced' };
+    sql.runFinish.run(
+      completion.status,
+      completion.startedAt,
+      completion.finishedAt,
+      toJson(completion.output),
+      toJson(completion.error),
+      completion.retryAt,
+      toJson(completion.progress),
+      completion.runId,
+    );
+    sql.taskFinished.run(completion.runId, completion.status, completion.runId, row.task);
+    const queued = completion.takeQueued ? this.#takeQueued(sql, row.task, now) : null;
+    return { kind: 'recorded', run: toRun(sql.runGet.get(completion.runId) as unknown as RunRow), queued };
+  }
+
+  async unclaimed(slots: readonly SlotRef[]): Promise<boolean[]> {
+    const { sql } = this.#connection();
+    return slots.map((s) => sql.runBySlot.get(s.task, s.slot, s.attempt) === undefined);
   }
 
   #takeQueued(sql: Statements, task: string, now: number): QueuedTick | null {
@@ -324,7 +344,11 @@ class SqliteStore implements Store {
   async poll(request: PollRequest): Promise<PollResult> {
     const { now, beat } = request;
     return this.#tx((sql): PollResult => {
-      const beaten = beat === undefined ? undefined : (sql.instanceBeat.get(request.instance, now, beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks), beat.tasksToken) as { current: number });
+      const beaten =
+        beat === undefined
+          ? undefined
+          : (sql.instanceBeat.get(request.instance, now, beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks), beat.tasksToken, beat.tasksDigest) as { current: number });
+      const peers = beat === undefined ? [] : (sql.instancePeers.all(request.instance, now) as { name: string }[]).map((p) => p.name);
       const held = new Set(request.held);
       const expired = (sql.runsExpired.all(now) as unknown as RunRow[]).filter((run) => !held.has(run.id));
       const interrupted = expired.map((run) => {
@@ -351,7 +375,7 @@ class SqliteStore implements Store {
           previousRunId: r.id,
         })),
         queued,
-        ...(beaten !== undefined ? { tasksCurrent: beaten.current === 1 } : {}),
+        ...(beaten !== undefined ? { tasksCurrent: beaten.current === 1, peers } : {}),
       };
     });
   }

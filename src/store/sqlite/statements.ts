@@ -24,12 +24,14 @@ export const SQL = {
   pauseVersion: "SELECT value FROM caretaker_counters WHERE name = 'pause_version'",
   runBySlot: 'SELECT id FROM caretaker_runs WHERE task = ? AND slot = ? AND attempt = ?',
   runGet: 'SELECT * FROM caretaker_runs WHERE id = ?',
+  runsLiveCount: "SELECT count(*) AS n FROM caretaker_runs WHERE task = ? AND status = 'running' AND lease_expires_at > ?",
+  taskLastSuccess: `SELECT s.* FROM caretaker_tasks t JOIN caretaker_runs s ON s.id = t.last_success_id WHERE t.name = ?`,
   runInsert: `INSERT INTO caretaker_runs (id, task, slot, attempt, trigger, scheduled_for, due_at, started_at, status,
     instance, skip_reason, skipped_ticks, fencing_token, lease_expires_at, caused_by)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   runsLive: "SELECT id FROM caretaker_runs WHERE task = ? AND status = 'running' AND lease_expires_at > ?",
   runRequestCancel: "UPDATE caretaker_runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'",
-  runRenew: `UPDATE caretaker_runs SET lease_expires_at = ?
+  runRenew: `UPDATE caretaker_runs SET lease_expires_at = MAX(lease_expires_at, ?)
     WHERE id = ? AND fencing_token = ? AND status = 'running' AND lease_expires_at > ?`,
   runFinish: `UPDATE caretaker_runs SET status = ?, started_at = ?, finished_at = ?, output = ?, error = ?, retry_at = ?,
     progress = COALESCE(?, progress), lease_expires_at = NULL, cancel_requested = 0 WHERE id = ?`,
@@ -58,12 +60,16 @@ export const SQL = {
     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
   triggerDelete: 'DELETE FROM caretaker_triggers WHERE id = ?',
   triggersAll: 'SELECT * FROM caretaker_triggers ORDER BY requested_at',
-  instanceBeat: `INSERT INTO caretaker_instances AS i (name, started_at, seen_at, poll_interval_ms, tasks, tasks_token)
-    VALUES (?1, ?2, ?2, ?3, COALESCE(?4, '[]'), CASE WHEN ?4 IS NULL THEN '' ELSE ?5 END)
+  instanceBeat: `INSERT INTO caretaker_instances AS i (name, started_at, seen_at, poll_interval_ms, tasks, tasks_token, tasks_digest)
+    VALUES (?1, ?2, ?2, ?3, COALESCE(?4, '[]'), CASE WHEN ?4 IS NULL THEN '' ELSE ?5 END, CASE WHEN ?4 IS NULL THEN '' ELSE ?6 END)
     ON CONFLICT (name) DO UPDATE SET seen_at = ?2, poll_interval_ms = ?3, tasks = COALESCE(?4, i.tasks),
     tasks_token = CASE WHEN ?4 IS NULL THEN i.tasks_token ELSE ?5 END,
+    tasks_digest = CASE WHEN ?4 IS NULL THEN i.tasks_digest ELSE ?6 END,
     started_at = CASE WHEN i.stopped_at IS NULL THEN i.started_at ELSE ?2 END, stopped_at = NULL
     RETURNING tasks_token = ?5 AS current`,
+  instancePeers: `SELECT p.name FROM caretaker_instances me JOIN caretaker_instances p ON p.tasks_digest = me.tasks_digest
+    WHERE me.name = ?1 AND me.tasks_digest != '' AND p.stopped_at IS NULL AND p.seen_at + 3 * p.poll_interval_ms >= ?2
+    ORDER BY p.name`,
   instanceRetire: 'UPDATE caretaker_instances SET stopped_at = ? WHERE name = ?',
   instancesAll: 'SELECT * FROM caretaker_instances ORDER BY name',
   instancesPrune: 'DELETE FROM caretaker_instances WHERE seen_at < ?',

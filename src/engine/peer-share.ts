@@ -1,0 +1,125 @@
+import type { SlotRef, Store } from '../store/port.ts';
+import type { ErrorContext } from './events.ts';
+import type { Job } from './task-runtime.ts';
+import { type ElapsedEntry, timerEntry, type TimerQueue } from './timer-queue.ts';
+
+/** A dispatch with at least this many scheduled first attempts is shared among the peers. */
+export const SHARE_FROM_JOBS = 32;
+/**
+ * How long after their instant, at least, the peers' shares are checked for ticks nobody
+ * claimed; a large burst waits twice as long as its claim is expected to take, so the check does
+ * not find the owners' claims still in flight (and queue behind their locks).
+ */
+export const SHARE_GRACE_MS = 1_000;
+
+/** What sharing a burst needs from the scheduler. */
+export interface PeerShareHost {
+  readonly store: Store;
+  readonly timers: TimerQueue;
+  readonly instance: string;
+  /** The live instances running the same tasks (this one included), from the last poll. */
+  peers(): readonly string[];
+  /** What claiming one job of a large batch has taken lately, ms. */
+  claimCostMs(): number;
+  /** Jobs nobody claimed by their instant plus the grace: claim them after all. */
+  claim(jobs: readonly Job[]): void;
+  /** A peer claimed this job's slot. */
+  taken(job: Job): void;
+  reportError(error: unknown, context: ErrorContext): void;
+}
+
+/** Jobs that may be left to a peer: first attempts of scheduled ticks, not yet checked. */
+const shareable = (job: Job): boolean => job.skip === null && job.trigger === 'schedule' && job.attempt === 1 && !job.fromBacklog && !job.checkedShare;
+
+/**
+ * Shares a burst of due ticks among the replicas that run the same tasks (decision 025): each
+ * claims only the tasks it owns (`peers[hash(task) mod peers]`), so replicas never contend for the
+ * same rows and each runs about its share. The others' jobs wait until their instant plus a grace;
+ * then one read asks the store which of them nobody claimed (a peer died or stalled), and those
+ * are claimed here after all. Membership is only a hint: replicas that disagree on it claim a
+ * slot twice and one insert wins, and every job is claimed by its owner or checked after the grace.
+ */
+export class PeerShare {
+  readonly #host: PeerShareHost;
+  /** Jobs left to peers, by the instant they are checked at. */
+  readonly #waiting = new Map<number, { readonly jobs: Job[]; readonly entry: ElapsedEntry }>();
+  #size = 0;
+
+  constructor(host: PeerShareHost) {
+    this.#host = host;
+  }
+
+  /** Jobs waiting for the check. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Returns the jobs to claim now; keeps the ones a peer owns. */
+  split(batch: Job[]): Job[] {
+    const peers = this.#host.peers();
+    if (peers.length < 2 || !peers.includes(this.#host.instance)) return batch;
+    let candidates = 0;
+    for (const job of batch) if (shareable(job)) candidates++;
+    if (candidates < SHARE_FROM_JOBS) return batch;
+    const mine: Job[] = [];
+    let latest = Number.NEGATIVE_INFINITY;
+    const left: Job[] = [];
+    for (const job of batch) {
+      if (!shareable(job) || peers[job.runtime.shareHash % peers.length] === this.#host.instance) {
+        mine.push(job);
+        continue;
+      }
+      job.checkedShare = true;
+      left.push(job);
+      latest = Math.max(latest, job.dueAt);
+    }
+    // Each peer claims about as many as this instance does.
+    const graceMs = Math.max(SHARE_GRACE_MS, 2 * this.#host.claimCostMs() * mine.length);
+    if (left.length > 0) this.#wait(left, Math.ceil(latest + graceMs));
+    return mine;
+  }
+
+  /** Stops: hands back every job still waiting (none was claimed here). */
+  close(): Job[] {
+    const out: Job[] = [];
+    for (const { jobs, entry } of this.#waiting.values()) {
+      this.#host.timers.cancel(entry);
+      out.push(...jobs);
+    }
+    this.#waiting.clear();
+    this.#size = 0;
+    return out;
+  }
+
+  #wait(jobs: Job[], checkAt: number): void {
+    this.#size += jobs.length;
+    const group = this.#waiting.get(checkAt);
+    if (group !== undefined) {
+      group.jobs.push(...jobs);
+      return;
+    }
+    const entry = timerEntry(() => void this.#check(checkAt));
+    this.#waiting.set(checkAt, { jobs, entry });
+    this.#host.timers.atWall(entry, checkAt);
+  }
+
+  async #check(checkAt: number): Promise<void> {
+    const group = this.#waiting.get(checkAt);
+    if (group === undefined) return;
+    this.#waiting.delete(checkAt);
+    this.#size -= group.jobs.length;
+    const slots: SlotRef[] = group.jobs.map((job) => ({ task: job.runtime.name, slot: job.slot, attempt: job.attempt }));
+    let free: boolean[];
+    try {
+      free = await this.#host.store.unclaimed(slots);
+    } catch (error) {
+      // Cannot tell: claim them all; the claim itself finds out which are taken.
+      this.#host.reportError(error, 'store');
+      this.#host.claim(group.jobs);
+      return;
+    }
+    const unclaimed = group.jobs.filter((_, i) => free[i] === true);
+    for (let i = 0; i < group.jobs.length; i++) if (free[i] !== true) this.#host.taken(group.jobs[i] as Job);
+    if (unclaimed.length > 0) this.#host.claim(unclaimed);
+  }
+}
