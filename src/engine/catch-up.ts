@@ -1,8 +1,12 @@
+import { CronTickWalker, nextCronTick } from './schedules/count-ticks.ts';
+import { CronSchedule } from './schedules/cron.ts';
 import type { Schedule } from './schedules/types.ts';
 import type { TaskPolicy } from './task-options.ts';
 
-/** Counting missed cron ticks stops here; a summary then says "at least". */
-const MAX_COUNT = 100_000;
+/** Counting missed ticks stops here, the count then meaning "at least": the stores keep it in a 32-bit integer. */
+const MAX_COUNT = 2_147_483_647;
+/** Counting ticks one `nextAfter` at a time stops here (schedules other than `every` and cron). */
+const MAX_STEPPED_COUNT = 100_000;
 
 /** Missed ticks that do not run, recorded as one skipped record. */
 export interface SkippedRange {
@@ -35,14 +39,20 @@ const EMPTY: CatchUpPlan = { run: [], skipped: null };
  * - `none`: skip them all.
  */
 export function planCatchUp(schedule: Schedule, cursor: number, observedFrom: number, policy: TaskPolicy): CatchUpPlan {
-  // The common case, nothing missed, answered going forward: cheap, and memoised by shared
-  // schedules, where searching backwards from `observedFrom` is not.
-  const firstMissed = schedule.nextAfter(cursor);
+  // A task registered for the first time: no instant between the two, so nothing to ask.
+  if (observedFrom - cursor <= 1) return EMPTY;
+  // The common case, nothing missed, answered going forward: cheap, where searching backwards
+  // from `observedFrom` is not.
+  const firstMissed = schedule instanceof CronSchedule ? nextCronTick(schedule, cursor, observedFrom) : schedule.nextAfter(cursor);
   if (firstMissed === null || firstMissed >= observedFrom) return EMPTY;
   const newest = schedule.previousBefore(observedFrom);
   if (newest === null || newest <= cursor) return EMPTY;
   const oldestInWindow = observedFrom - policy.catchUpWindowMs;
   const runLimit = policy.catchUp === 'none' ? 0 : policy.catchUp === 'latest' ? 1 : policy.catchUpLimit;
+  if (schedule instanceof CronSchedule) {
+    const plan = planCron(schedule, firstMissed, newest, oldestInWindow, runLimit);
+    if (plan !== null) return plan;
+  }
 
   // The newest ticks within the window run; everything older is one skipped range.
   const run: number[] = [];
@@ -56,12 +66,51 @@ export function planCatchUp(schedule: Schedule, cursor: number, observedFrom: nu
   return { run, skipped: { first: firstMissed, last: tick, count: countTicks(schedule, firstMissed, tick) } };
 }
 
-/** Ticks in [first, last], counting at most {@link MAX_COUNT}. */
+/**
+ * {@link planCatchUp} for cron, counting and seeking through the missed ticks instead of
+ * walking them one croner call each (a day of `* * * * * *` is 86,400 calls, seconds of a
+ * blocked event loop); null when the walk had to stop short.
+ */
+function planCron(schedule: CronSchedule, firstMissed: number, newest: number, oldestInWindow: number, runLimit: number): CatchUpPlan | null {
+  const all = new CronTickWalker(schedule, firstMissed, newest);
+  const missed = 1 + all.skip(MAX_COUNT - 1);
+  if (all.truncated || missed >= MAX_COUNT) return null;
+  let inWindow = 0;
+  if (runLimit > 0 && newest >= oldestInWindow) {
+    if (firstMissed >= oldestInWindow) inWindow = missed;
+    else {
+      // How many run is all that matters here: count no further.
+      const window = new CronTickWalker(schedule, nextCronTick(schedule, oldestInWindow - 1, newest) as number, newest);
+      inWindow = 1 + window.skip(runLimit - 1);
+      if (window.truncated) return null;
+    }
+  }
+  const runs = Math.min(inWindow, runLimit);
+  const skipped = missed - runs;
+  if (runs === 0) return { run: [], skipped: { first: firstMissed, last: newest, count: skipped } };
+  // Seek again from where the count entered its last stretch, when the runs start there.
+  const rewound = all.rewound();
+  const walker = skipped - 1 >= rewound.moved ? rewound.walker : new CronTickWalker(schedule, firstMissed, newest);
+  const base = walker === rewound.walker ? rewound.moved : 0;
+  let last = 0;
+  if (skipped > 0) {
+    walker.skip(skipped - 1 - base);
+    last = walker.tick;
+    walker.skip(1);
+  }
+  const run = [walker.tick];
+  while (run.length < runs && walker.skip(1) === 1) run.push(walker.tick);
+  if (walker.truncated || run.length < runs) return null;
+  return { run, skipped: skipped === 0 ? null : { first: firstMissed, last, count: skipped } };
+}
+
+/** Ticks in [first, last], where `first` is one; when that is more than can be counted, at least as many as it says. */
 function countTicks(schedule: Schedule, first: number, last: number): number {
   if ('intervalMs' in schedule && typeof schedule.intervalMs === 'number') {
-    return Math.floor((last - first) / schedule.intervalMs) + 1;
+    return Math.min(MAX_COUNT, Math.floor((last - first) / schedule.intervalMs) + 1);
   }
+  if (schedule instanceof CronSchedule) return 1 + new CronTickWalker(schedule, first, last).skip(MAX_COUNT - 1);
   let count = 1;
-  for (let t = schedule.nextAfter(first); t !== null && t <= last && count < MAX_COUNT; t = schedule.nextAfter(t)) count++;
+  for (let t = schedule.nextAfter(first); t !== null && t <= last && count < MAX_STEPPED_COUNT; t = schedule.nextAfter(t)) count++;
   return count;
 }

@@ -96,8 +96,10 @@ export class Dispatcher {
       instance: host.instance,
       peers: () => host.peers(),
       claimCostMs: () => this.#claimCostMs,
+      now: () => host.now(),
       claim: (jobs) => {
-        for (const job of jobs) this.submit(job);
+        // A task paused while its tick waited for the check gets the record a paused tick gets.
+        for (const job of jobs) this.submit(job.runtime.paused && job.skip === null ? { ...job, skip: 'paused', heapIndex: -1 } : job);
       },
       taken: (job) => host.onOutcome(job, { kind: 'taken' }),
       reportError: (error, context) => host.reportError(error, context),

@@ -9,6 +9,8 @@ export const MAX_ENDS_PER_WRITE = 1_000;
 const MAX_WRITES_IN_FLIGHT = 2;
 /** Longest wait between attempts while the store fails. */
 const MAX_RECORD_BACKOFF_MS = 5_000;
+/** Failures of an end written alone after which it is given up as stuck (see `onStuck`). */
+export const STUCK_AFTER_FAILURES = 3;
 
 /** What the end writer needs from its scheduler. */
 export interface EndWriterHost {
@@ -16,11 +18,21 @@ export interface EndWriterHost {
   readonly timers: TimerQueue;
   now(): number;
   reportError(error: unknown, context: ErrorContext): void;
+  /**
+   * The store refused this end alone, again and again (too large, a value it cannot hold): its
+   * lease should no longer be renewed, so the run lapses and is reaped as if this replica had
+   * died, instead of keeping its task busy for ever. The end is still retried.
+   */
+  onStuck(runId: string): void;
 }
 
 interface PendingEnd {
   readonly completion: RunCompletion;
   readonly resolve: (outcome: FinishOutcome) => void;
+  /** Refusals of this end alone while the store wrote others: evidence it is this end, not the store. */
+  refusals: number;
+  /** Writes that had succeeded when this end last failed. */
+  writtenAtFailure: number;
 }
 
 /**
@@ -28,13 +40,26 @@ interface PendingEnd {
  * at once, so a lone run waits for nothing; ends that arrive while writes are in flight are
  * written together by the next one, up to {@link MAX_ENDS_PER_WRITE} per statement. A burst of
  * 25,000 ends costs 25 statements instead of 25,000 queued behind a pool of four (decision 025).
- * While the store fails, the batch is retried with backoff (each attempt checks every lease
- * anew): a record is delayed by an outage, never lost. Retries end when the timers stop.
+ *
+ * While the store fails, a failed batch goes back to the front in two halves and everything
+ * waits out a backoff (each attempt checks every lease anew): a record is delayed by an outage,
+ * never lost. An end that fails alone is set apart and retried alone, with a backoff of its own,
+ * so an end the store refuses (too large, a value it cannot hold) holds back no other; once it
+ * has been refused {@link STUCK_AFTER_FAILURES} times while others were written, `onStuck` lets
+ * its lease lapse. Retries end when the timers stop.
  */
 export class EndWriter {
   readonly #host: EndWriterHost;
   #pending: PendingEnd[] = [];
+  /** Where failed batches are cut in two: the first end of each second half. */
+  readonly #split = new Set<PendingEnd>();
+  /** Ends that failed alone: written one at a time, after the others. */
+  readonly #apart: PendingEnd[] = [];
+  #apartInFlight = false;
+  #apartWaiting = false;
+  #apartBackoffMs = 0;
   #inFlight = 0;
+  #written = 0;
   #flushScheduled = false;
   #backoffMs = 0;
   #waitingOutBackoff = false;
@@ -45,20 +70,20 @@ export class EndWriter {
 
   /** Ends written or waiting to be. */
   get size(): number {
-    return this.#pending.length;
+    return this.#pending.length + this.#apart.length;
   }
 
   /** Resolves once the end is recorded (or fenced: the lease was lost). Never rejects. */
   write(completion: RunCompletion): Promise<FinishOutcome> {
     return new Promise((resolve) => {
-      this.#pending.push({ completion, resolve });
+      this.#pending.push({ completion, resolve, refusals: 0, writtenAtFailure: this.#written });
       this.#scheduleFlush();
     });
   }
 
   /** Ends settled in one turn of the event loop go out together. */
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#waitingOutBackoff) return;
+    if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     queueMicrotask(() => {
       this.#flushScheduled = false;
@@ -68,32 +93,88 @@ export class EndWriter {
 
   #flush(): void {
     while (this.#pending.length > 0 && this.#inFlight < MAX_WRITES_IN_FLIGHT && !this.#waitingOutBackoff) {
-      const batch = this.#pending.splice(0, MAX_ENDS_PER_WRITE);
-      this.#inFlight++;
-      const completions = batch.map((p) => p.completion);
-      this.#host.store.finishMany(completions, this.#host.now()).then(
-        (outcomes) => {
-          this.#inFlight--;
-          this.#backoffMs = 0;
-          batch.forEach((p, i) => p.resolve(outcomes[i] ?? { kind: 'fenced' }));
-          this.#scheduleFlush();
-        },
-        (error: unknown) => {
-          this.#inFlight--;
-          this.#host.reportError(error, 'store');
-          // Back at the front, in order; everything waits out the backoff together.
-          this.#pending = [...batch, ...this.#pending];
-          this.#backoffMs = storeBackoff(this.#backoffMs, MAX_RECORD_BACKOFF_MS);
-          this.#waitingOutBackoff = true;
-          this.#host.timers.after(
-            timerEntry(() => {
-              this.#waitingOutBackoff = false;
-              this.#scheduleFlush();
-            }),
-            this.#backoffMs,
-          );
-        },
-      );
+      // A batch that failed is written again only up to the middle mark it left.
+      let size = Math.min(MAX_ENDS_PER_WRITE, this.#pending.length);
+      this.#split.delete(this.#pending[0] as PendingEnd);
+      for (let i = 1; i < size; i++) {
+        if (this.#split.delete(this.#pending[i] as PendingEnd)) {
+          size = i;
+          break;
+        }
+      }
+      this.#write(this.#pending.splice(0, size));
     }
+    if (this.#apart.length > 0 && !this.#apartInFlight && !this.#apartWaiting && !this.#waitingOutBackoff) {
+      this.#writeApart(this.#apart.shift() as PendingEnd);
+    }
+  }
+
+  #write(batch: PendingEnd[]): void {
+    this.#inFlight++;
+    this.#host.store.finishMany(batch.map((p) => p.completion), this.#host.now()).then(
+      (outcomes) => {
+        this.#inFlight--;
+        this.#written++;
+        this.#backoffMs = 0;
+        batch.forEach((p, i) => p.resolve(outcomes[i] ?? { kind: 'fenced' }));
+        this.#scheduleFlush();
+      },
+      (error: unknown) => {
+        this.#inFlight--;
+        this.#host.reportError(error, 'store');
+        if (batch.length > 1) {
+          // Back at the front, in order, in halves: if one end is what the store refuses, the
+          // halves without it get through, and it ends up alone.
+          this.#pending = [...batch, ...this.#pending];
+          this.#split.add(batch[Math.ceil(batch.length / 2)] as PendingEnd);
+        } else {
+          this.#setApart(batch[0] as PendingEnd);
+        }
+        // Everything waits out the backoff together: the store may be down for all.
+        this.#waitingOutBackoff = true;
+        this.#backoffMs = this.#waitOut(this.#backoffMs, () => (this.#waitingOutBackoff = false));
+      },
+    );
+  }
+
+  #writeApart(end: PendingEnd): void {
+    this.#apartInFlight = true;
+    this.#host.store.finishMany([end.completion], this.#host.now()).then(
+      ([outcome]) => {
+        this.#apartInFlight = false;
+        this.#written++;
+        this.#apartBackoffMs = 0;
+        end.resolve(outcome ?? { kind: 'fenced' });
+        this.#scheduleFlush();
+      },
+      (error: unknown) => {
+        this.#apartInFlight = false;
+        this.#host.reportError(error, 'store');
+        this.#setApart(end);
+        // Only the ends set apart wait: the others are being written meanwhile.
+        this.#apartWaiting = true;
+        this.#apartBackoffMs = this.#waitOut(this.#apartBackoffMs, () => (this.#apartWaiting = false));
+      },
+    );
+  }
+
+  /** Waits out the next step of a backoff (returned), then calls `done` and flushes. */
+  #waitOut(backoffMs: number, done: () => void): number {
+    const next = storeBackoff(backoffMs, MAX_RECORD_BACKOFF_MS);
+    this.#host.timers.after(
+      timerEntry(() => {
+        done();
+        this.#scheduleFlush();
+      }),
+      next,
+    );
+    return next;
+  }
+
+  /** An end that failed alone: to the back of the ends set apart. */
+  #setApart(end: PendingEnd): void {
+    if (this.#written !== end.writtenAtFailure && ++end.refusals === STUCK_AFTER_FAILURES) this.#host.onStuck(end.completion.runId);
+    end.writtenAtFailure = this.#written;
+    this.#apart.push(end);
   }
 }

@@ -189,6 +189,8 @@ export class Heartbeat {
    * leases meanwhile).
    */
   #inFlight = false;
+  /** A renewal was asked for (renewNow) while a round was in flight: another round follows it. */
+  #again = false;
 
   constructor(host: HousekeepingHost, leaseMs: number, keeper: LeaseKeeper) {
     this.#host = host;
@@ -212,6 +214,10 @@ export class Heartbeat {
     this.#urgent = true;
     queueMicrotask(() => {
       this.#urgent = false;
+      if (this.#inFlight) {
+        this.#again = true;
+        return;
+      }
       this.#host.timers.cancel(this.#entry);
       this.#beat();
     });
@@ -237,6 +243,31 @@ export class Heartbeat {
     due.sort((a, b) => a.validUntil - b.validUntil);
     void this.#renew(due).finally(() => {
       this.#inFlight = false;
+      if (this.#again && this.#running) {
+        this.#again = false;
+        this.#beat();
+      }
+    });
+  }
+
+  /**
+   * A renewal that never answers (a connection gone silent) fails after `ms`: the next round is
+   * not held up behind it, and the leases it was for are treated as not renewed.
+   */
+  #answerWithin<T>(work: Promise<T>, ms: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const deadline = timerEntry(() => reject(new Error(`a lease renewal got no answer within ${ms} ms`)));
+      this.#host.timers.after(deadline, ms);
+      work.then(
+        (value) => {
+          this.#host.timers.cancel(deadline);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#host.timers.cancel(deadline);
+          reject(error);
+        },
+      );
     });
   }
 
@@ -251,7 +282,7 @@ export class Heartbeat {
       const sentAt = this.#host.monotonic();
       let lost: string[];
       try {
-        lost = await this.#host.track(this.#host.store.renewLeases(leases, this.#leaseMs, this.#host.now()));
+        lost = await this.#host.track(this.#answerWithin(this.#host.store.renewLeases(leases, this.#leaseMs, this.#host.now()), this.#intervalMs));
       } catch (error) {
         this.#host.reportError(error, 'store');
         // The next renewal lands one interval from now at the earliest (if the store is back).

@@ -12,6 +12,49 @@ export const SHARE_FROM_JOBS = 32;
  */
 export const SHARE_GRACE_MS = 1_000;
 
+/**
+ * The peers as this instance's polls report them, and whether they have settled: replicas that
+ * see different peers (one just joined, or just left) can each leave a task to another, and
+ * those ticks then wait for the grace check — a second late, which for a task due every second
+ * means its next tick comes first. So a burst is shared only once the list has not changed for
+ * two poll intervals (every replica polls within one, so all have seen the same change); until
+ * then each replica claims everything, as without sharing.
+ */
+export class PeerView {
+  readonly #settleMs: number;
+  #peers: readonly string[] = [];
+  #changedAt = Number.NEGATIVE_INFINITY;
+  #known = false;
+
+  constructor(pollIntervalMs: number) {
+    this.#settleMs = 2 * pollIntervalMs;
+  }
+
+  /** False until a poll has reported the peers. */
+  get known(): boolean {
+    return this.#known;
+  }
+
+  /** Every peer the last poll reported (this instance included). */
+  get all(): readonly string[] {
+    return this.#peers;
+  }
+
+  /** Records a poll's peers; true when the list changed. */
+  update(peers: readonly string[], monotonicNow: number): boolean {
+    this.#known = true;
+    if (peers.length === this.#peers.length && peers.every((p, i) => p === this.#peers[i])) return false;
+    this.#peers = peers;
+    this.#changedAt = monotonicNow;
+    return true;
+  }
+
+  /** The peers to share a burst with now: none while the list has not settled. */
+  sharing(monotonicNow: number): readonly string[] {
+    return monotonicNow - this.#changedAt >= this.#settleMs ? this.#peers : [];
+  }
+}
+
 /** What sharing a burst needs from the scheduler. */
 export interface PeerShareHost {
   readonly store: Store;
@@ -21,6 +64,8 @@ export interface PeerShareHost {
   peers(): readonly string[];
   /** What claiming one job of a large batch has taken lately, ms. */
   claimCostMs(): number;
+  /** Wall-clock now, ms. */
+  now(): number;
   /** Jobs nobody claimed by their instant plus the grace: claim them after all. */
   claim(jobs: readonly Job[]): void;
   /** A peer claimed this job's slot. */
@@ -42,7 +87,7 @@ const shareable = (job: Job): boolean => job.skip === null && job.trigger === 's
 export class PeerShare {
   readonly #host: PeerShareHost;
   /** Jobs left to peers, by the instant they are checked at. */
-  readonly #waiting = new Map<number, { readonly jobs: Job[]; readonly entry: ElapsedEntry }>();
+  readonly #waiting = new Map<number, { readonly jobs: Job[]; readonly entry: ElapsedEntry; checking: boolean }>();
   #size = 0;
 
   constructor(host: PeerShareHost) {
@@ -94,27 +139,34 @@ export class PeerShare {
   #wait(jobs: Job[], checkAt: number): void {
     this.#size += jobs.length;
     const group = this.#waiting.get(checkAt);
-    if (group !== undefined) {
+    if (group !== undefined && !group.checking) {
       group.jobs.push(...jobs);
       return;
     }
     const entry = timerEntry(() => void this.#check(checkAt));
-    this.#waiting.set(checkAt, { jobs, entry });
-    this.#host.timers.atWall(entry, checkAt);
+    this.#waiting.set(checkAt, { jobs, entry, checking: false });
+    // Elapsed time, not the wall clock: a clock stepped back must not put the check off.
+    this.#host.timers.after(entry, checkAt - this.#host.now());
   }
 
   async #check(checkAt: number): Promise<void> {
     const group = this.#waiting.get(checkAt);
-    if (group === undefined) return;
-    this.#waiting.delete(checkAt);
-    this.#size -= group.jobs.length;
+    if (group === undefined || group.checking) return;
+    // The group stays until the answer is in: a stop meanwhile hands its jobs back (close).
+    group.checking = true;
     const slots: SlotRef[] = group.jobs.map((job) => ({ task: job.runtime.name, slot: job.slot, attempt: job.attempt }));
-    let free: boolean[];
+    let free: boolean[] | null;
     try {
       free = await this.#host.store.unclaimed(slots);
     } catch (error) {
-      // Cannot tell: claim them all; the claim itself finds out which are taken.
       this.#host.reportError(error, 'store');
+      free = null;
+    }
+    if (this.#waiting.get(checkAt) !== group) return; // closed meanwhile: the jobs went back
+    this.#waiting.delete(checkAt);
+    this.#size -= group.jobs.length;
+    // Cannot tell: claim them all; the claim itself finds out which are taken.
+    if (free === null) {
       this.#host.claim(group.jobs);
       return;
     }

@@ -68,7 +68,17 @@ export class RunController implements LeaseKeeper {
     this.#precise = precise;
     this.#onStarted = onStarted;
     this.#renewNow = renewNow;
-    this.#ends = new EndWriter({ store: ctx.store, timers: ctx.timers, now: () => ctx.clock.now(), reportError: (e, c) => ctx.reportError(e, c) });
+    this.#ends = new EndWriter({
+      store: ctx.store,
+      timers: ctx.timers,
+      now: () => ctx.clock.now(),
+      reportError: (e, c) => ctx.reportError(e, c),
+      onStuck: (runId) => {
+        // No more renewals: the run lapses and any replica's poll (this one's too: it no longer
+        // holds it) records it interrupted, so its task is not busy for ever.
+        if (this.#recording.delete(runId)) ctx.logger.warn({ runId }, 'the store keeps refusing this run’s end; its lease is left to lapse');
+      },
+    });
     this.#host = {
       timers: ctx.timers,
       logger: ctx.logger,

@@ -12,6 +12,7 @@ import { Dispatcher } from './dispatcher.ts';
 import type { ErrorContext, SchedulerEvents, StopReport } from './events.ts';
 import { Beacon, Heartbeat, Poller, Pruner } from './housekeeping.ts';
 import { JobRouter } from './job-router.ts';
+import { PeerView } from './peer-share.ts';
 import { PreciseWait } from './precise-wait.ts';
 import { applyRemoteChanges } from './remote-changes.ts';
 import { RunController } from './run-controller.ts';
@@ -90,8 +91,8 @@ export class Scheduler {
   #starting: Promise<void> | null = null;
   #clockSkewed = false;
   #warnedSharedName = false;
-  /** The live instances running the same tasks, from the last poll: a burst is shared among them. */
-  #peers: readonly string[] = [];
+  /** The live instances running the same tasks, from the polls: a burst is shared among them. */
+  readonly #peers: PeerView;
 
   constructor(options: SchedulerOptions = {}) {
     this.#options = resolveSchedulerOptions(options);
@@ -105,6 +106,8 @@ export class Scheduler {
       if (event !== 'error') this.#events.emit('error', { error, context: 'listener' });
     });
     const precise = new PreciseWait(this.#clock);
+    const pollIntervalMs = this.#options.pollIntervalMs ?? this.#store.suggestedPollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.#peers = new PeerView(pollIntervalMs);
     this.#timers = new TimerQueue(this.#clock, {
       prepareMs: precise.precise ? Math.max(PREPARE_MS, this.#store.claimLeadMs ?? 0) : 0,
       unref: this.#options.unref,
@@ -125,7 +128,10 @@ export class Scheduler {
       // Until the first poll tells who the peers are, no burst goes early: this instance would
       // claim the whole burst alone (reconsidered once the poll answers).
       ...(precise.precise
-        ? { burstLeadMs: (count: number) => (this.#peers.length === 0 ? 0 : BURST_LEAD_MARGIN * this.#dispatcher.claimCostMs * (count / this.#peers.length)) }
+        ? {
+            burstLeadMs: (count: number) =>
+              this.#peers.known ? BURST_LEAD_MARGIN * this.#dispatcher.claimCostMs * (count / Math.max(1, this.#peers.sharing(this.#clock.monotonic()).length)) : 0,
+          }
         : {}),
     });
     this.#dispatcher = new Dispatcher({
@@ -142,7 +148,7 @@ export class Scheduler {
         this.#jobs.onClaimed(job, outcome);
       },
       onClaimError: (error) => this.#onClaimError(error),
-      peers: () => this.#peers,
+      peers: () => this.#peers.sharing(this.#clock.monotonic()),
       reportError: (error, context) => this.#reportError(error, context),
     });
     this.#newId = options.idGenerator ?? (() => uuidv7(this.#clock.now()));
@@ -171,17 +177,11 @@ export class Scheduler {
     this.#ticks = new TickPlanner(ctx, this.#jobs);
     this.#runs = new RunController(ctx, this.#jobs, precise, () => this.#heartbeat.ensure(), () => this.#heartbeat.renewNow());
     const host = { store: this.#store, timers: this.#timers, instance: this.instance, now: () => this.#clock.now(), monotonic: () => this.#clock.monotonic(), track: ctx.track, reportError: ctx.reportError };
-    const pollIntervalMs = this.#options.pollIntervalMs ?? this.#store.suggestedPollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.#beacon = new Beacon(pollIntervalMs, () => [...this.#tasks.keys()]);
     this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, () => this.#runs.held(), this.#beacon, (result, trip) => {
       if (result.storeNow !== undefined && this.#options.storeClock) this.#measureClock(trip.sentAt, trip.answeredAt, result.storeNow);
-      if (result.peers !== undefined && result.peers.length !== this.#peers.length) {
-        this.#peers = result.peers;
-        // More peers share a burst, so each claims less and later; fewer, the other way round.
-        this.#timers.reconsiderBursts();
-      } else if (result.peers !== undefined) {
-        this.#peers = result.peers;
-      }
+      // More peers share a burst, so each claims less and later; fewer, the other way round.
+      if (result.peers !== undefined && this.#peers.update(result.peers, this.#clock.monotonic())) this.#timers.reconsiderBursts();
       if (result.tasksCurrent === false && !this.#warnedSharedName) {
         this.#warnedSharedName = true;
         this.#logger.warn({ instance: this.instance }, `another process uses the instance name "${this.instance}": give each instance its own name (scheduler.instance), or the CLI may misjudge which tasks run`);

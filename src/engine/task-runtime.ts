@@ -60,6 +60,10 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   pausedLocallyAt = Number.NEGATIVE_INFINITY;
   /** Runs of this task in progress on this instance. */
   running = 0;
+  /** The tick this instance handled last, or null: how long ago the previous run could start. */
+  previousTick: number | null = null;
+  /** Its timer fires at the tick's own time, not ahead with a burst (see TickPlanner.onTaskDue). */
+  exact = false;
   #activity: RuntimeActivity | null = null;
   #shareHash = -1;
   readonly #sink: TickSink;

@@ -10,6 +10,8 @@ import { timerEntry } from './timer-queue.ts';
 
 /** Late ticks of one task handled per wake; more wait for the next wake (immediately after). */
 const MAX_TICKS_PER_WAKE = 1_000;
+/** A task's previous tick must be this much more than twice a burst's lead before its tick for the task to be claimed with the burst. */
+const EARLY_CLAIM_GAP_MS = 1_000;
 /** After a failed registration, try again this much later. */
 const REGISTER_RETRY_MS = 5_000;
 /**
@@ -139,6 +141,15 @@ export class TickPlanner {
     }
     // Ticks due within the prepare window are claimed now and released at their instant.
     const horizon = now + this.#ctx.timers.prepareMs;
+    const early = runtime.dueAt(runtime.nextTick) - horizon;
+    if (!runtime.exact && early > 0 && this.#tooSoonForEarlyClaim(runtime, runtime.nextTick, early)) {
+      // Fired ahead with a burst, but its previous run may still be going: a claim now would find
+      // it live and record this tick skipped (overlap). It is claimed at its own time instead.
+      runtime.exact = true;
+      this.#ctx.timers.atWall(runtime, runtime.dueAt(runtime.nextTick));
+      return;
+    }
+    runtime.exact = false;
     const due: number[] = [];
     let tick: number | null = runtime.nextTick;
     // The queue fired the task, so its next tick is due, or belongs to a burst fired ahead of its
@@ -148,6 +159,7 @@ export class TickPlanner {
       tick = schedule.nextAfter(tick);
     }
     runtime.nextTick = tick;
+    runtime.previousTick = due[due.length - 1] ?? runtime.previousTick;
     this.arm(runtime);
     for (let i = 0; i < due.length; i++) {
       const t = due[i] as number;
@@ -159,6 +171,18 @@ export class TickPlanner {
       else this.#jobs.enqueueBacklog(runtime, { ...init, overlap: 'wait' });
     }
     this.#jobs.pump(runtime);
+  }
+
+  /**
+   * True when a claim `early` ms ahead of `tick` could find the task's previous run still live:
+   * one is in progress here, or the previous tick was less than twice the lead (and a second)
+   * before this one. A task due every second inside an instant where 10,000 hourly tasks are due
+   * must not be claimed with them, a second early.
+   */
+  #tooSoonForEarlyClaim(runtime: TaskRuntime, tick: number, early: number): boolean {
+    if (runtime.running > 0) return true;
+    const previous = runtime.previousTick;
+    return previous !== null && tick - previous < 2 * early + EARLY_CLAIM_GAP_MS;
   }
 
   /** Plans and submits what the ticks missed in (cursor, observedFrom) become. */

@@ -8,6 +8,8 @@ import { type Clock, MAX_TIMER_DELAY, type TimerHandle } from './clock.ts';
  */
 export interface TimerEntry extends HeapItem {
   wallTime: number;
+  /** Fires at its own time, never ahead with a burst at the same instant (set before `atWall`). */
+  exact?: boolean;
   onDue(): void;
 }
 
@@ -152,10 +154,10 @@ export class TimerQueue {
 
   /** Schedules `entry` at a wall-clock instant. */
   atWall(entry: TimerEntry, wallInstant: number): void {
-    if (this.#wall.has(entry)) this.#uncount(entry.wallTime);
+    if (this.#wall.has(entry)) this.#uncount(entry);
     entry.wallTime = wallInstant;
     this.#wall.update(entry);
-    this.#count(wallInstant);
+    this.#count(entry);
     // With a re-arm already pending (registering many tasks), there is nothing to compare.
     if (!this.#armPending && this.#clock.monotonic() + (wallInstant - this.#clock.now()) < this.#armedFor) this.#requestArm();
   }
@@ -169,13 +171,14 @@ export class TimerQueue {
 
   cancel(entry: TimerEntry): void {
     const fromWall = this.#wall.remove(entry);
-    if (fromWall) this.#uncount(entry.wallTime);
+    if (fromWall) this.#uncount(entry);
     const removed = fromWall || this.#elapsed.remove(entry as ElapsedEntry);
     if (removed && this.size === 0) this.#disarm();
   }
 
-  #count(instant: number): void {
-    if (this.#options.burstLeadMs === undefined) return;
+  #count(entry: TimerEntry): void {
+    if (this.#options.burstLeadMs === undefined || entry.exact === true) return;
+    const instant = entry.wallTime;
     const n = (this.#perInstant.get(instant) ?? 0) + 1;
     this.#perInstant.set(instant, n);
     if (n === BURST_ENTRIES) {
@@ -184,8 +187,9 @@ export class TimerQueue {
     }
   }
 
-  #uncount(instant: number): void {
-    if (this.#options.burstLeadMs === undefined) return;
+  #uncount(entry: TimerEntry): void {
+    if (this.#options.burstLeadMs === undefined || entry.exact === true) return;
+    const instant = entry.wallTime;
     const n = (this.#perInstant.get(instant) ?? 0) - 1;
     if (n > 0) this.#perInstant.set(instant, n);
     else this.#perInstant.delete(instant);
@@ -281,8 +285,8 @@ export class TimerQueue {
       const notYet: TimerEntry[] = [];
       for (let head = this.#wall.peek(); head !== undefined && head.wallTime <= reach; head = this.#wall.peek()) {
         this.#wall.remove(head);
-        if (head.wallTime <= horizon || bursts.has(head.wallTime)) {
-          this.#uncount(head.wallTime);
+        if (head.wallTime <= horizon || (bursts.has(head.wallTime) && head.exact !== true)) {
+          this.#uncount(head);
           due.push(head);
         } else {
           notYet.push(head);

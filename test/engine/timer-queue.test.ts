@@ -32,6 +32,11 @@ function queue(clock: Clock, maxSleepMs = 60_000, jumps: ClockJump[] = []) {
   return new TimerQueue(clock, { unref: false, maxSleepMs, jumpThresholdMs: 1_000, prepareMs: 0, onJump: (j) => jumps.push(j), onWakeEnd: () => {} });
 }
 
+/** A queue that wakes for bursts `burstLeadMs` early. */
+function burstQueue(clock: Clock, burstLeadMs: (count: number) => number) {
+  return new TimerQueue(clock, { unref: false, maxSleepMs: 60_000, jumpThresholdMs: 1_000, prepareMs: 0, onJump: () => {}, onWakeEnd: () => {}, burstLeadMs });
+}
+
 describe('TimerQueue', () => {
   it('fires entries in due order with a single armed timer, however many are queued', async () => {
     const { clock, live } = recordingClock();
@@ -117,4 +122,58 @@ describe('TimerQueue', () => {
     assert.equal(live(), 0);
     assert.equal(q.armed, false);
   });
+
+  it('fires a burst (32 or more entries at one instant) early by its lead, whole; a lone entry and a small instant on time', async () => {
+    const { clock } = recordingClock();
+    let leadMs = 2_000;
+    const q = burstQueue(clock, (count) => (count >= 32 ? leadMs : 0));
+    q.start();
+    const start = clock.now();
+    const fired = new Map<number, number[]>();
+    const at = (instant: number, n: number) => {
+      for (let i = 0; i < n; i++) q.atWall(timerEntry(() => fired.set(instant, [...(fired.get(instant) ?? []), clock.now() - start])), instant);
+    };
+    at(start + 10_000, 40); // a burst
+    at(start + 9_000, 5); // small, due after the burst fires: it waits for its own instant
+    at(start + 20_000, 31); // not a burst
+    await clock.advance(7_000);
+    assert.equal(fired.get(start + 10_000), undefined, 'not before its lead');
+    await clock.advance(1_100);
+    // The burst fired at about 10 s − 2 s − the fire cost (0.04 ms × 40), all 40 at once.
+    const burst = fired.get(start + 10_000) ?? [];
+    assert.equal(burst.length, 40);
+    assert.ok(burst.every((t) => t >= 7_990 && t <= 8_000), `burst fired at ${burst[0]} ms`);
+    assert.equal(fired.get(start + 9_000), undefined, 'an earlier small instant still waits for its own time');
+    await clock.advance(1_000);
+    assert.ok((fired.get(start + 9_000) ?? []).every((t) => t === 9_000));
+    // A change of lead (more peers share the burst) is taken into account when asked.
+    leadMs = 500;
+    at(start + 30_000, 40);
+    q.reconsiderBursts();
+    await clock.advance(30_000 - 9_100 - 1_000);
+    assert.deepEqual(fired.get(start + 20_000)?.length, 31);
+    assert.ok((fired.get(start + 20_000) ?? []).every((t) => t === 20_000), 'a small instant is not early');
+    assert.equal(fired.get(start + 30_000), undefined);
+    await clock.advance(1_000);
+    assert.ok((fired.get(start + 30_000) ?? []).every((t) => t >= 29_490 && t <= 29_500));
+  });
+
+  it('an exact entry at a burst instant fires at its own time, not ahead with the burst', async () => {
+    const { clock } = recordingClock();
+    const q = burstQueue(clock, () => 1_000);
+    q.start();
+    const start = clock.now();
+    const firedAt: number[] = [];
+    let exactAt = Number.NaN;
+    for (let i = 0; i < 40; i++) q.atWall(timerEntry(() => firedAt.push(clock.now() - start)), start + 5_000);
+    const exact = timerEntry(() => (exactAt = clock.now() - start));
+    exact.exact = true;
+    q.atWall(exact, start + 5_000);
+    await clock.advance(4_500);
+    assert.equal(firedAt.length, 40, 'the burst fired ahead');
+    assert.ok(Number.isNaN(exactAt), 'the exact entry waits');
+    await clock.advance(1_000);
+    assert.equal(exactAt, 5_000);
+  });
 });
+

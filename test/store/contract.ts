@@ -5,9 +5,7 @@ import type { ClaimOutcome, ClaimRequest, FinishOutcome, RunRecord, Store, Store
 import { InvalidOptionError } from '../../src/index.ts';
 import { instanceAlive } from '../../src/store/port.ts';
 import { uuidv7 } from '../../src/util/ids.ts';
-
-const NOW = Date.parse('2026-01-01T00:00:00Z');
-const LEASE = 15_000;
+import { LEASE, NOW, requests, started } from './claim-requests.ts';
 
 /** A store under test, and how to dispose of it. */
 export interface StoreFixture {
@@ -16,31 +14,7 @@ export interface StoreFixture {
 }
 
 let seq = 0;
-function request(over: Partial<ClaimRequest> = {}): ClaimRequest {
-  const scheduledFor = over.scheduledFor ?? NOW;
-  return {
-    runId: uuidv7(NOW + seq++),
-    task: 't',
-    slot: `t:${scheduledFor}`,
-    attempt: 1,
-    trigger: 'schedule',
-    scheduledFor,
-    dueAt: scheduledFor,
-    startAt: 0,
-    instance: 'i1',
-    skip: null,
-    skippedTicks: 1,
-    overlap: 'skip',
-    maxConcurrent: 1,
-    leaseMs: LEASE,
-    ...over,
-  };
-}
-
-function started(outcome: ClaimOutcome | undefined): RunRecord {
-  assert.equal(outcome?.kind, 'started', `expected started, got ${outcome?.kind}`);
-  return (outcome as Extract<ClaimOutcome, { kind: 'started' }>).run;
-}
+const request = requests(() => uuidv7(NOW + seq++));
 
 const at = (s: number) => NOW + s * 1000;
 

@@ -1,4 +1,4 @@
-import { Cron, CronPattern } from 'croner';
+import { Cron, CronDate, type CronOptions, CronPattern } from 'croner';
 import { describeCron } from './cron-describe.ts';
 import type { BoundSchedule, ScheduleDefinition } from './types.ts';
 import { sameWallTime, zonedFields, zoneOffsetMs } from './zoned-time.ts';
@@ -21,6 +21,43 @@ function compactPattern(job: Cron, expression: string, timezone: string): CronPa
   const pattern = own instanceof CronPattern ? own : new CronPattern(expression, timezone, { mode: CRON_MODE });
   if (pattern.starYear && Array.isArray(pattern.year) && pattern.year.length === EVERY_YEAR.length) pattern.year = EVERY_YEAR as number[];
   return pattern;
+}
+
+/** croner's reading of an expression's fields, for arithmetic over its ticks (see count-ticks.ts). */
+export interface CronFieldSets {
+  /** Truthy where the value fires: 60 seconds, 60 minutes, 24 hours. croner's own arrays: do not write. */
+  readonly second: readonly number[];
+  readonly minute: readonly number[];
+  readonly hour: readonly number[];
+  /** croner's fixed-time rule (one second, minute and hour): it keeps such expressions on the wall clock across DST. */
+  readonly fixedTime: boolean;
+  /** croner fires on every day of the months it names (day-of-week `*`, every day-of-month), so a month counts whole. */
+  readonly everyDay: boolean;
+  /** True when croner fires on this local date (month 1-12), at the times the fields above name. */
+  matchesDate(year: number, month: number, day: number): boolean;
+}
+
+/** Day matching through croner's own CronDate.match, so L, W, # and the day-of-month/day-of-week OR stay croner's. */
+function fieldSets(pattern: CronPattern, options: CronOptions): CronFieldSets {
+  const date = new CronDate(new Date(0), 0);
+  const [second, minute, hour] = [pattern.second.indexOf(1), pattern.minute.indexOf(1), pattern.hour.indexOf(1)];
+  return {
+    second: pattern.second,
+    minute: pattern.minute,
+    hour: pattern.hour,
+    fixedTime: pattern.isFixedTime,
+    // With day-of-week `*` croner tests the day-of-month array alone (L, W and LW only add days to it).
+    everyDay: pattern.starDOW && pattern.day.every((v) => v === 1),
+    matchesDate(year: number, month: number, day: number): boolean {
+      date.year = year;
+      date.month = month - 1;
+      date.day = day;
+      date.hour = hour;
+      date.minute = minute;
+      date.second = second;
+      return date.match(pattern, options);
+    },
+  };
 }
 
 /**
@@ -49,6 +86,7 @@ export class CronSchedule implements ScheduleDefinition, BoundSchedule {
   #memoFrom = Number.NaN;
   #memoTo: number | null = null;
   #text: string | undefined;
+  #fields: CronFieldSets | undefined;
 
   /** Throws croner's error for an invalid expression or zone: callers word it (see cronProblem). */
   constructor(expression: string, timezone: string, gap: 'shift' | 'skip', overlap: 'once' | 'both') {
@@ -103,6 +141,12 @@ export class CronSchedule implements ScheduleDefinition, BoundSchedule {
       return tick;
     }
     return null;
+  }
+
+  /** croner's reading of the fields, made on first use (catch-up counts ticks with it instead of walking them). */
+  get fields(): CronFieldSets {
+    this.#fields ??= fieldSets(this.#pattern, this.#job.options);
+    return this.#fields;
   }
 
   /** In words with the zone, e.g. "at 02:00 every day, Europe/Berlin"; kept, since tasks() asks for every task. */

@@ -54,7 +54,7 @@ $$;
 -- One row per request: its position, 'started' | 'skipped' | 'taken', the fencing token of a
 -- started run and the task's last success.
 CREATE FUNCTION caretaker_claim_ticks(run_ids text[], task_names text[], ticks bigint[], due_ats bigint[],
-  start_ats double precision[], overlap_modes text[], max_live integer[], lease_ms bigint[], instance_name text, now bigint)
+  start_ats double precision[], overlap_modes text[], max_live integer[], lease_ms bigint[], instance_names text[], now bigint)
   RETURNS TABLE (i integer, kind text, fencing bigint, last_success jsonb)
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
@@ -66,8 +66,8 @@ BEGIN
   PERFORM 1 FROM caretaker_tasks t WHERE t.name = ANY (task_names) ORDER BY t.name FOR UPDATE;
   RETURN QUERY
   WITH req AS (
-    SELECT r.* FROM unnest(run_ids, task_names, ticks, due_ats, start_ats, overlap_modes, max_live, lease_ms)
-      WITH ORDINALITY AS r(run_id, task, tick, due_at, start_at, overlap, live_limit, lease, n)
+    SELECT r.* FROM unnest(run_ids, task_names, ticks, due_ats, start_ats, overlap_modes, max_live, lease_ms, instance_names)
+      WITH ORDINALITY AS r(run_id, task, tick, due_at, start_at, overlap, live_limit, lease, inst, n)
   ), decided AS (
     SELECT req.*, CASE
         WHEN EXISTS (SELECT 1 FROM caretaker_runs x WHERE x.task = req.task AND x.slot = 't:' || req.tick AND x.attempt = 1) THEN 'taken'
@@ -85,7 +85,7 @@ BEGIN
         skip_reason, skipped_ticks, fencing_token, lease_expires_at)
       SELECT d.run_id, d.task, 't:' || d.tick, 1, 'schedule', d.tick, d.due_at,
           CASE WHEN d.outcome = 'started' THEN greatest(now, d.start_at) END,
-          CASE WHEN d.outcome = 'started' THEN 'running' ELSE 'skipped' END, instance_name,
+          CASE WHEN d.outcome = 'started' THEN 'running' ELSE 'skipped' END, d.inst,
           CASE WHEN d.outcome = 'skipped' THEN 'overlap' END, CASE WHEN d.outcome = 'skipped' THEN 1 ELSE 0 END,
           CASE WHEN d.outcome = 'started' THEN t.fencing END, CASE WHEN d.outcome = 'started' THEN now + d.lease END
         FROM decided d JOIN touched t ON t.name = d.task
@@ -129,7 +129,9 @@ BEGIN
         r.progress, r.caused_by, r.status
   ), tasks AS (
     UPDATE caretaker_tasks t SET last_run_id = a.last_run, last_success_id = coalesce(a.last_success, t.last_success_id)
-      FROM (SELECT d.task, max(d.id) AS last_run, max(d.id) FILTER (WHERE d.status = 'succeeded') AS last_success
+      -- The last end in the batch of each task wins, as caretaker_finish called for each in turn.
+      FROM (SELECT d.task, (array_agg(d.id ORDER BY d.n DESC))[1] AS last_run,
+          (array_agg(d.id ORDER BY d.n DESC) FILTER (WHERE d.status = 'succeeded'))[1] AS last_success
         FROM done d GROUP BY d.task) a
       WHERE t.name = a.task
       RETURNING 1

@@ -1,0 +1,255 @@
+/**
+ * Many tasks due at one instant (decision 025), in virtual time on the memory store: the burst
+ * is shared among the replicas running the same tasks, a replica that stopped has its share run
+ * after the grace, run ends are group-committed, and a run's lease is renewed until its end is
+ * written.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { memoryStore } from '../../../src/index.ts';
+import type { FinishOutcome, LeaseRef, RunCompletion, Store } from '../../../src/store/port.ts';
+import { harness, runsOf, T0 } from '../../helpers.ts';
+
+const TASKS = 100;
+const MINUTE = 60_000;
+
+/** The same `count` tasks on a scheduler, every minute; each start is noted as [task, instance, at]. */
+function addTasks(h: ReturnType<typeof harness>, starts: [string, string, number][], count = TASKS, workMs = 0): void {
+  for (let i = 0; i < count; i++) {
+    h.scheduler.add({
+      name: `tenant-${i}`,
+      schedule: { every: '1m' },
+      catchUp: 'none',
+      handler: async (ctx) => {
+        starts.push([ctx.task, h.scheduler.instance, h.clock.now()]);
+        if (workMs > 0) await h.clock.sleep(workMs, ctx.signal);
+      },
+    });
+  }
+}
+
+/** The one start of each task (the tests assert there is exactly one). */
+const firstStarts = (ran: Map<string, [string, number][]>): [string, number][] => [...ran.values()].map((list) => list[0] as [string, number]);
+
+/** Starts of the tick at `tick`, by task. */
+function byTask(starts: readonly [string, string, number][], tick: number, nextTick: number): Map<string, [string, number][]> {
+  const out = new Map<string, [string, number][]>();
+  for (const [task, instance, at] of starts) {
+    if (at < tick || at >= nextTick) continue;
+    const list = out.get(task) ?? [];
+    list.push([instance, at]);
+    out.set(task, list);
+  }
+  return out;
+}
+
+/** A store whose finishMany calls are recorded, and can be held back until released. */
+function observedStore(inner: Store) {
+  const finishBatches: number[] = [];
+  const renewBatches: number[] = [];
+  let gate: Promise<void> | null = null;
+  let open: () => void = () => {};
+  const overrides: Partial<Store> = {
+    finishMany: async (completions: readonly RunCompletion[], now: number): Promise<FinishOutcome[]> => {
+      finishBatches.push(completions.length);
+      if (gate !== null) await gate;
+      return inner.finishMany(completions, now);
+    },
+    renewLeases: (leases: readonly LeaseRef[], leaseMs: number, now: number) => {
+      renewBatches.push(leases.length);
+      return inner.renewLeases(leases, leaseMs, now);
+    },
+  };
+  // A proxy, not a subclass: the store's private fields live on the store itself.
+  const store = new Proxy(inner, {
+    get: (target, key) => {
+      const own = overrides[key as keyof Store];
+      if (own !== undefined) return own;
+      const value = Reflect.get(target, key) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return {
+    store,
+    finishBatches,
+    renewBatches,
+    hold() {
+      gate = new Promise((resolve) => (open = resolve));
+    },
+    release() {
+      gate = null;
+      open();
+    },
+  };
+}
+
+describe('bursts (decision 025)', () => {
+  it('a burst is shared: two replicas each run about half of 100 tasks due together, every tick once', async () => {
+    const store = memoryStore();
+    const a = harness({ store, instance: 'r0', pollInterval: '1s' });
+    const b = harness({ clock: a.clock, store, instance: 'r1', pollInterval: '1s' });
+    const starts: [string, string, number][] = [];
+    addTasks(a, starts);
+    addTasks(b, starts);
+    await a.scheduler.start();
+    await b.scheduler.start();
+    // Both have polled (and seen each other) long before the first minute.
+    await a.clock.advance(MINUTE + 10_000);
+    const tick = T0 + MINUTE;
+    const ran = byTask(starts, tick, tick + MINUTE);
+    assert.equal(ran.size, TASKS, 'every task ran at the minute');
+    for (const [task, list] of ran) assert.equal(list.length, 1, `${task} ran ${list.length} times`);
+    const r0 = firstStarts(ran).filter(([instance]) => instance === 'r0').length;
+    assert.ok(r0 >= 30 && r0 <= 70, `r0 ran ${r0} of ${TASKS}: the burst was not shared`);
+    assert.ok(firstStarts(ran).every(([, at]) => at === tick), 'each owner starts its share at the instant');
+    const runs = (await runsOf(a.scheduler)).filter((r) => r.scheduledFor.getTime() === tick);
+    assert.equal(runs.length, TASKS);
+    assert.ok(runs.every((r) => r.status === 'succeeded'));
+    await a.scheduler.stop();
+    await b.scheduler.stop();
+  });
+
+  it('a peer that stopped before the burst: its share runs on the other after the grace, once', async () => {
+    const store = memoryStore();
+    const a = harness({ store, instance: 'r0', pollInterval: '5s' });
+    const b = harness({ clock: a.clock, store, instance: 'r1', pollInterval: '5s' });
+    const starts: [string, string, number][] = [];
+    addTasks(a, starts);
+    addTasks(b, starts);
+    await a.scheduler.start();
+    await b.scheduler.start();
+    await a.clock.advance(MINUTE - 3_000);
+    // r1 goes away between r0's last poll and the burst: r0 still counts it as a peer.
+    await b.scheduler.stop();
+    await a.clock.advance(15_000);
+    const tick = T0 + MINUTE;
+    const ran = byTask(starts, tick, tick + MINUTE);
+    assert.equal(ran.size, TASKS, 'no tick lost to the peer that left');
+    for (const [task, list] of ran) assert.equal(list.length, 1, `${task} ran ${list.length} times`);
+    const late = firstStarts(ran).filter(([, at]) => at > tick);
+    assert.ok(late.length >= 30 && late.length <= 70, `${late.length} ran late: the share of r1 should`);
+    for (const [instance, at] of late) {
+      assert.equal(instance, 'r0');
+      assert.ok(at - tick >= 1_000 && at - tick <= 2_000, `r1's share started ${at - tick} ms late: after the grace, soon after`);
+    }
+    await a.scheduler.stop();
+  });
+
+  it('while the peers have not settled (one just joined), nobody leaves a task to a replica that does not know it owns it', async () => {
+    const store = memoryStore();
+    const a = harness({ store, instance: 'r0', pollInterval: '5s' });
+    const b = harness({ clock: a.clock, store, instance: 'r1', pollInterval: '5s' });
+    const c = harness({ clock: a.clock, store, instance: 'r2', pollInterval: '5s' });
+    const starts: [string, string, number][] = [];
+    const at = T0 + 58_000;
+    for (const h of [a, b, c]) {
+      for (let i = 0; i < TASKS; i++) {
+        h.scheduler.add({
+          name: `tenant-${i}`,
+          schedule: { every: '1h', anchor: new Date(at) },
+          handler: (ctx) => void starts.push([ctx.task, h.scheduler.instance, h.clock.now()]),
+        });
+      }
+    }
+    // r0 polls at 0, 5, … 55 s; r1 at 1, 6, … 56 s; r2 joins at 55.5 s. At the burst r0 still
+    // sees two peers, r1 and r2 see three: with a task's owner computed over different lists,
+    // some would be left by everyone to someone else, and wait for the grace.
+    await a.scheduler.start();
+    await a.clock.advance(1_000);
+    await b.scheduler.start();
+    await a.clock.advance(54_500);
+    await c.scheduler.start();
+    await a.clock.advance(10_000);
+    const ran = byTask(starts, at, at + 3_600_000);
+    assert.equal(ran.size, TASKS);
+    for (const [task, list] of ran) assert.equal(list.length, 1, `${task} ran ${list.length} times`);
+    const late = firstStarts(ran).filter(([, t]) => t !== at);
+    assert.deepEqual(late, [], 'every tick started at its instant');
+    for (const h of [a, b, c]) await h.scheduler.stop();
+  });
+
+  it('ends are group-committed: 200 ends in a few writes, a lone end written at once, alone', async () => {
+    const observed = observedStore(memoryStore());
+    const h = harness({ store: observed.store, instance: 'r0' });
+    const starts: [string, string, number][] = [];
+    addTasks(h, starts);
+    h.scheduler.add({ name: 'lone', schedule: { every: '1m', anchor: new Date(T0 + 30_000) }, handler: () => {} });
+    await h.scheduler.start();
+    await h.clock.advance(MINUTE + 1_000);
+    // Two ticks of the 100 tasks (at start and at the minute), and the lone task's at 30 s.
+    assert.equal(h.finished.length, 2 * TASKS + 1);
+    assert.equal(
+      observed.finishBatches.reduce((x, y) => x + y, 0),
+      h.finished.length,
+      'every end written once',
+    );
+    assert.ok(observed.finishBatches.length <= 8, `${observed.finishBatches.length} writes (${observed.finishBatches.join(', ')}) for ${h.finished.length} ends`);
+    // The lone task's end went alone, in the turn its handler returned.
+    const lone = h.finished.filter((r) => r.task === 'lone');
+    assert.equal(lone.length, 1);
+    assert.equal(lone[0]?.finishedAt?.getTime(), T0 + 30_000);
+    assert.ok(observed.finishBatches.includes(1));
+    await h.scheduler.stop();
+  });
+
+  it('a run whose end waits to be written keeps its lease: the other replica does not reap it, and it is not run again', async () => {
+    const inner = memoryStore();
+    const observed = observedStore(inner);
+    const a = harness({ store: observed.store, instance: 'r0', lease: '3s', pollInterval: '1s' });
+    const b = harness({ clock: a.clock, store: inner, instance: 'r1', lease: '3s', pollInterval: '1s' });
+    let calls = 0;
+    const task = {
+      name: 'quick',
+      schedule: { every: '1h' },
+      retry: { attempts: 3, backoff: '100ms' },
+      handler: () => {
+        calls++;
+      },
+    };
+    a.scheduler.add(task);
+    await a.scheduler.start();
+    await a.clock.advance(500);
+    b.scheduler.add(task);
+    await b.scheduler.start();
+    // The first tick (at start) ran on r0; now hold the next end for four leases.
+    observed.hold();
+    await a.clock.advance(3_600_000 - 500);
+    assert.equal(calls, 2);
+    await a.clock.advance(12_000);
+    assert.ok(observed.renewBatches.length >= 3, 'the lease was renewed while the end waited');
+    observed.release();
+    await a.clock.advance(2_000);
+    const runs = await runsOf(a.scheduler, 'quick');
+    assert.deepEqual(
+      runs.map((r) => [r.attempt, r.status]),
+      [
+        [1, 'succeeded'],
+        [1, 'succeeded'],
+      ],
+      'recorded as it ended, never interrupted nor retried',
+    );
+    assert.equal(calls, 2);
+    await a.scheduler.stop();
+    await b.scheduler.stop();
+  });
+
+  it('leases of a large burst are renewed in chunks of at most 1,000', async () => {
+    const observed = observedStore(memoryStore());
+    const h = harness({ store: observed.store, instance: 'r0', lease: '3s' });
+    const starts: [string, string, number][] = [];
+    addTasks(h, starts, 2_500, 5_000);
+    await h.scheduler.start();
+    await h.clock.advance(MINUTE + 4_000);
+    assert.equal(byTask(starts, T0 + MINUTE, T0 + 2 * MINUTE).size, 2_500);
+    assert.ok(observed.renewBatches.length >= 3, `renewals: ${observed.renewBatches.join(', ')}`);
+    assert.ok(
+      observed.renewBatches.every((n) => n <= 1_000),
+      `renewals: ${observed.renewBatches.join(', ')}`,
+    );
+    await h.clock.advance(5_000);
+    const runs = (await runsOf(h.scheduler)).filter((r) => r.scheduledFor.getTime() === T0 + MINUTE);
+    assert.equal(runs.length, 2_500);
+    assert.ok(runs.every((r) => r.status === 'succeeded'));
+    await h.scheduler.stop();
+  });
+});
