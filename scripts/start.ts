@@ -60,6 +60,10 @@ function run(command: string, args: readonly string[], options: { signalGroup: b
 
 let code = await run('npm', ['run', 'build', '--silent'], { signalGroup: true });
 if (code === 0 && stopSignal === null) {
-  code = await run(process.execPath, [fileURLToPath(new URL('../bin/caretaker.js', import.meta.url)), 'demo', ...process.argv.slice(2)], { signalGroup: false });
+  // A young generation of 16 MiB at most: the daemon's RSS stays flat (135 MiB with 1,000 tasks,
+  // against 210 MiB and growing by default) at the same lateness (README, "Memory"). Unless
+  // NODE_OPTIONS chooses its own.
+  const semiSpace = /--max-semi-space-size/.test(process.env.NODE_OPTIONS ?? '') ? [] : ['--max-semi-space-size=16'];
+  code = await run(process.execPath, [...semiSpace, fileURLToPath(new URL('../bin/caretaker.js', import.meta.url)), 'demo', ...process.argv.slice(2)], { signalGroup: false });
 }
 process.exit(code);

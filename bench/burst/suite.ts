@@ -14,7 +14,7 @@ import { dropDatabase, freshDatabase } from '../cluster/databases.ts';
 import { percentile } from '../lib/stats.ts';
 import type { SuiteOptions, SuiteResult } from '../lib/suite.ts';
 import type { Headline } from '../lib/summary.ts';
-import { fmt, type Table } from '../lib/table.ts';
+import type { Table } from '../lib/table.ts';
 import type { BurstReport, BurstWorkerOptions } from './worker.ts';
 
 const WORKER = new URL('./worker.ts', import.meta.url);
@@ -128,11 +128,12 @@ async function statuses(backend: Backend, target: string, slot: string): Promise
 
 /** One burst of `tasks` on `replicas` fresh processes, from start to stop. */
 export async function measureBurst(backend: Backend, replicas: number, tasks: number, log: (l: string) => void): Promise<BurstFigures> {
-  // Replicas learn of each other on their polls (every 5 s on PostgreSQL, 1 s on SQLite), and a
-  // burst is claimed ahead of its instant by about 0.1 ms per task on this machine: the instant
-  // comes after every replica has polled since the last one started, and before the claims.
-  const needed = 6_000 + tasks * 0.1;
-  let margin = 9_000 + tasks * 0.35;
+  // Replicas learn of each other on their polls (every 5 s on PostgreSQL, 1 s on SQLite) and
+  // share a burst once the list has not changed for two polls; a burst is claimed ahead of its
+  // instant by about 0.1 ms per task on this machine: the instant comes after every replica has
+  // polled twice since the last one started, and before the claims.
+  const needed = 16_000 + tasks * 0.1;
+  let margin = 20_000 + tasks * 0.35;
   for (let attempt = 0; attempt < 3; attempt++, margin *= 2) {
     const store = await scratch(backend);
     const children: ChildProcess[] = [];
@@ -276,7 +277,7 @@ export async function burstSuite({ quick, log }: SuiteOptions): Promise<SuiteRes
         ms(r.endWriteMax),
         ms(r.lastEnd),
         Number.isFinite(r.statementsPerRun) ? r.statementsPerRun.toFixed(3) : '–',
-        fmt.bytes(r.rssBytes),
+        `${Math.round(r.rssBytes / 2 ** 20)} MiB`,
       ]),
       note:
         'start: handler start − the instant, first attempts. end written: when the store confirmed a run’s end − when its handler returned. ' +

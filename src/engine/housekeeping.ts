@@ -251,8 +251,9 @@ export class Heartbeat {
   }
 
   /**
-   * A renewal that never answers (a connection gone silent) fails after `ms`: the next round is
-   * not held up behind it, and the leases it was for are treated as not renewed.
+   * A renewal that never answers (a connection gone silent) fails after `ms` (a whole lease: a
+   * slow answer under load is still an answer, and the watchdog guards the leases meanwhile): the
+   * next round is not held up behind it for ever.
    */
   #answerWithin<T>(work: Promise<T>, ms: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -282,7 +283,7 @@ export class Heartbeat {
       const sentAt = this.#host.monotonic();
       let lost: string[];
       try {
-        lost = await this.#host.track(this.#answerWithin(this.#host.store.renewLeases(leases, this.#leaseMs, this.#host.now()), this.#intervalMs));
+        lost = await this.#host.track(this.#answerWithin(this.#host.store.renewLeases(leases, this.#leaseMs, this.#host.now()), this.#leaseMs));
       } catch (error) {
         this.#host.reportError(error, 'store');
         // The next renewal lands one interval from now at the earliest (if the store is back).

@@ -59,6 +59,9 @@ async function template(): Promise<string> {
     try {
       const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
       if (rowCount === 0) {
+        // Templates of older migrations are of no more use: one is kept, the current one.
+        const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'caretaker\\_tpl\\_%' AND datname <> $1", [name]);
+        for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
         await client.query(`CREATE DATABASE "${name}"`);
         const pool = new pg.Pool({ connectionString: `${PG_SERVER}/${name}`, max: 1 });
         try {
