@@ -520,8 +520,11 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
             await register(names);
             let now = NOW;
             const held: RunRecord[][] = [[], [], []];
-            const tokens = new Map<string, number>();
+            // Per task: the highest token of earlier groups, and every token handed out.
+            const before = new Map<string, number>();
+            const seen = new Map<string, Set<number>>();
             for (const group of steps) {
+              const grown = new Map(before);
               // The operations of one group run concurrently, as replicas do.
               await Promise.all(
                 group.map(async (o) => {
@@ -537,9 +540,15 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
                     const reqs = chosen.map((task) => request({ task, instance: `r${o.replica}`, scheduledFor: tick, slot: `t:${tick}`, dueAt: tick, overlap: limit(task) === 1 ? 'skip' : 'allow', maxConcurrent: limit(task) }));
                     for (const outcome of await store.claim(reqs, now)) {
                       if (outcome.kind !== 'started') continue;
-                      const previous = tokens.get(outcome.run.task) ?? 0;
-                      assert.ok((outcome.run.fencingToken ?? 0) > previous, 'fencing tokens only grow');
-                      tokens.set(outcome.run.task, outcome.run.fencingToken ?? 0);
+                      // Claims of one group race (their replies arrive in any order): each token
+                      // is above every earlier group's, and none is handed out twice.
+                      const token = outcome.run.fencingToken ?? 0;
+                      assert.ok(token > (before.get(outcome.run.task) ?? 0), 'fencing tokens only grow');
+                      const tokens = seen.get(outcome.run.task) ?? new Set<number>();
+                      assert.ok(!tokens.has(token), 'no fencing token is handed out twice');
+                      tokens.add(token);
+                      seen.set(outcome.run.task, tokens);
+                      grown.set(outcome.run.task, Math.max(grown.get(outcome.run.task) ?? 0, token));
                       mine.push(outcome.run);
                     }
                   } else if (o.kind === 'end') {
@@ -556,6 +565,7 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
                   }
                 }),
               );
+              for (const [task, token] of grown) before.set(task, token);
               const runs = (await store.listRuns({ limit: 1_000 })).runs.filter((r) => r.task.startsWith(prefix));
               const perSlot = new Map<string, number>();
               for (const r of runs) perSlot.set(`${r.task}|${r.slot}|${r.attempt}`, (perSlot.get(`${r.task}|${r.slot}|${r.attempt}`) ?? 0) + 1);
