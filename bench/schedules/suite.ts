@@ -150,7 +150,7 @@ export async function schedulesSuite({ quick, log }: SuiteOptions): Promise<Suit
       note:
         `Distinct: each task its own second, minute and hour, a quarter each daily, weekly, monthly and on the last day of every n-th ` +
         `month, half in UTC and half in Europe/Berlin. Heap per distinct expression: ${fmt.bytes(perExpression)} (distinct less shared, ` +
-        `per expression). A virtual clock, so nothing fires while measuring.`,
+        `per expression). A virtual clock set to the present, as a daemon's is, so nothing fires while measuring.`,
     },
   ];
 

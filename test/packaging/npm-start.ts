@@ -93,7 +93,17 @@ async function startAndStop(stop: (npmPid: number) => void): Promise<void> {
       const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
       return res?.ok === true ? true : undefined;
     });
-    daemon = await until('the daemon process', 10_000, () => descendants(npmPid).find(({ argv }) => argv[1]?.endsWith('caretaker.js') === true && argv[2] === 'demo')?.pid);
+    // node [V8 flags…] …/bin/caretaker.js demo
+    daemon = await until('the daemon process', 10_000, () =>
+      descendants(npmPid).find(({ argv }) => {
+        const bin = argv.findIndex((arg) => arg.endsWith('caretaker.js'));
+        return bin > 0 && argv[bin + 1] === 'demo';
+      })?.pid,
+    );
+    // With its young generation capped (README, "Memory"), unless NODE_OPTIONS chose otherwise.
+    if (!/--max-semi-space-size/.test(process.env.NODE_OPTIONS ?? '')) {
+      assert.ok(readFileSync(`/proc/${daemon}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=16'), 'the daemon runs with --max-semi-space-size=16');
+    }
 
     stop(npmPid);
 

@@ -8,6 +8,9 @@ import { EveryDefinition } from './every.ts';
 import { MAX_DATE_MS, type ScheduleDefinition } from './types.ts';
 import { isValidTimeZone } from './zoned-time.ts';
 
+/** How far before now a new cron expression's first tick is looked for when it is checked. */
+const VALIDATE_FROM_MS = 2_000;
+
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
 const INSTANT_HINT = 'use an ISO-8601 instant with a zone, like "2026-12-01T02:00:00Z", a Date, or Unix milliseconds';
 
@@ -184,7 +187,11 @@ function checkCron(issues: Issues, path: string, spec: Record<string, unknown>):
   const normalised = expression.trim().replace(/\s+/g, ' ');
   try {
     const schedule = cronSchedule(normalised, timezone as string, gap, overlap);
-    if (schedule.nextAfter(Date.now()) === null) {
+    // Asked from a little before now: a five- or six-field expression repeats every year, so
+    // this says as well whether it ever fires again, and the answer is the one the scheduler
+    // asks for when it starts the task (its first tick, looked for from a second before start),
+    // which the schedule's memo then has: one croner evaluation per new expression, not two.
+    if (schedule.nextAfter(Date.now() - VALIDATE_FROM_MS) === null) {
       // Not kept for sharing: a later task with the same text must get the same error.
       evictCronSchedule(schedule);
       issue(issues, `${path}.cron`, expression, 'never matches a future date; check the day and month fields (e.g. February has no 30th)');
