@@ -16,6 +16,7 @@ import { memoryStore, postgresStore, sqliteStore } from '../../src/index.ts';
 import { seededRandom } from '../helpers.ts';
 import { postgresSkip, testDatabase } from '../helpers/postgres.ts';
 import { NOW, requests, started } from './claim-requests.ts';
+import { asStored, awkwardJson, runError, runProgress } from './json-arbitraries.ts';
 
 const at = (s: number) => NOW + s * 1000;
 
@@ -62,24 +63,8 @@ const ODD_NAMES = [
   '',
 ];
 
-// Strings that parse as JSON, or that jsonb and UTF-8 text cannot hold as they are.
-const trickyString = fc.oneof(
-  fc.constantFrom('ok', '', 'null', 'NULL', '42', '-0', '1e400', '"quoted"', '{}', '[]', '{"a":1}', 'a\u0000b', '\u0000', '\ud800', 'x\udc00y', '\\u0000', '{"$caretaker:json":"1"}', 'a,b', '{x}', 'back\\slash'),
-  fc.jsonValue().map((v) => JSON.stringify(v)),
-  fc.string({ unit: 'binary' }),
-);
-const jsonish = fc.oneof(
-  fc.jsonValue(),
-  trickyString,
-  fc.dictionary(trickyString, fc.oneof(trickyString, fc.jsonValue()), { maxKeys: 4 }),
-  fc.array(trickyString, { maxLength: 4 }),
-  fc.constant({ '$caretaker:json': '{"a":1}' }),
-  fc.constant(null),
-);
-/** What the engine hands a store: plain JSON (toJsonOutput parses what it stringified). */
-const asStored = (v: unknown) => JSON.parse(JSON.stringify(v) ?? 'null');
-const runError = fc.record({ message: trickyString, name: trickyString, code: fc.option(trickyString), stack: fc.option(trickyString) });
-const progress = fc.option(fc.record({ fraction: fc.double({ min: 0, max: 1, noNaN: true }).map((f) => (Object.is(f, -0) ? 0 : f)), message: fc.option(trickyString) }));
+const jsonish = awkwardJson;
+const progress = fc.option(runProgress);
 
 function describeHostile(name: string, make: () => Promise<Fixture>, skip: string | false = false): void {
   describe(`burst paths under hostile input: ${name}`, { skip }, () => {

@@ -6,6 +6,7 @@ import { InvalidOptionError } from '../../src/index.ts';
 import { instanceAlive } from '../../src/store/port.ts';
 import { uuidv7 } from '../../src/util/ids.ts';
 import { LEASE, NOW, requests, started } from './claim-requests.ts';
+import { asStored, awkwardJson, runError, runProgress } from './json-arbitraries.ts';
 
 /** A store under test, and how to dispose of it. */
 export interface StoreFixture {
@@ -582,23 +583,8 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
     });
 
     describe('JSON round trip (fast-check)', () => {
-      // Strings that parse as JSON, or that jsonb and UTF-8 text cannot hold as they are.
-      const trickyString = fc.oneof(
-        fc.constantFrom('ok', '', 'null', 'true', '42', '-0', '1e400', '"quoted"', '{}', '[]', '{"a":1}', 'a\u0000b', '\u0000', '\ud800', 'x\udc00y', '\\u0000', '{"$caretaker:json":"1"}'),
-        fc.jsonValue().map((v) => JSON.stringify(v)),
-        fc.string({ unit: 'binary' }),
-      );
-      const value = fc.oneof(
-        fc.jsonValue(),
-        trickyString,
-        fc.dictionary(trickyString, fc.oneof(trickyString, fc.jsonValue()), { maxKeys: 4 }),
-        fc.array(trickyString, { maxLength: 4 }),
-        fc.constant({ '$caretaker:json': '{"a":1}' }),
-        fc.constant({ '$caretaker:json': 7 }),
-      );
-      const asStored = (v: unknown) => JSON.parse(JSON.stringify(v) ?? 'null');
-      const runError = fc.record({ message: trickyString, name: trickyString, code: fc.option(trickyString), stack: fc.option(trickyString) });
-      const progress = fc.record({ fraction: fc.double({ min: 0, max: 1, noNaN: true }).map((f) => (Object.is(f, -0) ? 0 : f)), message: fc.option(trickyString) });
+      const value = awkwardJson;
+      const progress = runProgress;
 
       it('any output, error and progress message reads back unchanged, on every path that returns it', async () => {
         let n = 0;
