@@ -38,6 +38,14 @@ const INITIAL_CLAIM_COST_MS = 0.15;
 const MEASURE_FROM_JOBS = 32;
 /** Weight of the newest large batch in the running average of the claim cost per job. */
 const COST_SMOOTHING = 0.5;
+/**
+ * A large batch's leases are lengthened by this many times what claiming it is expected to take:
+ * its runs' ends are written at about the pace of the claims (each a row update), and until they
+ * are written the leases must hold without being renewed row by row (decision 026).
+ */
+const END_ALLOWANCE_PER_CLAIM = 4;
+/** The longest a batch's lease may be lengthened for its ends, in leases. */
+const MAX_END_ALLOWANCE_LEASES = 9;
 
 /** Higher priority first, then earlier due instant, then submission order. */
 const beforeInQueue = (a: Job, b: Job): boolean => {
@@ -192,12 +200,23 @@ export class Dispatcher {
     if (mine.length > 0) void this.#claim(mine);
   }
 
+  /**
+   * How much longer a batch's leases are asked for, so that a burst of short runs needs no
+   * renewals while its ends queue to be written; a single claim gets the plain lease. If this
+   * instance dies meanwhile, its runs are reaped this much later.
+   */
+  #endAllowanceMs(jobs: number): number {
+    if (jobs < MEASURE_FROM_JOBS) return 0;
+    return Math.round(Math.min(END_ALLOWANCE_PER_CLAIM * jobs * this.#claimCostMs, MAX_END_ALLOWANCE_LEASES * this.#host.leaseMs));
+  }
+
   async #claim(batch: Job[]): Promise<void> {
     this.#batchesInFlight++;
     const now = this.#host.now();
     const sentAt = this.#host.monotonic();
+    const leaseMs = this.#host.leaseMs + this.#endAllowanceMs(batch.length);
     const requests = batch.map((job) => {
-      const request = claimRequest(job, this.#host.instance, this.#host.leaseMs, now);
+      const request = claimRequest(job, this.#host.instance, leaseMs, now);
       job.claimSentAt = sentAt;
       job.claimLeaseMs = request.leaseMs;
       return request;

@@ -11,12 +11,16 @@ const MAX_WRITES_IN_FLIGHT = 2;
 const MAX_RECORD_BACKOFF_MS = 5_000;
 /** Failures of an end written alone after which it is given up as stuck (see `onStuck`). */
 export const STUCK_AFTER_FAILURES = 3;
+/** Weight of the latest write in the measured cost of one end. */
+const COST_SMOOTHING = 0.3;
 
 /** What the end writer needs from its scheduler. */
 export interface EndWriterHost {
   readonly store: Store;
   readonly timers: TimerQueue;
   now(): number;
+  /** Elapsed time (never jumps): what writes take is measured with it. */
+  monotonic(): number;
   reportError(error: unknown, context: ErrorContext): void;
   /**
    * The store refused this end alone, again and again (too large, a value it cannot hold): its
@@ -63,6 +67,8 @@ export class EndWriter {
   #flushScheduled = false;
   #backoffMs = 0;
   #waitingOutBackoff = false;
+  /** What writing one end of a batch has taken lately, ms (the writes in flight overlap). */
+  #costPerEndMs = 0;
 
   constructor(host: EndWriterHost) {
     this.#host = host;
@@ -71,6 +77,14 @@ export class EndWriter {
   /** Ends written or waiting to be. */
   get size(): number {
     return this.#pending.length + this.#apart.length;
+  }
+
+  /**
+   * How long the ends waiting now will take to be written, at the pace of the last writes (ms;
+   * 0 until a batch has been written): the heartbeat lengthens their leases by it.
+   */
+  drainMs(): number {
+    return (this.size * this.#costPerEndMs) / MAX_WRITES_IN_FLIGHT;
   }
 
   /** Resolves once the end is recorded (or fenced: the lease was lost). Never rejects. */
@@ -111,10 +125,13 @@ export class EndWriter {
 
   #write(batch: PendingEnd[]): void {
     this.#inFlight++;
+    const sentAt = this.#host.monotonic();
     this.#host.store.finishMany(batch.map((p) => p.completion), this.#host.now()).then(
       (outcomes) => {
         this.#inFlight--;
         this.#written++;
+        const perEnd = (this.#host.monotonic() - sentAt) / batch.length;
+        this.#costPerEndMs = this.#costPerEndMs === 0 ? perEnd : (1 - COST_SMOOTHING) * this.#costPerEndMs + COST_SMOOTHING * perEnd;
         this.#backoffMs = 0;
         batch.forEach((p, i) => p.resolve(outcomes[i] ?? { kind: 'fenced' }));
         this.#scheduleFlush();

@@ -6,6 +6,8 @@ import { type ElapsedEntry, timerEntry, type TimerQueue } from './timer-queue.ts
 
 /** Most leases renewed in one statement (the end writer's batch size too). */
 const RENEW_CHUNK = 1_000;
+/** Chunks smaller than this say little about the cost per lease (a round trip dominates). */
+const RENEW_MEASURE_FROM = 32;
 
 /** What the housekeeping loops need from their scheduler. */
 export interface HousekeepingHost {
@@ -152,12 +154,22 @@ export class Poller {
 /** A lease this instance holds, and until when (monotonic ms) it is known to hold. */
 export interface HeldLease extends LeaseRef {
   readonly validUntil: number;
+  /** The run's handler has returned: only its end, waiting to be written, needs the lease. */
+  readonly ended: boolean;
 }
+
+/**
+ * The longest lease an ended run's renewal asks for, in leases: if this instance dies with ends
+ * unwritten, their runs are reaped this much later at worst.
+ */
+export const MAX_DRAIN_LEASES = 10;
 
 /** What the heartbeat renews, and whom it tells how renewals went. */
 export interface LeaseKeeper {
   /** The leases this instance holds now. */
   leases(): HeldLease[];
+  /** How long writing the ends waiting now will take, at the store's recent pace (ms). */
+  endsDrainMs(): number;
   /** These leases were renewed; each is valid until `validUntil` (monotonic ms). */
   renewed(runIds: readonly string[], validUntil: number): void;
   /** Another instance holds these runs now. */
@@ -174,6 +186,13 @@ export interface LeaseKeeper {
  * Renews the leases of this instance's running runs every third of the lease, while there are
  * any. When the store cannot be reached, runs are stopped one renewal before their lease lapses:
  * another replica may then take the tick over, and a run must never go on twice at once.
+ *
+ * A run whose handler has returned holds its lease only so that no replica reaps it before its
+ * end is written. After a burst those are thousands, and renewing each every third of a lease
+ * wrote as many rows as the ends themselves, so the ends fell further behind and leases lapsed
+ * (decision 026). Such a lease is renewed only when it would otherwise lapse within two beats,
+ * and for as long as the ends waiting ahead of it are expected to take (twice over, up to
+ * {@link MAX_DRAIN_LEASES} leases): once, as a rule, instead of every beat.
  */
 export class Heartbeat {
   readonly #host: HousekeepingHost;
@@ -191,6 +210,8 @@ export class Heartbeat {
   #inFlight = false;
   /** A renewal was asked for (renewNow) while a round was in flight: another round follows it. */
   #again = false;
+  /** What renewing one lease of a large chunk has taken lately, ms. */
+  #costPerLeaseMs = 0;
 
   constructor(host: HousekeepingHost, leaseMs: number, keeper: LeaseKeeper) {
     this.#host = host;
@@ -235,19 +256,30 @@ export class Heartbeat {
     // A lease with more than a whole lease left (a claim made ahead of its instant) still has
     // more than a third left at the next beat: it waits, and a burst of short runs that end
     // before then is never renewed at all.
-    const horizon = this.#host.monotonic() + this.#leaseMs;
-    const due = held.filter((l) => l.validUntil <= horizon);
-    if (due.length === 0 || this.#inFlight) return;
+    const now = this.#host.monotonic();
+    const horizon = now + this.#leaseMs;
+    let endedHeld = 0;
+    for (const l of held) if (l.ended) endedHeld++;
+    // Two beats ahead, and as far ahead again as renewing all of them would take: a burst's
+    // leases all lapse together, and the last chunk of the round must still arrive in time.
+    const endedHorizon = now + 2 * this.#intervalMs + endedHeld * this.#costPerLeaseMs;
+    const running = held.filter((l) => !l.ended && l.validUntil <= horizon);
+    const ended = held.filter((l) => l.ended && l.validUntil <= endedHorizon);
+    if ((running.length === 0 && ended.length === 0) || this.#inFlight) return;
     this.#inFlight = true;
-    // Soonest to lapse first.
-    due.sort((a, b) => a.validUntil - b.validUntil);
-    void this.#renew(due).finally(() => {
-      this.#inFlight = false;
-      if (this.#again && this.#running) {
-        this.#again = false;
-        this.#beat();
-      }
-    });
+    // Soonest to lapse first; handlers still running before ends that only wait to be written.
+    running.sort((a, b) => a.validUntil - b.validUntil);
+    ended.sort((a, b) => a.validUntil - b.validUntil);
+    const drainLeaseMs = Math.round(this.#leaseMs + Math.min(2 * this.#keeper.endsDrainMs(), (MAX_DRAIN_LEASES - 1) * this.#leaseMs));
+    void this.#renew(running, this.#leaseMs)
+      .then((ok) => (ok ? this.#renew(ended, drainLeaseMs) : false))
+      .finally(() => {
+        this.#inFlight = false;
+        if (this.#again && this.#running) {
+          this.#again = false;
+          this.#beat();
+        }
+      });
   }
 
   /**
@@ -276,27 +308,32 @@ export class Heartbeat {
    * Renews in chunks, one after another: each statement holds its rows' locks briefly, so the
    * ends being written for the same runs never wait behind a renewal of a whole burst.
    */
-  async #renew(due: readonly HeldLease[]): Promise<void> {
+  async #renew(due: readonly HeldLease[], leaseMs: number): Promise<boolean> {
     for (let from = 0; from < due.length && this.#running; from += RENEW_CHUNK) {
       const leases: LeaseRef[] = due.slice(from, from + RENEW_CHUNK).map((l) => ({ runId: l.runId, fencingToken: l.fencingToken }));
       // The store counts the lease from when it receives the renewal, which is after this.
       const sentAt = this.#host.monotonic();
       let lost: string[];
       try {
-        lost = await this.#host.track(this.#answerWithin(this.#host.store.renewLeases(leases, this.#leaseMs, this.#host.now()), this.#leaseMs));
+        lost = await this.#host.track(this.#answerWithin(this.#host.store.renewLeases(leases, leaseMs, this.#host.now()), this.#leaseMs));
       } catch (error) {
         this.#host.reportError(error, 'store');
         // The next renewal lands one interval from now at the earliest (if the store is back).
         this.#keeper.lapsing(this.#host.monotonic() + this.#intervalMs);
-        return;
+        return false;
+      }
+      if (leases.length >= RENEW_MEASURE_FROM) {
+        const perLease = (this.#host.monotonic() - sentAt) / leases.length;
+        this.#costPerLeaseMs = this.#costPerLeaseMs === 0 ? perLease : (this.#costPerLeaseMs + perLease) / 2;
       }
       if (lost.length > 0) this.#keeper.lost(lost);
       const gone = new Set(lost);
       this.#keeper.renewed(
         leases.filter((l) => !gone.has(l.runId)).map((l) => l.runId),
-        sentAt + this.#leaseMs,
+        sentAt + leaseMs,
       );
     }
+    return true;
   }
 }
 

@@ -72,6 +72,7 @@ export class RunController implements LeaseKeeper {
       store: ctx.store,
       timers: ctx.timers,
       now: () => ctx.clock.now(),
+      monotonic: () => ctx.clock.monotonic(),
       reportError: (e, c) => ctx.reportError(e, c),
       onStuck: (runId) => {
         // No more renewals: the run lapses and any replica's poll (this one's too: it no longer
@@ -98,9 +99,15 @@ export class RunController implements LeaseKeeper {
 
   /** The leases this instance holds, for the heartbeat: running runs and runs being recorded. */
   leases(): HeldLease[] {
-    const out: HeldLease[] = [...this.#recording.values()];
-    for (const e of this.#executions.values()) if (!e.leaseLost) out.push({ runId: e.id, fencingToken: e.fencingToken, validUntil: e.leaseValidUntil });
+    const out: HeldLease[] = [];
+    for (const r of this.#recording.values()) out.push({ ...r, ended: true });
+    for (const e of this.#executions.values()) if (!e.leaseLost) out.push({ runId: e.id, fencingToken: e.fencingToken, validUntil: e.leaseValidUntil, ended: false });
     return out;
+  }
+
+  /** How long the ends waiting to be written will take, at the store's recent pace (ms). */
+  endsDrainMs(): number {
+    return this.#ends.drainMs();
   }
 
   /** Runs this instance still answers for: executing with its lease, or being recorded. */
@@ -358,11 +365,14 @@ export class RunController implements LeaseKeeper {
       takeQueued: ctx.running(),
     };
     // The bookkeeping after the write is part of the tracked work: `stop` and `onIdle` wait for it.
-    this.#recording.set(execution.id, { runId: execution.id, fencingToken: execution.fencingToken, validUntil: execution.leaseValidUntil });
+    // It keeps the run's id, not the execution: in a burst, thousands of ends wait to be written,
+    // and whatever they hold on to is copied by every young-generation collection meanwhile.
+    const runId = execution.id;
+    this.#recording.set(runId, { runId, fencingToken: execution.fencingToken, validUntil: execution.leaseValidUntil });
     const recorded = this.#ends.write(completion).then((outcome) => {
-      this.#recording.delete(execution.id);
+      this.#recording.delete(runId);
       if (outcome.kind === 'fenced') {
-        ctx.events.emit('run:lost', { runId: execution.id, task: runtime.name });
+        ctx.events.emit('run:lost', { runId, task: runtime.name });
         return;
       }
       runtime.lastRun = outcome.run;

@@ -14,10 +14,12 @@ interface OtelApi {
 }
 
 interface OtelTracer {
-  startSpan(name: string, options: { kind: number; startTime: number; attributes: Record<string, string | number> }, context: unknown): OtelSpan;
+  startSpan(name: string, options: { kind: number; startTime: number }, context: unknown): OtelSpan;
 }
 
 interface OtelSpan {
+  isRecording(): boolean;
+  setAttributes(attributes: Record<string, string | number>): unknown;
   setAttribute(key: string, value: string | number): unknown;
   recordException(exception: { name: string; message: string; stack?: string; code?: string }, time?: number): void;
   setStatus(status: { code: number; message?: string }): unknown;
@@ -54,16 +56,21 @@ export function openTelemetryTracer(load: () => Promise<unknown> = () => import(
     start(run: RunSpanStart): RunSpan {
       const otel = api;
       if (otel === null || tracer === null) return NO_SPAN;
-      const attributes = {
+      const parent = otel.context.active();
+      const span = tracer.startSpan(`caretaker.run ${run.task}`, { kind: KIND_INTERNAL, startTime: run.startedAt }, parent);
+      // Without an SDK (or with one that samples this run out) the span records nothing: no
+      // attributes, no context to enter. In a burst that saved a context copy, a date string and
+      // an attribute object per run for the garbage collector.
+      if (!span.isRecording()) return NO_SPAN;
+      span.setAttributes({
         'caretaker.task': run.task,
         'caretaker.run_id': run.runId,
         'caretaker.attempt': run.attempt,
         'caretaker.trigger': run.trigger,
         'caretaker.scheduled_for': new Date(run.scheduledFor).toISOString(),
         'caretaker.lateness_ms': run.latenessMs,
-      };
-      const span = tracer.startSpan(`caretaker.run ${run.task}`, { kind: KIND_INTERNAL, startTime: run.startedAt, attributes }, otel.context.active());
-      const active = otel.trace.setSpan(otel.context.active(), span);
+      });
+      const active = otel.trace.setSpan(parent, span);
       return {
         run: (fn) => otel.context.with(active, fn),
         end(status, error, endedAt) {

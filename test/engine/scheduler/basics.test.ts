@@ -112,6 +112,45 @@ describe('scheduler basics (virtual time)', () => {
     await h.scheduler.stop();
   });
 
+  it('the context behaves like a plain object: spread, destructured, its signal read after a timeout', async () => {
+    const h = harness();
+    let spread: Record<string, unknown> = {};
+    let signalAfterTimeout: AbortSignal | null = null;
+    h.scheduler.add({
+      name: 'spread',
+      schedule: { at: new Date(T0) },
+      handler: ({ progress, ...rest }) => {
+        // A wrapper that passes a copy on, and a method taken off the object: both still work.
+        spread = { ...rest };
+        progress(0.25, 'a quarter');
+      },
+    });
+    h.scheduler.add({
+      name: 'late-reader',
+      schedule: { at: new Date(T0) },
+      timeout: '1s',
+      handler: async (ctx) => {
+        // The signal is first read after the timeout fired: it is already aborted, with the reason.
+        await h.clock.sleep(1_500);
+        signalAfterTimeout = ctx.signal;
+        ctx.signal.throwIfAborted();
+      },
+    });
+    await h.scheduler.start();
+    await h.clock.advance(5_000);
+    assert.deepEqual(Object.keys(spread).sort(), ['attempt', 'fencingToken', 'idempotencyKey', 'lastSuccess', 'logger', 'runId', 'scheduledFor', 'signal', 'task', 'trigger']);
+    assert.equal(spread['idempotencyKey'], 'spread@2026-01-01T00:00:00.000Z');
+    assert.equal((spread['scheduledFor'] as Date).getTime(), T0);
+    assert.ok(spread['signal'] instanceof AbortSignal);
+    const [spreadRun] = await runsOf(h.scheduler, 'spread');
+    assert.deepEqual(spreadRun?.progress, { fraction: 0.25, message: 'a quarter' });
+    assert.ok(signalAfterTimeout !== null && (signalAfterTimeout as AbortSignal).aborted);
+    const [late] = await runsOf(h.scheduler, 'late-reader');
+    assert.equal(late?.status, 'timed_out');
+    assert.equal(late?.error?.name, 'RunTimeoutError');
+    await h.scheduler.stop();
+  });
+
   it('records a thrown value of any type as the run error', async () => {
     const h = harness();
     const throws: unknown[] = [new RangeError('out of range'), 'a string', 42, undefined, { message: 'an object' }];

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { memoryStore } from '../../../src/index.ts';
-import type { FinishOutcome, LeaseRef, RunCompletion, Store } from '../../../src/store/port.ts';
+import type { ClaimRequest, FinishOutcome, LeaseRef, RunCompletion, Store } from '../../../src/store/port.ts';
 import { harness, runsOf, T0 } from '../../helpers.ts';
 
 const TASKS = 100;
@@ -43,21 +43,37 @@ function byTask(starts: readonly [string, string, number][], tick: number, nextT
   return out;
 }
 
-/** A store whose finishMany calls are recorded, and can be held back until released. */
-function observedStore(inner: Store) {
+/**
+ * A store whose finishMany and renewLeases calls are recorded; ends can be held back until
+ * released, and each row claimed, renewed or ended can take `rowMs` of virtual time (a store
+ * under load: a row renewed costs as much as a row ended).
+ */
+function observedStore(inner: Store, slow?: { readonly sleep: (ms: number) => Promise<void>; readonly rowMs: number }) {
   const finishBatches: number[] = [];
   const renewBatches: number[] = [];
+  const renewLeaseMs: number[] = [];
   let gate: Promise<void> | null = null;
   let open: () => void = () => {};
   const overrides: Partial<Store> = {
     finishMany: async (completions: readonly RunCompletion[], now: number): Promise<FinishOutcome[]> => {
       finishBatches.push(completions.length);
       if (gate !== null) await gate;
-      return inner.finishMany(completions, now);
+      if (slow !== undefined) await slow.sleep(slow.rowMs * completions.length);
+      return inner.finishMany(completions, now + (slow?.rowMs ?? 0) * completions.length);
     },
-    renewLeases: (leases: readonly LeaseRef[], leaseMs: number, now: number) => {
+    ...(slow === undefined
+      ? {}
+      : {
+          claim: async (requests: readonly ClaimRequest[], now: number) => {
+            await slow.sleep(slow.rowMs * requests.length);
+            return inner.claim(requests, now + slow.rowMs * requests.length);
+          },
+        }),
+    renewLeases: async (leases: readonly LeaseRef[], leaseMs: number, now: number) => {
       renewBatches.push(leases.length);
-      return inner.renewLeases(leases, leaseMs, now);
+      renewLeaseMs.push(leaseMs);
+      if (slow !== undefined) await slow.sleep(slow.rowMs * leases.length);
+      return inner.renewLeases(leases, leaseMs, now + (slow?.rowMs ?? 0) * leases.length);
     },
   };
   // A proxy, not a subclass: the store's private fields live on the store itself.
@@ -73,6 +89,7 @@ function observedStore(inner: Store) {
     store,
     finishBatches,
     renewBatches,
+    renewLeaseMs,
     hold() {
       gate = new Promise((resolve) => (open = resolve));
     },
@@ -231,6 +248,49 @@ describe('bursts (decision 025)', () => {
     assert.equal(calls, 2);
     await a.scheduler.stop();
     await b.scheduler.stop();
+  });
+
+  it('a burst whose ends take longer than a lease to write: none is reaped or run again, and no lease is renewed twice (decision 026)', async () => {
+    // 3,000 runs due together; every row the store writes takes 2 ms, so the ends take 3 s to
+    // write (two writes in flight) against a 2 s lease. Renewing every lease every beat, as
+    // before, costs as much as the ends: they fell further behind, and leases lapsed.
+    const inner = memoryStore();
+    const clock = harness({ store: inner }).clock;
+    const observed = observedStore(inner, { sleep: (ms) => clock.sleep(ms), rowMs: 2 });
+    const h = harness({ clock, store: observed.store, instance: 'r0', lease: '2s', pollInterval: '1s' });
+    // Another replica with other tasks polls the same store: it reaps whatever lapses.
+    const reaper = harness({ clock, store: inner, instance: 'reaper', lease: '2s', pollInterval: '1s' });
+    reaper.scheduler.add({ name: 'other', schedule: { every: '1h' }, handler: () => {} });
+    await reaper.scheduler.start();
+    const starts: [string, string, number][] = [];
+    const count = 3_000;
+    for (let i = 0; i < count; i++) {
+      h.scheduler.add({
+        name: `tenant-${i}`,
+        schedule: { every: '1m' },
+        catchUp: 'none',
+        retry: { attempts: 3, backoff: '100ms' },
+        handler: (ctx) => {
+          starts.push([ctx.task, ctx.runId, clock.now()]);
+        },
+      });
+    }
+    await h.scheduler.start();
+    await clock.advance(2 * MINUTE + 30_000);
+    const tick = T0 + MINUTE;
+    const ran = byTask(starts, tick, tick + MINUTE);
+    assert.equal(ran.size, count, 'every task ran at the minute');
+    assert.ok([...ran.values()].every((list) => list.length === 1), 'none ran twice');
+    const runs = (await runsOf(h.scheduler)).filter((r) => r.scheduledFor.getTime() === tick);
+    assert.equal(runs.length, count);
+    const statuses = new Map<string, number>();
+    for (const r of runs) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    assert.deepEqual([...statuses], [['succeeded', count]], 'none interrupted');
+    const renewed = observed.renewBatches.reduce((x, y) => x + y, 0);
+    // Three bursts (start, 1 min, 2 min) of 3,000 ends each.
+    assert.ok(renewed <= 3 * count, `${renewed} lease renewals for ${3 * count} runs`);
+    await h.scheduler.stop();
+    await reaper.scheduler.stop();
   });
 
   it('leases of a large burst are renewed in chunks of at most 1,000', async () => {
