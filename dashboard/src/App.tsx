@@ -4,6 +4,7 @@ import {
   ApiError,
   api,
   cancelPath,
+  retryPath,
   emitLive,
   getToken,
   setToken,
@@ -296,6 +297,12 @@ export function App() {
           say(`${run.task}: cancel requested`);
           scheduleRefresh();
         }),
+      retry: (run) =>
+        mutate<{ runId: string }>(`retry:${run.id}`, retryPath(run.id), `Retry ${run.task}`, (body) => {
+          showToast('ok', `${run.task}: retry requested as run ${body.runId}`);
+          say(`${run.task}: retry requested`);
+          scheduleRefresh();
+        }),
       openRun: (id) => setOpenRun(id),
     }),
     [mutate, say, scheduleRefresh, showToast],
@@ -433,6 +440,8 @@ export function App() {
           onClose={() => setOpenRun(null)}
           cancelling={cancelling.has(openRun) || busy.has(`cancel:${openRun}`)}
           onCancel={(run) => void actions.cancel(run)}
+          retrying={busy.has(`retry:${openRun}`)}
+          onRetry={(run) => void actions.retry(run)}
         />
       )}
 

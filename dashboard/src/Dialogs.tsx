@@ -9,6 +9,8 @@ export function RunDialog(props: {
   onClose: () => void;
   onCancel: (run: RunJson) => void;
   cancelling: boolean;
+  onRetry: (run: RunJson) => void;
+  retrying: boolean;
 }) {
   const [run, setRun] = useState<RunJson | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -55,6 +57,18 @@ export function RunDialog(props: {
                 onClick={() => props.onCancel(run)}
               >
                 {props.cancelling ? 'Cancelling…' : 'Cancel run'}
+              </button>
+            )}
+            {run.status !== 'running' && (
+              <button
+                type="button"
+                class="btn small"
+                data-action="retry"
+                disabled={props.retrying}
+                title="Run this tick again, as its next attempt"
+                onClick={() => props.onRetry(run)}
+              >
+                {props.retrying ? 'Retrying…' : 'Retry'}
               </button>
             )}
           </div>

@@ -18,6 +18,8 @@ export interface TaskActions {
   run(task: TaskView): void;
   togglePause(task: TaskView): void;
   cancel(run: RunJson): void;
+  /** Runs a finished run's tick again, as its next attempt. */
+  retry(run: RunJson): void;
   openRun(id: string): void;
 }
 

@@ -164,6 +164,7 @@ export const api = {
 export const taskPath = (name: string, action: 'trigger' | 'pause' | 'resume') =>
   `api/tasks/${encodeURIComponent(name)}/${action}`;
 export const cancelPath = (runId: string) => `api/runs/${encodeURIComponent(runId)}/cancel`;
+export const retryPath = (runId: string) => `api/runs/${encodeURIComponent(runId)}/retry`;
 
 /** Live events, re-published to the views that care (history, run detail). */
 export type LiveEvent =

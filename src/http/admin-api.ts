@@ -180,6 +180,16 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     status.invalidate();
     return c.json({ result }, 202);
   });
+  app.post('/api/runs/:id/retry', async (c) => {
+    const id = runIdParam(c.req.param('id'));
+    const run = await scheduler.getRun(id);
+    if (run === null) throw runNotFound(id);
+    // As for trigger: only a task this scheduler knows (a retry of a task nobody runs would wait for ever).
+    registered(run.task);
+    const runId = await scheduler.retry(id);
+    status.invalidate(run.task);
+    return c.json({ runId, task: run.task, retryOf: id }, 202);
+  });
   app.get('/api/events', (c) => streams.respond(c));
 
   app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));

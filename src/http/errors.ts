@@ -33,6 +33,7 @@ const STATUS_BY_CODE: Partial<Record<string, ContentfulStatusCode>> = {
   [ErrorCode.InvalidOption]: 400,
   [ErrorCode.TaskNotFound]: 404,
   [ErrorCode.RunNotFound]: 404,
+  [ErrorCode.RunNotFinished]: 409,
   [ErrorCode.SchedulerState]: 503,
   [ErrorCode.Store]: 503,
 };

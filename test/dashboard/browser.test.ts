@@ -336,6 +336,31 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     assert.ok(await dialog.evaluate((d) => (d as unknown as { open: boolean }).open), 'the dialog is open (modal)');
   });
 
+  it('Retry in the run dialog runs the failed tick again as its next attempt, linked to it', async (t) => {
+    const failedId = await scheduler.trigger('broken');
+    const failed = await finishedRun(failedId);
+    assert.equal(failed.status, 'failed');
+
+    const page = await open(t, server.url);
+    await page.locator('a[href="#/history"]').click();
+    await page.locator(`[data-run-row="${failedId}"] button[data-action="open"]`).click();
+    const dialog = page.locator('dialog[data-panel="run"]');
+    await expectText(dialog.locator('[data-field="status"]'), 'failed');
+    const retried = postTo(page, `/api/runs/${failedId}/retry`);
+    await dialog.locator('button[data-action="retry"]').click();
+    const response = await retried;
+    assert.equal(response.status(), 202);
+    const { runId } = (await response.json()) as { runId: string };
+    await expectText(page.locator('.toast'), new RegExp(`retry requested as run ${runId}`));
+    const again = await finishedRun(runId);
+    assert.deepEqual(
+      { trigger: again.trigger, attempt: again.attempt, causedBy: again.causedBy, scheduledFor: again.scheduledFor.getTime() },
+      { trigger: 'retry', attempt: failed.attempt + 1, causedBy: failedId, scheduledFor: failed.scheduledFor.getTime() },
+    );
+    // The new attempt shows in the history, linked to the task.
+    await page.locator(`[data-run-row="${runId}"]`).waitFor({ timeout: WAIT });
+  });
+
   it('with a token configured, the first mutation asks for it; a wrong one is rejected, the right one makes the run happen', async (t) => {
     const page = await open(t, secureServer.url);
     const run = row(page, 'quick').locator('button[data-action="run"]');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createAdminApi, type AdminApi, startAdminServer } from '../../src/http/index.ts';
 import { createScheduler, type RunRecord, type Scheduler, sqliteStore } from '../../src/index.ts';
-import { within } from '../dashboard/chromium.ts';
+import { eventually, within } from '../dashboard/chromium.ts';
 import { parsePrometheus, sampleValue } from '../helpers/prometheus.ts';
 import { keepAliveStream, type ParsedEvent, readEvents } from './support.ts';
 
@@ -171,6 +171,35 @@ describe('admin API on a real scheduler and SQLite store', () => {
     assert.equal(again.body.error.code, 'ERR_RUN_NOT_RUNNING');
     const unknown = await json('api/runs/0190a0a0-0000-7000-8000-000000000000/cancel', { method: 'POST', headers: auth });
     assert.equal(unknown.status, 404);
+  });
+
+  it('retry runs a finished run\'s tick again as its next attempt (202); running 409, unknown 404, without the token 401', async () => {
+    const { body } = await json('api/tasks/broken/trigger', { method: 'POST', headers: auth });
+    const failed = await finishedRun(body.runId);
+    assert.equal(failed.status, 'failed');
+    const denied = await json(`api/runs/${failed.id}/retry`, { method: 'POST' });
+    assert.equal(denied.status, 401);
+    const retry = await json(`api/runs/${failed.id}/retry`, { method: 'POST', headers: auth });
+    assert.equal(retry.status, 202);
+    assert.deepEqual({ task: retry.body.task, retryOf: retry.body.retryOf }, { task: 'broken', retryOf: failed.id });
+    const again = await finishedRun(retry.body.runId);
+    assert.deepEqual(
+      { trigger: again.trigger, attempt: again.attempt, scheduledFor: again.scheduledFor.getTime(), causedBy: again.causedBy, status: again.status },
+      { trigger: 'retry', attempt: failed.attempt + 1, scheduledFor: failed.scheduledFor.getTime(), causedBy: failed.id, status: 'failed' },
+    );
+    // A run still running cannot be retried: 409, and nothing is requested.
+    const started = await json('api/tasks/long/trigger', { method: 'POST', headers: auth });
+    await eventually('the long run to be stored running', async () => (await scheduler.getRun(started.body.runId))?.status === 'running', 5_000);
+    const running = await json(`api/runs/${started.body.runId}/retry`, { method: 'POST', headers: auth });
+    assert.equal(running.status, 409);
+    assert.equal(running.body.error.code, 'ERR_RUN_NOT_FINISHED');
+    await scheduler.cancel(started.body.runId);
+    await finishedRun(started.body.runId);
+    const unknown = await json('api/runs/0190a0a0-0000-7000-8000-000000000000/retry', { method: 'POST', headers: auth });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.code, 'ERR_RUN_NOT_FOUND');
+    const history = await scheduler.history({ task: 'broken' });
+    assert.equal(history.filter((r) => r.trigger === 'retry').length, 1, 'one retry, from the one accepted request');
   });
 
   it('GET /api/events streams typed events with ids, and resumes from Last-Event-ID', async () => {
