@@ -137,7 +137,7 @@ const virtual = createTestClock({ start: NOW - 24 * HOUR - 7 * 60_000, settleTur
 const past = schedulerOn(virtual, null);
 await past.start();
 await virtual.advanceTo(NOW - 20 * 60_000);
-await past.pause('warm-cdn-cache'); // paused 20 minutes ago
+await past.pause('warm-cdn-cache', { note: 'CDN migration until Friday (ops-1423)' }); // paused 20 minutes ago
 await virtual.advanceTo(NOW);
 // a cron run may still be going: stopping waits for it while virtual time moves on
 let stopped = false;

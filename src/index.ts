@@ -7,6 +7,7 @@ export { type Clock, MAX_TIMER_DELAY, systemClock, type TimerHandle } from './en
 export type { ErrorContext, ProgressEvent, SchedulerEventName, SchedulerEvents, StopReport } from './engine/events.ts';
 export { Scheduler, type SchedulerState } from './engine/scheduler.ts';
 export type { SignalSource, StopOnSignalsOptions } from './engine/stop-on-signals.ts';
+export type { PauseOptions } from './engine/pause-note.ts';
 export type { SchedulerOptions } from './engine/scheduler-options.ts';
 export {
   type AtSpec,

@@ -13,7 +13,7 @@ import {
   type RunJson,
   type TaskView,
 } from './api.ts';
-import { RunDialog, TokenDialog } from './Dialogs.tsx';
+import { PauseDialog, RunDialog, TokenDialog } from './Dialogs.tsx';
 import { History } from './History.tsx';
 import { TaskTable, liveStatus, type TaskActions } from './Tasks.tsx';
 import { useColorScheme } from './ui.tsx';
@@ -53,6 +53,8 @@ export function App() {
   const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
   const [cancelling, setCancelling] = useState<ReadonlySet<string>>(new Set());
   const [openRun, setOpenRun] = useState<string | null>(null);
+  /** The task whose Pause asks for a note. */
+  const [pausing, setPausing] = useState<string | null>(null);
   const [tokenPrompt, setTokenPrompt] = useState<{ rejected: boolean } | null>(null);
   const [announce, setAnnounce] = useState<{ id: number; text: string } | null>(null);
   const [toast, setToast] = useState<{ id: number; kind: 'ok' | 'bad'; text: string } | null>(null);
@@ -196,7 +198,8 @@ export function App() {
       const taskName = typeof d?.task === 'string' ? d.task : (d?.task?.name ?? d?.name);
       if (taskName && (name === 'task:paused' || name === 'task:resumed')) {
         const paused = name === 'task:paused';
-        setTasks((ts) => upsertTask(ts, taskName, (t) => ({ ...t, paused })));
+        const note = paused ? ((d as { note?: unknown }).note ?? null) : null;
+        setTasks((ts) => upsertTask(ts, taskName, (t) => ({ ...t, paused, pauseNote: typeof note === 'string' ? note : null })));
         say(`${taskName}: ${paused ? 'paused' : 'resumed'}`);
       }
       if (taskName && name === 'task:removed') setTasks((ts) => ts && ts.filter((t) => t.name !== taskName));
@@ -244,13 +247,13 @@ export function App() {
 
   /** A POST; on 401 asks for the token and retries once it is given. */
   const mutate = useCallback(
-    async <T,>(key: string, path: string, what: string, onOk: (body: T) => void): Promise<void> => {
+    async <T,>(key: string, path: string, what: string, onOk: (body: T) => void, body: Record<string, unknown> = {}): Promise<void> => {
       setBusy((s) => new Set(s).add(key));
       try {
-        onOk(await api.post<T>(path));
+        onOk(await api.post<T>(path, body));
       } catch (err) {
         if (err instanceof ApiError && err.status === 401) {
-          pendingRetry.current = () => void mutate(key, path, what, onOk);
+          pendingRetry.current = () => void mutate(key, path, what, onOk, body);
           setTokenPrompt({ rejected: getToken() != null });
         } else if (err instanceof ApiError && err.code === 'ERR_RUN_NOT_RUNNING') {
           showToast('bad', `${what}: the run is no longer running.`);
@@ -270,6 +273,23 @@ export function App() {
     [say, scheduleRefresh, showToast],
   );
 
+  /** Pauses (with its note) or resumes a task. */
+  const setPaused = useCallback(
+    (name: string, paused: boolean, note: string | null) =>
+      mutate<{ task: TaskView }>(
+        `pause:${name}`,
+        taskPath(name, paused ? 'pause' : 'resume'),
+        `${paused ? 'Pause' : 'Resume'} ${name}`,
+        (body) => {
+          if (body?.task) setTasks((ts) => upsertTask(ts, name, () => body.task));
+          else scheduleRefresh();
+          say(`${name}: ${paused ? 'paused' : 'resumed'}`);
+        },
+        paused && note !== null ? { note } : {},
+      ),
+    [mutate, say, scheduleRefresh],
+  );
+
   const actions: TaskActions = useMemo(
     () => ({
       run: (task) =>
@@ -279,17 +299,12 @@ export function App() {
           scheduleRefresh();
         }),
       togglePause: (task) => {
-        const action = task.paused ? 'resume' : 'pause';
-        return mutate<{ task: TaskView }>(
-          `pause:${task.name}`,
-          taskPath(task.name, action),
-          `${task.paused ? 'Resume' : 'Pause'} ${task.name}`,
-          (body) => {
-            if (body?.task) setTasks((ts) => upsertTask(ts, task.name, () => body.task));
-            else scheduleRefresh();
-            say(`${task.name}: ${action === 'pause' ? 'paused' : 'resumed'}`);
-          },
-        );
+        // Pausing asks why first (the note is optional); resuming needs no question.
+        if (!task.paused) {
+          setPausing(task.name);
+          return;
+        }
+        return setPaused(task.name, false, null);
       },
       cancel: (run) =>
         mutate(`cancel:${run.id}`, cancelPath(run.id), `Cancel ${run.task}`, () => {
@@ -305,7 +320,7 @@ export function App() {
         }),
       openRun: (id) => setOpenRun(id),
     }),
-    [mutate, say, scheduleRefresh, showToast],
+    [mutate, say, scheduleRefresh, setPaused, showToast],
   );
 
   useEffect(() => {
@@ -442,6 +457,17 @@ export function App() {
           onCancel={(run) => void actions.cancel(run)}
           retrying={busy.has(`retry:${openRun}`)}
           onRetry={(run) => void actions.retry(run)}
+        />
+      )}
+
+      {pausing && (
+        <PauseDialog
+          task={pausing}
+          onClose={() => setPausing(null)}
+          onPause={(note) => {
+            setPausing(null);
+            void setPaused(pausing, true, note);
+          }}
         />
       )}
 

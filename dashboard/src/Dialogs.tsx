@@ -188,3 +188,42 @@ export function TokenDialog(props: {
     </Modal>
   );
 }
+
+/** Asks why a task is being paused (optional), then pauses it. */
+export function PauseDialog(props: { task: string; onPause: (note: string | null) => void; onClose: () => void }) {
+  const [value, setValue] = useState('');
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+  return (
+    <Modal title={`Pause ${props.task}`} panel="pause" onClose={props.onClose}>
+      <form
+        class="token-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          props.onPause(value.trim() === '' ? null : value.trim());
+        }}
+      >
+        <p class="sub">Its ticks are recorded as skipped (paused) on every instance until it is resumed.</p>
+        <label for="pause-note-input">Note (optional): why, for whoever looks</label>
+        <input
+          id="pause-note-input"
+          name="note"
+          ref={input}
+          type="text"
+          maxLength={500}
+          autoComplete="off"
+          value={value}
+          onInput={(e) => setValue(e.currentTarget.value)}
+        />
+        <div class="form-actions">
+          <button type="button" class="btn" onClick={props.onClose}>
+            Keep running
+          </button>
+          <button type="submit" class="btn primary" data-action="confirm-pause">
+            Pause
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

@@ -124,6 +124,11 @@ function TaskRow(props: Props & { task: TaskView }) {
         <span data-field="next" class="countdown">
           {task.paused ? 'paused' : fmtCountdown(task.nextRunAt, now)}
         </span>
+        {task.paused && task.pauseNote && (
+          <span class="sub pause-note" data-field="pause-note" title={task.pausedAt ? `paused ${fmtTime(task.pausedAt)}` : undefined}>
+            {task.pauseNote}
+          </span>
+        )}
         {task.nextRunAt && !task.paused && <NextAt iso={task.nextRunAt} zone={scheduleZone(task)} />}
       </td>
 

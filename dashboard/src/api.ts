@@ -59,6 +59,9 @@ export interface TaskView {
   schedule: Record<string, unknown>;
   scheduleText: string;
   paused: boolean;
+  /** Why it was paused (null for no note, or when not paused). */
+  pauseNote: string | null;
+  pausedAt: string | null;
   nextRunAt: string | null;
   lastRun: RunJson | null;
   lastSuccessAt: string | null;
@@ -153,11 +156,11 @@ export const api = {
     const qs = params.toString();
     return request<RunsPage>(qs ? `api/runs?${qs}` : 'api/runs');
   },
-  post<T>(path: string): Promise<T> {
+  post<T>(path: string, body: Record<string, unknown> = {}): Promise<T> {
     const token = getToken();
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
-    return request<T>(path, { method: 'POST', headers, body: '{}' });
+    return request<T>(path, { method: 'POST', headers, body: JSON.stringify(body) });
   },
 };
 

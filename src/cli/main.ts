@@ -4,7 +4,7 @@ import { closestMatch } from '../util/suggest.ts';
 import { CANCEL_HELP, cancelCommand } from './commands/cancel.ts';
 import { HISTORY_HELP, historyCommand } from './commands/history.ts';
 import { LIST_HELP, listCommand } from './commands/list.ts';
-import { PAUSE_HELP, pauseCommand } from './commands/pause.ts';
+import { PAUSE_HELP, pauseCommand, RESUME_HELP } from './commands/pause.ts';
 import { RETRY_HELP, retryCommand } from './commands/retry.ts';
 import { RUN_HELP, runCommand } from './commands/run.ts';
 import { SHOW_HELP, showCommand } from './commands/show.ts';
@@ -54,7 +54,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cancel: { help: CANCEL_HELP, run: cancelCommand },
   retry: { help: RETRY_HELP, run: retryCommand },
   pause: { help: PAUSE_HELP, run: (argv, io) => pauseCommand(true, argv, io) },
-  resume: { help: PAUSE_HELP, run: (argv, io) => pauseCommand(false, argv, io) },
+  resume: { help: RESUME_HELP, run: (argv, io) => pauseCommand(false, argv, io) },
   next: { help: NEXT_HELP, run: (argv, io) => runNext(argv, io.out) },
   demo: { help: DEMO_HELP, run: (argv, io) => runDemo(argv, io) },
 };

@@ -34,7 +34,8 @@ export interface SchedulerEvents {
   'task:added': TaskInfo;
   'task:updated': TaskInfo;
   'task:removed': { readonly task: string };
-  'task:paused': { readonly task: string };
+  /** `note`: why, as the pause said (null for none). Sent again when a paused task's note changes. */
+  'task:paused': { readonly task: string; readonly note: string | null };
   'task:resumed': { readonly task: string };
   'run:started': RunRecord;
   'run:progress': ProgressEvent;

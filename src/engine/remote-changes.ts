@@ -21,9 +21,14 @@ export function applyRemoteChanges(ctx: EngineContext, jobs: JobRouter, runs: Ru
   for (const change of result.paused) {
     const runtime = ctx.tasks.get(change.task);
     // A pause or resume made here after this poll was sent is newer than what it reports.
-    if (runtime === undefined || runtime.paused === change.paused || runtime.pausedLocallyAt >= sentAt) continue;
+    if (runtime === undefined || runtime.pausedLocallyAt >= sentAt) continue;
+    if (runtime.paused === change.paused && runtime.pauseNote === change.note) continue;
     runtime.paused = change.paused;
-    ctx.events.emit(change.paused ? 'task:paused' : 'task:resumed', { task: change.task });
+    runtime.pauseNote = change.note;
+    runtime.pausedAt = change.pausedAt;
+    // A new note on a paused task is announced like the pause itself.
+    if (change.paused) ctx.events.emit('task:paused', { task: change.task, note: change.note });
+    else ctx.events.emit('task:resumed', { task: change.task });
   }
   for (const run of result.interrupted) {
     const runtime = ctx.tasks.get(run.task);

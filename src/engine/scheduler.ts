@@ -12,6 +12,7 @@ import { Dispatcher } from './dispatcher.ts';
 import type { ErrorContext, SchedulerEvents, StopReport } from './events.ts';
 import { Beacon, Heartbeat, Poller, Pruner } from './housekeeping.ts';
 import { JobRouter } from './job-router.ts';
+import { pauseNote, type PauseOptions } from './pause-note.ts';
 import { PeerView } from './peer-share.ts';
 import { PreciseWait } from './precise-wait.ts';
 import { applyRemoteChanges } from './remote-changes.ts';
@@ -418,9 +419,16 @@ export class Scheduler {
     return id;
   }
 
-  /** Pauses a task on every instance: its ticks are recorded skipped (`paused`) until resumed. */
-  async pause(name: string): Promise<void> {
-    await this.#setPaused(name, true);
+  /**
+   * Pauses a task on every instance: its ticks are recorded skipped (`paused`) until resumed.
+   * `note` says why, for whoever looks (the dashboard, `caretaker list`, the API); pausing a
+   * paused task again replaces its note.
+   *
+   * @example
+   * await scheduler.pause('db-retention', { note: 'migration running until 18:00 (ops-1423)' });
+   */
+  async pause(name: string, options: PauseOptions = {}): Promise<void> {
+    await this.#setPaused(name, true, pauseNote(options));
   }
 
   /** Resumes a paused task from its next tick. */
@@ -519,15 +527,19 @@ export class Scheduler {
     this.#timers.after(timerEntry(() => this.#dispatcher.resume()), this.#claimBackoffMs);
   }
 
-  async #setPaused(name: string, paused: boolean): Promise<void> {
+  async #setPaused(name: string, paused: boolean, note: string | null = null): Promise<void> {
     this.#assertRunning(paused ? 'pause' : 'resume');
     const runtime = this.#runtime(name);
-    await this.#track(this.#store.setPaused(name, paused, this.#clock.now()));
+    const now = this.#clock.now();
+    await this.#track(this.#store.setPaused(name, paused, now, note));
     runtime.pausedLocallyAt = this.#clock.monotonic();
-    if (runtime.paused !== paused) {
-      runtime.paused = paused;
-      this.#events.emit(paused ? 'task:paused' : 'task:resumed', { task: name });
-    }
+    if (runtime.paused === paused && runtime.pauseNote === note) return;
+    if (paused && !runtime.paused) runtime.pausedAt = now;
+    if (!paused) runtime.pausedAt = null;
+    runtime.paused = paused;
+    runtime.pauseNote = note;
+    if (paused) this.#events.emit('task:paused', { task: name, note });
+    else this.#events.emit('task:resumed', { task: name });
   }
 
   async #shutdown(timeoutMs: number): Promise<StopReport> {
@@ -661,6 +673,8 @@ export class Scheduler {
       schedule: runtime.schedule.spec,
       scheduleText: runtime.schedule.describe(),
       paused: runtime.state === 'active' ? runtime.paused : runtime.startPaused,
+      pauseNote: runtime.state === 'active' && runtime.paused ? runtime.pauseNote : null,
+      pausedAt: runtime.state === 'active' && runtime.paused && runtime.pausedAt !== null ? new Date(runtime.pausedAt) : null,
       nextRunAt: next,
       lastRun: runtime.lastRun,
       running: runtime.running,

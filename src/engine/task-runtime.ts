@@ -53,6 +53,10 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   /** The first nominal tick not yet handled, or null when the schedule has no more. */
   nextTick: number | null = null;
   paused = false;
+  /** Why it was paused, as the pause said (null for none, or when not paused). */
+  pauseNote: string | null = null;
+  /** When it was paused (wall-clock ms; null when not paused or paused by its definition). */
+  pausedAt: number | null = null;
   /**
    * When (monotonic ms) `pause()` or `resume()` on this instance last set `paused`: a poll sent
    * before that reports an older flag, which must not undo it.

@@ -103,6 +103,10 @@ export interface TaskInfo {
   /** The schedule in words, e.g. `every 6h`. */
   readonly scheduleText: string;
   readonly paused: boolean;
+  /** Why it was paused (`pause(name, { note })`); null for none, or when not paused. */
+  readonly pauseNote: string | null;
+  /** When it was paused; null when not paused, or paused by its definition (`paused: true`). */
+  readonly pausedAt: Date | null;
   /** The next due instant, or null when paused, finished (`at`), or not started. */
   readonly nextRunAt: Date | null;
   /** The latest run or skipped tick this instance knows of. */

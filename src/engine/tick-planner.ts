@@ -86,7 +86,11 @@ export class TickPlanner {
       const reg = registrations[i] as (typeof registrations)[number];
       // null: the store had never seen the task and stored it as registered.
       if (state === null) this.#activate(runtime, reg.anchor, reg.paused, null, observedFrom, null, observedFrom);
-      else if (state !== undefined) this.#activate(runtime, state.anchor, state.paused, state.lastTick, state.since, state.lastRun, observedFrom);
+      else if (state !== undefined) {
+        runtime.pauseNote = state.paused ? state.pauseNote : null;
+        runtime.pausedAt = state.paused ? state.pausedAt : null;
+        this.#activate(runtime, state.anchor, state.paused, state.lastTick, state.since, state.lastRun, observedFrom);
+      }
     });
   }
 

@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { allowedHost, allowedOrigin } from '../config/schema.ts';
+import { pauseNote } from '../engine/pause-note.ts';
 import type { Scheduler } from '../engine/scheduler.ts';
 import { createMetrics, type SchedulerMetrics } from '../observe/metrics.ts';
 import { TaskStatusReader } from '../observe/task-status.ts';
@@ -68,6 +70,26 @@ export interface AdminApi {
 
 const LIMIT_MAX = 1_000;
 const STORE_PROBE_MS = 2_000;
+
+/** Largest JSON body a command takes: a pause note and its quoting, with room to spare. */
+const MAX_BODY_BYTES = 16 * 1024;
+
+/**
+ * A command's JSON body as an object; an empty body is `{}` (curl -X POST, older clients). Anything
+ * else is a 400 that says what to send.
+ */
+async function jsonBody(request: Request): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw invalid('body', text.slice(0, 80), 'send a JSON object, e.g. {"note": "why"}');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('body', text.slice(0, 80), 'send a JSON object, e.g. {"note": "why"}');
+  return value as Record<string, unknown>;
+}
 
 function invalid(parameter: string, received: string, fix: string): InvalidOptionError {
   return new InvalidOptionError('request', [{ path: parameter, received: JSON.stringify(received), fix }]);
@@ -139,14 +161,28 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     status.invalidate(name);
     return c.json({ runId }, 202);
   });
-  for (const action of ['pause', 'resume'] as const) {
-    app.post(`/api/tasks/:name/${action}`, async (c) => {
-      const name = c.req.param('name');
-      await (action === 'pause' ? scheduler.pause(name) : scheduler.resume(name));
-      status.invalidate(name);
-      return c.json({ task: await viewOf(name) });
-    });
-  }
+  // The body is read only up to the limit, however long the client says (or does not say) it is.
+  const commandBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json({ error: { code: ErrorCode.InvalidOption, message: `request: body: send at most ${MAX_BODY_BYTES} bytes of JSON` } }, 413),
+  });
+  app.post('/api/tasks/:name/pause', commandBody, async (c) => {
+    const name = c.req.param('name');
+    const body = await jsonBody(c.req.raw);
+    const unknown = Object.keys(body).find((k) => k !== 'note');
+    if (unknown !== undefined) throw invalid(unknown, JSON.stringify(body[unknown]) ?? '', 'the body takes only "note"');
+    // Checked before the task: a bad note is refused whatever the task (nothing is paused).
+    const note = pauseNote({ note: body.note }, 'request');
+    await scheduler.pause(name, { note });
+    status.invalidate(name);
+    return c.json({ task: await viewOf(name) });
+  });
+  app.post('/api/tasks/:name/resume', async (c) => {
+    const name = c.req.param('name');
+    await scheduler.resume(name);
+    status.invalidate(name);
+    return c.json({ task: await viewOf(name) });
+  });
 
   app.get('/api/runs', async (c) => {
     const q = c.req.query();

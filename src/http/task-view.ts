@@ -9,6 +9,8 @@ export function taskView(status: TaskStatus) {
     schedule: info.schedule,
     scheduleText: info.scheduleText,
     paused: info.paused,
+    pauseNote: info.pauseNote,
+    pausedAt: info.pausedAt,
     nextRunAt: info.nextRunAt,
     lastRun: status.lastRun,
     lastSuccessAt: status.lastSuccessAt,

@@ -80,8 +80,12 @@ export interface Store {
   /** Stores a running run's latest progress (best effort; fenced writes are ignored). */
   recordProgress(lease: LeaseRef, progress: RunProgress, now: number): Promise<void>;
 
-  /** Sets a task's paused flag; false when the task is unknown to the store. */
-  setPaused(task: string, paused: boolean, now: number): Promise<boolean>;
+  /**
+   * Sets a task's paused flag; false when the task is unknown to the store. Pausing keeps `note`
+   * (why, for whoever looks; null for none) and when it was paused; pausing a paused task again
+   * replaces its note; resuming clears both. Every change reaches the other instances' polls.
+   */
+  setPaused(task: string, paused: boolean, now: number, note?: string | null): Promise<boolean>;
 
   /** Records a manual trigger; any instance that runs the task may take it. */
   requestTrigger(trigger: TriggerRequest): Promise<void>;
@@ -153,6 +157,10 @@ export interface TaskState {
   /** The newest nominal tick that was claimed or recorded skipped; null when none yet. */
   readonly lastTick: number | null;
   readonly paused: boolean;
+  /** Why it was paused (null for no note, or when not paused). */
+  readonly pauseNote: string | null;
+  /** When it was paused (null when not paused). */
+  readonly pausedAt: number | null;
   readonly lastRun: RunRecord | null;
   readonly lastSuccess: LastSuccess | null;
 }
@@ -353,12 +361,20 @@ export interface PollRequest {
   readonly held?: readonly string[];
 }
 
+/** A task's pause state as a poll reports it. */
+export interface PauseChange {
+  readonly task: string;
+  readonly paused: boolean;
+  readonly note: string | null;
+  readonly pausedAt: number | null;
+}
+
 export interface PollResult {
   readonly triggers: readonly PendingTrigger[];
   /** Running runs of this instance whose cancellation was requested. */
   readonly cancels: readonly string[];
-  /** Tasks whose paused flag changed since `pauseVersion`. */
-  readonly paused: readonly { readonly task: string; readonly paused: boolean }[];
+  /** Tasks whose paused flag (or pause note) changed since `pauseVersion`. */
+  readonly paused: readonly PauseChange[];
   readonly pauseVersion: number;
   /** Runs this call marked `interrupted` because their lease expired. */
   readonly interrupted: readonly RunRecord[];

@@ -84,6 +84,35 @@ tasks:
     assert.equal(await main(['resume', 'hourly'], io(dir)), 0);
   });
 
+  it('pause --note: the daemon and list show it, the table without control characters; a bad note exits 2 and pauses nothing', async () => {
+    const paused = io(dir);
+    // An escape sequence in a note (it may come from the API) must not reach an operator's terminal.
+    assert.equal(await main(['pause', 'hourly', '--note', 'vacuum running \u001b[31mred\u001b[0m (ops-7)'], paused), 0);
+    assert.match(paused.lines[0] ?? '', /^hourly paused: vacuum running/);
+    const listed = io(dir);
+    assert.equal(await main(['list', '--json'], listed), 0);
+    const [hourly] = JSON.parse(listed.lines[0] ?? '[]') as { name: string; pauseNote: string | null; pausedAt: string | null }[];
+    assert.equal(hourly?.pauseNote, 'vacuum running \u001b[31mred\u001b[0m (ops-7)');
+    assert.ok(hourly?.pausedAt !== null && Math.abs(Date.parse(hourly?.pausedAt ?? '') - Date.now()) < 60_000);
+    const table = io(dir);
+    assert.equal(await main(['list'], table), 0);
+    const row = table.lines.find((l) => l.startsWith('hourly')) ?? '';
+    assert.match(row, /paused: vacuum running \[31mred \[0m \(ops-7\)/);
+    assert.ok(!row.includes('\u001b'), `no escape in ${JSON.stringify(row)}`);
+    const deadline = Date.now() + 5_000;
+    while (daemon.scheduler.task('hourly')?.pauseNote === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(daemon.scheduler.task('hourly')?.pauseNote, 'vacuum running \u001b[31mred\u001b[0m (ops-7)', 'the daemon saw the note');
+    assert.equal(await main(['resume', 'hourly'], io(dir)), 0);
+    const bad = io(dir);
+    assert.equal(await main(['pause', 'hourly', '--note', 'n'.repeat(501)], bad), 2);
+    assert.match(bad.errors[0] ?? '', /--note: shorten it to at most 500 characters/);
+    const refused = io(dir);
+    assert.equal(await main(['resume', 'hourly', '--note', 'x'], refused), 2, 'resume takes no note');
+    const after = io(dir);
+    assert.equal(await main(['list', '--json'], after), 0);
+    assert.equal((JSON.parse(after.lines[0] ?? '[]') as { paused: boolean }[])[0]?.paused, false);
+  });
+
   it('usage mistakes exit 2 with one line naming the argument and the fix', async () => {
     const cli = io(dir);
     assert.equal(await main(['trigger', 'hourlyy'], cli), 2);

@@ -259,18 +259,29 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     await dialog.waitFor({ state: 'detached', timeout: WAIT });
   });
 
-  it('Pause shows the task paused and pauses it in the scheduler and store; Resume undoes it', async (t) => {
+  it('Pause asks for a note, shows the task paused with it, and pauses it in the scheduler and store; Resume undoes it', async (t) => {
     const page = await open(t, server.url);
     const pause = row(page, 'quick').locator('button[data-action="pause"]');
     await expectText(pause, 'Pause');
-    const paused = postTo(page, '/api/tasks/quick/pause');
     await pause.click();
-    assert.equal((await paused).status(), 200);
+    const dialog = page.locator('dialog[data-panel="pause"]');
+    await dialog.waitFor({ timeout: WAIT });
+    // Markup in a note is text, never HTML.
+    const note = 'vacuum until 18:00 <img src=x onerror=alert(1)> (ops-1423)';
+    await dialog.locator('input[name="note"]').fill(note);
+    const paused = postTo(page, '/api/tasks/quick/pause');
+    await dialog.locator('button[data-action="confirm-pause"]').click();
+    const response = await paused;
+    assert.equal(response.status(), 200);
+    assert.deepEqual(JSON.parse(response.request().postData() ?? '{}'), { note });
     await expectText(statusOf(page, 'quick'), 'paused');
     await expectText(pause, 'Resume');
     await expectText(row(page, 'quick').locator('[data-field="next"]'), 'paused');
+    await expectText(row(page, 'quick').locator('[data-field="pause-note"]'), note);
+    assert.equal(await row(page, 'quick').locator('[data-field="pause-note"] img').count(), 0);
+    assert.equal(scheduler.task('quick')?.pauseNote, note);
     assert.equal(scheduler.task('quick')?.paused, true);
-    assert.equal((await scheduler.store.listTasks()).find((s) => s.name === 'quick')?.paused, true);
+    assert.equal((await scheduler.store.listTasks()).find((s) => s.name === 'quick')?.pauseNote, note);
 
     const resumed = postTo(page, '/api/tasks/quick/resume');
     await pause.click();
@@ -280,6 +291,7 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     await expectText(row(page, 'quick').locator('[data-field="next"]'), /^in /);
     assert.equal(scheduler.task('quick')?.paused, false);
     assert.equal((await scheduler.store.listTasks()).find((s) => s.name === 'quick')?.paused, false);
+    assert.equal(await row(page, 'quick').locator('[data-field="pause-note"]').count(), 0, 'the note went with the pause');
   });
 
   it('Cancel on a running run: its progress bar shows 40 %, then the run ends cancelled in the store and the page', async (t) => {
@@ -393,6 +405,7 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     // the token is kept for the tab: the next mutation needs no prompt
     const pausedRes = postTo(page, '/api/tasks/quick/pause');
     await row(page, 'quick').locator('button[data-action="pause"]').click();
+    await page.locator('dialog[data-panel="pause"] button[data-action="confirm-pause"]').click();
     assert.equal((await pausedRes).status(), 200);
     await expectText(statusOf(page, 'quick'), 'paused');
     assert.equal(await prompt.count(), 0);

@@ -31,6 +31,7 @@ describe('admin API on a real scheduler and SQLite store', () => {
   let scheduler: Scheduler;
   let api: AdminApi;
   const long = gate();
+  const slow = gate();
   // Runs can finish before the test asks for them: keep every finished run, and waiters.
   const finished = new Map<string, RunRecord>();
   const waiters = new Map<string, (run: RunRecord) => void>();
@@ -49,6 +50,8 @@ describe('admin API on a real scheduler and SQLite store', () => {
       ctx.progress(0.25, 'a quarter');
       await long.wait(ctx.signal);
     } });
+    scheduler.add({ name: 'flaky', schedule: { every: '1d', initialDelay: '1d' }, handler: () => Promise.reject(new Error('upstream 503')) });
+    scheduler.add({ name: 'slow', schedule: { every: '1d', initialDelay: '1d' }, handler: (ctx) => slow.wait(ctx.signal) });
     scheduler.add({ name: 'watched', schedule: { every: '1d', initialDelay: '1d' }, staleAfter: '50ms', handler: () => {} });
     scheduler.on('run:finished', (run) => {
       finished.set(run.id, run);
@@ -66,7 +69,7 @@ describe('admin API on a real scheduler and SQLite store', () => {
   it('GET /api/tasks and /api/tasks/:name show each task; an unknown name is 404 with a code', async () => {
     const list = await json('api/tasks');
     assert.equal(list.status, 200);
-    assert.deepEqual(list.body.tasks.map((t: { name: string }) => t.name), ['report', 'broken', 'long', 'watched']);
+    assert.deepEqual(list.body.tasks.map((t: { name: string }) => t.name), ['report', 'broken', 'long', 'flaky', 'slow', 'watched']);
     const one = await json('api/tasks/report');
     assert.equal(one.body.task.scheduleText, 'every 1d');
     assert.equal(one.body.task.paused, false);
@@ -131,6 +134,38 @@ describe('admin API on a real scheduler and SQLite store', () => {
     }
   });
 
+  it('pause takes a note: the task shows it and when it was paused; a bad body is 400 naming the field, too large 413, and pauses nothing', async () => {
+    const post = (body: string, headers: Record<string, string> = {}) => json('api/tasks/report/pause', { method: 'POST', headers: { ...auth, 'content-type': 'application/json', ...headers }, body });
+    const paused = await post(JSON.stringify({ note: 'disk migration until 18:00 <b>ops</b>' }));
+    assert.equal(paused.status, 200);
+    assert.equal(paused.body.task.pauseNote, 'disk migration until 18:00 <b>ops</b>');
+    assert.ok(Math.abs(Date.parse(paused.body.task.pausedAt) - Date.now()) < 60_000, `pausedAt ${paused.body.task.pausedAt}`);
+    assert.equal((await json('api/tasks/report')).body.task.pauseNote, 'disk migration until 18:00 <b>ops</b>');
+    const resumed = await json('api/tasks/report/resume', { method: 'POST', headers: auth });
+    assert.deepEqual([resumed.body.task.paused, resumed.body.task.pauseNote, resumed.body.task.pausedAt], [false, null, null]);
+    for (const [body, field] of [
+      ['{"note": 42}', 'note'],
+      ['{"note": "x", "why": 1}', 'why'],
+      ['[1]', 'body'],
+      ['not json', 'body'],
+      [JSON.stringify({ note: 'y'.repeat(501) }), 'note'],
+      [JSON.stringify({ note: 'a\u0000b' }), 'note'],
+    ] as const) {
+      const res = await post(body);
+      assert.equal(res.status, 400, body);
+      assert.equal(res.body.error.code, 'ERR_INVALID_OPTION');
+      assert.match(res.body.error.message, new RegExp(`^request: ${field}: `), body);
+    }
+    const huge = await post(JSON.stringify({ note: 'z'.repeat(100_000) }));
+    assert.equal(huge.status, 413);
+    assert.equal(huge.body.error.code, 'ERR_INVALID_OPTION');
+    assert.equal(scheduler.task('report')?.paused, false, 'no refused body paused the task');
+    // No body at all (curl -X POST) still pauses, without a note.
+    const bare = await json('api/tasks/report/pause', { method: 'POST', headers: auth });
+    assert.deepEqual([bare.status, bare.body.task.paused, bare.body.task.pauseNote], [200, true, null]);
+    await json('api/tasks/report/resume', { method: 'POST', headers: auth });
+  });
+
   it('GET /api/runs filters and pages; bad parameters are 400 naming the parameter', async () => {
     const all = (await json('api/runs?limit=1')).body;
     assert.equal(all.runs.length, 1);
@@ -174,22 +209,22 @@ describe('admin API on a real scheduler and SQLite store', () => {
   });
 
   it('retry runs a finished run\'s tick again as its next attempt (202); running 409, unknown 404, without the token 401', async () => {
-    const { body } = await json('api/tasks/broken/trigger', { method: 'POST', headers: auth });
+    const { body } = await json('api/tasks/flaky/trigger', { method: 'POST', headers: auth });
     const failed = await finishedRun(body.runId);
     assert.equal(failed.status, 'failed');
     const denied = await json(`api/runs/${failed.id}/retry`, { method: 'POST' });
     assert.equal(denied.status, 401);
     const retry = await json(`api/runs/${failed.id}/retry`, { method: 'POST', headers: auth });
     assert.equal(retry.status, 202);
-    assert.deepEqual({ task: retry.body.task, retryOf: retry.body.retryOf }, { task: 'broken', retryOf: failed.id });
+    assert.deepEqual({ task: retry.body.task, retryOf: retry.body.retryOf }, { task: 'flaky', retryOf: failed.id });
     const again = await finishedRun(retry.body.runId);
     assert.deepEqual(
       { trigger: again.trigger, attempt: again.attempt, scheduledFor: again.scheduledFor.getTime(), causedBy: again.causedBy, status: again.status },
       { trigger: 'retry', attempt: failed.attempt + 1, scheduledFor: failed.scheduledFor.getTime(), causedBy: failed.id, status: 'failed' },
     );
     // A run still running cannot be retried: 409, and nothing is requested.
-    const started = await json('api/tasks/long/trigger', { method: 'POST', headers: auth });
-    await eventually('the long run to be stored running', async () => (await scheduler.getRun(started.body.runId))?.status === 'running', 5_000);
+    const started = await json('api/tasks/slow/trigger', { method: 'POST', headers: auth });
+    await eventually('the slow run to be stored running', async () => (await scheduler.getRun(started.body.runId))?.status === 'running', 5_000);
     const running = await json(`api/runs/${started.body.runId}/retry`, { method: 'POST', headers: auth });
     assert.equal(running.status, 409);
     assert.equal(running.body.error.code, 'ERR_RUN_NOT_FINISHED');
@@ -198,7 +233,7 @@ describe('admin API on a real scheduler and SQLite store', () => {
     const unknown = await json('api/runs/0190a0a0-0000-7000-8000-000000000000/retry', { method: 'POST', headers: auth });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, 'ERR_RUN_NOT_FOUND');
-    const history = await scheduler.history({ task: 'broken' });
+    const history = await scheduler.history({ task: 'flaky' });
     assert.equal(history.filter((r) => r.trigger === 'retry').length, 1, 'one retry, from the one accepted request');
   });
 

@@ -4,9 +4,10 @@ import fc from 'fast-check';
 import type { ClaimOutcome, ClaimRequest, FinishOutcome, RunRecord, Store, StoreSignal } from '../../src/index.ts';
 import { InvalidOptionError } from '../../src/index.ts';
 import { instanceAlive } from '../../src/store/port.ts';
+import { wellFormed } from '../../src/engine/pause-note.ts';
 import { uuidv7 } from '../../src/util/ids.ts';
 import { LEASE, NOW, requests, started } from './claim-requests.ts';
-import { asStored, awkwardJson, runError, runProgress } from './json-arbitraries.ts';
+import { asStored, awkwardJson, runError, runProgress, trickyString } from './json-arbitraries.ts';
 
 /** A store under test, and how to dispose of it. */
 export interface StoreFixture {
@@ -51,7 +52,7 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         let states = await one({ name: 'new', scheduleKey: 'k1', anchor: 123, paused: true }, at(11));
         assert.deepEqual(
           { ...states.get('new'), lastRun: null },
-          { name: 'new', scheduleKey: 'k1', anchor: 123, since: at(10), lastTick: null, paused: true, lastRun: null, lastSuccess: null },
+          { name: 'new', scheduleKey: 'k1', anchor: 123, since: at(10), lastTick: null, paused: true, pauseNote: null, pausedAt: null, lastRun: null, lastSuccess: null },
         );
         await claim1({ task: 'new', slot: `t:${at(20)}`, scheduledFor: at(20) }, at(20));
         states = await one({ name: 'new', scheduleKey: 'k1', anchor: 999, paused: false }, at(30));
@@ -640,12 +641,56 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal(await store.setPaused('t', true, at(1)), true);
         assert.equal(await store.setPaused('missing', true, at(1)), false);
         let poll = await store.poll({ instance: 'i1', now: at(2), pauseVersion: 0, retryGraceMs: LEASE });
-        assert.deepEqual(poll.paused, [{ task: 't', paused: true }]);
+        assert.deepEqual(poll.paused, [{ task: 't', paused: true, note: null, pausedAt: at(1) }]);
         poll = await store.poll({ instance: 'i1', now: at(3), pauseVersion: poll.pauseVersion, retryGraceMs: LEASE });
         assert.deepEqual(poll.paused, []);
         await store.setPaused('t', false, at(4));
         poll = await store.poll({ instance: 'i1', now: at(5), pauseVersion: poll.pauseVersion, retryGraceMs: LEASE });
-        assert.deepEqual(poll.paused, [{ task: 't', paused: false }]);
+        assert.deepEqual(poll.paused, [{ task: 't', paused: false, note: null, pausedAt: null }]);
+      });
+
+      it('a pause keeps its note and when; pausing again replaces the note, not the time; resuming clears both', async () => {
+        const pollFrom = (version: number, s: number) => store.poll({ instance: 'i1', now: at(s), pauseVersion: version, retryGraceMs: LEASE });
+        const stateOf = async () => {
+          const t = (await store.listTasks()).find((x) => x.name === 't');
+          return [t?.paused, t?.pauseNote, t?.pausedAt];
+        };
+        await store.setPaused('t', true, at(1), 'migration until 18:00 (ops-1423)');
+        let poll = await pollFrom(0, 2);
+        assert.deepEqual(poll.paused, [{ task: 't', paused: true, note: 'migration until 18:00 (ops-1423)', pausedAt: at(1) }]);
+        assert.deepEqual(await stateOf(), [true, 'migration until 18:00 (ops-1423)', at(1)]);
+        // The same pause again changes nothing: no new version.
+        await store.setPaused('t', true, at(3), 'migration until 18:00 (ops-1423)');
+        const quiet = await pollFrom(poll.pauseVersion, 4);
+        assert.deepEqual(quiet.paused, []);
+        await store.setPaused('t', true, at(5), 'extended to 20:00');
+        poll = await pollFrom(poll.pauseVersion, 6);
+        assert.deepEqual(poll.paused, [{ task: 't', paused: true, note: 'extended to 20:00', pausedAt: at(1) }]);
+        const [registered] = await store.registerTasks([{ name: 't', scheduleKey: 'every:60000:0:', anchor: NOW, paused: false }], at(7));
+        assert.deepEqual([registered?.paused, registered?.pauseNote, registered?.pausedAt], [true, 'extended to 20:00', at(1)], 'a restart finds the note');
+        await store.setPaused('t', false, at(8), 'ignored: a resume keeps no note');
+        poll = await pollFrom(poll.pauseVersion, 9);
+        assert.deepEqual(poll.paused, [{ task: 't', paused: false, note: null, pausedAt: null }]);
+        assert.deepEqual(await stateOf(), [false, null, null]);
+      });
+
+      it('any note reads back unchanged through polls, listTasks and registerTasks (fast-check)', async () => {
+        let version = 0;
+        let s = 10;
+        await fc.assert(
+          fc.asyncProperty(trickyString.map((x) => wellFormed(x).replaceAll('\u0000', '').trim()), async (note) => {
+            await store.setPaused('t', true, at(++s), note);
+            const poll = await store.poll({ instance: 'i1', now: at(++s), pauseVersion: version, retryGraceMs: LEASE });
+            version = poll.pauseVersion;
+            const seen = poll.paused.find((p) => p.task === 't');
+            // Pausing with the note it already has is no change, and is not reported again.
+            if (seen !== undefined) assert.equal(seen.note, note, 'poll');
+            assert.equal((await store.listTasks()).find((x) => x.name === 't')?.pauseNote, note, 'listTasks');
+            const [registered] = await store.registerTasks([{ name: 't', scheduleKey: 'every:60000:0:', anchor: NOW, paused: false }], at(++s));
+            assert.equal(registered?.pauseNote, note, 'registerTasks');
+          }),
+          { numRuns: 40, seed: 20261207 },
+        );
       });
 
       it('signals triggers, cancels and pauses to subscribers', async (t) => {

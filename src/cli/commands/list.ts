@@ -45,6 +45,8 @@ function tasksOf(config: DaemonConfig, states: readonly TaskState[]) {
       name: spec.name,
       schedule: task.schedule.describe(),
       paused: state?.paused ?? spec.options.paused === true,
+      pauseNote: state?.paused === true ? state.pauseNote : null,
+      pausedAt: state?.paused === true && state.pausedAt !== null ? new Date(state.pausedAt).toISOString() : null,
       nextRunAt: next.at?.toISOString() ?? null,
       /** True when the next run depends on when the daemon starts (shown as if now). */
       nextRunEstimated: next.estimate,
@@ -52,6 +54,16 @@ function tasksOf(config: DaemonConfig, states: readonly TaskState[]) {
       registered: state !== undefined,
     };
   });
+}
+
+/**
+ * A note on one line of the table, shortened: the whole of it is in `--json`. Notes come from
+ * whoever may pause (the API too): control characters, escape sequences included, never reach
+ * the terminal.
+ */
+function oneLine(text: string): string {
+  const flat = text.replace(/[\s\u0000-\u001f\u007f-\u009f]+/g, ' ');
+  return flat.length > 60 ? `${flat.slice(0, 59)}…` : flat;
 }
 
 /** `caretaker list`. */
@@ -72,7 +84,7 @@ export async function listCommand(argv: readonly string[], io: CliIo): Promise<n
   const rows = tasks.map((t) => [
     t.name,
     t.schedule,
-    t.paused ? 'paused' : t.nextRunAt === null ? 'none' : `${t.nextRunAt}${t.nextRunEstimated ? ' (if started now)' : ''}`,
+    t.paused ? (t.pauseNote === null ? 'paused' : `paused: ${oneLine(t.pauseNote)}`) : t.nextRunAt === null ? 'none' : `${t.nextRunAt}${t.nextRunEstimated ? ' (if started now)' : ''}`,
     t.lastRun === null ? (t.registered ? '–' : 'never ran') : `${t.lastRun.status} ${t.lastRun.finishedAt ?? t.lastRun.scheduledFor}`,
   ]);
   for (const line of renderTable(['TASK', 'SCHEDULE', 'NEXT RUN', 'LAST RUN'], rows, (h) => paint('bold', h))) io.out(line.replace(/\b(succeeded|failed|timed_out|interrupted|cancelled|running)\b/, statusColour));

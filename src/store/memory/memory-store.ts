@@ -8,6 +8,7 @@ import {
   type InstanceBeat,
   type InstanceState,
   type LeaseRef,
+  type PauseChange,
   type PendingTrigger,
   type PollRequest,
   type PollResult,
@@ -40,7 +41,7 @@ export function memoryStore(): Store {
   return new MemoryStore();
 }
 
-interface PauseChange {
+interface PauseLogEntry {
   readonly version: number;
   readonly task: TaskRow;
 }
@@ -68,7 +69,7 @@ class MemoryStore implements Store {
   /** Tasks with running runs or a queued tick: all that `poll` has to look at, besides the logs. */
   readonly #activeTasks = new Set<TaskRow>();
   /** Paused-flag changes in version order. */
-  readonly #pauseLog: PauseChange[] = [];
+  readonly #pauseLog: PauseLogEntry[] = [];
   #pauseVersion = 0;
 
   async open(): Promise<void> {}
@@ -302,12 +303,16 @@ class MemoryStore implements Store {
     if (run !== undefined && run.status === 'running' && run.fencingToken === lease.fencingToken) run.progress = progress;
   }
 
-  async setPaused(task: string, paused: boolean): Promise<boolean> {
+  async setPaused(task: string, paused: boolean, now: number, note: string | null = null): Promise<boolean> {
     const row = this.#tasks.get(task);
     if (row === undefined) return false;
-    if (row.paused !== paused) {
+    const kept = paused ? note : null;
+    if (row.paused !== paused || (row.activity?.pauseNote ?? null) !== kept) {
+      const activity = activityOf(row);
+      if (row.paused !== paused) activity.pausedAt = paused ? now : null;
       row.paused = paused;
-      activityOf(row).pauseVersion = ++this.#pauseVersion;
+      activity.pauseNote = kept;
+      activity.pauseVersion = ++this.#pauseVersion;
       this.#pauseLog.push({ version: this.#pauseVersion, task: row });
       this.#signal('pause');
     }
@@ -349,12 +354,13 @@ class MemoryStore implements Store {
     const interrupted: RunRecord[] = [];
     const retries: DueRetry[] = [];
     const queued: QueuedTick[] = [];
-    const paused: { task: string; paused: boolean }[] = [];
+    const paused: PauseChange[] = [];
     for (let i = this.#pauseLog.length - 1; i >= 0; i--) {
-      const entry = this.#pauseLog[i] as PauseChange;
+      const entry = this.#pauseLog[i] as PauseLogEntry;
       if (entry.version <= request.pauseVersion) break;
       // Newest first; report each task once, with its current flag.
-      if (entry.task.activity?.pauseVersion === entry.version) paused.push({ task: entry.task.name, paused: entry.task.paused });
+      const activity = entry.task.activity;
+      if (activity?.pauseVersion === entry.version) paused.push({ task: entry.task.name, paused: entry.task.paused, note: activity.pauseNote, pausedAt: activity.pausedAt });
     }
     const held = new Set(request.held);
     for (const task of [...this.#activeTasks]) {
@@ -514,6 +520,8 @@ class MemoryStore implements Store {
       since: row.since,
       lastTick: row.lastTick,
       paused: row.paused,
+      pauseNote: row.activity?.pauseNote ?? null,
+      pausedAt: row.activity?.pausedAt ?? null,
       lastRun: row.activity?.lastRun == null ? null : toRecord(row.activity.lastRun),
       lastSuccess: row.activity?.lastSuccess ?? null,
     };

@@ -42,6 +42,8 @@ export interface TaskRow {
 /** The part of a task row that exists once the task was claimed or paused. */
 export interface TaskActivity {
   pauseVersion: number;
+  pauseNote: string | null;
+  pausedAt: number | null;
   fencing: number;
   readonly running: Set<RunRow>;
   queued: QueuedTick | null;
@@ -51,7 +53,7 @@ export interface TaskActivity {
 
 /** A task row's activity, created on first use. */
 export function activityOf(task: TaskRow): TaskActivity {
-  return (task.activity ??= { pauseVersion: 0, fencing: 0, running: new Set(), queued: null, lastRun: null, lastSuccess: null });
+  return (task.activity ??= { pauseVersion: 0, pauseNote: null, pausedAt: null, fencing: 0, running: new Set(), queued: null, lastRun: null, lastSuccess: null });
 }
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));

@@ -394,8 +394,8 @@ class PostgresStore implements Store {
     ]);
   }
 
-  async setPaused(task: string, paused: boolean): Promise<boolean> {
-    const [row] = await this.#query<{ ok: boolean }>(`SELECT ${this.#q}.caretaker_set_paused($1, $2) AS ok`, [task, paused]);
+  async setPaused(task: string, paused: boolean, now: number, note: string | null = null): Promise<boolean> {
+    const [row] = await this.#query<{ ok: boolean }>(`SELECT ${this.#q}.caretaker_set_paused($1, $2, $3, $4) AS ok`, [task, paused, note, now]);
     return row?.ok === true;
   }
 
@@ -434,7 +434,7 @@ class PostgresStore implements Store {
     return {
       triggers: r.triggers.map(triggerFromRow),
       cancels: r.cancels,
-      paused: r.paused,
+      paused: r.paused.map((p) => ({ task: p.task, paused: p.paused, note: p.note ?? null, pausedAt: p.pausedAt == null ? null : Number(p.pausedAt) })),
       pauseVersion: Number(r.pauseVersion),
       interrupted: r.interrupted.map(toRun),
       retries: r.retries.map((x) => ({ ...x, scheduledFor: Number(x.scheduledFor), retryAt: Number(x.retryAt) })),
@@ -520,6 +520,8 @@ interface RegisteredState {
     readonly since: number;
     readonly last_tick: number | null;
     readonly paused: boolean;
+    readonly pause_note?: string | null;
+    readonly paused_at?: number | string | null;
   };
   readonly lastRun: RunRow | null;
   readonly lastSuccess: RunRow | null;
@@ -533,6 +535,8 @@ function taskState(s: RegisteredState): TaskState {
     since: Number(s.task.since),
     lastTick: s.task.last_tick === null ? null : Number(s.task.last_tick),
     paused: s.task.paused,
+    pauseNote: s.task.pause_note ?? null,
+    pausedAt: s.task.paused_at == null ? null : Number(s.task.paused_at),
     lastRun: s.lastRun === null ? null : toRun(s.lastRun),
     lastSuccess: s.lastSuccess === null ? null : toLastSuccess(s.lastSuccess),
   };
@@ -594,7 +598,7 @@ type WireFinish = { readonly kind: 'fenced' } | { readonly kind: 'recorded'; rea
 interface WirePoll {
   readonly triggers: TriggerRow[];
   readonly cancels: string[];
-  readonly paused: { task: string; paused: boolean }[];
+  readonly paused: { task: string; paused: boolean; note?: string | null; pausedAt?: number | string | null }[];
   readonly pauseVersion: number | string;
   readonly interrupted: RunRow[];
   readonly retries: { task: string; slot: string; attempt: number; scheduledFor: number; retryAt: number; previousRunId: string }[];

@@ -37,6 +37,8 @@ interface TaskRow {
   readonly since: number;
   readonly last_tick: number | null;
   readonly paused: number;
+  readonly pause_note: string | null;
+  readonly paused_at: number | null;
   readonly fencing: number;
   readonly queued: string | null;
   readonly last_run_id: string | null;
@@ -159,6 +161,8 @@ class SqliteStore implements Store {
       since: row.since,
       lastTick: row.last_tick,
       paused: row.paused === 1,
+      pauseNote: row.pause_note,
+      pausedAt: row.paused_at,
       lastRun: lastRun === undefined ? null : toRun(lastRun),
       lastSuccess: lastSuccess === undefined ? null : toLastSuccess(lastSuccess),
     };
@@ -298,13 +302,17 @@ class SqliteStore implements Store {
     this.#tx((sql) => sql.runProgress.run(toJson(progress), lease.runId, lease.fencingToken));
   }
 
-  async setPaused(task: string, paused: boolean): Promise<boolean> {
+  async setPaused(task: string, paused: boolean, now: number, note: string | null = null): Promise<boolean> {
     const changed = this.#tx((sql) => {
       const row = sql.taskGet.get(task) as unknown as TaskRow | undefined;
       if (row === undefined) return null;
-      if ((row.paused === 1) === paused) return false;
+      const kept = paused ? note : null;
+      const wasPaused = row.paused === 1;
+      if (wasPaused === paused && row.pause_note === kept) return false;
       const { value } = sql.pauseVersionNext.get() as { value: number };
-      sql.taskSetPaused.run(paused ? 1 : 0, value, task);
+      // Pausing a paused task again changes its note, not when it was paused.
+      const pausedAt = !paused ? null : wasPaused ? row.paused_at : now;
+      sql.taskSetPaused.run(paused ? 1 : 0, kept, pausedAt, value, task);
       return true;
     });
     if (changed === true) this.#signal('pause');
@@ -363,7 +371,12 @@ class SqliteStore implements Store {
       return {
         triggers: (sql.triggersAll.all() as unknown as TriggerRow[]).map(triggerFromRow),
         cancels: (sql.runsCancelRequested.all(request.instance) as { id: string }[]).map((r) => r.id),
-        paused: (sql.tasksPausedSince.all(request.pauseVersion) as { name: string; paused: number }[]).map((t) => ({ task: t.name, paused: t.paused === 1 })),
+        paused: (sql.tasksPausedSince.all(request.pauseVersion) as { name: string; paused: number; pause_note: string | null; paused_at: number | null }[]).map((t) => ({
+          task: t.name,
+          paused: t.paused === 1,
+          note: t.pause_note,
+          pausedAt: t.paused_at,
+        })),
         pauseVersion: (sql.pauseVersion.get() as { value: number }).value,
         interrupted,
         retries: (sql.runsRetryDue.all(now - request.retryGraceMs) as unknown as RunRow[]).map((r) => ({

@@ -16,8 +16,8 @@ export const SQL = {
   taskSetQueued: 'UPDATE caretaker_tasks SET queued = ? WHERE name = ?',
   taskFinished: `UPDATE caretaker_tasks SET last_run_id = ?,
     last_success_id = CASE WHEN ? = 'succeeded' THEN ? ELSE last_success_id END WHERE name = ?`,
-  taskSetPaused: 'UPDATE caretaker_tasks SET paused = ?, pause_version = ? WHERE name = ?',
-  tasksPausedSince: 'SELECT name, paused FROM caretaker_tasks WHERE pause_version > ?',
+  taskSetPaused: 'UPDATE caretaker_tasks SET paused = ?, pause_note = ?, paused_at = ?, pause_version = ? WHERE name = ?',
+  tasksPausedSince: 'SELECT name, paused, pause_note, paused_at FROM caretaker_tasks WHERE pause_version > ?',
   tasksQueuedIdle: `SELECT name, queued FROM caretaker_tasks t WHERE queued IS NOT NULL AND NOT EXISTS (
     SELECT 1 FROM caretaker_runs r WHERE r.task = t.name AND r.status = 'running' AND r.lease_expires_at > ?)`,
   pauseVersionNext: "UPDATE caretaker_counters SET value = value + 1 WHERE name = 'pause_version' RETURNING value",

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type CatchUpPolicy, memoryStore, RunNotFoundError, ShutdownError, type Store, TaskNotFoundError } from '../../../src/index.ts';
+import { type CatchUpPolicy, InvalidOptionError, memoryStore, RunNotFoundError, ShutdownError, type Store, TaskNotFoundError } from '../../../src/index.ts';
 import { createTestClock } from '../../../src/testing/index.ts';
 import { harness, runsOf, secs, T0, work } from '../../helpers.ts';
 
@@ -258,6 +258,52 @@ describe('commands', () => {
     await b.scheduler.start();
     assert.equal(b.scheduler.task('p')?.paused, true);
     await b.scheduler.stop();
+  });
+
+  it('a pause note reaches every replica within a poll and survives a restart; a bad note is refused and pauses nothing', async () => {
+    const clock = createTestClock();
+    const store = memoryStore();
+    const def = { name: 'p', schedule: { every: '1m' }, handler: () => {} };
+    const a = harness({ clock, store, instance: 'a', pollInterval: '1s' });
+    const b = harness({ clock, store, instance: 'b', pollInterval: '1s' });
+    const seenOnB: unknown[] = [];
+    b.scheduler.on('task:paused', (e) => seenOnB.push(e));
+    a.scheduler.add(def);
+    b.scheduler.add(def);
+    await a.scheduler.start();
+    await b.scheduler.start();
+    await clock.advance(10_000);
+    const pausedAt = clock.now();
+    await a.scheduler.pause('p', { note: '  migration until 18:00 (ops-1423)  ' });
+    assert.deepEqual([a.scheduler.task('p')?.pauseNote, a.scheduler.task('p')?.pausedAt?.getTime()], ['migration until 18:00 (ops-1423)', pausedAt]);
+    await clock.advance(1_500);
+    assert.deepEqual([b.scheduler.task('p')?.paused, b.scheduler.task('p')?.pauseNote, b.scheduler.task('p')?.pausedAt?.getTime()], [true, 'migration until 18:00 (ops-1423)', pausedAt]);
+    // A new note on the paused task: announced again, the time it was paused kept.
+    await a.scheduler.pause('p', { note: 'extended to 20:00' });
+    await clock.advance(1_500);
+    assert.deepEqual(seenOnB, [
+      { task: 'p', note: 'migration until 18:00 (ops-1423)' },
+      { task: 'p', note: 'extended to 20:00' },
+    ]);
+    assert.equal(b.scheduler.task('p')?.pausedAt?.getTime(), pausedAt);
+    // Bad notes name the field and store nothing.
+    for (const [note, pattern] of [
+      [42, /note: received 42; use a string/],
+      ['x'.repeat(501), /note: received a string of 501 characters; shorten it to at most 500/],
+      ['a\u0000b', /note: .*remove the NUL character/],
+    ] as const) {
+      await assert.rejects(a.scheduler.pause('p', { note: note as string }), (e: unknown) => e instanceof InvalidOptionError && pattern.test(e.message));
+    }
+    assert.equal(a.scheduler.task('p')?.pauseNote, 'extended to 20:00');
+    await a.scheduler.stop();
+    await b.scheduler.stop();
+    const c = harness({ clock, store, instance: 'c' });
+    c.scheduler.add(def);
+    await c.scheduler.start();
+    assert.deepEqual([c.scheduler.task('p')?.paused, c.scheduler.task('p')?.pauseNote, c.scheduler.task('p')?.pausedAt?.getTime()], [true, 'extended to 20:00', pausedAt]);
+    await c.scheduler.resume('p');
+    assert.deepEqual([c.scheduler.task('p')?.paused, c.scheduler.task('p')?.pauseNote, c.scheduler.task('p')?.pausedAt], [false, null, null]);
+    await c.scheduler.stop();
   });
 
   it('trigger runs a task now as a manual run, even when paused', async () => {
