@@ -30,10 +30,40 @@ export const allowedOrigin = z.string().regex(ORIGIN, {
   message: 'use scheme://host[:port] as a browser sends it in Origin, e.g. "https://ops.example.com" (no path, no trailing slash)',
 });
 
+/** Characters a token name may hold: it shows in errors, logs and the audit, never as markup. */
+const TOKEN_NAME = /^[\w.@-]{1,64}$/;
+
+/** One `http.tokens` entry (and `createAdminApi({ tokens })`). Names and tokens are unique. */
+export const apiTokenList = z
+  .array(
+    z.strictObject({
+      name: z.string().regex(TOKEN_NAME, { message: 'use 1 to 64 letters, digits, ".", "_", "@" or "-", e.g. "ci" or "oncall"' }),
+      token: z.string().min(16, { message: 'use at least 16 characters (e.g. openssl rand -hex 24)' }),
+      role: z.enum(['read', 'operate', 'admin'], { message: 'use read, operate or admin' }),
+    }),
+    { message: 'use a list of { name, token, role }' },
+  )
+  .superRefine(
+    (list, ctx) => {
+      const names = new Set<string>();
+      const tokens = new Set<string>();
+      // Runs even when an entry has other problems (every mistake at once): entries may be anything here.
+      (list as unknown[]).forEach((entry, i) => {
+        const { name, token } = (typeof entry === 'object' && entry !== null ? entry : {}) as { name?: unknown; token?: unknown };
+        if (typeof name === 'string' && names.has(name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `use a name no other token has ("${name}" is taken)` });
+        if (typeof token === 'string' && tokens.has(token)) ctx.addIssue({ code: 'custom', path: [i, 'token'], message: 'use a token no other entry has: the actor would be ambiguous' });
+        if (typeof name === 'string') names.add(name);
+        if (typeof token === 'string') tokens.add(token);
+      });
+    },
+    { when: (payload) => Array.isArray(payload.value) },
+  );
+
 const http = z.strictObject({
   host: z.string().min(1).optional(),
   port: z.number().int().min(0).max(65_535).optional(),
   token: z.string().min(16, { message: 'use at least 16 characters (e.g. openssl rand -hex 24)' }).optional(),
+  tokens: apiTokenList.optional(),
   enabled: z.boolean().optional(),
   allowedHosts: z.array(allowedHost, { message: 'use a list of host names, e.g. [caretaker.example.com, .internal.example.com]' }).optional(),
   allowedOrigins: z.array(allowedOrigin, { message: 'use a list of origins, e.g. ["https://ops.example.com"]' }).optional(),

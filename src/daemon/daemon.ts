@@ -121,9 +121,9 @@ export async function prepareDaemon(options: {
 }): Promise<PreparedDaemon> {
   const config = loadConfig({ file: options.file, ...(options.env !== undefined ? { env: options.env } : {}) });
   const issues: OptionIssue[] = [];
-  const { host = DEFAULT_HTTP.host, token, enabled } = config.http;
+  const { host = DEFAULT_HTTP.host, token, tokens, enabled } = config.http;
   // startAdminServer refuses this too, but only once modules are imported and the store is open.
-  if (enabled !== false && token === undefined && !isLoopback(host)) {
+  if (enabled !== false && token === undefined && (tokens ?? []).length === 0 && !isLoopback(host)) {
     issues.push({ path: 'http.token', received: 'nothing', fix: `set a token (at least 16 characters) to listen on ${host}, or use host 127.0.0.1` });
   }
   const specs = config.tasks.filter((spec) => options.only === undefined || options.only.includes(spec.name)).map((spec) => withDefaults(config, spec));
@@ -139,16 +139,17 @@ export async function prepareDaemon(options: {
 }
 
 async function startHttp(config: DaemonConfig, scheduler: Scheduler, logger: Logger): Promise<Daemon['http']> {
-  const { host = DEFAULT_HTTP.host, port = DEFAULT_HTTP.port, token, allowedHosts, allowedOrigins } = config.http;
+  const { host = DEFAULT_HTTP.host, port = DEFAULT_HTTP.port, token, tokens, allowedHosts, allowedOrigins } = config.http;
   const api = createAdminApi({
     scheduler,
     logger,
     ...(token !== undefined ? { token } : {}),
+    ...(tokens !== undefined ? { tokens } : {}),
     ...(allowedHosts !== undefined ? { allowedHosts } : {}),
     ...(allowedOrigins !== undefined ? { allowedOrigins } : {}),
   });
   try {
-    return { api, server: await startAdminServer({ fetch: api.fetch, host, port, token }) };
+    return { api, server: await startAdminServer({ fetch: api.fetch, host, port, token, tokens }) };
   } catch (error) {
     api.close();
     if (error instanceof InvalidOptionError) throw new InvalidOptionError(config.file, error.issues);

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
-import { allowedHost, allowedOrigin } from '../config/schema.ts';
+import { allowedHost, allowedOrigin, apiTokenList } from '../config/schema.ts';
 import { pauseNote } from '../engine/pause-note.ts';
 import type { Scheduler } from '../engine/scheduler.ts';
 import { createMetrics, type SchedulerMetrics } from '../observe/metrics.ts';
@@ -11,7 +11,7 @@ import { describeValue, ErrorCode, InvalidOptionError, TaskNotFoundError } from 
 import type { Logger } from '../util/logger.ts';
 import { packageVersion } from '../util/package-version.ts';
 import { toOptionIssues } from '../util/zod-issues.ts';
-import { bearerAuth } from './auth.ts';
+import { type ApiRole, type ApiToken, apiTokens, bearerAuth } from './auth.ts';
 import { errorResponse, HttpError, HttpErrorCode } from './errors.ts';
 import { EventLog } from './event-log.ts';
 import { EventStreams } from './events-route.ts';
@@ -22,8 +22,17 @@ import { taskView } from './task-view.ts';
 /** Options of {@link createAdminApi}. */
 export interface AdminApiOptions {
   readonly scheduler: Scheduler;
-  /** Required as `Authorization: Bearer <token>` on every mutation when set. */
+  /** Required as `Authorization: Bearer <token>` on every mutation when set: an admin token named `admin`. */
   readonly token?: string;
+  /**
+   * Named tokens with roles: `read` (sees), `operate` (also triggers, pauses, resumes, cancels,
+   * retries), `admin` (also edits). With any token configured, every mutation needs one whose
+   * role allows it; reads stay open.
+   *
+   * @example
+   * createAdminApi({ scheduler, tokens: [{ name: 'ci', token: process.env.CI_TOKEN!, role: 'operate' }] });
+   */
+  readonly tokens?: readonly ApiToken[];
   /** Serve the dashboard at `/` (when it has been built). @defaultValue true */
   readonly dashboard?: boolean;
   /** Include Node process metrics (memory, CPU, event-loop lag) in `/metrics`. @defaultValue true */
@@ -95,7 +104,11 @@ function invalid(parameter: string, received: string, fix: string): InvalidOptio
   return new InvalidOptionError('request', [{ path: parameter, received: JSON.stringify(received), fix }]);
 }
 
-const guardOptions = z.object({ allowedHosts: z.array(allowedHost).optional(), allowedOrigins: z.array(allowedOrigin).optional() });
+const guardOptions = z.object({ allowedHosts: z.array(allowedHost).optional(), allowedOrigins: z.array(allowedOrigin).optional(), tokens: apiTokenList.optional() });
+
+/** Mutations an `operate` token may send; any other mutation route needs `admin`. */
+const OPERATE_ROUTE = /\/api\/(tasks\/[^/]+\/(trigger|pause|resume)|runs\/[^/]+\/(cancel|retry))$/;
+const roleNeeded = (_method: string, path: string): ApiRole => (OPERATE_ROUTE.test(path) ? 'operate' : 'admin');
 
 /**
  * The HTTP admin API of a scheduler (docs/http-api.md): tasks, runs, commands, live events,
@@ -127,7 +140,8 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   app.onError((error, c) => errorResponse(c, error, logError));
   app.notFound((c) => c.json({ error: { code: HttpErrorCode.NotFound, message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
   app.use('*', requestGuard(options));
-  if (options.token !== undefined) app.on(['POST', 'PUT', 'PATCH', 'DELETE'], '/api/*', bearerAuth(options.token));
+  const tokens = apiTokens(options);
+  if (tokens.length > 0) app.on(['POST', 'PUT', 'PATCH', 'DELETE'], '/api/*', bearerAuth(tokens, roleNeeded));
 
   const notFound = (name: string) => new TaskNotFoundError(name, scheduler.tasks().map((t) => t.name));
   const registered = (name: string): string => {
@@ -146,7 +160,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
       version: packageVersion(),
       store: scheduler.store.kind,
       state: scheduler.state,
-      authRequired: options.token !== undefined,
+      authRequired: tokens.length > 0,
       // The scheduler's time (the store's clock where it has one): what next-run countdowns count to.
       now: new Date(scheduler.now()),
       clockOffsetMs: scheduler.clockOffsetMs,

@@ -6,6 +6,8 @@ import { CaretakerError, ErrorCode } from '../util/errors.ts';
 export const HttpErrorCode = {
   /** A mutation without the configured bearer token. */
   Unauthorized: 'ERR_UNAUTHORIZED',
+  /** A mutation with a valid token whose role does not allow it. */
+  Forbidden: 'ERR_FORBIDDEN',
   /** The Host header names neither this machine, an IP address nor an allowed host (DNS rebinding). */
   HostNotAllowed: 'ERR_HOST_NOT_ALLOWED',
   /** A mutation from a foreign web origin (a cross-site request). */

@@ -27,8 +27,9 @@ export async function startAdminServer(options: {
   readonly host: string;
   readonly port: number;
   readonly token?: string | undefined;
+  readonly tokens?: readonly unknown[] | undefined;
 }): Promise<AdminServer> {
-  if (!isLoopback(options.host) && options.token === undefined) {
+  if (!isLoopback(options.host) && options.token === undefined && (options.tokens ?? []).length === 0) {
     throw new InvalidOptionError('http', [
       { path: 'http.token', received: 'nothing', fix: `set a token (at least 16 characters) to listen on ${options.host}, or use host 127.0.0.1` },
     ]);

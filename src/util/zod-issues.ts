@@ -56,13 +56,21 @@ const ZOD_DEFAULT = /^(Invalid|Too (small|big)|Unrecognized)/;
  * Turns zod issues into {@link OptionIssue}s: the dotted path, the value received (read from
  * the input, not from zod's message) and a fix written for people.
  */
+/**
+ * A received value as an error shows it; a secret (a `token`) only by its length: errors reach
+ * logs, terminals and CI output, and a token that is too short is still most of a token.
+ */
+function describeReceived(path: readonly Key[], value: unknown): string {
+  return path.at(-1) === 'token' && typeof value === 'string' ? `a secret of ${value.length} characters (not shown)` : describeValue(value);
+}
+
 export function toOptionIssues(error: z.ZodError, input: unknown, schema: z.ZodType, prefix: readonly Key[] = []): OptionIssue[] {
   const out: OptionIssue[] = [];
   for (const issue of error.issues) {
     const path = [...prefix, ...issue.path];
     const value = valueAt(input, issue.path);
     if (issue.code !== 'unrecognized_keys' && !ZOD_DEFAULT.test(issue.message)) {
-      out.push({ path: join(path), received: describeValue(value), fix: issue.message });
+      out.push({ path: join(path), received: describeReceived(path, value), fix: issue.message });
       continue;
     }
     switch (issue.code) {
@@ -83,24 +91,24 @@ export function toOptionIssues(error: z.ZodError, input: unknown, schema: z.ZodT
         if (value === undefined && defAt(schema, issue.path)?.type === 'unknown') break;
         out.push({
           path: join(path),
-          received: describeValue(value),
+          received: describeReceived(path, value),
           fix: value === undefined ? `is required (${issue.expected})` : `expected ${issue.expected}`,
         });
         break;
       case 'invalid_value':
-        out.push({ path: join(path), received: describeValue(value), fix: `use one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` });
+        out.push({ path: join(path), received: describeReceived(path, value), fix: `use one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` });
         break;
       case 'too_small':
-        out.push({ path: join(path), received: describeValue(value), fix: `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}` });
+        out.push({ path: join(path), received: describeReceived(path, value), fix: `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}` });
         break;
       case 'too_big':
-        out.push({ path: join(path), received: describeValue(value), fix: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}` });
+        out.push({ path: join(path), received: describeReceived(path, value), fix: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}` });
         break;
       case 'invalid_union':
-        out.push({ path: join(path), received: describeValue(value), fix: unionFix(issue.errors) });
+        out.push({ path: join(path), received: describeReceived(path, value), fix: unionFix(issue.errors) });
         break;
       default:
-        out.push({ path: join(path), received: describeValue(value), fix: issue.message });
+        out.push({ path: join(path), received: describeReceived(path, value), fix: issue.message });
     }
   }
   return withoutEchoes(out);

@@ -71,6 +71,29 @@ tasks:
     for (const line of lines) assert.doesNotMatch(line, /\n|at .*\.ts:\d+/, 'no stack traces');
   });
 
+  it('http.tokens: each mistake names its entry and field; duplicate names or tokens are refused; a token is never echoed', () => {
+    const ok = load(`
+http:
+  tokens:
+    - { name: ci, token: ci-token-0123456789abcdef, role: operate }
+    - { name: oncall@example, token: oncall-token-0123456789ab, role: admin }
+`);
+    assert.deepEqual(ok.http.tokens?.map((t) => `${t.name}:${t.role}`), ['ci:operate', 'oncall@example:admin']);
+    const lines = problems(`
+http:
+  tokens:
+    - { name: ci, token: short-secret, role: operate }
+    - { name: 'has space', token: b-token-0123456789abcdef, role: reader }
+    - { name: ci, token: b-token-0123456789abcdef, role: read }
+    - { name: x, token: y-token-0123456789abcdef, role: read, extra: 1 }
+`);
+    assert.deepEqual(lines.map((l) => l.split(': received')[0]).sort(), ['http.tokens.0.token', 'http.tokens.1.name', 'http.tokens.1.role', 'http.tokens.2.name', 'http.tokens.2.token', 'http.tokens.3.extra'].sort(), lines.join('\n'));
+    assert.match(lines.find((l) => l.startsWith('http.tokens.0.token')) ?? '', /received a secret of 12 characters \(not shown\); use at least 16 characters/);
+    assert.match(lines.find((l) => l.startsWith('http.tokens.1.role')) ?? '', /use read, operate or admin/);
+    assert.match(lines.find((l) => l.startsWith('http.tokens.2.name')) ?? '', /"ci" is taken/);
+    for (const line of lines) assert.doesNotMatch(line, /short-secret|b-token-0123456789abcdef/, 'no token in an error');
+  });
+
   it('interpolates ${VAR} and ${VAR:-default}; an unset variable is a problem at its field', () => {
     const config = load('store: { postgres: { url: "${DB_URL}", schema: "${SCHEMA:-jobs}" } }\n', { DB_URL: 'postgres://u@h/db' });
     assert.deepEqual(config.store, { kind: 'postgres', options: { url: 'postgres://u@h/db', schema: 'jobs' } });
