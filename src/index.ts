@@ -37,6 +37,11 @@ export { type PgPoolLike, postgresStore, type PostgresStoreOptions } from './sto
 export { sqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';
 export type * from './store/port.ts';
 export {
+  AUDIT_SOURCES,
+  type AuditEntry,
+  type AuditPage,
+  type AuditQuery,
+  type AuditSource,
   type FinalStatus,
   type LastSuccess,
   RUN_STATUSES,

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { allowedHost, allowedOrigin, apiTokenList } from '../config/schema.ts';
@@ -8,10 +8,12 @@ import { createMetrics, type SchedulerMetrics } from '../observe/metrics.ts';
 import { TaskStatusReader } from '../observe/task-status.ts';
 import { RUN_STATUSES, type RunStatus } from '../store/records.ts';
 import { describeValue, ErrorCode, InvalidOptionError, TaskNotFoundError } from '../util/errors.ts';
+import { uuidv7 } from '../util/ids.ts';
+import type { JsonValue } from '../util/json.ts';
 import type { Logger } from '../util/logger.ts';
 import { packageVersion } from '../util/package-version.ts';
 import { toOptionIssues } from '../util/zod-issues.ts';
-import { type ApiRole, type ApiToken, apiTokens, bearerAuth } from './auth.ts';
+import { type Actor, ANONYMOUS, type ApiRole, type ApiToken, apiTokens, bearerAuth } from './auth.ts';
 import { errorResponse, HttpError, HttpErrorCode } from './errors.ts';
 import { EventLog } from './event-log.ts';
 import { EventStreams } from './events-route.ts';
@@ -62,9 +64,12 @@ export interface AdminApiOptions {
   readonly allowedOrigins?: readonly string[];
 }
 
+/** What the admin API's handlers know about a request: who sent it (set by the token check). */
+export type AdminApiEnv = { Variables: { actor: Actor } };
+
 /** The admin API: a Hono app (use `.fetch` anywhere a fetch handler fits) and what it holds. */
 export interface AdminApi {
-  readonly app: Hono;
+  readonly app: Hono<AdminApiEnv>;
   /** `env` is the server's bindings (`{ incoming, outgoing }` under `@hono/node-server`): with them a stalled event stream's socket can be freed. */
   readonly fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
   readonly metrics: SchedulerMetrics;
@@ -135,7 +140,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   // A run starting or ending changes its task's view: the next read must not be the cached one.
   const offRuns = (['run:started', 'run:finished', 'tick:skipped'] as const).map((name) => scheduler.on(name, (run) => status.invalidate(run.task)));
   const dashboard = options.dashboard === false ? null : loadDashboard();
-  const app = base === '' ? new Hono() : new Hono().basePath(base);
+  const app = base === '' ? new Hono<AdminApiEnv>() : new Hono<AdminApiEnv>().basePath(base);
 
   app.onError((error, c) => errorResponse(c, error, logError));
   app.notFound((c) => c.json({ error: { code: HttpErrorCode.NotFound, message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
@@ -143,6 +148,26 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   const tokens = apiTokens(options);
   if (tokens.length > 0) app.on(['POST', 'PUT', 'PATCH', 'DELETE'], '/api/*', bearerAuth(tokens, roleNeeded));
 
+  /**
+   * Records an accepted mutation with who sent it. Best effort: the change has happened, and a
+   * store that cannot take the record is reported in the log, not as the mutation's failure.
+   */
+  const audit = async (c: Context<AdminApiEnv>, action: string, target: { task?: string | null; runId?: string | null; detail?: JsonValue | null }) => {
+    try {
+      await scheduler.store.recordAudit({
+        id: uuidv7(),
+        at: new Date(scheduler.now()),
+        actor: (c.get('actor') ?? ANONYMOUS).name,
+        source: 'api',
+        action,
+        task: target.task ?? null,
+        runId: target.runId ?? null,
+        detail: target.detail ?? null,
+      });
+    } catch (error) {
+      logError(error);
+    }
+  };
   const notFound = (name: string) => new TaskNotFoundError(name, scheduler.tasks().map((t) => t.name));
   const registered = (name: string): string => {
     if (scheduler.task(name) === undefined) throw notFound(name);
@@ -173,6 +198,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     const name = c.req.param('name');
     const runId = await scheduler.trigger(name);
     status.invalidate(name);
+    await audit(c, 'trigger', { task: name, runId });
     return c.json({ runId }, 202);
   });
   // The body is read only up to the limit, however long the client says (or does not say) it is.
@@ -189,12 +215,14 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     const note = pauseNote({ note: body.note }, 'request');
     await scheduler.pause(name, { note });
     status.invalidate(name);
+    await audit(c, 'pause', { task: name, detail: { note } });
     return c.json({ task: await viewOf(name) });
   });
   app.post('/api/tasks/:name/resume', async (c) => {
     const name = c.req.param('name');
     await scheduler.resume(name);
     status.invalidate(name);
+    await audit(c, 'resume', { task: name });
     return c.json({ task: await viewOf(name) });
   });
 
@@ -228,6 +256,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     const result = await scheduler.cancel(id);
     if (result === 'not-running') throw new HttpError(409, HttpErrorCode.RunNotRunning, `run "${id}" is not running; only running runs can be cancelled`);
     status.invalidate();
+    await audit(c, 'cancel', { task: (await scheduler.getRun(id))?.task ?? null, runId: id });
     return c.json({ result }, 202);
   });
   app.post('/api/runs/:id/retry', async (c) => {
@@ -238,7 +267,23 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     registered(run.task);
     const runId = await scheduler.retry(id);
     status.invalidate(run.task);
+    await audit(c, 'retry', { task: run.task, runId, detail: { retryOf: id } });
     return c.json({ runId, task: run.task, retryOf: id }, 202);
+  });
+  app.get('/api/audit', async (c) => {
+    const q = c.req.query();
+    const unknown = Object.keys(q).find((k) => !['task', 'limit', 'cursor'].includes(k));
+    if (unknown !== undefined) throw invalid(unknown, q[unknown] ?? '', 'use task, limit or cursor');
+    const limit = q.limit === undefined || q.limit === '' ? 50 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIMIT_MAX) throw invalid('limit', q.limit ?? '', `use a whole number from 1 to ${LIMIT_MAX}`);
+    if (q.cursor !== undefined && q.cursor !== '' && !/^[0-9a-f-]{36}$/i.test(q.cursor)) throw invalid('cursor', q.cursor, 'pass the nextCursor of a previous page unchanged');
+    const page = await scheduler.store.listAudit({
+      limit,
+      // A task no longer registered still has its history of changes.
+      ...(q.task !== undefined && q.task !== '' ? { task: q.task } : {}),
+      ...(q.cursor !== undefined && q.cursor !== '' ? { cursor: q.cursor } : {}),
+    });
+    return c.json(page);
   });
   app.get('/api/events', (c) => streams.respond(c));
 

@@ -23,6 +23,9 @@ export const API_ROLES: readonly ApiRole[] = ['read', 'operate', 'admin'];
 /** The single `token` option: an admin token named `admin`. */
 export const SINGLE_TOKEN_NAME = 'admin';
 
+/** The actor of a mutation when no token is configured (loopback only, unless allowed hosts say otherwise). */
+export const ANONYMOUS: Actor = { name: 'anonymous', role: 'admin' };
+
 /** Who sent a request, once its token matched. */
 export interface Actor {
   readonly name: string;
@@ -40,7 +43,7 @@ const allows = (role: ApiRole, needed: ApiRole): boolean => API_ROLES.indexOf(ro
  * nearly matches. A wrong or missing token is 401; a right token with too small a role is 403,
  * naming the token and the role the action needs.
  */
-export function bearerAuth(tokens: readonly ApiToken[], needed: (method: string, path: string) => ApiRole): MiddlewareHandler {
+export function bearerAuth(tokens: readonly ApiToken[], needed: (method: string, path: string) => ApiRole): MiddlewareHandler<{ Variables: { actor: Actor } }> {
   const known = tokens.map((t) => ({ actor: { name: t.name, role: t.role } satisfies Actor, hash: digest(t.token) }));
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
@@ -54,6 +57,7 @@ export function bearerAuth(tokens: readonly ApiToken[], needed: (method: string,
       c.header('WWW-Authenticate', 'Bearer realm="caretaker"');
       throw new HttpError(401, HttpErrorCode.Unauthorized, match === null ? 'this action needs Authorization: Bearer <token> (http.token or http.tokens in the config)' : 'the bearer token is not one of the configured tokens');
     }
+    c.set('actor', actor);
     const role = needed(c.req.method, c.req.path);
     if (!allows(actor.role, role)) {
       throw new HttpError(403, HttpErrorCode.Forbidden, `token "${actor.name}" has role ${actor.role}; this action needs ${role === 'admin' ? 'admin' : 'operate or admin'}`);

@@ -1,5 +1,8 @@
 import type { JsonValue, RunError } from '../util/json.ts';
 import type {
+  AuditEntry,
+  AuditPage,
+  AuditQuery,
   FinalStatus,
   LastSuccess,
   RetentionPolicy,
@@ -116,6 +119,12 @@ export interface Store {
 
   getRun(id: string): Promise<RunRecord | null>;
   listRuns(query: RunQuery): Promise<RunPage>;
+  /** Appends a change someone made (the API and the CLI record each accepted mutation). */
+  recordAudit(entry: AuditEntry): Promise<void>;
+
+  /** Recorded changes, newest first, optionally of one task. */
+  listAudit(query: AuditQuery): Promise<AuditPage>;
+
   /** Sets `retryAt` on a finished run (after a lease-expiry interrupt, the reaper decides). */
   scheduleRetry(runId: string, retryAt: number): Promise<void>;
   /** Deletes at most `batchSize` runs the policy no longer keeps; returns how many. */

@@ -1,6 +1,6 @@
 import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import type { ClaimRequest } from './port.ts';
-import { RUN_STATUSES, RUN_TRIGGERS, type RunQuery, type RunStatus, type RunTrigger } from './records.ts';
+import { type AuditQuery, RUN_STATUSES, RUN_TRIGGERS, type RunQuery, type RunStatus, type RunTrigger } from './records.ts';
 
 /** A {@link RunQuery} checked and reduced to what stores filter on. */
 export interface NormalisedRunQuery {
@@ -63,4 +63,25 @@ export function cursorTick(request: Pick<ClaimRequest, 'slot' | 'throughTick'>):
   const tick = request.slot.startsWith('t:') ? Number(request.slot.slice(2)) : null;
   const through = request.throughTick ?? null;
   return tick === null ? null : through === null ? tick : Math.max(tick, through);
+}
+
+/** An {@link AuditQuery} checked: the task, the page size and where to continue. */
+export interface NormalisedAuditQuery {
+  readonly task: string | null;
+  readonly limit: number;
+  /** Return entries whose id sorts before this one. */
+  readonly before: string | null;
+}
+
+/** Validates an audit query; throws {@link InvalidOptionError} naming the bad field. */
+export function normaliseAuditQuery(query: AuditQuery): NormalisedAuditQuery {
+  const issues: OptionIssue[] = [];
+  const limit = query.limit ?? DEFAULT_RUN_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUN_LIMIT) issues.push({ path: 'limit', received: describeValue(limit), fix: `use a whole number from 1 to ${MAX_RUN_LIMIT}` });
+  if (query.cursor !== undefined && (typeof query.cursor !== 'string' || !/^[0-9a-f-]{36}$/i.test(query.cursor))) {
+    issues.push({ path: 'cursor', received: describeValue(query.cursor), fix: 'pass the nextCursor of a previous page unchanged' });
+  }
+  if (query.task !== undefined && typeof query.task !== 'string') issues.push({ path: 'task', received: describeValue(query.task), fix: 'use a task name' });
+  if (issues.length > 0) throw new InvalidOptionError('audit query', issues);
+  return { task: query.task ?? null, limit, before: query.cursor?.toLowerCase() ?? null };
 }

@@ -112,3 +112,39 @@ export interface RetentionPolicy {
 export function isFinal(status: RunStatus): status is FinalStatus {
   return status !== 'running';
 }
+
+/** Where a recorded change came from. */
+export const AUDIT_SOURCES = ['api', 'cli'] as const;
+export type AuditSource = (typeof AUDIT_SOURCES)[number];
+
+/** What a person (or a script) changed, with who and when: one entry per accepted mutation. */
+export interface AuditEntry {
+  /** Time-ordered (UUIDv7): pages go newest first. */
+  readonly id: string;
+  readonly at: Date;
+  /** Who: the API token's name (`loopback` without tokens), or `cli:<OS user>`. */
+  readonly actor: string;
+  readonly source: AuditSource;
+  /** What: `trigger`, `pause`, `resume`, `cancel`, `retry`. */
+  readonly action: string;
+  /** The task it touched, when there is one. */
+  readonly task: string | null;
+  /** The run it touched or made, when there is one. */
+  readonly runId: string | null;
+  /** The change itself (a pause's note, a retry's original run), as JSON. */
+  readonly detail: JsonValue | null;
+}
+
+export interface AuditQuery {
+  readonly task?: string;
+  /** At most this many (1 to 1000). @defaultValue 50 */
+  readonly limit?: number;
+  /** Continue after this cursor, from a previous page's `nextCursor`. */
+  readonly cursor?: string;
+}
+
+export interface AuditPage {
+  readonly entries: readonly AuditEntry[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  readonly nextCursor: string | null;
+}

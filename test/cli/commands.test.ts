@@ -103,6 +103,16 @@ tasks:
     while (daemon.scheduler.task('hourly')?.pauseNote === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(daemon.scheduler.task('hourly')?.pauseNote, 'vacuum running \u001b[31mred\u001b[0m (ops-7)', 'the daemon saw the note');
     assert.equal(await main(['resume', 'hourly'], io(dir)), 0);
+    // Both changes are in the audit, as this OS user from the CLI.
+    const changes = (await daemon.scheduler.store.listAudit({ task: 'hourly', limit: 2 })).entries;
+    assert.deepEqual(
+      changes.map((e) => [e.source, e.action, e.detail]),
+      [
+        ['cli', 'resume', null],
+        ['cli', 'pause', { note: 'vacuum running \u001b[31mred\u001b[0m (ops-7)' }],
+      ],
+    );
+    assert.match(changes[0]?.actor ?? '', /^cli:./);
     const bad = io(dir);
     assert.equal(await main(['pause', 'hourly', '--note', 'n'.repeat(501)], bad), 2);
     assert.match(bad.errors[0] ?? '', /--note: shorten it to at most 500 characters/);

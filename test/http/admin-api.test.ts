@@ -346,6 +346,37 @@ describe('named tokens with roles', () => {
     assert.equal(info.authRequired, true);
   });
 
+  it('every accepted mutation is in GET /api/audit with who sent it; refused ones are not', async () => {
+    const before = (await (await api.fetch(new Request('http://localhost/api/audit?limit=1000'))).json()) as { entries: unknown[] };
+    assert.equal((await post('api/tasks/report/trigger', tokens[0].token)).status, 403);
+    const paused = await api.fetch(
+      new Request('http://localhost/api/tasks/report/pause', { method: 'POST', headers: { Authorization: `Bearer ${tokens[1].token}` }, body: JSON.stringify({ note: 'ops-77' }) }),
+    );
+    assert.equal(paused.status, 200);
+    assert.equal((await post('api/tasks/report/resume', tokens[2].token)).status, 200);
+    const triggered = (await (await post('api/tasks/report/trigger', 'single-admin-token-0123456789')).json()) as { runId: string };
+    const page = (await (await api.fetch(new Request('http://localhost/api/audit?task=report&limit=3'))).json()) as {
+      entries: { actor: string; source: string; action: string; task: string; runId: string | null; detail: unknown; at: string }[];
+      nextCursor: string | null;
+    };
+    assert.deepEqual(
+      page.entries.map((e) => [e.actor, e.source, e.action, e.task, e.runId, e.detail]),
+      [
+        ['admin', 'api', 'trigger', 'report', triggered.runId, null],
+        ['oncall', 'api', 'resume', 'report', null, null],
+        ['ci', 'api', 'pause', 'report', null, { note: 'ops-77' }],
+      ],
+    );
+    assert.ok(page.entries.every((e) => Math.abs(Date.parse(e.at) - Date.now()) < 60_000));
+    const after = (await (await api.fetch(new Request('http://localhost/api/audit?limit=1000'))).json()) as { entries: unknown[] };
+    assert.equal(after.entries.length - before.entries.length, 3, 'the refused trigger left no entry');
+    for (const [query, field] of [['limit=0', 'limit'], ['cursor=nope', 'cursor'], ['who=me', 'who']] as const) {
+      const res = await api.fetch(new Request(`http://localhost/api/audit?${query}`));
+      assert.equal(res.status, 400, query);
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, new RegExp(`^request: ${field}: `));
+    }
+  });
+
   it('a mutation route operate is not listed for needs admin', async () => {
     // No such route exists yet: admin passes the role check and gets the 404; operate stops at 403.
     assert.equal((await post('api/tasks/report/definition', tokens[1].token)).status, 403);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { ClaimOutcome, ClaimRequest, FinishOutcome, RunRecord, Store, StoreSignal } from '../../src/index.ts';
+import type { AuditEntry, ClaimOutcome, ClaimRequest, FinishOutcome, RunRecord, Store, StoreSignal } from '../../src/index.ts';
 import { InvalidOptionError } from '../../src/index.ts';
 import { instanceAlive } from '../../src/store/port.ts';
 import { wellFormed } from '../../src/engine/pause-note.ts';
@@ -707,6 +707,57 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         for (let i = 0; i < 50 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
         off();
         assert.deepEqual([...seen].sort(), ['cancel', 'pause', 'trigger']);
+      });
+    });
+
+    describe('audit', () => {
+      const entry = (n: number, over: Partial<AuditEntry> = {}): AuditEntry => ({
+        id: uuidv7(NOW + n),
+        at: new Date(at(n)),
+        actor: 'ci',
+        source: 'api',
+        action: 'pause',
+        task: 't',
+        runId: null,
+        detail: { note: `n${n}` },
+        ...over,
+      });
+
+      it('keeps every change; pages newest first, by task, with a cursor; bad queries name the field', async () => {
+        // Ids are made in time order (UUIDv7); the records arrive out of it.
+        const [e1, e2, e3] = [
+          entry(1),
+          entry(2, { action: 'resume', detail: null }),
+          entry(3, { action: 'trigger', task: 'other', runId: uuidv7(NOW), detail: null, source: 'cli', actor: 'cli:ops' }),
+        ];
+        for (const e of [e1, e3, e2]) await store.recordAudit(e);
+        const all = await store.listAudit({});
+        assert.deepEqual(all.entries.map((e) => e.action), ['trigger', 'resume', 'pause'], 'newest first, whatever the order written');
+        assert.equal(all.nextCursor, null);
+        assert.deepEqual(all.entries[0], e3);
+        assert.deepEqual((await store.listAudit({ task: 't' })).entries.map((e) => e.action), ['resume', 'pause']);
+        const first = await store.listAudit({ limit: 2 });
+        assert.equal(first.entries.length, 2);
+        assert.ok(first.nextCursor !== null);
+        const rest = await store.listAudit({ limit: 2, cursor: first.nextCursor ?? undefined });
+        assert.deepEqual(rest.entries.map((e) => e.action), ['pause']);
+        assert.equal(rest.nextCursor, null);
+        await assert.rejects(store.listAudit({ limit: 0 }), (e: unknown) => e instanceof InvalidOptionError && /limit/.test(e.message));
+        await assert.rejects(store.listAudit({ cursor: 'x' }), (e: unknown) => e instanceof InvalidOptionError && /cursor/.test(e.message));
+      });
+
+      it('any detail, actor and task name reads back unchanged (fast-check)', async () => {
+        let n = 100;
+        const text = trickyString.map((x) => wellFormed(x).replaceAll('\u0000', ''));
+        await fc.assert(
+          fc.asyncProperty(awkwardJson, text, text, async (detail, actor, task) => {
+            const written = entry(++n, { detail: asStored(detail), actor, task: `audit-${n}-${task}` });
+            await store.recordAudit(written);
+            const [read] = (await store.listAudit({ task: `audit-${n}-${task}`, limit: 1 })).entries;
+            assert.deepEqual(read, written);
+          }),
+          { numRuns: 40, seed: 20261208 },
+        );
       });
     });
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { type CliIo, CONFIG_OPTIONS, commandConfig, withStore } from '../context.ts';
+import { type CliIo, CONFIG_OPTIONS, commandConfig, recordCliChange, withStore } from '../context.ts';
 import { existingRun, runArgument } from './run-arg.ts';
 
 export const CANCEL_HELP = `Usage: caretaker cancel RUN [--config FILE] [--json]
@@ -19,6 +19,7 @@ export async function cancelCommand(argv: readonly string[], io: CliIo): Promise
   return withStore(config, async (store) => {
     const run = await existingRun(store, id);
     const result = await store.requestCancel(id, Date.now());
+    if (result === 'requested') await recordCliChange(store, io, { action: 'cancel', task: run.task, runId: id });
     if (values.json === true) io.out(JSON.stringify({ runId: id, task: run.task, result: result === 'requested' ? 'requested' : 'not-running', status: run.status }));
     else if (result === 'requested') io.out(`${run.task}: cancel of run ${id} requested; ${run.instance ?? 'its instance'} aborts it at its next poll`);
     else io.err(`${run.task}: run ${id} is not running (it is ${run.status}); only a running run can be cancelled`);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { type CliIo, CONFIG_OPTIONS, commandConfig, withStore } from '../context.ts';
+import { type CliIo, CONFIG_OPTIONS, commandConfig, recordCliChange, withStore } from '../context.ts';
 import { pauseNote } from '../../engine/pause-note.ts';
 import { InvalidOptionError } from '../../util/errors.ts';
 import { UsageError } from '../usage-error.ts';
@@ -34,7 +34,11 @@ export async function pauseCommand(paused: boolean, argv: readonly string[], io:
   }
   const config = commandConfig(values.config, io);
   const task = taskArgument(paused ? 'pause' : 'resume', positionals, config);
-  const known = await withStore(config, (store) => store.setPaused(task, paused, Date.now(), note));
+  const known = await withStore(config, async (store) => {
+    const found = await store.setPaused(task, paused, Date.now(), note);
+    if (found) await recordCliChange(store, io, paused ? { action: 'pause', task, detail: { note } } : { action: 'resume', task });
+    return found;
+  });
   if (!known) throw new UsageError(`TASK: "${task}" has never been registered in the store; start the daemon once (caretaker run) first`);
   if (values.json === true) io.out(JSON.stringify(paused ? { task, paused, note } : { task, paused }));
   else io.out(`${task} ${paused ? 'paused' : 'resumed'}${note === null ? '' : `: ${note}`}`);

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../util/duration.ts';
 import { uuidv7 } from '../../util/ids.ts';
-import { type CliIo, CONFIG_OPTIONS, commandConfig, withStore } from '../context.ts';
+import { type CliIo, CONFIG_OPTIONS, commandConfig, recordCliChange, withStore } from '../context.ts';
 import { UsageError } from '../usage-error.ts';
 import { existingRun, runArgument } from './run-arg.ts';
 import { awaitRun, printRunResult, printUnfinished, whoRuns } from './run-result.ts';
@@ -39,6 +39,7 @@ export async function retryCommand(argv: readonly string[], io: CliIo): Promise<
     }
     const newId = uuidv7();
     await store.requestTrigger({ id: newId, task: run.task, requestedAt: Date.now(), retryOf: { runId: id, scheduledFor: run.scheduledFor.getTime(), attempt: run.attempt } });
+    await recordCliChange(store, io, { action: 'retry', task: run.task, runId: newId, detail: { retryOf: id } });
     if (values.wait !== true) {
       if (values.json === true) io.out(JSON.stringify({ runId: newId, task: run.task, retryOf: id }));
       else io.out(`${run.task}: retry of run ${id} requested as run ${newId}`);

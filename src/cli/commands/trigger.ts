@@ -8,7 +8,7 @@ import type { RunRecord } from '../../store/records.ts';
 import { prepareDaemon } from '../../daemon/daemon.ts';
 import { parseDuration } from '../../util/duration.ts';
 import { uuidv7 } from '../../util/ids.ts';
-import { type CliIo, CONFIG_OPTIONS, commandConfig, withStore } from '../context.ts';
+import { type CliIo, CONFIG_OPTIONS, commandConfig, recordCliChange, withStore } from '../context.ts';
 import { UsageError } from '../usage-error.ts';
 import { awaitRun, printRunResult, printUnfinished, whoRuns } from './run-result.ts';
 import { taskArgument } from './tasks-arg.ts';
@@ -51,6 +51,7 @@ export async function triggerCommand(argv: readonly string[], io: CliIo, signals
       return 1;
     }
     await store.requestTrigger({ id, task, requestedAt: Date.now() });
+    await recordCliChange(store, io, { action: 'trigger', task, runId: id });
     if (values.wait !== true) {
       if (values.json === true) io.out(JSON.stringify({ runId: id, task }));
       else io.out(`${task}: run ${id} requested (caretaker show ${id} shows it)`);

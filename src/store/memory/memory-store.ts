@@ -23,8 +23,8 @@ import {
   INSTANCE_RETENTION_MS,
   instanceAlive,
 } from '../port.ts';
-import { normaliseRunQuery } from '../query.ts';
-import type { RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
+import { normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
+import type { AuditEntry, AuditPage, AuditQuery, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
 import { activityOf, type RunRow, slotKey, type TaskRow, toRecord } from './rows.ts';
 import { cursorTick } from '../query.ts';
 
@@ -71,6 +71,7 @@ class MemoryStore implements Store {
   /** Paused-flag changes in version order. */
   readonly #pauseLog: PauseLogEntry[] = [];
   #pauseVersion = 0;
+  readonly #audit: AuditEntry[] = [];
 
   async open(): Promise<void> {}
 
@@ -428,6 +429,20 @@ class MemoryStore implements Store {
       runs.push(toRecord(run));
     }
     return { runs, nextCursor: more ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async recordAudit(entry: AuditEntry): Promise<void> {
+    // A copy, as a database keeps it: the caller's objects may change afterwards.
+    this.#audit.push({ ...entry, at: new Date(entry.at.getTime()), detail: entry.detail === null ? null : (JSON.parse(JSON.stringify(entry.detail)) as AuditEntry['detail']) });
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditPage> {
+    const q = normaliseAuditQuery(query);
+    const matching = this.#audit
+      .filter((e) => (q.before === null || e.id < q.before) && (q.task === null || e.task === q.task))
+      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const entries = matching.slice(0, q.limit).map((e) => ({ ...e, at: new Date(e.at.getTime()) }));
+    return { entries, nextCursor: matching.length > q.limit ? (entries.at(-1)?.id ?? null) : null };
   }
 
   async scheduleRetry(runId: string, retryAt: number): Promise<void> {

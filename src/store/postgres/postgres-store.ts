@@ -19,9 +19,9 @@ import {
   type TriggerRequest,
 } from '../port.ts';
 import { claimedRun, skippedColumns, splitPlainTicks } from '../claimed-run.ts';
-import { normaliseRunQuery } from '../query.ts';
-import type { LastSuccess, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
-import { type InstanceRow, instanceFromRow, lastSuccessFromRow, type RunRow, runFromRow, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
+import { normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
+import type { AuditEntry, AuditPage, AuditQuery, LastSuccess, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
+import { type AuditRow, auditFromRow, type InstanceRow, instanceFromRow, lastSuccessFromRow, type RunRow, runFromRow, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
 import { postgresOpenFailure } from './connection-errors.ts';
 import { fromJsonb, toJsonb } from './jsonb.ts';
 import { Listener } from './listener.ts';
@@ -470,6 +470,38 @@ class PostgresStore implements Store {
     const rows = await this.#query<RunRow>(text, values);
     const runs = rows.slice(0, q.limit).map(toRun);
     return { runs, nextCursor: rows.length > q.limit ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async recordAudit(entry: AuditEntry): Promise<void> {
+    await this.#query(`INSERT INTO ${this.#q}.caretaker_audit (id, at, actor, source, action, task, run_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`, [
+      entry.id,
+      entry.at.getTime(),
+      entry.actor,
+      entry.source,
+      entry.action,
+      entry.task,
+      entry.runId,
+      entry.detail === null ? null : JSON.stringify(toJsonb(entry.detail)),
+    ]);
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditPage> {
+    const q = normaliseAuditQuery(query);
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (q.before !== null) {
+      values.push(q.before);
+      where.push(`id < $${values.length}`);
+    }
+    if (q.task !== null) {
+      values.push(q.task);
+      where.push(`task = $${values.length}`);
+    }
+    values.push(q.limit + 1);
+    const text = `SELECT * FROM ${this.#q}.caretaker_audit${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`;
+    const rows = await this.#query<AuditRow>(text, values);
+    const entries = rows.slice(0, q.limit).map((r) => auditFromRow(r, fromJsonb));
+    return { entries, nextCursor: rows.length > q.limit ? (entries.at(-1)?.id ?? null) : null };
   }
 
   async scheduleRetry(runId: string, retryAt: number): Promise<void> {

@@ -1,6 +1,6 @@
 import type { JsonValue, RunError } from '../../util/json.ts';
 import type { InstanceState, PendingTrigger } from '../port.ts';
-import type { LastSuccess, RunProgress, RunRecord, RunStatus, RunTrigger, SkipReason } from '../records.ts';
+import type { AuditEntry, AuditSource, LastSuccess, RunProgress, RunRecord, RunStatus, RunTrigger, SkipReason } from '../records.ts';
 
 /** A run as SQL stores keep it (column names as in the migrations). */
 export interface RunRow {
@@ -138,5 +138,30 @@ export function triggerFromRow(row: TriggerRow): PendingTrigger {
     task: row.task,
     requestedAt: Number(row.requested_at),
     retryOf: row.retry_of === null ? null : { runId: row.retry_of, scheduledFor: Number(row.retry_scheduled_for), attempt: Number(row.retry_attempt) },
+  };
+}
+
+/** An audit entry as SQL stores keep it. */
+export interface AuditRow {
+  readonly id: string;
+  readonly at: number | string;
+  readonly actor: string;
+  readonly source: string;
+  readonly action: string;
+  readonly task: string | null;
+  readonly run_id: string | null;
+  readonly detail: unknown;
+}
+
+export function auditFromRow(row: AuditRow, json: JsonReader): AuditEntry {
+  return {
+    id: row.id,
+    at: new Date(Number(row.at)),
+    actor: row.actor,
+    source: row.source as AuditSource,
+    action: row.action,
+    task: row.task,
+    runId: row.run_id,
+    detail: json(row.detail) as JsonValue | null,
   };
 }

@@ -20,9 +20,9 @@ import {
   type TriggerRequest,
 } from '../port.ts';
 import { claimedRun, skippedColumns, startedColumns } from '../claimed-run.ts';
-import { cursorTick, normaliseRunQuery } from '../query.ts';
-import type { RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord, SkipReason } from '../records.ts';
-import { fromJson, type InstanceRow, instanceFromRow, lastSuccessFromRow, readJsonText, type RunRow, runFromRow, toJson, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
+import { cursorTick, normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
+import type { AuditEntry, AuditPage, AuditQuery, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord, SkipReason } from '../records.ts';
+import { type AuditRow, auditFromRow, fromJson, type InstanceRow, instanceFromRow, lastSuccessFromRow, readJsonText, type RunRow, runFromRow, toJson, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
 import { openDatabase, rollback, type SqliteConnectionOptions, sqliteFailure } from './connection.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 
@@ -419,6 +419,30 @@ class SqliteStore implements Store {
     const rows = this.#connection().db.prepare(text).all(...params, q.limit + 1) as unknown as RunRow[];
     const runs = rows.slice(0, q.limit).map(toRun);
     return { runs, nextCursor: rows.length > q.limit ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async recordAudit(entry: AuditEntry): Promise<void> {
+    this.#tx((sql) =>
+      sql.auditInsert.run(entry.id, entry.at.getTime(), entry.actor, entry.source, entry.action, entry.task, entry.runId, toJson(entry.detail)),
+    );
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditPage> {
+    const q = normaliseAuditQuery(query);
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    if (q.before !== null) {
+      where.push('id < ?');
+      params.push(q.before);
+    }
+    if (q.task !== null) {
+      where.push('task = ?');
+      params.push(q.task);
+    }
+    const text = `SELECT * FROM caretaker_audit${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.#connection().db.prepare(text).all(...params, q.limit + 1) as unknown as AuditRow[];
+    const entries = rows.slice(0, q.limit).map((r) => auditFromRow(r, readJsonText));
+    return { entries, nextCursor: rows.length > q.limit ? (entries.at(-1)?.id ?? null) : null };
   }
 
   async scheduleRetry(runId: string, retryAt: number): Promise<void> {

@@ -16,6 +16,7 @@ export const SQL = {
   taskSetQueued: 'UPDATE caretaker_tasks SET queued = ? WHERE name = ?',
   taskFinished: `UPDATE caretaker_tasks SET last_run_id = ?,
     last_success_id = CASE WHEN ? = 'succeeded' THEN ? ELSE last_success_id END WHERE name = ?`,
+  auditInsert: 'INSERT INTO caretaker_audit (id, at, actor, source, action, task, run_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   taskSetPaused: 'UPDATE caretaker_tasks SET paused = ?, pause_note = ?, paused_at = ?, pause_version = ? WHERE name = ?',
   tasksPausedSince: 'SELECT name, paused, pause_note, paused_at FROM caretaker_tasks WHERE pause_version > ?',
   tasksQueuedIdle: `SELECT name, queued FROM caretaker_tasks t WHERE queued IS NOT NULL AND NOT EXISTS (

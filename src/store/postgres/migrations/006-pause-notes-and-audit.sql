@@ -1,5 +1,5 @@
 -- Caretaker on PostgreSQL, schema version 6. A pause keeps its note and when it was paused; both
--- travel with the paused flag to every instance's poll.
+-- travel with the paused flag to every instance's poll. Changes people make are recorded.
 
 ALTER TABLE caretaker_tasks ADD COLUMN pause_note text, ADD COLUMN paused_at bigint;
 
@@ -64,3 +64,17 @@ BEGIN
     'queued', handed_over);
 END;
 $$;
+
+-- Who changed what: one row per accepted mutation from the API or the CLI, newest first by id
+-- (UUIDv7).
+CREATE TABLE caretaker_audit (
+  id      text PRIMARY KEY,
+  at      bigint NOT NULL,
+  actor   text NOT NULL,
+  source  text NOT NULL,
+  action  text NOT NULL,
+  task    text,
+  run_id  text,
+  detail  jsonb
+);
+CREATE INDEX caretaker_audit_by_task ON caretaker_audit (task, id);
