@@ -203,13 +203,12 @@ export class Heartbeat {
   #running = false;
   #urgent = false;
   /**
-   * One renewal round at a time: a renewal of a burst's runs that takes longer than the interval must
-   * not be joined by another of the same rows, queueing on their locks (the watchdog guards the
-   * leases meanwhile).
+   * Renewals go in two lanes, each one round at a time: a round that takes longer than the
+   * interval must not be joined by another of the same rows, queueing on their locks (the
+   * watchdog guards the leases meanwhile). Running handlers' leases have a lane of their own, so
+   * a long round of a burst's ended runs never holds them up; the two lanes renew different rows.
    */
-  #inFlight = false;
-  /** A renewal was asked for (renewNow) while a round was in flight: another round follows it. */
-  #again = false;
+  readonly #lanes = { running: { inFlight: false, again: false }, ended: { inFlight: false, again: false } };
   /** What renewing one lease of a large chunk has taken lately, ms. */
   #costPerLeaseMs = 0;
 
@@ -235,10 +234,6 @@ export class Heartbeat {
     this.#urgent = true;
     queueMicrotask(() => {
       this.#urgent = false;
-      if (this.#inFlight) {
-        this.#again = true;
-        return;
-      }
       this.#host.timers.cancel(this.#entry);
       this.#beat();
     });
@@ -253,33 +248,41 @@ export class Heartbeat {
     const held = this.#keeper.leases();
     if (held.length === 0 || !this.#running) return;
     this.#host.timers.after(this.#entry, this.#intervalMs);
-    // A lease with more than a whole lease left (a claim made ahead of its instant) still has
-    // more than a third left at the next beat: it waits, and a burst of short runs that end
-    // before then is never renewed at all.
+    if (held.some((l) => !l.ended)) this.#round(this.#lanes.running, false);
+    if (held.some((l) => l.ended)) this.#round(this.#lanes.ended, true);
+  }
+
+  /**
+   * The leases of one lane due now, soonest to lapse first. A lease with more than a whole lease
+   * left (a claim made ahead of its instant) waits, and a burst of short runs that end before then
+   * is never renewed at all. Ended runs look ahead as far again as renewing all of them would
+   * take: a burst's leases all lapse together, and the last chunk must still arrive in time.
+   */
+  #due(ended: boolean, skip: ReadonlySet<string>): HeldLease[] {
     const now = this.#host.monotonic();
-    const horizon = now + this.#leaseMs;
-    let endedHeld = 0;
-    for (const l of held) if (l.ended) endedHeld++;
-    // Two beats ahead, and as far ahead again as renewing all of them would take: a burst's
-    // leases all lapse together, and the last chunk of the round must still arrive in time.
-    const endedHorizon = now + 2 * this.#intervalMs + endedHeld * this.#costPerLeaseMs;
-    const running = held.filter((l) => !l.ended && l.validUntil <= horizon);
-    const ended = held.filter((l) => l.ended && l.validUntil <= endedHorizon);
-    if ((running.length === 0 && ended.length === 0) || this.#inFlight) return;
-    this.#inFlight = true;
-    // Soonest to lapse first; handlers still running before ends that only wait to be written.
-    running.sort((a, b) => a.validUntil - b.validUntil);
-    ended.sort((a, b) => a.validUntil - b.validUntil);
-    const drainLeaseMs = Math.round(this.#leaseMs + Math.min(2 * this.#keeper.endsDrainMs(), (MAX_DRAIN_LEASES - 1) * this.#leaseMs));
-    void this.#renew(running, this.#leaseMs)
-      .then((ok) => (ok ? this.#renew(ended, drainLeaseMs) : false))
-      .finally(() => {
-        this.#inFlight = false;
-        if (this.#again && this.#running) {
-          this.#again = false;
-          this.#beat();
-        }
-      });
+    const held = this.#keeper.leases().filter((l) => l.ended === ended);
+    const horizon = now + this.#leaseMs + (ended ? held.length * this.#costPerLeaseMs : 0);
+    // Renewed earlier in this round: again only once it is down to its last two beats.
+    const urgent = now + 2 * this.#intervalMs;
+    return held.filter((l) => l.validUntil <= horizon && (!skip.has(l.runId) || l.validUntil <= urgent)).sort((a, b) => a.validUntil - b.validUntil);
+  }
+
+  /** Starts a round in a lane, or, if one is in flight, another right after it (a fresh beat). */
+  #round(lane: { inFlight: boolean; again: boolean }, ended: boolean): void {
+    if (lane.inFlight) {
+      // Not a whole interval later: a lease may be down to its last beat by then.
+      lane.again = true;
+      return;
+    }
+    if (this.#due(ended, new Set()).length === 0) return;
+    lane.inFlight = true;
+    void this.#renew(ended).finally(() => {
+      lane.inFlight = false;
+      if (lane.again && this.#running) {
+        lane.again = false;
+        this.#beat();
+      }
+    });
   }
 
   /**
@@ -305,12 +308,20 @@ export class Heartbeat {
   }
 
   /**
-   * Renews in chunks, one after another: each statement holds its rows' locks briefly, so the
-   * ends being written for the same runs never wait behind a renewal of a whole burst.
+   * Renews a lane's due leases in chunks, one after another: each statement holds its rows' locks
+   * briefly, so the ends being written for the same runs never wait behind a renewal of a whole
+   * burst. Each chunk takes the soonest to lapse at that moment, so a lease that comes due during
+   * a long round (a handler started meanwhile) goes next, not last; a chunk is sized to take
+   * about half a beat at the store's measured pace. Ended runs get the drain lease.
    */
-  async #renew(due: readonly HeldLease[], leaseMs: number): Promise<boolean> {
-    for (let from = 0; from < due.length && this.#running; from += RENEW_CHUNK) {
-      const leases: LeaseRef[] = due.slice(from, from + RENEW_CHUNK).map((l) => ({ runId: l.runId, fencingToken: l.fencingToken }));
+  async #renew(ended: boolean): Promise<void> {
+    const renewed = new Set<string>();
+    while (this.#running) {
+      const due = this.#due(ended, renewed);
+      if (due.length === 0) return;
+      const size = this.#costPerLeaseMs > 0 ? Math.max(RENEW_MEASURE_FROM, Math.min(RENEW_CHUNK, Math.floor(this.#intervalMs / 2 / this.#costPerLeaseMs))) : RENEW_CHUNK;
+      const leases: LeaseRef[] = due.slice(0, size).map((l) => ({ runId: l.runId, fencingToken: l.fencingToken }));
+      const leaseMs = ended ? Math.round(this.#leaseMs + Math.min(2 * this.#keeper.endsDrainMs(), (MAX_DRAIN_LEASES - 1) * this.#leaseMs)) : this.#leaseMs;
       // The store counts the lease from when it receives the renewal, which is after this.
       const sentAt = this.#host.monotonic();
       let lost: string[];
@@ -320,12 +331,13 @@ export class Heartbeat {
         this.#host.reportError(error, 'store');
         // The next renewal lands one interval from now at the earliest (if the store is back).
         this.#keeper.lapsing(this.#host.monotonic() + this.#intervalMs);
-        return false;
+        return;
       }
       if (leases.length >= RENEW_MEASURE_FROM) {
         const perLease = (this.#host.monotonic() - sentAt) / leases.length;
         this.#costPerLeaseMs = this.#costPerLeaseMs === 0 ? perLease : (this.#costPerLeaseMs + perLease) / 2;
       }
+      for (const l of leases) renewed.add(l.runId);
       if (lost.length > 0) this.#keeper.lost(lost);
       const gone = new Set(lost);
       this.#keeper.renewed(
@@ -333,7 +345,6 @@ export class Heartbeat {
         sentAt + leaseMs,
       );
     }
-    return true;
   }
 }
 

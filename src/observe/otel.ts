@@ -14,12 +14,12 @@ interface OtelApi {
 }
 
 interface OtelTracer {
-  startSpan(name: string, options: { kind: number; startTime: number }, context: unknown): OtelSpan;
+  startSpan(name: string, options: { kind: number; startTime: number; attributes: Record<string, string | number> }, context: unknown): OtelSpan;
 }
 
 interface OtelSpan {
   isRecording(): boolean;
-  setAttributes(attributes: Record<string, string | number>): unknown;
+  spanContext(): { readonly traceId: string };
   setAttribute(key: string, value: string | number): unknown;
   recordException(exception: { name: string; message: string; stack?: string; code?: string }, time?: number): void;
   setStatus(status: { code: number; message?: string }): unknown;
@@ -32,6 +32,16 @@ const STATUS_OK = 1;
 const STATUS_ERROR = 2;
 
 const NO_SPAN: RunSpan = { run: (fn) => fn(), end: () => {} };
+
+/** The API's no-op span (no SDK registered): not recording, and no trace to carry. */
+function noTrace(span: OtelSpan): boolean {
+  try {
+    return !span.isRecording() && /^0+$/.test(span.spanContext().traceId);
+  } catch {
+    // A span that cannot say is treated as a real one: entered and ended like any other.
+    return false;
+  }
+}
 
 /**
  * Traces runs through `@opentelemetry/api` when the application has it installed: a span per
@@ -57,19 +67,20 @@ export function openTelemetryTracer(load: () => Promise<unknown> = () => import(
       const otel = api;
       if (otel === null || tracer === null) return NO_SPAN;
       const parent = otel.context.active();
-      const span = tracer.startSpan(`caretaker.run ${run.task}`, { kind: KIND_INTERNAL, startTime: run.startedAt }, parent);
-      // Without an SDK (or with one that samples this run out) the span records nothing: no
-      // attributes, no context to enter. In a burst that saved a context copy, a date string and
-      // an attribute object per run for the garbage collector.
-      if (!span.isRecording()) return NO_SPAN;
-      span.setAttributes({
+      // Attributes go to startSpan: samplers and span processors decide on them.
+      const attributes = {
         'caretaker.task': run.task,
         'caretaker.run_id': run.runId,
         'caretaker.attempt': run.attempt,
         'caretaker.trigger': run.trigger,
         'caretaker.scheduled_for': new Date(run.scheduledFor).toISOString(),
         'caretaker.lateness_ms': run.latenessMs,
-      });
+      };
+      const span = tracer.startSpan(`caretaker.run ${run.task}`, { kind: KIND_INTERNAL, startTime: run.startedAt, attributes }, parent);
+      // Without an SDK the span has no trace (an all-zero id): there is no context to enter, and
+      // a burst saves a context copy per run. A span an SDK sampled out keeps its trace id and
+      // the not-sampled flag, which the handler's own spans and outgoing calls must inherit.
+      if (noTrace(span)) return NO_SPAN;
       const active = otel.trace.setSpan(parent, span);
       return {
         run: (fn) => otel.context.with(active, fn),

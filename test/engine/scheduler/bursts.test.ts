@@ -48,7 +48,7 @@ function byTask(starts: readonly [string, string, number][], tick: number, nextT
  * released, and each row claimed, renewed or ended can take `rowMs` of virtual time (a store
  * under load: a row renewed costs as much as a row ended).
  */
-function observedStore(inner: Store, slow?: { readonly sleep: (ms: number) => Promise<void>; readonly rowMs: number }) {
+function observedStore(inner: Store, slow?: { readonly sleep: (ms: number) => Promise<void>; readonly rowMs: number; readonly claimRowMs?: number; readonly finishRowMs?: number }) {
   const finishBatches: number[] = [];
   const renewBatches: number[] = [];
   const renewLeaseMs: number[] = [];
@@ -58,15 +58,17 @@ function observedStore(inner: Store, slow?: { readonly sleep: (ms: number) => Pr
     finishMany: async (completions: readonly RunCompletion[], now: number): Promise<FinishOutcome[]> => {
       finishBatches.push(completions.length);
       if (gate !== null) await gate;
-      if (slow !== undefined) await slow.sleep(slow.rowMs * completions.length);
-      return inner.finishMany(completions, now + (slow?.rowMs ?? 0) * completions.length);
+      const ms = (slow?.finishRowMs ?? slow?.rowMs ?? 0) * completions.length;
+      if (slow !== undefined) await slow.sleep(ms);
+      return inner.finishMany(completions, now + ms);
     },
     ...(slow === undefined
       ? {}
       : {
           claim: async (requests: readonly ClaimRequest[], now: number) => {
-            await slow.sleep(slow.rowMs * requests.length);
-            return inner.claim(requests, now + slow.rowMs * requests.length);
+            const ms = (slow.claimRowMs ?? slow.rowMs) * requests.length;
+            await slow.sleep(ms);
+            return inner.claim(requests, now + ms);
           },
         }),
     renewLeases: async (leases: readonly LeaseRef[], leaseMs: number, now: number) => {
@@ -291,6 +293,73 @@ describe('bursts (decision 025)', () => {
     assert.ok(renewed <= 3 * count, `${renewed} lease renewals for ${3 * count} runs`);
     await h.scheduler.stop();
     await reaper.scheduler.stop();
+  });
+
+  it('a long round of ended runs\' renewals does not starve a running handler\'s lease (hostile review of decision 026)', async () => {
+    // A 40 s handler runs while 3,000 runs due together end; every row renewed or ended costs
+    // 1.5 ms, so a round renewing the ended runs' leases takes seconds, longer than the beats it
+    // overlaps.
+    const inner = memoryStore();
+    const clock = harness({ store: inner }).clock;
+    const observed = observedStore(inner, { sleep: (ms) => clock.sleep(ms), rowMs: 1.5, claimRowMs: 0.1 });
+    const h = harness({ clock, store: observed.store, instance: 'r0', lease: '3s', pollInterval: '1s' });
+    const reaper = harness({ clock, store: inner, instance: 'reaper', lease: '3s', pollInterval: '1s' });
+    reaper.scheduler.add({ name: 'other', schedule: { every: '1h' }, handler: () => {} });
+    await reaper.scheduler.start();
+    let aborted: unknown = null;
+    h.scheduler.add({
+      name: 'long',
+      schedule: { at: new Date(T0 + 5_000) },
+      handler: async (ctx) => {
+        ctx.signal.addEventListener('abort', () => (aborted = ctx.signal.reason));
+        await clock.sleep(40_000, ctx.signal);
+      },
+    });
+    for (let i = 0; i < 3_000; i++) h.scheduler.add({ name: `t${i}`, schedule: { at: new Date(T0 + 10_000) }, handler: () => {} });
+    await h.scheduler.start();
+    await clock.advance(60_000);
+    assert.equal(aborted, null, 'the long handler kept its lease');
+    const runs = (await runsOf(h.scheduler)).filter((r) => r.task !== 'other');
+    const statuses = new Map<string, number>();
+    for (const r of runs) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    assert.deepEqual([...statuses], [['succeeded', 3_001]]);
+    await h.scheduler.stop();
+    await reaper.scheduler.stop();
+  });
+
+  /** 200 runs due together whose ends take 60 ms a row (12 s for all) against a 3 s lease; a peer reaps and retries. */
+  async function slowEnds(options: { readonly renewRowMs: number; readonly wallStepAt?: number; readonly wallStepMs?: number; readonly peerRunsThem: boolean }) {
+    const inner = memoryStore();
+    const clock = harness({ store: inner }).clock;
+    const observed = observedStore(inner, { sleep: (ms) => clock.sleep(ms), rowMs: options.renewRowMs, claimRowMs: 0, finishRowMs: 60 });
+    const a = harness({ clock, store: observed.store, instance: 'r0', lease: '3s', pollInterval: '1s' });
+    const peer = harness({ clock, store: inner, instance: 'r1', lease: '3s', pollInterval: '1s' });
+    let calls = 0;
+    const task = (i: number) => ({ name: `t${i}`, schedule: { at: new Date(T0 + 10_000) }, retry: { attempts: 3, backoff: '100ms' }, handler: () => void calls++ });
+    for (let i = 0; i < 200; i++) a.scheduler.add(task(i));
+    // Another task as well, so the two are no peers and the burst stays on r0.
+    peer.scheduler.add({ name: 'other', schedule: { every: '1h' }, handler: () => {} });
+    if (options.peerRunsThem) for (let i = 0; i < 200; i++) peer.scheduler.add(task(i));
+    await peer.scheduler.start();
+    await a.scheduler.start();
+    if (options.wallStepAt !== undefined) {
+      await clock.advance(options.wallStepAt);
+      clock.jump(options.wallStepMs ?? 0);
+    }
+    await clock.advance(120_000);
+    const statuses = new Map<string, number>();
+    for (const r of (await runsOf(a.scheduler)).filter((x) => x.task !== 'other')) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    await a.scheduler.stop();
+    await peer.scheduler.stop();
+    return { calls, statuses: [...statuses] };
+  }
+
+  it('ends slower than a lease on a healthy store whose renewals are slow too (1.2 s a round): none reaped, none run again (hostile review)', async () => {
+    assert.deepEqual(await slowEnds({ renewRowMs: 6, peerRunsThem: true }), { calls: 200, statuses: [['succeeded', 200]] });
+  });
+
+  it('the wall clock stepped half a lease ahead while a burst\'s ends wait: none reaped (hostile review)', async () => {
+    assert.deepEqual(await slowEnds({ renewRowMs: 0, wallStepAt: 10_500, wallStepMs: 1_500, peerRunsThem: false }), { calls: 200, statuses: [['succeeded', 200]] });
   });
 
   it('leases of a large burst are renewed in chunks of at most 1,000', async () => {
