@@ -58,7 +58,8 @@ function unknownVariables(env: NodeJS.ProcessEnv, issues: OptionIssue[]): void {
       section === 'DEFAULTS' || section === 'TASKS'
         ? `${section.toLowerCase()} cannot be set from the environment; set it in the config file (or use \${VAR} there)`
         : `no such field can be set from the environment; ${guess !== undefined ? `did you mean ${guess}?` : `the variables are ${OVERRIDE_VARIABLES.join(', ')}`}`;
-    issues.push({ path: name, received: describeValue(env[name]), fix });
+    // A misspelt token variable holds a token: never shown.
+    issues.push({ path: name, received: /TOK/.test(name) ? `a secret of ${(env[name] ?? '').length} characters (not shown)` : describeValue(env[name]), fix });
   }
 }
 

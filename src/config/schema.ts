@@ -59,15 +59,38 @@ export const apiTokenList = z
     { when: (payload) => Array.isArray(payload.value) },
   );
 
-const http = z.strictObject({
-  host: z.string().min(1).optional(),
-  port: z.number().int().min(0).max(65_535).optional(),
-  token: z.string().min(16, { message: 'use at least 16 characters (e.g. openssl rand -hex 24)' }).optional(),
-  tokens: apiTokenList.optional(),
-  enabled: z.boolean().optional(),
-  allowedHosts: z.array(allowedHost, { message: 'use a list of host names, e.g. [caretaker.example.com, .internal.example.com]' }).optional(),
-  allowedOrigins: z.array(allowedOrigin, { message: 'use a list of origins, e.g. ["https://ops.example.com"]' }).optional(),
-});
+/**
+ * The single `token` is an admin token named `admin`: it may not repeat a named token (the first
+ * match would decide its role) nor share its name with one (the audit would name two tokens alike).
+ */
+export function singleTokenClashes(token: unknown, tokens: unknown): { readonly path: (string | number)[]; readonly message: string }[] {
+  if (typeof token !== 'string' || !Array.isArray(tokens)) return [];
+  const out: { path: (string | number)[]; message: string }[] = [];
+  tokens.forEach((entry: unknown, i) => {
+    const { name, token: other } = (typeof entry === 'object' && entry !== null ? entry : {}) as { name?: unknown; token?: unknown };
+    if (name === 'admin') out.push({ path: ['tokens', i, 'name'], message: 'use another name: "admin" is the single token\'s (http.token)' });
+    if (other === token) out.push({ path: ['tokens', i, 'token'], message: 'use a token other than http.token: the actor and role would be ambiguous' });
+  });
+  return out;
+}
+
+const http = z
+  .strictObject({
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(0).max(65_535).optional(),
+    token: z.string().min(16, { message: 'use at least 16 characters (e.g. openssl rand -hex 24)' }).optional(),
+    tokens: apiTokenList.optional(),
+    enabled: z.boolean().optional(),
+    allowedHosts: z.array(allowedHost, { message: 'use a list of host names, e.g. [caretaker.example.com, .internal.example.com]' }).optional(),
+    allowedOrigins: z.array(allowedOrigin, { message: 'use a list of origins, e.g. ["https://ops.example.com"]' }).optional(),
+  })
+  .superRefine(
+    (value, ctx) => {
+      const v = value as { token?: unknown; tokens?: unknown };
+      for (const clash of singleTokenClashes(v.token, v.tokens)) ctx.addIssue({ code: 'custom', path: clash.path, message: clash.message });
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  );
 
 const history = z.strictObject({ maxAge: durationField.optional(), maxPerTask: z.number().int().min(1).optional() });
 

@@ -210,7 +210,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     const name = c.req.param('name');
     const body = await jsonBody(c.req.raw);
     const unknown = Object.keys(body).find((k) => k !== 'note');
-    if (unknown !== undefined) throw invalid(unknown, JSON.stringify(body[unknown]) ?? '', 'the body takes only "note"');
+    if (unknown !== undefined) throw invalid(unknown.slice(0, 80), (JSON.stringify(body[unknown]) ?? '').slice(0, 80), 'the body takes only "note"');
     // Checked before the task: a bad note is refused whatever the task (nothing is paused).
     const note = pauseNote({ note: body.note }, 'request');
     await scheduler.pause(name, { note });

@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import { singleTokenClashes } from '../config/schema.ts';
+import { InvalidOptionError } from '../util/errors.ts';
 import { HttpError, HttpErrorCode } from './errors.ts';
 
 /**
@@ -71,6 +73,13 @@ export function bearerAuth(tokens: readonly ApiToken[], needed: (method: string,
  * tokens must be unique (a shared token would make the actor ambiguous).
  */
 export function apiTokens(options: { readonly token?: string | undefined; readonly tokens?: readonly ApiToken[] | undefined }): ApiToken[] {
+  const clashes = singleTokenClashes(options.token, options.tokens);
+  if (clashes.length > 0) {
+    throw new InvalidOptionError(
+      'createAdminApi',
+      clashes.map((c) => ({ path: c.path.join('.'), received: 'a secret (not shown)', fix: c.message })),
+    );
+  }
   const out: ApiToken[] = [...(options.tokens ?? [])];
   if (options.token !== undefined) out.push({ name: SINGLE_TOKEN_NAME, token: options.token, role: 'admin' });
   return out;

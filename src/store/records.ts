@@ -122,7 +122,7 @@ export interface AuditEntry {
   /** Time-ordered (UUIDv7): pages go newest first. */
   readonly id: string;
   readonly at: Date;
-  /** Who: the API token's name (`loopback` without tokens), or `cli:<OS user>`. */
+  /** Who: the API token's name (`anonymous` without tokens), or `cli:<OS user>`. */
   readonly actor: string;
   readonly source: AuditSource;
   /** What: `trigger`, `pause`, `resume`, `cancel`, `retry`. */

@@ -57,11 +57,16 @@ const ZOD_DEFAULT = /^(Invalid|Too (small|big)|Unrecognized)/;
  * the input, not from zod's message) and a fix written for people.
  */
 /**
- * A received value as an error shows it; a secret (a `token`) only by its length: errors reach
- * logs, terminals and CI output, and a token that is too short is still most of a token.
+ * A received value as an error shows it; anything on a path that may hold a token (`token`,
+ * `tokens`, and misspellings such as `tokne` or `tokn`, at any depth) only by its kind and size:
+ * errors reach logs, terminals and CI output, and a token that is too short, misspelt or in the
+ * wrong field is still most of a token.
  */
-function describeReceived(path: readonly Key[], value: unknown): string {
-  return path.at(-1) === 'token' && typeof value === 'string' ? `a secret of ${value.length} characters (not shown)` : describeValue(value);
+export function describeReceived(path: readonly Key[], value: unknown): string {
+  if (!path.some((k) => typeof k === 'string' && /tok/i.test(k))) return describeValue(value);
+  if (typeof value === 'string') return `a secret of ${value.length} characters (not shown)`;
+  if (Array.isArray(value)) return `a list of ${value.length} (not shown: it may hold secrets)`;
+  return value !== null && typeof value === 'object' ? 'an object (not shown: it may hold secrets)' : describeValue(value);
 }
 
 export function toOptionIssues(error: z.ZodError, input: unknown, schema: z.ZodType, prefix: readonly Key[] = []): OptionIssue[] {
@@ -81,7 +86,7 @@ export function toOptionIssues(error: z.ZodError, input: unknown, schema: z.ZodT
         const missing = error.issues.filter((i) => i.code === 'invalid_type' && i.path.length > 0 && join(i.path.slice(0, -1)) === here && valueAt(input, i.path) === undefined).map((i) => String(i.path.at(-1)));
         const known = [...new Set([...missing, ...knownKeysAt(schema, issue.path)])];
         for (const key of issue.keys) {
-          out.push({ path: join([...path, key]), received: describeValue(valueAt(value, [key])), fix: unknownKeyFix(key, known) });
+          out.push({ path: join([...path, key]), received: describeReceived([...path, key], valueAt(value, [key])), fix: unknownKeyFix(key, known) });
         }
         break;
       }

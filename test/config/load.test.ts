@@ -92,6 +92,23 @@ http:
     assert.match(lines.find((l) => l.startsWith('http.tokens.1.role')) ?? '', /use read, operate or admin/);
     assert.match(lines.find((l) => l.startsWith('http.tokens.2.name')) ?? '', /"ci" is taken/);
     for (const line of lines) assert.doesNotMatch(line, /short-secret|b-token-0123456789abcdef/, 'no token in an error');
+    // Wherever a token ends up by mistake, the error does not show it (hostile review).
+    const secret = 'S3CRET-abcdefghijklmnopqrstuvwxyz';
+    for (const [text, env] of [
+      [`http:\n  tokens: "${secret}"\n`, {}],
+      [`http:\n  tokens: ["${secret}"]\n`, {}],
+      [`http:\n  tokens: [{ name: ci, tokne: "${secret}", role: read }]\n`, {}],
+      [`http:\n  tokn: "${secret}"\n`, {}],
+      [`http:\n  tokens: [{ name: "${secret} x", token: y-token-0123456789abcdef, role: read }]\n`, {}],
+      ['tasks: {}\n', { CARETAKER_HTTP_TOKN: secret }],
+      [`http:\n  token: "${secret}"\n  tokens: [{ name: admin, token: "${secret}", role: read }]\n`, {}],
+    ] as const) {
+      const found = problems(text, env);
+      assert.ok(found.length > 0, text);
+      for (const line of found) assert.ok(!line.includes('S3CRET'), `${JSON.stringify(text)}: ${line}`);
+    }
+    const clash = problems(`http:\n  token: "${secret}"\n  tokens: [{ name: admin, token: "${secret}", role: read }]\n`);
+    assert.deepEqual(clash.map((l) => l.split(':')[0]).sort(), ['http.tokens.0.name', 'http.tokens.0.token']);
   });
 
   it('interpolates ${VAR} and ${VAR:-default}; an unset variable is a problem at its field', () => {

@@ -743,6 +743,8 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.deepEqual(rest.entries.map((e) => e.action), ['pause']);
         assert.equal(rest.nextCursor, null);
         await assert.rejects(store.listAudit({ limit: 0 }), (e: unknown) => e instanceof InvalidOptionError && /limit/.test(e.message));
+        // A task name no store keeps (NUL: PostgreSQL text cannot) matches nothing, without an error.
+        assert.deepEqual(await store.listAudit({ task: 'a\u0000b' }), { entries: [], nextCursor: null });
         await assert.rejects(store.listAudit({ cursor: 'x' }), (e: unknown) => e instanceof InvalidOptionError && /cursor/.test(e.message));
       });
 

@@ -97,6 +97,12 @@ describe('PostgreSQL store', { skip }, () => {
       assert.equal((await old.getRun('r1'))?.status, 'succeeded');
       const poll = await old.poll({ instance: 'i', now: 1, pauseVersion: 0, retryGraceMs: 1, held: ['r1'] });
       assert.deepEqual(poll.interrupted, []);
+      // A replica of the previous release (rolling upgrade) still pauses with the old signature.
+      await old.registerTasks([{ name: 't', scheduleKey: 'k', anchor: null, paused: false }], 1);
+      const { rows: paused } = await admin.query("SELECT old.caretaker_set_paused('t', true) AS ok");
+      assert.equal(paused[0].ok, true);
+      const [state] = await old.listTasks();
+      assert.deepEqual([state?.paused, state?.pauseNote], [true, null]);
       await old.close();
     } finally {
       await admin.end();

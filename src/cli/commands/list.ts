@@ -62,8 +62,10 @@ function tasksOf(config: DaemonConfig, states: readonly TaskState[]) {
  * the terminal.
  */
 function oneLine(text: string): string {
-  const flat = text.replace(/[\s\u0000-\u001f\u007f-\u009f]+/g, ' ');
-  return flat.length > 60 ? `${flat.slice(0, 59)}…` : flat;
+  // Bidirectional overrides too: they would reorder what the terminal shows.
+  const flat = text.replace(/[\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g, ' ');
+  const chars = [...flat];
+  return chars.length > 60 ? `${chars.slice(0, 59).join('')}…` : flat;
 }
 
 /** `caretaker list`. */
@@ -87,6 +89,6 @@ export async function listCommand(argv: readonly string[], io: CliIo): Promise<n
     t.paused ? (t.pauseNote === null ? 'paused' : `paused: ${oneLine(t.pauseNote)}`) : t.nextRunAt === null ? 'none' : `${t.nextRunAt}${t.nextRunEstimated ? ' (if started now)' : ''}`,
     t.lastRun === null ? (t.registered ? '–' : 'never ran') : `${t.lastRun.status} ${t.lastRun.finishedAt ?? t.lastRun.scheduledFor}`,
   ]);
-  for (const line of renderTable(['TASK', 'SCHEDULE', 'NEXT RUN', 'LAST RUN'], rows, (h) => paint('bold', h))) io.out(line.replace(/\b(succeeded|failed|timed_out|interrupted|cancelled|running)\b/, statusColour));
+  for (const line of renderTable(['TASK', 'SCHEDULE', 'NEXT RUN', 'LAST RUN'], rows, (h) => paint('bold', h))) io.out(line.replace(/\b(succeeded|failed|timed_out|interrupted|cancelled|running)\b(?!.*\b(succeeded|failed|timed_out|interrupted|cancelled|running)\b)/, statusColour));
   return 0;
 }

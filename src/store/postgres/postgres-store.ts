@@ -63,6 +63,8 @@ const toLastSuccess = (row: RunRow) => lastSuccessFromRow(row, fromJsonb);
 
 /** PostgreSQL text cannot hold NUL: no stored id contains one, so such an id matches nothing. */
 const storableText = (value: string): boolean => !value.includes('\0');
+/** Text as a text column can hold it: NUL becomes U+FFFD. */
+const text = (value: string): string => value.replaceAll('\0', '\ufffd');
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 /** The database's clock in Unix milliseconds (to the microsecond), as a float8 the driver parses. */
@@ -476,17 +478,20 @@ class PostgresStore implements Store {
     await this.#query(`INSERT INTO ${this.#q}.caretaker_audit (id, at, actor, source, action, task, run_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`, [
       entry.id,
       entry.at.getTime(),
-      entry.actor,
-      entry.source,
-      entry.action,
-      entry.task,
-      entry.runId,
+      // Text columns cannot hold NUL: shown as U+FFFD rather than losing the record.
+      text(entry.actor),
+      text(entry.source),
+      text(entry.action),
+      entry.task === null ? null : text(entry.task),
+      entry.runId === null ? null : text(entry.runId),
       entry.detail === null ? null : JSON.stringify(toJsonb(entry.detail)),
     ]);
   }
 
   async listAudit(query: AuditQuery): Promise<AuditPage> {
     const q = normaliseAuditQuery(query);
+    // No stored task name contains NUL (PostgreSQL text cannot): nothing matches.
+    if (q.task !== null && !storableText(q.task)) return { entries: [], nextCursor: null };
     const where: string[] = [];
     const values: unknown[] = [];
     if (q.before !== null) {

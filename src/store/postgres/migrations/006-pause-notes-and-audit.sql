@@ -24,6 +24,13 @@ BEGIN
 END;
 $$;
 
+-- The version-5 signature, for replicas still running the previous release during a rolling
+-- upgrade: their pause and resume keep working (without a note).
+CREATE FUNCTION caretaker_set_paused(task_name text, pause boolean) RETURNS boolean
+LANGUAGE sql SET search_path FROM CURRENT AS $$
+  SELECT caretaker_set_paused(task_name, pause, NULL, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+$$;
+
 -- As in version 4, with each pause change's note and time.
 CREATE OR REPLACE FUNCTION caretaker_poll(instance_name text, now bigint, since_pause_version bigint, retries_before bigint, held text[]) RETURNS jsonb
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
