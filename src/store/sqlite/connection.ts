@@ -78,7 +78,7 @@ export async function openDatabase(options: SqliteConnectionOptions): Promise<Da
   }
   try {
     db.exec(`PRAGMA busy_timeout = ${Math.round(options.busyTimeoutMs)}`);
-    db.exec('PRAGMA journal_mode = WAL');
+    await switchToWal(db, options.busyTimeoutMs);
     db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.exec('PRAGMA foreign_keys = ON');
     migrate(db);
@@ -88,6 +88,29 @@ export async function openDatabase(options: SqliteConnectionOptions): Promise<Da
     throw sqliteFailure(error, options.path);
   }
 }
+
+/**
+ * Switches the file to WAL. Processes opening a new file together each try to: the switch needs
+ * the file to themselves, and SQLite may answer SQLITE_BUSY at once, without its busy handler
+ * (CI saw a replica exit with "database is locked" here). So it is retried, with a short random
+ * pause, until the busy timeout has passed.
+ */
+async function switchToWal(db: DatabaseSync, busyTimeoutMs: number): Promise<void> {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      return;
+    } catch (error) {
+      const busy = (((error as { errcode?: number } | null)?.errcode ?? 0) & 0xff) === SQLITE_BUSY;
+      if (!busy || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+    }
+  }
+}
+
+/** SQLite's primary result code for a locked database file. */
+const SQLITE_BUSY = 5;
 
 /**
  * Applies pending migrations, each in an immediate transaction that re-reads the version, so
