@@ -105,6 +105,20 @@ async function jsonBody(request: Request): Promise<Record<string, unknown>> {
   return value as Record<string, unknown>;
 }
 
+/**
+ * The paging parameters of a list route (`limit`, `cursor`) beside its own (`filters`); any
+ * other parameter is a 400 naming it. Empty parameters are ignored (docs/http-api.md), `limit=`
+ * included.
+ */
+function pageQuery(q: Record<string, string>, filters: readonly string[]): { limit: number; cursor?: string } {
+  const known = [...filters, 'limit', 'cursor'];
+  const unknown = Object.keys(q).find((k) => !known.includes(k));
+  if (unknown !== undefined) throw invalid(unknown, q[unknown] ?? '', `use ${known.slice(0, -1).join(', ')} or ${known.at(-1)}`);
+  const limit = q.limit === undefined || q.limit === '' ? 50 : Number(q.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > LIMIT_MAX) throw invalid('limit', q.limit ?? '', `use a whole number from 1 to ${LIMIT_MAX}`);
+  return { limit, ...(q.cursor !== undefined && q.cursor !== '' ? { cursor: q.cursor } : {}) };
+}
+
 function invalid(parameter: string, received: string, fix: string): InvalidOptionError {
   return new InvalidOptionError('request', [{ path: parameter, received: JSON.stringify(received), fix }]);
 }
@@ -228,20 +242,14 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
 
   app.get('/api/runs', async (c) => {
     const q = c.req.query();
-    const known = new Set(['task', 'status', 'limit', 'cursor']);
-    const unknown = Object.keys(q).find((k) => !known.has(k));
-    if (unknown !== undefined) throw invalid(unknown, q[unknown] ?? '', 'use task, status, limit or cursor');
+    const paging = pageQuery(q, ['task', 'status']);
     const task = q.task === undefined || q.task === '' ? undefined : registered(q.task);
     const state = q.status === undefined || q.status === '' ? undefined : q.status;
     if (state !== undefined && !(RUN_STATUSES as readonly string[]).includes(state)) throw invalid('status', state, `use one of ${RUN_STATUSES.join(', ')}`);
-    // Empty parameters are ignored (docs/http-api.md), `limit=` included.
-    const limit = q.limit === undefined || q.limit === '' ? 50 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > LIMIT_MAX) throw invalid('limit', q.limit ?? '', `use a whole number from 1 to ${LIMIT_MAX}`);
     const page = await scheduler.historyPage({
-      limit,
+      ...paging,
       ...(task !== undefined ? { task } : {}),
       ...(state !== undefined ? { status: state as RunStatus } : {}),
-      ...(q.cursor !== undefined && q.cursor !== '' ? { cursor: q.cursor } : {}),
     });
     return c.json({ runs: page.runs, nextCursor: page.nextCursor });
   });
@@ -272,16 +280,12 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   });
   app.get('/api/audit', async (c) => {
     const q = c.req.query();
-    const unknown = Object.keys(q).find((k) => !['task', 'limit', 'cursor'].includes(k));
-    if (unknown !== undefined) throw invalid(unknown, q[unknown] ?? '', 'use task, limit or cursor');
-    const limit = q.limit === undefined || q.limit === '' ? 50 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > LIMIT_MAX) throw invalid('limit', q.limit ?? '', `use a whole number from 1 to ${LIMIT_MAX}`);
-    if (q.cursor !== undefined && q.cursor !== '' && !/^[0-9a-f-]{36}$/i.test(q.cursor)) throw invalid('cursor', q.cursor, 'pass the nextCursor of a previous page unchanged');
+    const paging = pageQuery(q, ['task']);
+    if (paging.cursor !== undefined && !/^[0-9a-f-]{36}$/i.test(paging.cursor)) throw invalid('cursor', paging.cursor, 'pass the nextCursor of a previous page unchanged');
     const page = await scheduler.store.listAudit({
-      limit,
+      ...paging,
       // A task no longer registered still has its history of changes.
       ...(q.task !== undefined && q.task !== '' ? { task: q.task } : {}),
-      ...(q.cursor !== undefined && q.cursor !== '' ? { cursor: q.cursor } : {}),
     });
     return c.json(page);
   });

@@ -17,6 +17,18 @@ export interface NormalisedRunQuery {
 export const DEFAULT_RUN_LIMIT = 50;
 export const MAX_RUN_LIMIT = 1000;
 
+/** What is wrong with a page's size and cursor (ids are UUIDs: a cursor is the last one seen). */
+function pageIssues(limit: unknown, cursor: unknown): OptionIssue[] {
+  const issues: OptionIssue[] = [];
+  if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_RUN_LIMIT) {
+    issues.push({ path: 'limit', received: describeValue(limit), fix: `use a whole number from 1 to ${MAX_RUN_LIMIT}` });
+  }
+  if (cursor !== undefined && (typeof cursor !== 'string' || !/^[0-9a-f-]{36}$/i.test(cursor))) {
+    issues.push({ path: 'cursor', received: describeValue(cursor), fix: 'pass the nextCursor of a previous page unchanged' });
+  }
+  return issues;
+}
+
 /** Validates a history query; throws {@link InvalidOptionError} naming the bad field. */
 export function normaliseRunQuery(query: RunQuery): NormalisedRunQuery {
   const issues: OptionIssue[] = [];
@@ -29,7 +41,7 @@ export function normaliseRunQuery(query: RunQuery): NormalisedRunQuery {
     bad('trigger', query.trigger, `use one of ${RUN_TRIGGERS.join(', ')}`);
   }
   const limit = query.limit ?? DEFAULT_RUN_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUN_LIMIT) bad('limit', limit, `use a whole number from 1 to ${MAX_RUN_LIMIT}`);
+  issues.push(...pageIssues(limit, query.cursor));
   const instant = (path: string, value: Date | undefined): number | null => {
     if (value === undefined) return null;
     if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
@@ -40,9 +52,6 @@ export function normaliseRunQuery(query: RunQuery): NormalisedRunQuery {
   };
   const fromMs = instant('from', query.from);
   const toMs = instant('to', query.to);
-  if (query.cursor !== undefined && (typeof query.cursor !== 'string' || !/^[0-9a-f-]{36}$/i.test(query.cursor))) {
-    bad('cursor', query.cursor, 'pass the nextCursor of a previous page unchanged');
-  }
   if (issues.length > 0) throw new InvalidOptionError('history query', issues);
   return {
     task: query.task ?? null,
@@ -75,12 +84,8 @@ export interface NormalisedAuditQuery {
 
 /** Validates an audit query; throws {@link InvalidOptionError} naming the bad field. */
 export function normaliseAuditQuery(query: AuditQuery): NormalisedAuditQuery {
-  const issues: OptionIssue[] = [];
   const limit = query.limit ?? DEFAULT_RUN_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUN_LIMIT) issues.push({ path: 'limit', received: describeValue(limit), fix: `use a whole number from 1 to ${MAX_RUN_LIMIT}` });
-  if (query.cursor !== undefined && (typeof query.cursor !== 'string' || !/^[0-9a-f-]{36}$/i.test(query.cursor))) {
-    issues.push({ path: 'cursor', received: describeValue(query.cursor), fix: 'pass the nextCursor of a previous page unchanged' });
-  }
+  const issues = pageIssues(limit, query.cursor);
   if (query.task !== undefined && typeof query.task !== 'string') issues.push({ path: 'task', received: describeValue(query.task), fix: 'use a task name' });
   if (issues.length > 0) throw new InvalidOptionError('audit query', issues);
   return { task: query.task ?? null, limit, before: query.cursor?.toLowerCase() ?? null };
