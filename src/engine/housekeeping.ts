@@ -274,9 +274,10 @@ export class Heartbeat {
       lane.again = true;
       return;
     }
-    if (this.#due(ended, new Set()).length === 0) return;
+    const due = this.#due(ended, new Set());
+    if (due.length === 0) return;
     lane.inFlight = true;
-    void this.#renew(ended).finally(() => {
+    void this.#renew(ended, due).finally(() => {
       lane.inFlight = false;
       if (lane.again && this.#running) {
         lane.again = false;
@@ -314,10 +315,10 @@ export class Heartbeat {
    * a long round (a handler started meanwhile) goes next, not last; a chunk is sized to take
    * about half a beat at the store's measured pace. Ended runs get the drain lease.
    */
-  async #renew(ended: boolean): Promise<void> {
+  async #renew(ended: boolean, first: HeldLease[]): Promise<void> {
     const renewed = new Set<string>();
     while (this.#running) {
-      const due = this.#due(ended, renewed);
+      const due = renewed.size === 0 ? first : this.#due(ended, renewed);
       if (due.length === 0) return;
       const size = this.#costPerLeaseMs > 0 ? Math.max(RENEW_MEASURE_FROM, Math.min(RENEW_CHUNK, Math.floor(this.#intervalMs / 2 / this.#costPerLeaseMs))) : RENEW_CHUNK;
       const leases: LeaseRef[] = due.slice(0, size).map((l) => ({ runId: l.runId, fencingToken: l.fencingToken }));
