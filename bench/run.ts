@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only engine|cluster|burst|schedules|scale]`: runs the benchmark suites, prints
+ * `npm run bench [-- --quick] [--only engine|cluster|burst|schedules|scale|stats]`: runs the benchmark suites, prints
  * their tables and writes bench/results/<suite>.json and .md; then prints one combined summary of
  * every suite that ran (the last thing on stdout) and writes it to bench/results/summary.json and .md.
  */
@@ -14,6 +14,7 @@ import { type Headline, judge, summaryTable } from './lib/summary.ts';
 import { renderMarkdown, renderText } from './lib/table.ts';
 import { scaleSuite } from './scale/suite.ts';
 import { schedulesSuite } from './schedules/suite.ts';
+import { statsSuite } from './stats/suite.ts';
 
 const SUITES: Record<string, Suite> = {
   engine: engineSuite,
@@ -21,6 +22,7 @@ const SUITES: Record<string, Suite> = {
   burst: burstSuite,
   schedules: schedulesSuite,
   scale: scaleSuite,
+  stats: statsSuite,
 };
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });

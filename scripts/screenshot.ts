@@ -1,8 +1,9 @@
 /**
- * Makes the README screenshot, docs/dashboard.png (1280×800, device scale 1): the task view of a
- * scheduler with a day of history (successes, failures, one run in progress, one paused task).
+ * Makes the README screenshots, docs/dashboard.png (1280×800, device scale 1): the task view of a
+ * scheduler with a day of history (successes, failures, one run in progress, one paused task),
+ * and docs/task-page.png (1280×1400): one task's page over that day with an output field charted.
  *
- *   node --conditions=caretaker-source scripts/screenshot.ts [out.png]
+ *   node --conditions=caretaker-source scripts/screenshot.ts [out.png] [task-page.png]
  *
  * Needs the built dashboard (npm run build:dashboard) and Chromium at /usr/bin/chromium.
  * The day of history is made in seconds: a first scheduler runs the tasks on a virtual clock from
@@ -19,6 +20,7 @@ import { createTestClock } from '../src/testing/index.ts';
 import { assertDashboardBuilt, browserUnavailable, CHROMIUM, CHROMIUM_ARGS, gate } from '../test/dashboard/chromium.ts';
 
 const out = process.argv[2] ?? fileURLToPath(new URL('../docs/dashboard.png', import.meta.url));
+const taskOut = process.argv[3] ?? fileURLToPath(new URL('../docs/task-page.png', import.meta.url));
 const HOUR = 3_600_000;
 const NOW = Date.now();
 
@@ -164,6 +166,16 @@ try {
   await page.mouse.move(0, 799); // no hover effects
   await page.screenshot({ path: out });
   console.log(`wrote ${out}`);
+
+  const tall = await browser.newPage({ viewport: { width: 1280, height: 1400 }, deviceScaleFactor: 1, colorScheme: 'light', reducedMotion: 'reduce' });
+  await tall.goto(`${server.url}#/tasks/sync-crm-contacts`);
+  await tall.getByRole('button', { name: '24 hours' }).click();
+  await tall.getByLabel('Output field to chart').selectOption('upserted');
+  await tall.locator('[data-chart="field"] canvas').waitFor({ timeout: 15_000 });
+  await tall.locator('[data-chart="outcomes"] canvas').waitFor({ timeout: 15_000 });
+  await tall.mouse.move(0, 1399);
+  await tall.screenshot({ path: taskOut });
+  console.log(`wrote ${taskOut}`);
 } finally {
   hold.open();
   await browser.close();

@@ -31,6 +31,7 @@ export type {
   TaskHandler,
   TaskInfo,
   TaskOptions,
+  TaskSettings,
 } from './engine/task.ts';
 export { memoryStore } from './store/memory/memory-store.ts';
 export { type PgPoolLike, postgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';
@@ -42,6 +43,9 @@ export {
   type AuditPage,
   type AuditQuery,
   type AuditSource,
+  type DurationPoint,
+  type DurationSummary,
+  type FieldSummary,
   type FinalStatus,
   type LastSuccess,
   RUN_STATUSES,
@@ -51,9 +55,12 @@ export {
   type RunProgress,
   type RunQuery,
   type RunRecord,
+  type RunStats,
+  type RunStatsQuery,
   type RunStatus,
   type RunTrigger,
   SKIP_REASONS,
+  type StatsBucket,
   type SkipReason,
 } from './store/records.ts';
 export { type Duration, formatDuration, parseDuration } from './util/duration.ts';

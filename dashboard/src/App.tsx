@@ -15,11 +15,12 @@ import {
 } from './api.ts';
 import { PauseDialog, RunDialog, TokenDialog } from './Dialogs.tsx';
 import { History } from './History.tsx';
+import { TaskPage } from './TaskPage.tsx';
 import { TaskTable, liveStatus, type TaskActions } from './Tasks.tsx';
 import { useColorScheme } from './ui.tsx';
 
 type Conn = 'connecting' | 'live' | 'reconnecting' | 'offline';
-type Route = { page: 'tasks' | 'history'; query: string };
+type Route = { page: 'tasks' | 'history' | 'task'; query: string; task?: string };
 
 const POLL_MS = 10_000;
 const BAD = new Set(['failed', 'timed_out', 'interrupted']);
@@ -27,6 +28,14 @@ const TASK_EVENTS = ['task:paused', 'task:resumed', 'task:added', 'task:updated'
 
 function parseRoute(): Route {
   const [path = '', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  const task = /^tasks\/(.+)$/.exec(path)?.[1];
+  if (task !== undefined) {
+    try {
+      return { page: 'task', query, task: decodeURIComponent(task) };
+    } catch {
+      // A malformed escape in a hand-typed URL: show the list.
+    }
+  }
   return { page: path === 'history' ? 'history' : 'tasks', query };
 }
 
@@ -362,7 +371,7 @@ export function App() {
           <span>Caretaker</span>
         </div>
         <nav aria-label="Views" class="tabs">
-          <a href="#/" aria-current={route.page === 'tasks' ? 'page' : undefined}>
+          <a href="#/" aria-current={route.page === 'tasks' || route.page === 'task' ? 'page' : undefined}>
             Tasks
           </a>
           <a href="#/history" aria-current={route.page === 'history' ? 'page' : undefined}>
@@ -425,6 +434,16 @@ export function App() {
                 />
               )}
             </section>
+          ) : route.page === 'task' && route.task !== undefined ? (
+            <TaskPage
+              key={route.task}
+              name={route.task}
+              live={tasks?.find((t) => t.name === route.task) ?? null}
+              now={now}
+              scheme={scheme}
+              busy={busy}
+              actions={actions}
+            />
           ) : (
             <History
               key={route.query}

@@ -89,7 +89,7 @@ function TaskRow(props: Props & { task: TaskView }) {
     <tr role="row" data-task={task.name} class={task.paused ? 'paused' : undefined}>
       <td role="cell" class="c-task">
         <div class="task-name">
-          <a href={`#/history?task=${encodeURIComponent(task.name)}`} title={`History of ${task.name}`}>
+          <a href={`#/tasks/${encodeURIComponent(task.name)}`} title={`${task.name}: schedule, settings and charts`}>
             {task.name}
           </a>
           {task.stale && (

@@ -77,6 +77,44 @@ export interface TaskView {
   successRate: number | null;
 }
 
+/** A task's effective run settings (ms; null for unlimited or unset). */
+export interface TaskSettings {
+  timeoutMs: number | null;
+  retry: { attempts: number; backoffMs: number; maxBackoffMs: number; factor: number };
+  overlap: string;
+  maxConcurrent: number | null;
+  catchUp: string;
+  catchUpWindowMs: number | null;
+  catchUpLimit: number;
+  priority: number;
+  jitterMs: number;
+  staleAfterMs: number | null;
+}
+
+/** `GET /api/tasks/:name`: the list's view plus what the task page shows. */
+export interface TaskDetail extends TaskView {
+  settings: TaskSettings;
+  upcoming: string[];
+}
+
+export interface StatsBucket {
+  start: string;
+  outcomes: Record<RunStatus, number>;
+  durations: { count: number; p50: number; p95: number; max: number } | null;
+  field: { count: number; sum: number; min: number; max: number } | null;
+}
+
+export interface StatsJson {
+  task: string;
+  from: string;
+  to: string;
+  bucketMs: number;
+  field: string | null;
+  buckets: StatsBucket[];
+  points: { runId: string; scheduledFor: string; durationMs: number; status: RunStatus }[];
+  pointsOmitted: number;
+}
+
 export interface Info {
   instance: string;
   version: string;
@@ -146,6 +184,12 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
 export const api = {
   info: () => request<Info>('api/info'),
   tasks: () => request<{ tasks: TaskView[] }>('api/tasks'),
+  task: (name: string) => request<{ task: TaskDetail }>(`api/tasks/${encodeURIComponent(name)}`),
+  stats: (name: string, q: { from: string; bucket: string; field?: string | null }) => {
+    const params = new URLSearchParams({ from: q.from, bucket: q.bucket });
+    if (q.field) params.set('field', q.field);
+    return request<{ stats: StatsJson; fields: string[] }>(`api/tasks/${encodeURIComponent(name)}/stats?${params}`);
+  },
   run: (id: string) => request<{ run: RunJson }>(`api/runs/${encodeURIComponent(id)}`),
   runs: (q: { task?: string; status?: string; limit?: number; cursor?: string | null }) => {
     const params = new URLSearchParams();

@@ -19,7 +19,7 @@ import { applyRemoteChanges } from './remote-changes.ts';
 import { RunController } from './run-controller.ts';
 import { stopOnSignals, type StopOnSignalsOptions } from './stop-on-signals.ts';
 import { resolveSchedulerOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './scheduler-options.ts';
-import type { TaskDefinition, TaskInfo } from './task.ts';
+import type { TaskDefinition, TaskInfo, TaskSettings } from './task.ts';
 import { resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
 import { storeBackoff } from './retry.ts';
 import { TaskRuntime } from './task-runtime.ts';
@@ -286,6 +286,25 @@ export class Scheduler {
   task(name: string): TaskInfo | undefined {
     const runtime = this.#tasks.get(name);
     return runtime === undefined ? undefined : this.#info(runtime);
+  }
+
+  /**
+   * The next `count` instants a task is due (jitter included), from its next tick on this
+   * instance, or from now before `start()`. Paused tasks get the instants they would run at.
+   *
+   * @example
+   * scheduler.upcoming('db-vacuum', 3); // [2026-12-08T02:00:00.000Z, 2026-12-09T02:00:00.000Z, …]
+   */
+  upcoming(name: string, count = 10): Date[] {
+    const runtime = this.#runtime(name);
+    if (!Number.isInteger(count) || count < 1 || count > 1_000) throw invalidOption('upcoming', 'count', count, 'use a whole number from 1 to 1000');
+    const now = this.now();
+    const bound = runtime.bound ?? runtime.schedule.bind(null, now);
+    const out: Date[] = [];
+    for (let tick = runtime.nextTick ?? bound.nextAfter(now - 1); tick !== null && out.length < count; tick = bound.nextAfter(tick)) {
+      out.push(new Date(runtime.dueAt(tick)));
+    }
+    return out;
   }
 
   // ─── Lifecycle ────────────────────────────────────────────────────────────────────────────
@@ -682,6 +701,23 @@ export class Scheduler {
       priority: runtime.policy.priority,
       timeoutMs: Number.isFinite(runtime.policy.timeoutMs) ? runtime.policy.timeoutMs : null,
       staleAfterMs: runtime.policy.staleAfterMs,
+      settings: settingsOf(runtime.policy),
     };
   }
+}
+
+function settingsOf(policy: TaskPolicy): TaskSettings {
+  const { retry } = policy;
+  return {
+    timeoutMs: Number.isFinite(policy.timeoutMs) ? policy.timeoutMs : null,
+    retry: { attempts: retry.attempts, backoffMs: retry.backoffMs, maxBackoffMs: retry.maxBackoffMs, factor: retry.factor },
+    overlap: policy.overlap,
+    maxConcurrent: Number.isFinite(policy.maxConcurrent) ? policy.maxConcurrent : null,
+    catchUp: policy.catchUp,
+    catchUpWindowMs: Number.isFinite(policy.catchUpWindowMs) ? policy.catchUpWindowMs : null,
+    catchUpLimit: policy.catchUpLimit,
+    priority: policy.priority,
+    jitterMs: policy.jitterMs,
+    staleAfterMs: policy.staleAfterMs,
+  };
 }

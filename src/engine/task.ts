@@ -117,4 +117,21 @@ export interface TaskInfo {
   readonly priority: number;
   readonly timeoutMs: number | null;
   readonly staleAfterMs: number | null;
+  /** Every effective run setting, as the scheduler applies it. */
+  readonly settings: TaskSettings;
+}
+
+/** A task's effective run settings, in milliseconds; null where a setting is unlimited or unset. */
+export interface TaskSettings {
+  readonly timeoutMs: number | null;
+  readonly retry: { readonly attempts: number; readonly backoffMs: number; readonly maxBackoffMs: number; readonly factor: number };
+  readonly overlap: OverlapPolicy;
+  /** How many runs may overlap (`overlap: 'allow'`); null for no limit. */
+  readonly maxConcurrent: number | null;
+  readonly catchUp: CatchUpPolicy;
+  readonly catchUpWindowMs: number | null;
+  readonly catchUpLimit: number;
+  readonly priority: number;
+  readonly jitterMs: number;
+  readonly staleAfterMs: number | null;
 }

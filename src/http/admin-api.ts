@@ -6,7 +6,10 @@ import { pauseNote } from '../engine/pause-note.ts';
 import type { Scheduler } from '../engine/scheduler.ts';
 import { createMetrics, type SchedulerMetrics } from '../observe/metrics.ts';
 import { TaskStatusReader } from '../observe/task-status.ts';
-import { RUN_STATUSES, type RunStatus } from '../store/records.ts';
+import { RUN_STATUSES, type RunStatsQuery, type RunStatus } from '../store/records.ts';
+import { normaliseStatsQuery, numericFields } from '../store/run-stats.ts';
+import { parseInstant } from '../engine/schedules/parse.ts';
+import { parseDuration } from '../util/duration.ts';
 import { describeValue, ErrorCode, InvalidOptionError, TaskNotFoundError } from '../util/errors.ts';
 import { uuidv7 } from '../util/ids.ts';
 import type { JsonValue } from '../util/json.ts';
@@ -83,6 +86,14 @@ export interface AdminApi {
 }
 
 const LIMIT_MAX = 1_000;
+/** Instants a task's page lists. */
+const UPCOMING = 10;
+/** How many of a task's newest runs are read for the output fields a chart may offer. */
+const FIELD_SAMPLE = 100;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** The range a stats request covers when it names none. */
+const DEFAULT_STATS_RANGE_MS = 7 * DAY_MS;
 const STORE_PROBE_MS = 2_000;
 
 /** Largest JSON body a command takes: a pause note and its quoting, with room to spare. */
@@ -117,6 +128,49 @@ function pageQuery(q: Record<string, string>, filters: readonly string[]): { lim
   const limit = q.limit === undefined || q.limit === '' ? 50 : Number(q.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > LIMIT_MAX) throw invalid('limit', q.limit ?? '', `use a whole number from 1 to ${LIMIT_MAX}`);
   return { limit, ...(q.cursor !== undefined && q.cursor !== '' ? { cursor: q.cursor } : {}) };
+}
+
+/** An instant in a query string: ISO-8601 with a zone, or Unix milliseconds. */
+function instantParam(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const ms = /^-?\d+$/.test(value) ? parseInstant(Number(value)) : parseInstant(value);
+  if (ms === undefined) throw invalid(name, value, 'use an ISO-8601 instant with a zone (2026-12-01T00:00:00Z) or Unix milliseconds');
+  return ms;
+}
+
+/**
+ * The parameters of `GET /api/tasks/:name/stats` as a store query: `from` and `to` (default the
+ * last 7 days), `bucket` (`minute`, `hour`, `day` or a duration such as `15m`; default hours up to
+ * 8 days, else days), `field`, `points`. The store checks the rest (bucket count, field keys).
+ */
+function statsQuery(task: string, q: Record<string, string>, now: number): RunStatsQuery {
+  const known = ['from', 'to', 'bucket', 'field', 'points'];
+  const unknown = Object.keys(q).find((k) => !known.includes(k));
+  if (unknown !== undefined) throw invalid(unknown, q[unknown] ?? '', `use ${known.slice(0, -1).join(', ')} or ${known.at(-1)}`);
+  const to = instantParam('to', q.to, now);
+  const from = instantParam('from', q.from, to - DEFAULT_STATS_RANGE_MS);
+  if (from >= to) throw invalid('from', q.from ?? '', 'use an instant before to');
+  const named: Record<string, number> = { minute: 60_000, hour: HOUR_MS, day: DAY_MS };
+  const bucket = q.bucket === undefined || q.bucket === '' ? (to - from <= 8 * DAY_MS ? HOUR_MS : DAY_MS) : (named[q.bucket] ?? parseDuration(q.bucket));
+  if (bucket === undefined || !Number.isInteger(bucket) || bucket < 1_000) throw invalid('bucket', q.bucket ?? '', 'use minute, hour, day or a duration of at least 1s such as "15m"');
+  const points = q.points === undefined || q.points === '' ? undefined : Number(q.points);
+  const query: RunStatsQuery = {
+    task,
+    from: new Date(from),
+    to: new Date(to),
+    bucketMs: bucket,
+    ...(q.field !== undefined && q.field !== '' ? { field: q.field } : {}),
+    ...(points !== undefined ? { pointLimit: points } : {}),
+  };
+  try {
+    normaliseStatsQuery(query);
+  } catch (error) {
+    // The store names its own options; the caller sent these parameters.
+    if (!(error instanceof InvalidOptionError)) throw error;
+    const parameter: Record<string, string> = { bucketMs: 'bucket', pointLimit: 'points' };
+    throw new InvalidOptionError('request', error.issues.map((i) => ({ ...i, path: parameter[i.path] ?? i.path })));
+  }
+  return query;
 }
 
 function invalid(parameter: string, received: string, fix: string): InvalidOptionError {
@@ -206,7 +260,18 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     }),
   );
   app.get('/api/tasks', async (c) => c.json({ tasks: (await status.all()).map(taskView) }));
-  app.get('/api/tasks/:name', async (c) => c.json({ task: await viewOf(c.req.param('name')) }));
+  app.get('/api/tasks/:name', async (c) => {
+    const name = c.req.param('name');
+    const task = await viewOf(name);
+    return c.json({ task: { ...task, upcoming: scheduler.upcoming(name, UPCOMING) } });
+  });
+  app.get('/api/tasks/:name/stats', async (c) => {
+    const name = registered(c.req.param('name'));
+    const query = statsQuery(name, c.req.query(), scheduler.now());
+    // What a chart may plot: the numeric fields of the newest outputs (a page the store reads by index).
+    const [stats, recent] = await Promise.all([scheduler.store.runStats(query), scheduler.historyPage({ task: name, limit: FIELD_SAMPLE })]);
+    return c.json({ stats, fields: numericFields(recent.runs.map((r) => r.output)) });
+  });
   app.post('/api/tasks/:name/trigger', async (c) => {
     // The scheduler rejects unknown names itself (TaskNotFoundError → 404).
     const name = c.req.param('name');

@@ -20,6 +20,7 @@ export function taskView(status: TaskStatus) {
     staleAfterMs: info.staleAfterMs,
     overlap: info.overlap,
     priority: info.priority,
+    settings: info.settings,
     recent: status.recent.map((r) => ({ id: r.id, scheduledFor: r.scheduledFor, status: r.status, durationMs: r.durationMs })),
     successRate: status.successRate,
     ticks: status.ticks,

@@ -10,6 +10,8 @@ import type {
   RunProgress,
   RunQuery,
   RunRecord,
+  RunStats,
+  RunStatsQuery,
   RunTrigger,
   SkipReason,
 } from './records.ts';
@@ -119,6 +121,11 @@ export interface Store {
 
   getRun(id: string): Promise<RunRecord | null>;
   listRuns(query: RunQuery): Promise<RunPage>;
+  /**
+   * One task's history summarised per bucket (outcomes counted per tick, duration percentiles,
+   * an output field), for charts: one index-backed pass over the range, not a page of records.
+   */
+  runStats(query: RunStatsQuery): Promise<RunStats>;
   /** Appends a change someone made (the API and the CLI record each accepted mutation). */
   recordAudit(entry: AuditEntry): Promise<void>;
 

@@ -148,3 +148,73 @@ export interface AuditPage {
   /** Pass as `cursor` for the next page; null on the last page. */
   readonly nextCursor: string | null;
 }
+
+/** What {@link RunStats} covers: one task's ticks scheduled in `[from, to)`, in buckets from `from`. */
+export interface RunStatsQuery {
+  readonly task: string;
+  readonly from: Date;
+  readonly to: Date;
+  /** Bucket width; buckets start at `from`. At most 2,000 buckets. */
+  readonly bucketMs: number;
+  /**
+   * A numeric field of the runs' outputs to aggregate per bucket, as a dot path of object keys
+   * (`bytesFreed`, `tables.rows`); each key starts with a letter, `_` or `$`. Runs whose output has
+   * no number there are not counted.
+   */
+  readonly field?: string;
+  /** How many of the newest run durations to return one by one. @defaultValue 2000 */
+  readonly pointLimit?: number;
+}
+
+/** Duration percentiles of the runs in a bucket (nearest rank), in milliseconds. */
+export interface DurationSummary {
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly max: number;
+}
+
+/** A numeric output field over the runs in a bucket. */
+export interface FieldSummary {
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** One bucket of {@link RunStats}. */
+export interface StatsBucket {
+  readonly start: Date;
+  /**
+   * Ticks by outcome, counting each tick once: a run counts unless a retry of it was scheduled
+   * and a later attempt of its tick exists; a skip record counts the ticks it stands for.
+   */
+  readonly outcomes: Readonly<Record<RunStatus, number>>;
+  /** Durations of every attempt that ran to an end in the bucket; null when none did. */
+  readonly durations: DurationSummary | null;
+  /** The chosen output field; null when no run in the bucket has it, or none was asked for. */
+  readonly field: FieldSummary | null;
+}
+
+/** One run's duration, for a scatter of individual runs. */
+export interface DurationPoint {
+  readonly runId: string;
+  readonly scheduledFor: Date;
+  readonly durationMs: number;
+  readonly status: FinalStatus;
+}
+
+/** A task's history summarised for charts: outcomes, durations and an output field per bucket. */
+export interface RunStats {
+  readonly task: string;
+  readonly from: Date;
+  readonly to: Date;
+  readonly bucketMs: number;
+  readonly field: string | null;
+  /** Every bucket from `from` to `to`, oldest first (empty ones included). */
+  readonly buckets: readonly StatsBucket[];
+  /** The newest runs with a duration (at most `pointLimit`), oldest first. */
+  readonly points: readonly DurationPoint[];
+  /** Runs with a duration in the range that `points` leaves out. */
+  readonly pointsOmitted: number;
+}

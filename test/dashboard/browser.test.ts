@@ -259,6 +259,34 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     await dialog.waitFor({ state: 'detached', timeout: WAIT });
   });
 
+  it('a task\'s page: schedule, next 10 instants, settings, and charts; picking a numeric output field charts its sum', async (t) => {
+    for (let i = 0; i < 2; i++) await finishedRun(await scheduler.trigger('quick'));
+    const page = await open(t, server.url);
+    await row(page, 'quick').getByRole('link', { name: 'quick' }).click();
+    const view = page.locator('[data-task-page="quick"]');
+    await expectText(view.locator('[data-field="schedule"]'), 'every 1d');
+    await eventually('10 upcoming instants', async () => ((await view.locator('[data-field="upcoming"] li').count()) === 10 ? true : false), WAIT);
+    await expectText(view.locator('[data-field="settings"]'), /Retry\s*no retries.*Overlap\s*skip/);
+    // What the store holds for the week: every succeeded run of quick, and its rows summed.
+    const runs = (await scheduler.history({ task: 'quick', status: 'succeeded', limit: 1000 })).filter((r) => typeof (r.output as { rows?: unknown } | null)?.rows === 'number');
+    const sum = runs.reduce((n, r) => n + (r.output as { rows: number }).rows, 0);
+    await eventually('the outcomes chart to count the succeeded ticks', async () => {
+      const label = (await view.locator('[data-chart="outcomes"]').getAttribute('aria-label')) ?? '';
+      return new RegExp(`\\b${runs.length} succeeded`).test(label) ? label : false;
+    }, WAIT);
+    await view.getByLabel('Output field to chart').selectOption('rows');
+    const label = await eventually('the field chart', async () => {
+      const text = (await view.locator('[data-chart="field"]').getAttribute('aria-label', { timeout: 1_000 }).catch(() => null)) ?? '';
+      return text.startsWith('Sum of rows per hour') ? text : false;
+    }, WAIT);
+    assert.equal(label, `Sum of rows per hour: ${sum} over ${runs.length} runs`);
+    assert.equal(await view.locator('[data-chart="field"] canvas').count(), 1, 'drawn');
+    await view.getByRole('button', { name: '30 days' }).click();
+    await eventually('day buckets', async () => ((await view.locator('[data-chart="field"]').getAttribute('aria-label')) ?? '').startsWith('Sum of rows per day') || false, WAIT);
+    await page.goto(`${server.url}#/tasks/no-such-task`);
+    await expectText(page.locator('[role="alert"]'), /No task named "no-such-task"/);
+  });
+
   it('Pause asks for a note, shows the task paused with it, and pauses it in the scheduler and store; Resume undoes it', async (t) => {
     const page = await open(t, server.url);
     const pause = row(page, 'quick').locator('button[data-action="pause"]');

@@ -96,6 +96,46 @@ describe('admin API on a real scheduler and SQLite store', () => {
     assert.match(view.lastSuccessAt, /^\d{4}-/);
   });
 
+  it('a task\'s page data: its next 10 instants and every setting; stats per bucket with the output fields a chart can plot', async () => {
+    const one = (await json('api/tasks/report')).body.task;
+    assert.equal(one.upcoming.length, 10);
+    const gaps = one.upcoming.slice(1).map((t: string, i: number) => Date.parse(t) - Date.parse(one.upcoming[i]));
+    assert.ok(gaps.every((g: number) => g === 86_400_000), `one day apart: ${gaps}`);
+    assert.equal(one.upcoming[0], one.nextRunAt);
+    assert.deepEqual(one.settings.retry, { attempts: 1, backoffMs: 1_000, maxBackoffMs: 300_000, factor: 2 }, JSON.stringify(one.settings));
+    assert.deepEqual([one.settings.overlap, one.settings.catchUp, one.settings.jitterMs], ['skip', 'latest', 0]);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await json('api/tasks/report/trigger', { method: 'POST', headers: auth })).body.runId);
+    await Promise.all(ids.map(finishedRun));
+    const all = (await json('api/runs?task=report&status=succeeded&limit=1000')).body.runs.length;
+    const res = await json('api/tasks/report/stats?field=rows');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const { stats, fields } = res.body;
+    assert.deepEqual(fields, ['rows']);
+    assert.equal(stats.buckets.length, 7 * 24, 'a week of hours by default');
+    assert.equal(stats.bucketMs, 3_600_000);
+    const total = (key: (b: any) => number) => stats.buckets.reduce((n: number, b: any) => n + key(b), 0);
+    assert.equal(total((b) => b.outcomes.succeeded), all, 'every succeeded tick of the week');
+    assert.equal(total((b) => b.field?.sum ?? 0), 3 * all, 'rows: 3 per run');
+    assert.ok(stats.points.length >= 3 && stats.points.every((p: any) => p.durationMs >= 0 && p.status === 'succeeded'));
+    const day = (await json(`api/tasks/report/stats?from=${Date.now() - 86_400_000}&to=${new Date(Date.now() + 60_000).toISOString()}&bucket=15m&points=0`)).body.stats;
+    assert.deepEqual([day.buckets.length, day.bucketMs, day.points.length, day.pointsOmitted > 0], [97, 900_000, 0, true]);
+    const refused = async (query: string, parameter: RegExp) => {
+      const r = await json(`api/tasks/report/stats?${query}`);
+      assert.equal(r.status, 400, query);
+      assert.equal(r.body.error.code, 'ERR_INVALID_OPTION');
+      assert.match(r.body.error.message, parameter, query);
+    };
+    await refused('bucket=1s', /bucket: received 1000; use wider buckets/);
+    await refused('bucket=often', /bucket: received "often"/);
+    await refused('field=0', /field: received "0"/);
+    await refused('points=-1', /points: /);
+    await refused('from=yesterday', /from: received "yesterday"; use an ISO-8601 instant/);
+    await refused(`from=${new Date().toISOString()}&to=2020-01-01T00:00:00Z`, /from: .*before to/);
+    await refused('range=7d', /range: received "7d"; use from, to, bucket, field or points/);
+    assert.equal((await json('api/tasks/nope/stats')).status, 404);
+  });
+
   it('a failed run carries its error message, code and stack', async () => {
     const { body } = await json('api/tasks/broken/trigger', { method: 'POST', headers: auth });
     await finishedRun(body.runId);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { AuditEntry, ClaimOutcome, ClaimRequest, FinishOutcome, RunRecord, Store, StoreSignal } from '../../src/index.ts';
+import type { AuditEntry, ClaimOutcome, ClaimRequest, FinalStatus, FinishOutcome, RunRecord, RunStats, Store, StoreSignal } from '../../src/index.ts';
+import { normaliseStatsQuery, statsOfRuns } from '../../src/store/run-stats.ts';
 import { InvalidOptionError } from '../../src/index.ts';
 import { instanceAlive } from '../../src/store/port.ts';
 import { wellFormed } from '../../src/engine/pause-note.ts';
@@ -620,6 +621,134 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
             assert.deepEqual((await store.getRun(next.id))?.error, error, 'error from getRun');
           }),
           { numRuns: 60, seed: 20261206 },
+        );
+      });
+    });
+
+    describe('run stats', () => {
+      /** Claims and ends one attempt as described; null when the slot was taken already. */
+      const runAttempt = async (task: string, a: { tick: number; slot?: string; attempt: number; status: Exclude<FinalStatus, 'skipped'> | 'running'; d: number; output: unknown; retryAt: number | null }) => {
+        const slot = a.slot ?? `t:${a.tick}`;
+        const outcome = (await store.claim([request({ task, slot, scheduledFor: a.tick, dueAt: a.tick, attempt: a.attempt, trigger: a.attempt > 1 ? 'retry' : 'schedule' })], a.tick))[0];
+        if (outcome?.kind !== 'started') return null;
+        if (a.status === 'running') return outcome.run;
+        const startedAt = a.tick + 0.25;
+        await finish(outcome.run, Math.ceil(startedAt + a.d), { status: a.status, startedAt, finishedAt: startedAt + a.d, output: asStored(a.output), retryAt: a.retryAt });
+        return outcome.run;
+      };
+
+      it('counts ticks by their last attempt, ranks durations and sums a field per bucket', async () => {
+        const task = 'stats-known';
+        await store.registerTasks([{ name: task, scheduleKey: 'k', anchor: null, paused: false }], NOW);
+        // Bucket 0 (one hour): 20 runs of 1..20 ms, output.freed = i.
+        for (let i = 1; i <= 20; i++) await runAttempt(task, { tick: NOW + i * 60_000, attempt: 1, status: 'succeeded', d: i, output: { freed: i }, retryAt: null });
+        // Bucket 1: a tick failed then retried to success (one tick, two durations); a skip record of 3 ticks.
+        const tick = NOW + 3_600_000 + 60_000;
+        await runAttempt(task, { tick, attempt: 1, status: 'failed', d: 100, output: null, retryAt: tick + 5 });
+        await runAttempt(task, { tick, attempt: 2, status: 'succeeded', d: 7, output: { freed: 2.5 }, retryAt: null });
+        await store.claim([request({ task, slot: `t:${tick + 60_000}`, scheduledFor: tick + 60_000, skip: 'missed', skippedTicks: 3 })], tick + 60_000);
+        const stats = await store.runStats({ task, from: new Date(NOW), to: new Date(NOW + 3 * 3_600_000), bucketMs: 3_600_000, field: 'freed', pointLimit: 5 });
+        assert.equal(stats.buckets.length, 3);
+        const [b0, b1, b2] = stats.buckets;
+        assert.equal(b0?.outcomes.succeeded, 20);
+        assert.deepEqual(b0?.durations, { count: 20, p50: 10, p95: 19, max: 20 });
+        assert.deepEqual(b0?.field, { count: 20, sum: 210, min: 1, max: 20 });
+        assert.deepEqual([b1?.outcomes.succeeded, b1?.outcomes.failed, b1?.outcomes.skipped], [1, 0, 3], 'the retried tick counts once, as succeeded');
+        assert.deepEqual(b1?.durations, { count: 2, p50: 7, p95: 100, max: 100 });
+        assert.deepEqual(b1?.field, { count: 1, sum: 2.5, min: 2.5, max: 2.5 });
+        assert.deepEqual([b2?.durations, b2?.field, b2?.start.getTime()], [null, null, NOW + 2 * 3_600_000]);
+        assert.deepEqual(stats.points.map((p) => p.durationMs), [18, 19, 20, 100, 7], 'the newest five, oldest first');
+        assert.equal(stats.pointsOmitted, 22 - 5);
+      });
+
+      it('sums a field whose running total passes the largest double, and reports an overflowing total at its end', async () => {
+        const task = 'stats-huge';
+        await store.registerTasks([{ name: task, scheduleKey: 'k', anchor: null, paused: false }], NOW);
+        for (const [i, a] of [1.7e308, 1.7e308, -1.7e308].entries()) await runAttempt(task, { tick: NOW + i * 60_000, attempt: 1, status: 'succeeded', d: 1, output: { a }, retryAt: null });
+        await runAttempt(task, { tick: NOW + 3_600_000, attempt: 1, status: 'succeeded', d: 1, output: { a: 1.7e308 }, retryAt: null });
+        await runAttempt(task, { tick: NOW + 3_660_000, attempt: 1, status: 'succeeded', d: 1, output: { a: 1.7e308 }, retryAt: null });
+        const stats = await store.runStats({ task, from: new Date(NOW), to: new Date(NOW + 2 * 3_600_000), bucketMs: 3_600_000, field: 'a' });
+        assert.ok(Math.abs((stats.buckets[0]?.field?.sum ?? 0) - 1.7e308) < 1e295, `${stats.buckets[0]?.field?.sum}`);
+        assert.equal(stats.buckets[1]?.field?.sum, Number.MAX_VALUE);
+      });
+
+      it('refuses a bad query naming the field, and reads nothing', async () => {
+        const from = new Date(NOW);
+        await assert.rejects(store.runStats({ task: 't', from, to: new Date(NOW + 3_600_000), bucketMs: 1_000 }), /bucketMs.*at most 2000 buckets/);
+        await assert.rejects(store.runStats({ task: 't', from, to: from, bucketMs: 60_000 }), /to: .*after from/);
+        await assert.rejects(store.runStats({ task: 't', from, to: new Date(NOW + 1), bucketMs: 60_000, field: '0' }), /field: received "0"/);
+        await assert.rejects(store.runStats({ task: 't', from, to: new Date(NOW + 1), bucketMs: 60_000, field: "a'); DROP TABLE caretaker_runs; --" }), /field/);
+        await assert.rejects(store.runStats({ task: 't', from: new Date(Number.NaN), to: new Date(NOW + 1), bucketMs: 60_000 }), /from: /);
+        const none = await store.runStats({ task: 'a\u0000b', from, to: new Date(NOW + 60_000), bucketMs: 60_000, field: 'x' });
+        assert.deepEqual([none.buckets.length, none.points, none.pointsOmitted], [1, [], 0]);
+      });
+
+      it('answers as the records say for any history, range, bucket and field (fast-check)', async () => {
+        let n = 0;
+        const status = fc.constantFrom<Exclude<FinalStatus, 'skipped'>>('succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted');
+        const number = fc.oneof(fc.integer({ min: -1e6, max: 1e6 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(1e308, -1e308, 1.7e308, 5e-324));
+        const output = fc.oneof(
+          fc.record({ a: number }),
+          fc.record({ x: fc.record({ y: number }), a: trickyString }),
+          fc.record({ a: number, tricky: trickyString }),
+          // Outputs jsonb cannot hold as they are (PostgreSQL keeps them as text in an envelope).
+          fc.record({ a: number, x: fc.record({ y: number }), nul: fc.constantFrom('\u0000', 'x\ud800') }),
+          awkwardJson,
+          fc.constant(null),
+        );
+        const tick = fc.record({
+          minute: fc.integer({ min: 0, max: 300 }),
+          attempts: fc.array(fc.record({ status, d: fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.double({ min: 0, max: 5000, noNaN: true })), output }), { minLength: 1, maxLength: 3 }),
+          // The last attempt: left running, or failed with a retry scheduled that never came.
+          last: fc.constantFrom('ended', 'running', 'retry-pending'),
+          skip: fc.option(fc.record({ reason: fc.constantFrom('missed', 'overlap', 'paused' as const), ticks: fc.integer({ min: 1, max: 5 }) }), { freq: 4 }),
+          manual: fc.boolean(),
+        });
+        const query = fc.record({
+          from: fc.integer({ min: -30, max: 200 }),
+          span: fc.integer({ min: 1, max: 400 }),
+          bucket: fc.constantFrom(60_000, 300_000, 420_000, 3_600_000),
+          field: fc.constantFrom(undefined, 'a', 'x.y', 'missing', '$caretaker:json'.replace(':', '_')),
+          pointLimit: fc.integer({ min: 0, max: 12 }),
+        });
+        await fc.assert(
+          fc.asyncProperty(fc.array(tick, { minLength: 1, maxLength: 10 }), fc.array(query, { minLength: 1, maxLength: 3 }), async (ticks, queries) => {
+            const task = `stats-${++n}`;
+            await store.registerTasks([{ name: task, scheduleKey: 'k', anchor: null, paused: false }], NOW);
+            for (const [i, t] of ticks.entries()) {
+              const at0 = NOW + t.minute * 60_000;
+              if (t.skip !== null) {
+                await store.claim([request({ task, slot: `t:${at0}`, scheduledFor: at0, skip: t.skip.reason, skippedTicks: t.skip.ticks })], at0);
+                continue;
+              }
+              const slot = t.manual ? `m:${task}-${i}` : undefined;
+              for (const [k, a] of t.attempts.entries()) {
+                const final = k === t.attempts.length - 1;
+                const st = final && t.last === 'running' ? 'running' : a.status;
+                const retryAt = !final || t.last === 'retry-pending' ? at0 + 1 : null;
+                if ((await runAttempt(task, { tick: at0, ...(slot ? { slot } : {}), attempt: k + 1, status: st, d: a.d, output: a.output, retryAt })) === null) break;
+              }
+            }
+            const all: RunRecord[] = [];
+            for (let cursor: string | null | undefined; cursor !== null; ) {
+              const page = await store.listRuns({ task, limit: 1_000, ...(cursor ? { cursor } : {}) });
+              all.push(...page.runs);
+              cursor = page.nextCursor;
+            }
+            for (const q of queries) {
+              const asked = { task, from: new Date(NOW + q.from * 60_000), to: new Date(NOW + (q.from + q.span) * 60_000), bucketMs: q.bucket, pointLimit: q.pointLimit, ...(q.field ? { field: q.field } : {}) };
+              const got = await store.runStats(asked);
+              const want = statsOfRuns(normaliseStatsQuery(asked), all);
+              // Sums of doubles depend on the order they are added in: equal to a relative 1e-9.
+              got.buckets.forEach((b, i) => {
+                const w = want.buckets[i]?.field;
+                if (b.field !== null && w != null) assert.ok(Math.abs(b.field.sum - w.sum) <= 1e-9 * Math.max(1, Math.abs(w.sum)) + 1e-300, `sum ${b.field.sum} vs ${w.sum}`);
+              });
+              const sumless = (r: RunStats) => ({ ...r, buckets: r.buckets.map((b) => ({ ...b, field: b.field && { ...b.field, sum: 0 } })) });
+              assert.deepEqual(sumless(got), sumless(want));
+            }
+          }),
+          { numRuns: 40, seed: 20261207 },
         );
       });
     });

@@ -24,7 +24,8 @@ import {
   instanceAlive,
 } from '../port.ts';
 import { normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
-import type { AuditEntry, AuditPage, AuditQuery, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
+import type { AuditEntry, AuditPage, AuditQuery, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord, RunStats, RunStatsQuery } from '../records.ts';
+import { normaliseStatsQuery, statsOfRuns } from '../run-stats.ts';
 import { activityOf, type RunRow, slotKey, type TaskRow, toRecord } from './rows.ts';
 import { cursorTick } from '../query.ts';
 
@@ -429,6 +430,13 @@ class MemoryStore implements Store {
       runs.push(toRecord(run));
     }
     return { runs, nextCursor: more ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async runStats(query: RunStatsQuery): Promise<RunStats> {
+    const q = normaliseStatsQuery(query);
+    const runs: RunRecord[] = [];
+    for (const run of this.#runs.values()) if (run.task === q.task) runs.push(toRecord(run));
+    return statsOfRuns(q, runs);
   }
 
   async recordAudit(entry: AuditEntry): Promise<void> {

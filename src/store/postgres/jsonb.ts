@@ -6,7 +6,7 @@ import type { JsonReader } from '../sql/codec.ts';
  * `\ud800`). Such a value is stored as its JSON text inside a one-key envelope object instead;
  * everything else is stored as itself, so jsonb queries over outputs keep working.
  */
-const ENVELOPE_KEY = '$caretaker:json';
+export const ENVELOPE_KEY = '$caretaker:json';
 /**
  * The escapes jsonb refuses. It may also match an escaped backslash followed by `u0000`; that
  * false positive only wraps a value that did not need it, which still reads back unchanged.

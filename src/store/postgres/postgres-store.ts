@@ -20,10 +20,11 @@ import {
 } from '../port.ts';
 import { claimedRun, skippedColumns, splitPlainTicks } from '../claimed-run.ts';
 import { normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
-import type { AuditEntry, AuditPage, AuditQuery, LastSuccess, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord } from '../records.ts';
+import { type AuditEntry, type AuditPage, type AuditQuery, type FinalStatus, type LastSuccess, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunQuery, type RunRecord, type RunStats, type RunStatsQuery } from '../records.ts';
+import { assembleStats, BucketPartsMap, normaliseStatsQuery } from '../run-stats.ts';
 import { type AuditRow, auditFromRow, type InstanceRow, instanceFromRow, lastSuccessFromRow, type RunRow, runFromRow, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
 import { postgresOpenFailure } from './connection-errors.ts';
-import { fromJsonb, toJsonb } from './jsonb.ts';
+import { ENVELOPE_KEY, fromJsonb, toJsonb } from './jsonb.ts';
 import { Listener } from './listener.ts';
 import { migratePostgres, quoteSchema } from './migrate.ts';
 
@@ -472,6 +473,84 @@ class PostgresStore implements Store {
     const rows = await this.#query<RunRow>(text, values);
     const runs = rows.slice(0, q.limit).map(toRun);
     return { runs, nextCursor: rows.length > q.limit ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async runStats(query: RunStatsQuery): Promise<RunStats> {
+    const q = normaliseStatsQuery(query);
+    const parts = new BucketPartsMap();
+    let withDuration = 0;
+    // No stored task name contains NUL (PostgreSQL text cannot): nothing matches.
+    if (!storableText(q.task)) return assembleStats(q, parts, [], 0);
+    const runs = `${this.#q}.caretaker_runs`;
+    const inRange = 'task = $1 AND scheduled_for >= $2 AND scheduled_for < $3';
+    // An output jsonb could not hold is kept as its JSON text in an envelope (jsonb.ts). Its field
+    // is read from that text as jsonb with the escapes jsonb refuses replaced (they sit in strings,
+    // never in a number); json operators would fail on them wherever they are in the text.
+    const envelope = `output ? '${ENVELOPE_KEY}' AND output - '${ENVELOPE_KEY}' = '{}'::jsonb AND jsonb_typeof(output -> '${ENVELOPE_KEY}') = 'string'`;
+    const opened = `regexp_replace(output ->> '${ENVELOPE_KEY}', '\\\\u(0000|[dD][89abAB][0-9a-fA-F]{2})', '\\\\ufffd', 'g')::jsonb`;
+    const field =
+      q.fieldPath === null
+        ? 'NULL::float8'
+        : `CASE WHEN jsonb_typeof(output #> $5::text[]) = 'number' THEN (output #>> $5::text[])::float8
+            WHEN ${envelope} AND jsonb_typeof(${opened} #> $5::text[]) = 'number' THEN (${opened} #>> $5::text[])::float8 END`;
+    // Statuses as small numbers (their index in RUN_STATUSES): seven integer tests per row cost less than seven text ones.
+    const code = (status: string) => RUN_STATUSES.indexOf(status as (typeof RUN_STATUSES)[number]);
+    const ticks = (status: string) => (status === 'skipped' ? `coalesce(sum(greatest(skipped_ticks, 1)) FILTER (WHERE o = ${code('skipped')}), 0)` : `count(*) FILTER (WHERE o = ${code(status)})`);
+    // One pass over the range. `o` is the run's status when it is its tick's outcome (no retry of
+    // it was scheduled, or no later attempt exists); OFFSET 0 keeps the planner from pulling the
+    // subquery up, which would evaluate `o` and `f` once per aggregate that reads them.
+    const pass = (sum: string) =>
+      `SELECT b, ${RUN_STATUSES.map((st) => `${ticks(st)} AS "${st}"`).join(', ')},
+          count(d) AS d_count, percentile_disc(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY d) AS d_ranks, max(d) AS d_max,
+          count(f) AS f_count, ${sum} AS f_sum, min(f) AS f_min, max(f) AS f_max
+        FROM (SELECT (scheduled_for - $2) / $4 AS b, skipped_ticks,
+            CASE WHEN retry_at IS NULL OR NOT EXISTS (SELECT 1 FROM ${runs} n WHERE n.task = x.task AND n.slot = x.slot AND n.attempt > x.attempt)
+              THEN CASE status ${RUN_STATUSES.map((st) => `WHEN '${st}' THEN ${code(st)}`).join(' ')} END END AS o,
+            CASE WHEN status NOT IN ('running', 'skipped') THEN finished_at - started_at END AS d,
+            ${field} AS f
+          FROM ${runs} x WHERE ${inRange} OFFSET 0) r
+        GROUP BY b`;
+    const values = [q.task, q.fromMs, q.toMs, q.bucketMs, ...(q.fieldPath === null ? [] : [q.fieldPath])];
+    type Row = Record<string, string | number | null> & { d_ranks: number[] | null };
+    type PointRow = { id: string; scheduled_for: string; d: number; status: FinalStatus };
+    const read = async (sum: string) => {
+      let rows: Row[] = [];
+      let newest: PointRow[] = [];
+      await this.#transaction(async (query) => {
+        // JIT compilation alone costs more than the query (~120 ms), a parallel plan on a small
+        // machine more than it saves; the percentile sort wants memory.
+        await query(`SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL work_mem = '64MB'; SET LOCAL statement_timeout = '30s'`);
+        rows = await query<Row>(pass(sum), values);
+        if (q.pointLimit === 0) return;
+        newest = await query<PointRow>(
+          `SELECT id, scheduled_for, finished_at - started_at AS d, status FROM ${runs}
+            WHERE ${inRange} AND status NOT IN ('running', 'skipped') AND started_at IS NOT NULL AND finished_at IS NOT NULL
+            ORDER BY scheduled_for DESC, id COLLATE "C" DESC LIMIT $4`,
+          [q.task, q.fromMs, q.toMs, q.pointLimit],
+        );
+      });
+      return { rows, newest };
+    };
+    let result: Awaited<ReturnType<typeof read>>;
+    try {
+      result = await read('sum(f)');
+    } catch (error) {
+      // A float8 sum past 1.8e308 is an error, not a result: such a range is summed as numeric.
+      if ((error as { code?: string }).code !== '22003') throw error;
+      result = await read('sum(f::numeric)');
+    }
+    for (const r of result.rows) {
+      const b = Number(r.b);
+      for (const st of RUN_STATUSES) parts.addOutcome(b, st, Number(r[st]));
+      const count = Number(r.d_count);
+      withDuration += count;
+      const [p50, p95] = r.d_ranks ?? [];
+      if (count > 0) parts.setDurations(b, { count, p50: Number(p50), p95: Number(p95), max: Number(r.d_max) });
+      const fields = Number(r.f_count);
+      if (fields > 0) parts.setField(b, { count: fields, sum: Number(r.f_sum), min: Number(r.f_min), max: Number(r.f_max) });
+    }
+    const points = result.newest.reverse().map((r) => ({ runId: r.id, scheduledFor: new Date(Number(r.scheduled_for)), durationMs: Number(r.d), status: r.status }));
+    return assembleStats(q, parts, points, withDuration);
   }
 
   async recordAudit(entry: AuditEntry): Promise<void> {

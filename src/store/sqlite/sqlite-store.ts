@@ -21,7 +21,8 @@ import {
 } from '../port.ts';
 import { claimedRun, skippedColumns, startedColumns } from '../claimed-run.ts';
 import { cursorTick, normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
-import type { AuditEntry, AuditPage, AuditQuery, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord, SkipReason } from '../records.ts';
+import { type AuditEntry, type AuditPage, type AuditQuery, type FinalStatus, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunQuery, type RunRecord, type RunStats, type RunStatsQuery, type SkipReason } from '../records.ts';
+import { assembleStats, BucketPartsMap, normaliseStatsQuery, rankIndex } from '../run-stats.ts';
 import { type AuditRow, auditFromRow, fromJson, type InstanceRow, instanceFromRow, lastSuccessFromRow, readJsonText, type RunRow, runFromRow, toJson, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
 import { openDatabase, rollback, type SqliteConnectionOptions, sqliteFailure } from './connection.ts';
 import { prepareStatements, type Statements } from './statements.ts';
@@ -419,6 +420,59 @@ class SqliteStore implements Store {
     const rows = this.#connection().db.prepare(text).all(...params, q.limit + 1) as unknown as RunRow[];
     const runs = rows.slice(0, q.limit).map(toRun);
     return { runs, nextCursor: rows.length > q.limit ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async runStats(query: RunStatsQuery): Promise<RunStats> {
+    const q = normaliseStatsQuery(query);
+    const { db } = this.#connection();
+    // BigInts bind as INTEGER (a JS number binds as REAL): the bucket is an integer division.
+    const range = { task: q.task, from: BigInt(q.fromMs), to: BigInt(q.toMs) };
+    const bucketed = { ...range, bucket: BigInt(q.bucketMs) };
+    const inRange = 'task = :task AND scheduled_for >= :from AND scheduled_for < :to';
+    const parts = new BucketPartsMap();
+    // Keys are checked (letters, digits, _ $ -): quoted, they are safe inside a JSON path.
+    const path = q.fieldPath === null ? null : `$${q.fieldPath.map((k) => `."${k}"`).join('')}`;
+    // One pass over the range. `o` is the run's status when it is its tick's outcome (no retry of
+    // it was scheduled, or no later attempt exists); the subquery's LIMIT keeps SQLite from
+    // flattening it, which would evaluate `o` and `f` once per aggregate that reads them.
+    const rows = db
+      .prepare(
+        `SELECT b, ${RUN_STATUSES.map((st) => (st === 'skipped' ? `sum(CASE WHEN o = 'skipped' THEN max(skipped_ticks, 1) END)` : `sum(o = '${st}')`) + ` AS "${st}"`).join(', ')},
+            json_group_array(d) FILTER (WHERE d IS NOT NULL) AS ds,
+            count(f) AS f_count, total(f * 5.421010862427522e-20) * 18446744073709551616.0 AS f_sum, min(f) AS f_min, max(f) AS f_max
+          FROM (SELECT (scheduled_for - :from) / :bucket AS b, skipped_ticks,
+              CASE WHEN retry_at IS NULL OR NOT EXISTS (SELECT 1 FROM caretaker_runs n WHERE n.task = x.task AND n.slot = x.slot AND n.attempt > x.attempt) THEN status END AS o,
+              CASE WHEN status NOT IN ('running', 'skipped') THEN finished_at - started_at END AS d,
+              ${path === null ? 'NULL' : `CASE WHEN json_type(output, :path) IN ('integer', 'real') THEN json_extract(output, :path) END`} AS f
+            FROM caretaker_runs x WHERE ${inRange} LIMIT -1)
+          GROUP BY b`,
+      )
+      .all(path === null ? bucketed : { ...bucketed, path }) as unknown as Record<string, number | string | null>[];
+    let withDuration = 0;
+    for (const r of rows) {
+      const b = Number(r.b);
+      for (const st of RUN_STATUSES) parts.addOutcome(b, st, Number(r[st] ?? 0));
+      // Durations come back as a JSON array, which SQLite writes with every double exact; the
+      // percentiles are ranked here (SQLite's window functions cost more than the rest of the pass).
+      const ds = JSON.parse(String(r.ds)) as number[];
+      if (ds.length > 0) {
+        ds.sort((x, y) => x - y);
+        const n = ds.length;
+        withDuration += n;
+        parts.setDurations(b, { count: n, p50: ds[rankIndex(50, n)] as number, p95: ds[rankIndex(95, n)] as number, max: ds[n - 1] as number });
+      }
+      const fields = Number(r.f_count);
+      if (fields > 0) parts.setField(b, { count: fields, sum: Number(r.f_sum), min: Number(r.f_min), max: Number(r.f_max) });
+    }
+    const timed = `${inRange} AND status NOT IN ('running', 'skipped') AND started_at IS NOT NULL AND finished_at IS NOT NULL`;
+    const newest =
+      q.pointLimit === 0
+        ? []
+        : (db
+            .prepare(`SELECT id, scheduled_for, finished_at - started_at AS d, status FROM caretaker_runs WHERE ${timed} ORDER BY scheduled_for DESC, id DESC LIMIT :limit`)
+            .all({ ...range, limit: q.pointLimit }) as unknown as { id: string; scheduled_for: number; d: number; status: FinalStatus }[]);
+    const points = newest.reverse().map((r) => ({ runId: r.id, scheduledFor: new Date(Number(r.scheduled_for)), durationMs: r.d, status: r.status }));
+    return assembleStats(q, parts, points, withDuration);
   }
 
   async recordAudit(entry: AuditEntry): Promise<void> {

@@ -1,0 +1,380 @@
+/** A task's own page (`#/tasks/<name>`): its schedule, next instants, settings and charts of its history. */
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import uPlot from 'uplot';
+import { ApiError, api, type RunStatus, type StatsJson, type TaskDetail, type TaskView } from './api.ts';
+import { fmtCountdown, fmtDuration, fmtTime } from './format.ts';
+import type { TaskActions } from './Tasks.tsx';
+import { StatusBadge } from './ui.tsx';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** The ranges a page offers, with the bucket each is drawn in. */
+const RANGES = [
+  { key: '24h', label: '24 hours', ms: DAY, bucket: 'hour' },
+  { key: '7d', label: '7 days', ms: 7 * DAY, bucket: 'hour' },
+  { key: '30d', label: '30 days', ms: 30 * DAY, bucket: 'day' },
+  { key: '90d', label: '90 days', ms: 90 * DAY, bucket: 'day' },
+] as const;
+type RangeKey = (typeof RANGES)[number]['key'];
+
+/** Stacked bottom to top; the colours are the status badges'. */
+const OUTCOMES: readonly { status: RunStatus; colour: string }[] = [
+  { status: 'succeeded', colour: '--ok' },
+  { status: 'failed', colour: '--bad' },
+  { status: 'timed_out', colour: '--warn' },
+  { status: 'interrupted', colour: '--warn' },
+  { status: 'cancelled', colour: '--grey' },
+  { status: 'skipped', colour: '--border-strong' },
+  { status: 'running', colour: '--run' },
+];
+
+function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
+}
+
+/**
+ * The start of the range: a whole hour, or local midnight for day buckets, so bars are the
+ * viewer's hours and days.
+ */
+function rangeStart(now: number, range: (typeof RANGES)[number]): number {
+  const d = new Date(now - range.ms);
+  if (range.bucket === 'day') d.setHours(0, 0, 0, 0);
+  else d.setMinutes(0, 0, 0);
+  return d.getTime();
+}
+
+/** One uPlot chart that follows its box's width and the colour scheme. */
+function Chart(props: { opts: () => Omit<uPlot.Options, 'width'>; data: uPlot.AlignedData; label: string; field: string; scheme: string }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return undefined;
+    const plot = new uPlot({ ...props.opts(), width: Math.max(240, el.clientWidth) }, props.data, el);
+    const ro = new ResizeObserver(() => {
+      const w = Math.max(240, el.clientWidth);
+      if (Math.abs(plot.width - w) > 1) plot.setSize({ width: w, height: plot.height });
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      plot.destroy();
+    };
+  }, [props.data, props.scheme]);
+  return <div class="chart" ref={box} role="img" aria-label={props.label} data-chart={props.field} />;
+}
+
+const timeAxis = (): uPlot.Axis => ({ stroke: cssVar('--muted'), grid: { stroke: cssVar('--border') }, ticks: { stroke: cssVar('--border') } });
+const valueAxis = (format: (v: number) => string): uPlot.Axis => ({
+  ...timeAxis(),
+  size: 64,
+  values: (_u, splits) => splits.map(format),
+});
+
+function fmtNumber(v: number): string {
+  const abs = Math.abs(v);
+  if (abs >= 1e12) return `${(v / 1e12).toFixed(1)}T`;
+  if (abs >= 1e9) return `${(v / 1e9).toFixed(1)}G`;
+  if (abs >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
+  if (abs >= 1e4) return `${(v / 1e3).toFixed(1)}k`;
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+}
+
+/** Each run's duration, with the p50 and p95 of each bucket as lines. */
+function DurationChart(props: { stats: StatsJson; scheme: string }) {
+  const { stats } = props;
+  const data = useMemo(() => {
+    const half = stats.bucketMs / 2000;
+    const points: uPlot.AlignedData = [stats.points.map((p) => Date.parse(p.scheduledFor) / 1000), stats.points.map((p) => p.durationMs)];
+    const withRuns = stats.buckets.filter((b) => b.durations !== null);
+    const lines: uPlot.AlignedData = [
+      withRuns.map((b) => Date.parse(b.start) / 1000 + half),
+      withRuns.map((b) => b.durations?.p50 ?? null),
+      withRuns.map((b) => b.durations?.p95 ?? null),
+    ];
+    return uPlot.join([points, lines]);
+  }, [stats]);
+  const runs = stats.buckets.reduce((n, b) => n + (b.durations?.count ?? 0), 0);
+  const p95 = Math.max(0, ...stats.buckets.map((b) => b.durations?.p95 ?? 0));
+  const label = runs === 0 ? 'Durations: no run ended in this range' : `Durations of ${runs} runs; highest p95 ${fmtDuration(p95)}`;
+  return (
+    <Chart
+      field="durations"
+      label={label}
+      data={data}
+      scheme={props.scheme}
+      opts={() => ({
+        height: 220,
+        cursor: { points: { size: 6 } },
+        scales: { x: { time: true, range: () => [Date.parse(stats.from) / 1000, Date.parse(stats.to) / 1000] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        axes: [timeAxis(), valueAxis((v) => fmtDuration(v))],
+        series: [
+          {},
+          { label: 'run', stroke: cssVar('--chart-line'), paths: () => null, points: { show: true, size: 4, width: 0, fill: cssVar('--chart-line') }, value: (_u, v) => fmtDuration(v) },
+          { label: 'p50', stroke: cssVar('--accent'), width: 2, spanGaps: true, value: (_u, v) => fmtDuration(v) },
+          { label: 'p95', stroke: cssVar('--warn'), width: 2, dash: [6, 4], spanGaps: true, value: (_u, v) => fmtDuration(v) },
+        ],
+      })}
+    />
+  );
+}
+
+/** Ticks per bucket, stacked by outcome. */
+function OutcomeChart(props: { stats: StatsJson; scheme: string }) {
+  const { stats } = props;
+  const present = OUTCOMES.filter((o) => stats.buckets.some((b) => b.outcomes[o.status] > 0));
+  const data = useMemo(() => {
+    const xs = stats.buckets.map((b) => Date.parse(b.start) / 1000 + stats.bucketMs / 2000);
+    // Each series is the running total up to its outcome; drawn tallest first, each bar covers the one below.
+    const totals = stats.buckets.map(() => 0);
+    const stacked = present.map((o) => stats.buckets.map((b, i) => (totals[i] = (totals[i] ?? 0) + b.outcomes[o.status])));
+    return [xs, ...stacked.reverse()] as uPlot.AlignedData;
+  }, [stats]);
+  const count = (s: RunStatus) => stats.buckets.reduce((n, b) => n + b.outcomes[s], 0);
+  const label = `Ticks by outcome: ${present.map((o) => `${count(o.status)} ${o.status.replace('_', ' ')}`).join(', ') || 'none in this range'}`;
+  const bars = uPlot.paths.bars?.({ size: [0.8, 40], gap: 1 });
+  return (
+    <Chart
+      field="outcomes"
+      label={label}
+      data={data}
+      scheme={props.scheme}
+      opts={() => ({
+        height: 180,
+        scales: { x: { time: true, range: () => [Date.parse(stats.from) / 1000, Date.parse(stats.to) / 1000] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        axes: [timeAxis(), valueAxis(fmtNumber)],
+        series: [
+          {},
+          ...[...present].reverse().map((o, i) => ({
+            label: o.status.replace('_', ' '),
+            stroke: cssVar(o.colour),
+            fill: cssVar(o.colour),
+            paths: bars,
+            points: { show: false },
+            // The legend shows each outcome's own count, not the running total.
+            value: (_u: uPlot, v: number | null, _s: number, idx: number | null) =>
+              v == null || idx == null ? '—' : String(v - ((data[i + 2]?.[idx] as number | null | undefined) ?? 0)),
+          })),
+        ],
+      })}
+    />
+  );
+}
+
+/** The sum of a numeric output field per bucket. */
+function FieldChart(props: { stats: StatsJson; scheme: string; bucketLabel: string }) {
+  const { stats } = props;
+  const data = useMemo(
+    () => [stats.buckets.map((b) => Date.parse(b.start) / 1000 + stats.bucketMs / 2000), stats.buckets.map((b) => b.field?.sum ?? null)] as uPlot.AlignedData,
+    [stats],
+  );
+  const total = stats.buckets.reduce((n, b) => n + (b.field?.sum ?? 0), 0);
+  const runs = stats.buckets.reduce((n, b) => n + (b.field?.count ?? 0), 0);
+  const label = `Sum of ${stats.field} per ${props.bucketLabel}: ${fmtNumber(total)} over ${runs} runs`;
+  const bars = uPlot.paths.bars?.({ size: [0.8, 40], gap: 1 });
+  return (
+    <Chart
+      field="field"
+      label={label}
+      data={data}
+      scheme={props.scheme}
+      opts={() => ({
+        height: 180,
+        scales: {
+          x: { time: true, range: () => [Date.parse(stats.from) / 1000, Date.parse(stats.to) / 1000] },
+          // Bars stand on zero (a reclaimed-bytes sum is read against nothing reclaimed).
+          y: { range: (_u, min, max) => [Math.min(0, min), Math.max(0, max) * 1.1 || 1] },
+        },
+        axes: [timeAxis(), valueAxis(fmtNumber)],
+        series: [{}, { label: `${stats.field} (sum)`, stroke: cssVar('--accent'), fill: cssVar('--run-bg'), paths: bars, points: { show: false }, value: (_u, v) => (v == null ? '—' : fmtNumber(v)) }],
+      })}
+    />
+  );
+}
+
+function settingRows(s: TaskDetail['settings']): [string, string][] {
+  const or = (v: number | null, none: string, f: (n: number) => string = fmtDuration) => (v == null ? none : f(v));
+  return [
+    ['Timeout', or(s.timeoutMs, 'none')],
+    ['Retry', s.retry.attempts <= 1 ? 'no retries' : `${s.retry.attempts} attempts, backoff ${fmtDuration(s.retry.backoffMs)} ×${s.retry.factor} up to ${fmtDuration(s.retry.maxBackoffMs)}`],
+    ['Overlap', s.overlap === 'allow' ? `allow (${s.maxConcurrent ?? 'no limit'} at once)` : s.overlap],
+    ['Catch-up', s.catchUp === 'none' ? 'none' : `${s.catchUp}, within ${or(s.catchUpWindowMs, 'any time')}, at most ${s.catchUpLimit}`],
+    ['Priority', String(s.priority)],
+    ['Jitter', s.jitterMs === 0 ? 'none' : `up to ${fmtDuration(s.jitterMs)}`],
+    ['Stale after', or(s.staleAfterMs, 'not watched')],
+  ];
+}
+
+export function TaskPage(props: {
+  name: string;
+  /** The task as the live list knows it (null until loaded, or when it is gone). */
+  live: TaskView | null;
+  now: number;
+  scheme: string;
+  busy: ReadonlySet<string>;
+  actions: TaskActions;
+}) {
+  const { name, live, now } = props;
+  const [detail, setDetail] = useState<TaskDetail | null>(null);
+  const [missing, setMissing] = useState<string | null>(null);
+  const [rangeKey, setRangeKey] = useState<RangeKey>('7d');
+  const [field, setField] = useState<string>('');
+  const [stats, setStats] = useState<{ stats: StatsJson; fields: string[] } | null>(null);
+  const [statsError, setStatsError] = useState<string | null>(null);
+  const range = RANGES.find((r) => r.key === rangeKey) ?? RANGES[1];
+
+  // Settings and the next instants change with the task (a pause, an update, a run): refetch then.
+  useEffect(() => {
+    let gone = false;
+    api
+      .task(name)
+      .then((body) => !gone && (setDetail(body.task), setMissing(null)))
+      .catch((err) => !gone && setMissing(err instanceof ApiError && err.status === 404 ? `No task named "${name}".` : (err as Error).message));
+    return () => {
+      gone = true;
+    };
+  }, [name, live?.paused, live?.nextRunAt, live?.scheduleText]);
+
+  const lastRunId = live?.lastRun?.id;
+  useEffect(() => {
+    let gone = false;
+    api
+      .stats(name, { from: new Date(rangeStart(Date.now(), range)).toISOString(), bucket: range.bucket, field: field || null })
+      .then((body) => !gone && (setStats(body), setStatsError(null)))
+      .catch((err) => !gone && setStatsError((err as Error).message));
+    return () => {
+      gone = true;
+    };
+  }, [name, rangeKey, field, lastRunId]);
+
+  const task = live ?? detail;
+  if (missing && !task) {
+    return (
+      <section aria-labelledby="task-title">
+        <h1 id="task-title" tabIndex={-1}>
+          {name}
+        </h1>
+        <p class="notice bad" role="alert">
+          {missing} <a href="#/">All tasks</a>
+        </p>
+      </section>
+    );
+  }
+  if (!task) return <p class="sub">Loading {name}…</p>;
+  const fields = stats?.fields ?? [];
+  const bucketLabel = range.bucket;
+
+  return (
+    <section aria-labelledby="task-title" class="task-page" data-task-page={name}>
+      <div class="page-head">
+        <h1 id="task-title" tabIndex={-1}>
+          {task.name}
+        </h1>
+        <div class="page-actions">
+          <button
+            type="button"
+            class="btn primary"
+            onClick={() => void props.actions.run(task)}
+            disabled={props.busy.has(`run:${task.name}`)}
+            aria-label={`Run ${task.name} now`}
+          >
+            Run now
+          </button>
+          <button type="button" class="btn" onClick={() => void props.actions.togglePause(task)} disabled={props.busy.has(`pause:${task.name}`)}>
+            {task.paused ? 'Resume' : 'Pause'}
+          </button>
+          <a class="btn" href={`#/history?task=${encodeURIComponent(task.name)}`}>
+            History
+          </a>
+        </div>
+      </div>
+      {task.description && <p class="sub">{task.description}</p>}
+
+      <div class="task-facts">
+        <div class="fact-card">
+          <h2>Schedule</h2>
+          <p data-field="schedule">{task.scheduleText}</p>
+          {task.paused ? (
+            <p>
+              <StatusBadge status="paused" tone="skipped" />{' '}
+              {task.pauseNote && (
+                <span class="pause-note" data-field="pause-note">
+                  {task.pauseNote}
+                </span>
+              )}
+              {task.pausedAt && <span class="sub"> since {fmtTime(task.pausedAt)}</span>}
+            </p>
+          ) : (
+            <p class="sub">next {fmtCountdown(task.nextRunAt, now)}</p>
+          )}
+          <h3>Next {detail?.upcoming.length ?? ''} instants</h3>
+          <ol class="upcoming" data-field="upcoming">
+            {(detail?.upcoming ?? []).map((t) => (
+              <li key={t}>
+                <time dateTime={t}>{fmtTime(t)}</time>
+              </li>
+            ))}
+          </ol>
+          {task.paused && <p class="sub">Paused: these are the instants it would run at.</p>}
+        </div>
+        <div class="fact-card">
+          <h2>Settings</h2>
+          {detail && (
+            <dl class="settings" data-field="settings">
+              {settingRows(detail.settings).map(([k, v]) => (
+                <div key={k}>
+                  <dt>{k}</dt>
+                  <dd>{v}</dd>
+                </div>
+              ))}
+            </dl>
+          )}
+        </div>
+      </div>
+
+      <div class="chart-controls">
+        <div class="segmented" role="group" aria-label="Range">
+          {RANGES.map((r) => (
+            <button key={r.key} type="button" class="btn small" aria-pressed={r.key === rangeKey} onClick={() => setRangeKey(r.key)}>
+              {r.label}
+            </button>
+          ))}
+        </div>
+        <label class="field-pick">
+          Output field{' '}
+          <select value={field} onChange={(e) => setField((e.target as HTMLSelectElement).value)} aria-label="Output field to chart">
+            <option value="">none</option>
+            {[...new Set([...fields, ...(field ? [field] : [])])].map((f) => (
+              <option key={f} value={f}>
+                {f}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {statsError && (
+        <p class="notice bad" role="alert">
+          Cannot load the charts: {statsError}
+        </p>
+      )}
+      {stats && (
+        <div class="charts">
+          <h2>Durations</h2>
+          <DurationChart stats={stats.stats} scheme={props.scheme} />
+          {stats.stats.pointsOmitted > 0 && <p class="sub">Points: the newest {stats.stats.points.length} runs; the lines cover all.</p>}
+          <h2>Outcomes per {bucketLabel}</h2>
+          <OutcomeChart stats={stats.stats} scheme={props.scheme} />
+          {stats.stats.field && (
+            <>
+              <h2>
+                {stats.stats.field} per {bucketLabel}
+              </h2>
+              <FieldChart stats={stats.stats} scheme={props.scheme} bucketLabel={bucketLabel} />
+            </>
+          )}
+          {!stats.stats.field && fields.length === 0 && <p class="sub">No numeric output fields in this task's recent runs to chart.</p>}
+        </div>
+      )}
+    </section>
+  );
+}
