@@ -10,6 +10,7 @@ import {
   setToken,
   taskPath,
   type Info,
+  type LogLineJson,
   type RunJson,
   type TaskView,
 } from './api.ts';
@@ -239,6 +240,10 @@ export function App() {
       };
       for (const n of ['run:started', 'run:finished', 'tick:skipped'] as const) source.addEventListener(n, onRun(n));
       source.addEventListener('run:progress', onProgress);
+      source.addEventListener('run:log', (e) => {
+        const d = parse<{ runId?: string; lines?: LogLineJson[] }>(e);
+        if (d?.runId && Array.isArray(d.lines)) emitLive({ type: 'log', runId: d.runId, lines: d.lines });
+      });
       for (const n of TASK_EVENTS) source.addEventListener(n, onTask(n));
       source.addEventListener('reset', () => {
         void refreshInfo();

@@ -1,6 +1,6 @@
 /** The run detail panel and the token prompt. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, onLive, type RunJson } from './api.ts';
+import { api, type LogLineJson, onLive, type RunJson } from './api.ts';
 import { fmtDuration, fmtTime, prettyJson } from './format.ts';
 import { Modal, ProgressBar, StatusBadge } from './ui.tsx';
 
@@ -108,6 +108,8 @@ export function RunDialog(props: {
             </section>
           )}
 
+          <RunLogView id={run.id} running={run.status === 'running'} />
+
           <section class="detail-block" aria-label="Output">
             <h3>Output</h3>
             {run.output === undefined || run.output === null ? (
@@ -121,6 +123,99 @@ export function RunDialog(props: {
         </div>
       )}
     </Modal>
+  );
+}
+
+/** How often a running run's log is fetched: its lines may be written by another replica. */
+const LOG_POLL_MS = 2_000;
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false });
+
+/** The run's kept log: loaded, then followed live (events from this instance, polling for the rest). */
+function RunLogView(props: { id: string; running: boolean }) {
+  const [lines, setLines] = useState<LogLineJson[]>([]);
+  const [dropped, setDropped] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const box = useRef<HTMLPreElement>(null);
+  const last = useRef(0);
+  const follow = useRef(true);
+
+  const add = (more: LogLineJson[]) => {
+    const fresh = more.filter((l) => l.seq > last.current).sort((a, b) => a.seq - b.seq);
+    if (fresh.length === 0) return;
+    last.current = fresh[fresh.length - 1]?.seq ?? last.current;
+    setLines((ls) => [...ls, ...fresh].slice(-2_000));
+  };
+
+  const alive = useRef(true);
+  const load = () =>
+    api.runLogs(props.id, last.current).then(
+      (log) => {
+        if (!alive.current || log.runId !== props.id) return;
+        setDropped(log.dropped);
+        add(log.lines);
+        setError(null);
+      },
+      (err: Error) => alive.current && setError(err.message),
+    );
+
+  useEffect(() => {
+    alive.current = true;
+    last.current = 0;
+    setLines([]);
+    void load();
+    const off = onLive((e) => e.type === 'log' && e.runId === props.id && add(e.lines));
+    return () => {
+      alive.current = false;
+      off();
+    };
+  }, [props.id]);
+
+  // Running: poll (the run may be on another replica). Ended: once more, for the final flush.
+  useEffect(() => {
+    if (!props.running) {
+      const once = setTimeout(() => void load(), 1_500);
+      return () => clearTimeout(once);
+    }
+    const poll = setInterval(() => void load(), LOG_POLL_MS);
+    return () => clearInterval(poll);
+  }, [props.id, props.running]);
+
+  // Stays at the newest line unless the reader scrolled up.
+  useEffect(() => {
+    const el = box.current;
+    if (el && follow.current) el.scrollTop = el.scrollHeight;
+  }, [lines]);
+
+  return (
+    <section class="detail-block" aria-label="Log">
+      <h3>
+        Log{props.running && <span class="sub"> · live</span>}
+      </h3>
+      {error && <p class="sub">Cannot load the log: {error}</p>}
+      {lines.length === 0 && !error && <p class="sub">{props.running ? 'Nothing logged yet.' : 'Nothing logged.'}</p>}
+      {lines.length > 0 && (
+        <pre
+          class="code log"
+          data-field="log"
+          tabIndex={0}
+          ref={box}
+          onScroll={(e) => {
+            const el = e.currentTarget;
+            follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 4;
+          }}
+        >
+          {dropped > 0 && <span class="log-dropped">{dropped} earlier lines dropped (the newest are kept){'\n'}</span>}
+          {lines.map((l) => (
+            <span key={l.seq} class={`log-line lv-${l.level}`} data-seq={l.seq}>
+              <span class="log-at">{clock.format(Date.parse(l.at))}</span> <span class="log-level">{l.level.toUpperCase()}</span> {l.message}
+              {l.fields != null && <span class="log-fields"> {JSON.stringify(l.fields)}</span>}
+              {'\n'}
+            </span>
+          ))}
+        </pre>
+      )}
+    </section>
   );
 }
 

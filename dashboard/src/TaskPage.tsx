@@ -73,6 +73,7 @@ const valueAxis = (format: (v: number) => string): uPlot.Axis => ({
 
 function fmtNumber(v: number): string {
   const abs = Math.abs(v);
+  if (!Number.isFinite(v) || abs >= 1e15) return v.toExponential(2);
   if (abs >= 1e12) return `${(v / 1e12).toFixed(1)}T`;
   if (abs >= 1e9) return `${(v / 1e9).toFixed(1)}G`;
   if (abs >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
@@ -85,7 +86,11 @@ function DurationChart(props: { stats: StatsJson; scheme: string }) {
   const { stats } = props;
   const data = useMemo(() => {
     const half = stats.bucketMs / 2000;
-    const points: uPlot.AlignedData = [stats.points.map((p) => Date.parse(p.scheduledFor) / 1000), stats.points.map((p) => p.durationMs)];
+    // Attempts of one tick share its instant: each gets an x of its own (a millisecond apart), or
+    // joining the series would keep only one of them.
+    let previous = Number.NEGATIVE_INFINITY;
+    const xs = stats.points.map((p) => (previous = Math.max(Date.parse(p.scheduledFor) / 1000, previous + 0.001)));
+    const points: uPlot.AlignedData = [xs, stats.points.map((p) => p.durationMs)];
     const withRuns = stats.buckets.filter((b) => b.durations !== null);
     const lines: uPlot.AlignedData = [
       withRuns.map((b) => Date.parse(b.start) / 1000 + half),
@@ -235,7 +240,20 @@ export function TaskPage(props: {
     };
   }, [name, live?.paused, live?.nextRunAt, live?.scheduleText]);
 
-  const lastRunId = live?.lastRun?.id;
+  // New runs refresh the charts, at most every 10 s: a busy task's page must not re-read a long
+  // history after every run.
+  const [refreshed, setRefreshed] = useState(0);
+  const lastRunId = useRef(live?.lastRun?.id);
+  const drawnFor = useRef(lastRunId.current);
+  lastRunId.current = live?.lastRun?.id;
+  useEffect(() => {
+    const id = setInterval(() => {
+      if (lastRunId.current === drawnFor.current) return;
+      drawnFor.current = lastRunId.current;
+      setRefreshed((n) => n + 1);
+    }, 10_000);
+    return () => clearInterval(id);
+  }, []);
   useEffect(() => {
     let gone = false;
     api
@@ -245,7 +263,7 @@ export function TaskPage(props: {
     return () => {
       gone = true;
     };
-  }, [name, rangeKey, field, lastRunId]);
+  }, [name, rangeKey, field, refreshed]);
 
   const task = live ?? detail;
   if (missing && !task) {

@@ -114,6 +114,7 @@ function TaskRow(props: Props & { task: TaskView }) {
                 now={now}
                 cancelling={props.cancelling.has(r.id) || busy.has(`cancel:${r.id}`)}
                 onCancel={() => actions.cancel(r)}
+                onOpen={() => actions.openRun(r.id)}
               />
             ))}
           </div>
@@ -245,6 +246,7 @@ function RunningRun(props: {
   now: number;
   cancelling: boolean;
   onCancel: () => void;
+  onOpen: () => void;
 }) {
   const { run, now } = props;
   const fraction = run.progress?.fraction;
@@ -260,6 +262,9 @@ function RunningRun(props: {
           {since ? ` · ${since}` : ''}
           {run.attempt > 1 ? ` · attempt ${run.attempt}` : ''}
         </span>
+        <button type="button" class="btn small" data-action="open" aria-label={`Open the running run of ${props.task}: its log and details`} onClick={props.onOpen}>
+          Log
+        </button>
         <button
           type="button"
           class="btn small danger"

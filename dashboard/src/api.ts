@@ -115,6 +115,22 @@ export interface StatsJson {
   pointsOmitted: number;
 }
 
+export interface LogLineJson {
+  seq: number;
+  at: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  fields: unknown;
+}
+
+/** `GET /api/runs/:id/logs`. */
+export interface RunLogJson {
+  runId: string;
+  running: boolean;
+  lines: LogLineJson[];
+  dropped: number;
+}
+
 export interface Info {
   instance: string;
   version: string;
@@ -184,13 +200,19 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
 export const api = {
   info: () => request<Info>('api/info'),
   tasks: () => request<{ tasks: TaskView[] }>('api/tasks'),
-  task: (name: string) => request<{ task: TaskDetail }>(`api/tasks/${encodeURIComponent(name)}`),
+  task: async (name: string) => {
+    const body = await request<{ task?: TaskDetail }>(`api/tasks/${encodeURIComponent(name)}`);
+    // A name such as "." or ".." is normalised out of the URL: the answer is then not a task.
+    if (body?.task?.name !== name) throw new ApiError(404, `no task named "${name}"`, 'ERR_TASK_NOT_FOUND');
+    return { task: body.task };
+  },
   stats: (name: string, q: { from: string; bucket: string; field?: string | null }) => {
     const params = new URLSearchParams({ from: q.from, bucket: q.bucket });
     if (q.field) params.set('field', q.field);
     return request<{ stats: StatsJson; fields: string[] }>(`api/tasks/${encodeURIComponent(name)}/stats?${params}`);
   },
   run: (id: string) => request<{ run: RunJson }>(`api/runs/${encodeURIComponent(id)}`),
+  runLogs: (id: string, after = 0) => request<RunLogJson>(`api/runs/${encodeURIComponent(id)}/logs${after > 0 ? `?after=${after}` : ''}`),
   runs: (q: { task?: string; status?: string; limit?: number; cursor?: string | null }) => {
     const params = new URLSearchParams();
     if (q.task) params.set('task', q.task);
@@ -217,6 +239,7 @@ export const retryPath = (runId: string) => `api/runs/${encodeURIComponent(runId
 export type LiveEvent =
   | { type: 'run'; name: 'run:started' | 'run:finished' | 'tick:skipped'; run: RunJson }
   | { type: 'progress'; runId: string; task: string; fraction: number | null; message: string | null }
+  | { type: 'log'; runId: string; lines: LogLineJson[] }
   | { type: 'reset' };
 
 const listeners = new Set<(e: LiveEvent) => void>();

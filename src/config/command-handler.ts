@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TaskHandler } from '../engine/task.ts';
 import { CaretakerError, ErrorCode } from '../util/errors.ts';
 import { DEFAULT_ABORT_GRACE_MS } from '../engine/task-options.ts';
+import { OutputLines } from './output-lines.ts';
 import { ProcessGroup } from './process-group.ts';
 import type { RunSpec } from './run-spec.ts';
 
@@ -89,8 +90,17 @@ export function commandHandler(spec: CommandSpec, options: { readonly abortGrace
       const group = child.pid !== undefined ? new ProcessGroup(child.pid, abortGraceMs) : null;
       const stdout = new Tail(spec.maxOutputBytes);
       const stderr = new Tail(spec.maxOutputBytes);
-      child.stdout.on('data', (c: Buffer) => stdout.push(c));
-      child.stderr.on('data', (c: Buffer) => stderr.push(c));
+      // Each line also goes to the run's log as it comes (stderr as warnings), not to the daemon's log.
+      const outLines = new OutputLines((line) => ctx.log(line, 'info'));
+      const errLines = new OutputLines((line) => ctx.log(line, 'warn'));
+      child.stdout.on('data', (c: Buffer) => {
+        stdout.push(c);
+        outLines.push(c);
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        stderr.push(c);
+        errLines.push(c);
+      });
       const closed = new Promise<void>((done) => child.once('close', () => done()));
       const onAbort = () => group?.terminate();
       ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -106,6 +116,8 @@ export function commandHandler(spec: CommandSpec, options: { readonly abortGrace
           await Promise.race([closed, sleep(DRAIN_MS, undefined, { ref: false })]);
           child.stdout.destroy();
           child.stderr.destroy();
+          outLines.end();
+          errLines.end();
           ctx.signal.removeEventListener('abort', onAbort);
           const output: CommandOutput = { exitCode, signal, stdout: stdout.text(), stderr: stderr.text(), truncated: stdout.truncated || stderr.truncated };
           if (ctx.signal.aborted) reject(ctx.signal.reason);

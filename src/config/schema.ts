@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationField } from '../engine/task-options.ts';
+import { sizeField } from '../util/size.ts';
 
 /** `store.sqlite`. */
 export const sqliteSection = z.strictObject({
@@ -94,12 +95,22 @@ const http = z
 
 const history = z.strictObject({ maxAge: durationField.optional(), maxPerTask: z.number().int().min(1).optional() });
 
+/** `scheduler.runLogs`: what is kept of each run's log, or false for none. */
+const runLogs = z.union([
+  z.literal(false),
+  z.strictObject({
+    maxBytes: sizeField.pipe(z.number().max(16 * 2 ** 20, { message: 'must be at most 16MiB' })).optional(),
+    flushInterval: durationField.pipe(z.number().min(100, { message: 'must be at least 100ms' })).optional(),
+  }),
+]);
+
 const scheduler = z.strictObject({
   instance: z.string().min(1).max(200).optional(),
   lease: durationField.optional(),
   concurrency: z.number().int().min(1).optional(),
   pollInterval: durationField.optional(),
   stopTimeout: durationField.optional(),
+  runLogs: runLogs.optional(),
 });
 
 const log = z.strictObject({

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../store/records.ts';
+import type { LogLine, RunRecord } from '../store/records.ts';
 import type { TaskInfo } from './task.ts';
 
 /** What `stop()` resolves with. */
@@ -20,7 +20,7 @@ export interface ProgressEvent {
 }
 
 /** Where an error that no caller could catch happened. */
-export type ErrorContext = 'store' | 'listener' | 'progress' | 'output' | 'tracing';
+export type ErrorContext = 'store' | 'listener' | 'progress' | 'output' | 'tracing' | 'logs';
 
 /**
  * Every event a scheduler emits, with its payload type. Subscribe with `scheduler.on(name, fn)`.
@@ -39,6 +39,8 @@ export interface SchedulerEvents {
   'task:resumed': { readonly task: string };
   'run:started': RunRecord;
   'run:progress': ProgressEvent;
+  /** Lines a run's handler wrote through `ctx.logger` since the last such event (a flush interval). */
+  'run:log': { readonly runId: string; readonly task: string; readonly lines: readonly LogLine[] };
   /** The run's final record, including `retryAt` when a retry was scheduled. */
   'run:finished': RunRecord;
   /** This instance lost a run's lease; its outcome was not written (another instance took over). */

@@ -1,4 +1,4 @@
-import type { LastSuccess, RunProgress, RunRecord } from '../store/records.ts';
+import { LOG_LEVELS, type LastSuccess, type LogLevel, type RunProgress, type RunRecord } from '../store/records.ts';
 import {
   LeaseLostError,
   RunCancelledError,
@@ -21,6 +21,10 @@ export interface ExecutionHost {
   readonly timers: TimerQueue;
   readonly logger: Logger;
   readonly tracer: RunTracer;
+  /** The logger a run's handler sees, given the scheduler's with the run's fields bound. */
+  runLogger(execution: Execution, base: Logger): Logger;
+  /** Writes a line to the run's log only. */
+  runLogWriter(execution: Execution): (level: LogLevel, message: string) => void;
   /** The handler reported progress (now `execution.progress`). */
   onProgress(execution: Execution): void;
   /** The handler settled, or was abandoned after its grace period. Called exactly once. */
@@ -162,9 +166,13 @@ export class Execution {
 
   #context(lastSuccess: LastSuccess | null): TaskContext {
     const { job, run } = this;
-    const logger = this.#host.logger.child({ task: run.task, runId: run.id, attempt: run.attempt });
     // A person's retry redoes its tick: the same key as the tick's own attempts.
     const tickKey = job.trigger === 'manual' ? `manual:${run.id}` : new Date(job.scheduledFor).toISOString();
+    // Made on first use: most handlers of a burst never log, and each logger costs a child and a log buffer.
+    let logger: Logger | null = null;
+    let writeLine: ((level: LogLevel, message: string) => void) | null = null;
+    const host = this.#host;
+    const self = this;
     return {
       signal: this.#controller.signal,
       runId: run.id,
@@ -173,7 +181,15 @@ export class Execution {
       attempt: run.attempt,
       trigger: run.trigger,
       lastSuccess,
-      logger,
+      get logger(): Logger {
+        // A handler that first logs after its run ended logs to the scheduler's logger only.
+        logger ??= self.#settled ? host.logger.child({ task: run.task, runId: run.id, attempt: run.attempt }) : host.runLogger(self, host.logger.child({ task: run.task, runId: run.id, attempt: run.attempt }));
+        return logger;
+      },
+      log: (message: string, level: LogLevel = 'info') => {
+        if (self.#settled || typeof message !== 'string' || !LOG_LEVELS.includes(level)) return;
+        (writeLine ??= host.runLogWriter(self))(level, message);
+      },
       idempotencyKey: `${run.task}@${tickKey}`,
       fencingToken: this.fencingToken,
       progress: (fraction: number, message?: string) => {

@@ -5,6 +5,7 @@ import type { TimerHandle } from './clock.ts';
 import type { EngineContext } from './context.ts';
 import { EndWriter } from './end-writer.ts';
 import { Execution, type ExecutionHost } from './execution.ts';
+import { RunLogWriter } from './run-log.ts';
 import type { HeldLease, LeaseKeeper } from './housekeeping.ts';
 import type { JobRouter } from './job-router.ts';
 import type { PreciseWait } from './precise-wait.ts';
@@ -41,6 +42,7 @@ export class RunController implements LeaseKeeper {
    */
   readonly #recording = new Map<string, { runId: string; fencingToken: number; validUntil: number }>();
   readonly #ends: EndWriter;
+  readonly #logs: RunLogWriter;
   /** Claimed runs waiting for their due instant, by instant; one precise wait per instant. */
   readonly #releases = new Map<number, { readonly executions: Execution[]; readonly wait: TimerHandle }>();
   readonly #host: ExecutionHost;
@@ -80,10 +82,13 @@ export class RunController implements LeaseKeeper {
         if (this.#recording.delete(runId)) ctx.logger.warn({ runId }, 'the store keeps refusing this run’s end; its lease is left to lapse');
       },
     });
+    this.#logs = new RunLogWriter(ctx, ctx.options.runLogs);
     this.#host = {
       timers: ctx.timers,
       logger: ctx.logger,
       tracer: ctx.tracer,
+      runLogger: (e, base) => this.#logs.loggerFor(e.id, e.run.task, base),
+      runLogWriter: (e) => this.#logs.writerFor(e.id, e.run.task),
       onProgress: (e) => this.#onProgress(e),
       onSettled: (e, settlement, value) => this.#onSettled(e, settlement, value),
     };
@@ -235,6 +240,11 @@ export class RunController implements LeaseKeeper {
    * Stopping: no handler starts any more. Runs claimed ahead whose handler has not started are
    * recorded `interrupted` now; running handlers go on (see {@link drain}).
    */
+  /** Writes the runs' logs that changed since the last flush (stopping calls it last). */
+  flushLogs(): Promise<void> {
+    return this.#logs.flush();
+  }
+
   stopStarting(): void {
     for (const release of this.#releases.values()) release.wait.cancel();
     this.#releases.clear();
@@ -342,6 +352,7 @@ export class RunController implements LeaseKeeper {
     const retryAt = retry ? now + retryDelay(runtime.policy.retry, job.attempt, ctx.random) : null;
     // The slot is free now, even if an abandoned handler is still running somewhere.
     this.#executions.delete(execution.id);
+    this.#logs.ended(execution.id);
     runtime.running--;
     ctx.dispatcher.release();
     const error = status === 'succeeded' ? null : captureError(thrown);

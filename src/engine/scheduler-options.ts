@@ -9,6 +9,8 @@ import { toOptionIssues } from '../util/zod-issues.ts';
 import type { Clock } from './clock.ts';
 import type { TaskOptions } from './task.ts';
 import type { RunTracer } from './tracing.ts';
+import { sizeField } from '../util/size.ts';
+import type { RunLogOptions } from './run-log.ts';
 import { durationField, parseTaskDefaults } from './task-options.ts';
 
 /** Options of `createScheduler`. */
@@ -74,6 +76,13 @@ export interface SchedulerOptions {
    * @defaultValue OpenTelemetry when available
    */
   readonly tracing?: boolean | RunTracer;
+  /**
+   * What is kept of each run's log (the lines its handler writes through `ctx.logger`, a command's
+   * output): its newest `maxBytes` (the end, where a failure is explained), written to the store
+   * every `flushInterval` and streamed as `run:log` events. `false` keeps none.
+   * @defaultValue { maxBytes: '64KiB', flushInterval: '1s' }
+   */
+  readonly runLogs?: false | { readonly maxBytes?: number | string; readonly flushInterval?: Duration };
 }
 
 /** Scheduler options with defaults applied. */
@@ -89,6 +98,7 @@ export interface ResolvedSchedulerOptions {
   /** Null when not set: the store's suggestion applies. */
   readonly pollIntervalMs: number | null;
   readonly maxOutputBytes: number;
+  readonly runLogs: RunLogOptions;
   readonly defaults: ReturnType<typeof parseTaskDefaults>;
 }
 
@@ -116,6 +126,15 @@ const schema = z.strictObject({
   random: fn('a function returning a number in [0, 1)').optional(),
   idGenerator: fn('a function returning a unique string').optional(),
   maxOutputBytes: z.number().int().min(64).optional(),
+  runLogs: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        maxBytes: sizeField.pipe(z.number().max(16 * 2 ** 20, { message: 'must be at most 16MiB' })).optional(),
+        flushInterval: durationField.pipe(z.number().min(100, { message: 'must be at least 100ms' })).optional(),
+      }),
+    ])
+    .optional(),
   tracing: z.union([z.boolean(), z.custom<RunTracer>((v) => isObject(v) && typeof (v as RunTracer).start === 'function', { message: 'expected true, false or a RunTracer' })]).optional(),
 });
 
@@ -134,6 +153,7 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
     retention: { maxAgeMs: o.history?.maxAge ?? 30 * 86_400_000, maxPerTask: o.history?.maxPerTask ?? 1000 },
     pollIntervalMs: o.pollInterval ?? null,
     maxOutputBytes: o.maxOutputBytes ?? 65_536,
+    runLogs: o.runLogs === false ? { maxBytes: 0, flushIntervalMs: 1_000 } : { maxBytes: o.runLogs?.maxBytes ?? 65_536, flushIntervalMs: o.runLogs?.flushInterval ?? 1_000 },
     defaults: parseTaskDefaults(o.defaults),
   };
 }

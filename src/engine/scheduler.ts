@@ -1,6 +1,6 @@
 import { memoryStore } from '../store/memory/memory-store.ts';
 import type { Store } from '../store/port.ts';
-import type { RunPage, RunQuery, RunRecord } from '../store/records.ts';
+import type { RunLog, RunPage, RunQuery, RunRecord } from '../store/records.ts';
 import { parseDuration } from '../util/duration.ts';
 import { CaretakerError, DuplicateTaskError, ErrorCode, invalidOption, RunNotFoundError, TaskNotFoundError } from '../util/errors.ts';
 import { uuidv7 } from '../util/ids.ts';
@@ -489,6 +489,18 @@ export class Scheduler {
     return this.#track(this.#store.getRun(id));
   }
 
+  /**
+   * What is kept of a run's log: the lines its handler wrote through `ctx.logger` (a command's
+   * output), the newest within `runLogs.maxBytes`; null when it logged nothing. Lines of a run in
+   * progress arrive every `runLogs.flushInterval` (and as `run:log` events on its instance).
+   *
+   * @example
+   * for (const line of (await scheduler.runLog(runId))?.lines ?? []) console.log(line.level, line.message);
+   */
+  async runLog(runId: string): Promise<RunLog | null> {
+    return this.#track(this.#store.getRunLog(runId));
+  }
+
   // ─── Events ───────────────────────────────────────────────────────────────────────────────
 
   /** Subscribes to a typed event; returns a function that unsubscribes. */
@@ -583,6 +595,7 @@ export class Scheduler {
     this.#runs.abandonAll();
     // Writing the records of abandoned runs gets a short grace of its own.
     await this.#drained(Math.max(1_000, timeoutMs - (this.#clock.monotonic() - startedAt)));
+    await this.#runs.flushLogs();
     this.#heartbeat.stop();
     this.#timers.stop();
     this.#timers.clear();

@@ -1,4 +1,4 @@
-import type { LastSuccess, RunRecord, RunTrigger } from '../store/records.ts';
+import type { LastSuccess, LogLevel, RunRecord, RunTrigger } from '../store/records.ts';
 import type { Duration } from '../util/duration.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ScheduleSpec } from './schedules/types.ts';
@@ -21,8 +21,20 @@ export interface TaskContext {
   readonly trigger: RunTrigger;
   /** The task's last successful run (on any instance), e.g. to resume from its output. */
   readonly lastSuccess: LastSuccess | null;
-  /** A child logger with the task, run id and attempt bound. */
+  /**
+   * A child logger with the task, run id and attempt bound. What a handler logs here is also kept
+   * with the run (its newest lines: the dashboard's run dialog, `GET /api/runs/:id/logs`,
+   * `caretaker show RUN --logs`).
+   */
   readonly logger: Logger;
+  /**
+   * Adds a line to this run's kept log only, not to the scheduler's logger: for output that belongs
+   * to the run, such as a program's. Lines after the run ended are ignored.
+   *
+   * @example
+   * ctx.log(`removed ${file}`);
+   */
+  log(message: string, level?: LogLevel): void;
   /**
    * `<task>@<nominal tick ISO>` (or `<task>@manual:<run id>`): the same for every attempt of a
    * tick, so side effects keyed by it happen once even across retries and replicas.

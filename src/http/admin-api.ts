@@ -7,8 +7,9 @@ import type { Scheduler } from '../engine/scheduler.ts';
 import { createMetrics, type SchedulerMetrics } from '../observe/metrics.ts';
 import { TaskStatusReader } from '../observe/task-status.ts';
 import { RUN_STATUSES, type RunStatsQuery, type RunStatus } from '../store/records.ts';
-import { normaliseStatsQuery, numericFields } from '../store/run-stats.ts';
+import { MAX_POINT_LIMIT, MAX_STATS_BUCKETS, normaliseStatsQuery, numericFields } from '../store/run-stats.ts';
 import { parseInstant } from '../engine/schedules/parse.ts';
+import { MAX_DATE_MS } from '../engine/schedules/types.ts';
 import { parseDuration } from '../util/duration.ts';
 import { describeValue, ErrorCode, InvalidOptionError, TaskNotFoundError } from '../util/errors.ts';
 import { uuidv7 } from '../util/ids.ts';
@@ -148,11 +149,17 @@ function statsQuery(task: string, q: Record<string, string>, now: number): RunSt
   const unknown = Object.keys(q).find((k) => !known.includes(k));
   if (unknown !== undefined) throw invalid(unknown, q[unknown] ?? '', `use ${known.slice(0, -1).join(', ')} or ${known.at(-1)}`);
   const to = instantParam('to', q.to, now);
-  const from = instantParam('from', q.from, to - DEFAULT_STATS_RANGE_MS);
-  if (from >= to) throw invalid('from', q.from ?? '', 'use an instant before to');
+  // The default range stops at the earliest instant a Date holds.
+  const from = instantParam('from', q.from, Math.max(-MAX_DATE_MS, to - DEFAULT_STATS_RANGE_MS));
+  if (from >= to) {
+    throw q.from === undefined || q.from === '' ? invalid('to', q.to ?? '', 'use a later instant (the range is the 7 days before it)') : invalid('from', q.from, 'use an instant before to');
+  }
   const named: Record<string, number> = { minute: 60_000, hour: HOUR_MS, day: DAY_MS };
-  const bucket = q.bucket === undefined || q.bucket === '' ? (to - from <= 8 * DAY_MS ? HOUR_MS : DAY_MS) : (named[q.bucket] ?? parseDuration(q.bucket));
+  // Unasked, the narrowest of hours (up to 8 days), days, weeks, 30 and 365 days that fits.
+  const fitting = () => [DAY_MS, 7 * DAY_MS, 30 * DAY_MS, 365 * DAY_MS].find((b) => Math.ceil((to - from) / b) <= MAX_STATS_BUCKETS) ?? 2 * MAX_DATE_MS;
+  const bucket = q.bucket === undefined || q.bucket === '' ? (to - from <= 8 * DAY_MS ? HOUR_MS : fitting()) : (named[q.bucket] ?? parseDuration(q.bucket));
   if (bucket === undefined || !Number.isInteger(bucket) || bucket < 1_000) throw invalid('bucket', q.bucket ?? '', 'use minute, hour, day or a duration of at least 1s such as "15m"');
+  if (q.points !== undefined && q.points !== '' && !/^\d{1,6}$/.test(q.points)) throw invalid('points', q.points, `use a whole number from 0 to ${MAX_POINT_LIMIT}`);
   const points = q.points === undefined || q.points === '' ? undefined : Number(q.points);
   const query: RunStatsQuery = {
     task,
@@ -323,6 +330,23 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     const run = await scheduler.getRun(id);
     if (run === null) throw runNotFound(id);
     return c.json({ run });
+  });
+  app.get('/api/runs/:id/logs', async (c) => {
+    const id = runIdParam(c.req.param('id'));
+    const q = c.req.query();
+    const unknown = Object.keys(q).find((k) => k !== 'after');
+    if (unknown !== undefined) throw invalid(unknown, q[unknown] ?? '', 'use after');
+    const after = q.after === undefined || q.after === '' ? 0 : Number(q.after);
+    if (!Number.isSafeInteger(after) || after < 0) throw invalid('after', q.after ?? '', 'use the seq of the last line you have (a whole number, 0 for all)');
+    const [run, log] = await Promise.all([scheduler.getRun(id), scheduler.runLog(id)]);
+    if (run === null) throw runNotFound(id);
+    return c.json({
+      runId: id,
+      running: run.status === 'running',
+      lines: (log?.lines ?? []).filter((l) => l.seq > after),
+      dropped: log?.dropped ?? 0,
+      updatedAt: log?.updatedAt ?? null,
+    });
   });
   app.post('/api/runs/:id/cancel', async (c) => {
     const id = runIdParam(c.req.param('id'));

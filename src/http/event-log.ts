@@ -5,6 +5,7 @@ import type { SchedulerEvents } from '../engine/events.ts';
 export const STREAMED_EVENTS = [
   'run:started',
   'run:progress',
+  'run:log',
   'run:finished',
   'tick:skipped',
   'task:paused',

@@ -9,6 +9,7 @@ import type {
   RunPage,
   RunProgress,
   RunQuery,
+  RunLog,
   RunRecord,
   RunStats,
   RunStatsQuery,
@@ -126,6 +127,16 @@ export interface Store {
    * an output field), for charts: one index-backed pass over the range, not a page of records.
    */
   runStats(query: RunStatsQuery): Promise<RunStats>;
+  /**
+   * Replaces what is kept of each run's log (one entry per run), in one statement for many runs.
+   * A run the store no longer has is skipped. Best effort, like progress: the engine retries at
+   * its next flush.
+   */
+  saveRunLogs(logs: readonly RunLog[]): Promise<void>;
+
+  /** What is kept of a run's log; null when it logged nothing, or the run is unknown. */
+  getRunLog(runId: string): Promise<RunLog | null>;
+
   /** Appends a change someone made (the API and the CLI record each accepted mutation). */
   recordAudit(entry: AuditEntry): Promise<void>;
 

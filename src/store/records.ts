@@ -218,3 +218,27 @@ export interface RunStats {
   /** Runs with a duration in the range that `points` leaves out. */
   readonly pointsOmitted: number;
 }
+
+/** How severe a run's log line is. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** One line a handler wrote through `ctx.logger` (or a command printed). */
+export interface LogLine {
+  /** 1 for the run's first line; counts every line written, kept or not. */
+  readonly seq: number;
+  readonly at: Date;
+  readonly level: LogLevel;
+  readonly message: string;
+  /** The fields logged with it (`ctx.logger.info({ table }, 'vacuumed')`), as JSON; null for none. */
+  readonly fields: JsonValue | null;
+}
+
+/** What is kept of a run's log: its newest lines, within the scheduler's `runLogs.maxBytes`. */
+export interface RunLog {
+  readonly runId: string;
+  readonly lines: readonly LogLine[];
+  /** Earlier lines dropped to keep the log within its size: `lines[0].seq - 1`. */
+  readonly dropped: number;
+  readonly updatedAt: Date;
+}

@@ -16,6 +16,8 @@ import {
 export const MAX_STATS_BUCKETS = 2_000;
 export const DEFAULT_POINT_LIMIT = 2_000;
 export const MAX_POINT_LIMIT = 10_000;
+/** Widest bucket: the whole range a Date can hold (stores bind it as a 64-bit integer). */
+const MAX_BUCKET_MS = 2 * 8.64e15;
 const MAX_FIELD_DEPTH = 4;
 /**
  * An output key a stats field may name. Keys start with a letter, `_` or `$`, so a path never
@@ -50,7 +52,7 @@ export function normaliseStatsQuery(query: RunStatsQuery): NormalisedStatsQuery 
   if (toMs <= fromMs) bad('to', query.to, 'use an instant after from');
   const { bucketMs } = query;
   let bucketCount = 0;
-  if (!Number.isInteger(bucketMs) || bucketMs < 1_000) bad('bucketMs', bucketMs, 'use whole milliseconds, at least 1000 (one second)');
+  if (!Number.isInteger(bucketMs) || bucketMs < 1_000 || bucketMs > MAX_BUCKET_MS) bad('bucketMs', bucketMs, `use whole milliseconds from 1000 (one second) to ${MAX_BUCKET_MS}`);
   else if (toMs > fromMs) {
     bucketCount = Math.ceil((toMs - fromMs) / bucketMs);
     if (bucketCount > MAX_STATS_BUCKETS) bad('bucketMs', bucketMs, `use wider buckets or a shorter range: at most ${MAX_STATS_BUCKETS} buckets (this range needs ${bucketCount})`);
@@ -104,7 +106,8 @@ export function assembleStats(q: NormalisedStatsQuery, parts: ReadonlyMap<number
     field: q.field,
     buckets,
     points,
-    pointsOmitted: withDuration - points.length,
+    // Never below 0, whatever a store's reads saw.
+    pointsOmitted: Math.max(0, withDuration - points.length),
   };
 }
 

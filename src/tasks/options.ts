@@ -2,23 +2,14 @@ import picomatch from 'picomatch';
 import { z } from 'zod';
 import { durationField } from '../engine/task-options.ts';
 import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
-import { parseSize, SIZE_HINT } from '../util/size.ts';
+import { sizeField } from '../util/size.ts';
 import { toOptionIssues } from '../util/zod-issues.ts';
 
-export { durationField };
+export { durationField, sizeField };
 
 /** A duration that must be longer than zero (a zero cutoff or timeout is always a mistake). */
 export const positiveDurationField = durationField.pipe(z.number().min(1, { message: 'must be longer than 0; use a duration like "30d" or "10s"' }));
 
-/** A size field: reads a number or a unit string (`"10GB"`) into bytes. */
-export const sizeField = z.unknown().transform((value, ctx) => {
-  const bytes = parseSize(value);
-  if (bytes === undefined) {
-    ctx.addIssue({ code: 'custom', message: `is not a size; ${SIZE_HINT}` });
-    return z.NEVER;
-  }
-  return bytes;
-});
 
 /**
  * One non-empty string or a non-empty list of them, read as a list. `check` returns the fix for

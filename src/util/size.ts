@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { unitsRequiredNow } from './duration.ts';
 
 /**
@@ -41,3 +42,13 @@ export function parseSize(value: unknown): number | undefined {
   const bytes = Number(match[1]) * (UNIT_BYTES[(match[2] ?? 'b').toLowerCase()] ?? Number.NaN);
   return Number.isFinite(bytes) ? Math.round(bytes) : undefined;
 }
+
+/** A size field: reads a number or a unit string (`"10GB"`) into bytes. */
+export const sizeField = z.unknown().transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `is not a size; ${SIZE_HINT}` });
+    return z.NEVER;
+  }
+  return bytes;
+});

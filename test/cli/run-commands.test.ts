@@ -22,12 +22,15 @@ describe('run commands on a store', () => {
   const ids = () => sqliteStore({ path: db });
   before(() => {
     writeFileSync(join(dir, 'ok.mjs'), 'export default (ctx) => ({ trigger: ctx.trigger, attempt: ctx.attempt });\n');
-    writeFileSync(join(dir, 'flaky.mjs'), `import { existsSync } from 'node:fs';\nexport default () => { if (!existsSync(new URL('./fixed', import.meta.url))) throw new Error('not yet'); return 'fixed'; };\n`);
+    writeFileSync(
+      join(dir, 'flaky.mjs'),
+      `import { existsSync } from 'node:fs';\nexport default (ctx) => { ctx.logger.info({ attempt: ctx.attempt }, 'looking for \\u001b[31mfixed\\u001b[0m'); if (!existsSync(new URL('./fixed', import.meta.url))) throw new Error('not yet'); return 'fixed'; };\n`,
+    );
     writeFileSync(join(dir, 'slow.mjs'), 'export default (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));\n');
     writeFileSync(
       join(dir, 'caretaker.config.yaml'),
       `store: { sqlite: { path: ./state.db } }
-scheduler: { pollInterval: 200ms }
+scheduler: { pollInterval: 200ms, runLogs: { maxBytes: 16KiB, flushInterval: 200ms } }
 http: { enabled: false }
 tasks:
   ok: { schedule: { every: 1s }, run: { module: ./ok.mjs } }
@@ -132,6 +135,16 @@ tasks:
       assert.match(text, /^trigger +manual, attempt 1$/m);
       assert.match(text, /^error: not yet$/m);
       assert.match(text, /^Error: not yet\n +at /m, 'with its stack');
+      assert.doesNotMatch(text, /^log:/m, 'the log only when asked');
+      const logged = io(dir);
+      assert.equal(await main(['show', failed.id, '--logs'], logged), 0);
+      const log = logged.lines.join('\n');
+      // The escape sequence a handler logged does not reach the terminal.
+      assert.match(log, /^log:\n\d{4}-\d\d-\d\dT[\d:.]+Z INFO  looking for \[31mfixed \[0m {"attempt":1}$/m);
+      const asJson = io(dir);
+      assert.equal(await main(['show', failed.id, '--logs', '--json'], asJson), 0);
+      const { log: jsonLog } = JSON.parse(asJson.lines[0] ?? '{}') as { log: { lines: { message: string }[]; dropped: number } };
+      assert.deepEqual([jsonLog.lines.map((l) => l.message), jsonLog.dropped], [['looking for \u001b[31mfixed\u001b[0m'], 0]);
       writeFileSync(join(dir, 'fixed'), '');
       const retried = io(dir);
       assert.equal(await main(['retry', failed.id, '--wait', '--json'], retried), 0);

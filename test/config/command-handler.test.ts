@@ -104,6 +104,15 @@ describe('command tasks: exit status and output', () => {
     assert.deepEqual(output, { exitCode: 0, signal: null, stdout: 'hello out\n', stderr: 'a warning\n', truncated: false });
   });
 
+  it('each line it prints goes to the run\'s log as it comes: stdout as info, stderr as warn, the unterminated last line too', async () => {
+    const ctx = fakeContext();
+    const script = 'process.stdout.write("one\\r\\ntwo\\n"); process.stderr.write("careful\\n"); setTimeout(() => process.stdout.write("thr"), 20); setTimeout(() => process.stdout.write("ee"), 40)';
+    await commandHandler(spec(node(script)))(ctx);
+    const stdout = ctx.lines.filter((l) => l.level === 'info').map((l) => l.message);
+    assert.deepEqual(stdout, ['one', 'two', 'three']);
+    assert.deepEqual(ctx.lines.filter((l) => l.level === 'warn').map((l) => l.message), ['careful']);
+  });
+
   it('a non-zero exit throws CommandFailedError (code ERR_COMMAND_FAILED) naming the status and the last stderr line', async () => {
     const error = await rejection(run(node('console.log("partial"); console.error("line 1"); console.error("fatal: disk full"); process.exit(3)')));
     assert.ok(error instanceof CommandFailedError, String(error));

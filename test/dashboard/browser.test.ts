@@ -56,6 +56,7 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
 
   // Handlers the tests steer.
   const long = gate();
+  const chattyGate = gate();
   let quickHold: ReturnType<typeof gate> | null = null;
   let quickCount = 0;
 
@@ -125,6 +126,17 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
         return { chunks: 10 };
       },
     });
+    scheduler.add({
+      name: 'chatty',
+      schedule: daily,
+      handler: async (ctx) => {
+        ctx.logger.info({ table: 'sessions' }, 'step 1: scanning');
+        await chattyGate.wait(ctx.signal);
+        ctx.logger.warn({}, 'step 2: <b>not markup</b>');
+        await chattyGate.wait(ctx.signal);
+        return { steps: 2 };
+      },
+    });
     scheduler.add({ name: 'ticker', schedule: { every: '2s' }, handler: () => ({ tick: true }) });
     scheduler.add({ name: 'nightly', schedule: { cron: '0 3 * * *', timezone: 'UTC' }, handler: () => {} });
     scheduler.on('run:finished', (run) => finished.set(run.id, run));
@@ -140,6 +152,8 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
 
   after(async () => {
     long.open();
+    chattyGate.open();
+    chattyGate.open();
     quickHold?.open();
     await browser?.close();
     await server?.close();
@@ -154,7 +168,7 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     const before = requests.length;
     const page = await open(t, server.url);
     const infos = scheduler.tasks();
-    assert.deepEqual(infos.map((i) => i.name), ['quick', 'broken', 'long', 'ticker', 'nightly']);
+    assert.deepEqual(infos.map((i) => i.name), ['quick', 'broken', 'long', 'chatty', 'ticker', 'nightly']);
     await eventually('one row per task', async () => (await page.locator('[data-task]').count()) === infos.length);
     for (const info of infos) {
       const r = row(page, info.name);
@@ -280,11 +294,30 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
       return text.startsWith('Sum of rows per hour') ? text : false;
     }, WAIT);
     assert.equal(label, `Sum of rows per hour: ${sum} over ${runs.length} runs`);
-    assert.equal(await view.locator('[data-chart="field"] canvas').count(), 1, 'drawn');
+    await view.locator('[data-chart="field"] canvas').waitFor({ timeout: WAIT });
     await view.getByRole('button', { name: '30 days' }).click();
     await eventually('day buckets', async () => ((await view.locator('[data-chart="field"]').getAttribute('aria-label')) ?? '').startsWith('Sum of rows per day') || false, WAIT);
     await page.goto(`${server.url}#/tasks/no-such-task`);
     await expectText(page.locator('[role="alert"]'), /No task named "no-such-task"/);
+  });
+
+  it('the run dialog shows a running run\'s log and follows it live, line by line, as text', async (t) => {
+    const page = await open(t, server.url);
+    const runId = await scheduler.trigger('chatty');
+    t.after(() => endRun(runId));
+    await within(chattyGate.reached, 'the chatty run to log its first line');
+    await expectText(statusOf(page, 'chatty'), 'running');
+    await row(page, 'chatty').getByRole('button', { name: 'Open the running run of chatty: its log and details' }).click();
+    const log = page.locator('dialog[data-panel="run"] pre[data-field="log"]');
+    await expectText(log, /INFO step 1: scanning \{"table":"sessions"\}/);
+    chattyGate.open();
+    await within(chattyGate.reached, 'the chatty run to log its second line');
+    // Live: the dialog stays open and the new line arrives.
+    await expectText(log, /step 1: scanning.*\n.*WARN step 2: <b>not markup<\/b>/s);
+    assert.equal(await log.locator('b').count(), 0, 'a logged line is text, never markup');
+    chattyGate.open();
+    await expectText(page.locator('dialog[data-panel="run"] [data-field="status"]'), 'succeeded');
+    assert.equal(await log.locator('.log-line').count(), 2, 'each line once');
   });
 
   it('Pause asks for a note, shows the task paused with it, and pauses it in the scheduler and store; Resume undoes it', async (t) => {

@@ -53,6 +53,10 @@ describe('admin API on a real scheduler and SQLite store', () => {
     scheduler.add({ name: 'flaky', schedule: { every: '1d', initialDelay: '1d' }, handler: () => Promise.reject(new Error('upstream 503')) });
     scheduler.add({ name: 'slow', schedule: { every: '1d', initialDelay: '1d' }, handler: (ctx) => slow.wait(ctx.signal) });
     scheduler.add({ name: 'watched', schedule: { every: '1d', initialDelay: '1d' }, staleAfter: '50ms', handler: () => {} });
+    scheduler.add({ name: 'chatter', schedule: { every: '1d', initialDelay: '1d' }, handler: (ctx) => {
+      ctx.logger.info({ table: 'sessions' }, 'vacuuming');
+      ctx.log('done', 'warn');
+    } });
     scheduler.on('run:finished', (run) => {
       finished.set(run.id, run);
       waiters.get(run.id)?.(run);
@@ -69,7 +73,7 @@ describe('admin API on a real scheduler and SQLite store', () => {
   it('GET /api/tasks and /api/tasks/:name show each task; an unknown name is 404 with a code', async () => {
     const list = await json('api/tasks');
     assert.equal(list.status, 200);
-    assert.deepEqual(list.body.tasks.map((t: { name: string }) => t.name), ['report', 'broken', 'long', 'flaky', 'slow', 'watched']);
+    assert.deepEqual(list.body.tasks.map((t: { name: string }) => t.name), ['report', 'broken', 'long', 'flaky', 'slow', 'watched', 'chatter']);
     const one = await json('api/tasks/report');
     assert.equal(one.body.task.scheduleText, 'every 1d');
     assert.equal(one.body.task.paused, false);
@@ -133,7 +137,36 @@ describe('admin API on a real scheduler and SQLite store', () => {
     await refused('from=yesterday', /from: received "yesterday"; use an ISO-8601 instant/);
     await refused(`from=${new Date().toISOString()}&to=2020-01-01T00:00:00Z`, /from: .*before to/);
     await refused('range=7d', /range: received "7d"; use from, to, bucket, field or points/);
+    await refused('from=0&to=8640000000000000&bucket=1000000000000000w', /bucket: received 6\.048e\+23; use whole milliseconds from 1000/);
+    await refused('points=0x10', /points: received "0x10"/);
+    await refused('to=-8640000000000000', /to: received "-8640000000000000"; use a later instant/);
+    // A long range without a bucket gets the narrowest that fits 2,000 buckets.
+    const decade = (await json('api/tasks/report/stats?from=2016-01-01T00:00:00Z')).body.stats;
+    assert.equal(decade.bucketMs, 7 * 86_400_000);
     assert.equal((await json('api/tasks/nope/stats')).status, 404);
+  });
+
+  it('GET /api/runs/:id/logs serves what the run logged, after a seq if asked; bad parameters are 400, unknown runs 404', async () => {
+    const { body } = await json('api/tasks/chatter/trigger', { method: 'POST', headers: auth });
+    await finishedRun(body.runId);
+    const all = await eventually('the log written', async () => {
+      const r = await json(`api/runs/${body.runId}/logs`);
+      return r.body.lines?.length === 2 ? r : false;
+    }, 10_000);
+    assert.equal(all.status, 200);
+    assert.deepEqual(all.body.lines.map((l: any) => [l.seq, l.level, l.message, l.fields]), [[1, 'info', 'vacuuming', { table: 'sessions' }], [2, 'warn', 'done', null]]);
+    assert.deepEqual([all.body.running, all.body.dropped, all.body.runId], [false, 0, body.runId]);
+    assert.match(all.body.lines[0].at, /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual((await json(`api/runs/${body.runId}/logs?after=1`)).body.lines.map((l: any) => l.seq), [2]);
+    const bad = await json(`api/runs/${body.runId}/logs?after=-1`);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /after: received "-1"/);
+    assert.equal((await json(`api/runs/${body.runId}/logs?since=1`)).status, 400);
+    assert.equal((await json('api/runs/0190a0a0-0000-7000-8000-000000000000/logs')).status, 404);
+    // A run that logged nothing has an empty log, not a 404.
+    const quiet = (await json('api/tasks/report/trigger', { method: 'POST', headers: auth })).body.runId;
+    await finishedRun(quiet);
+    assert.deepEqual((await json(`api/runs/${quiet}/logs`)).body.lines, []);
   });
 
   it('a failed run carries its error message, code and stack', async () => {

@@ -625,6 +625,47 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
       });
     });
 
+    describe('run logs', () => {
+      const line = (seq: number, message: string, fields: unknown = null) => ({ seq, at: new Date(at(seq)), level: 'info' as const, message, fields: asStored(fields) });
+
+      it('keeps what the last save gave per run, skips runs it does not have, and deletes a log with its run', async () => {
+        const run = started(await claim1({ slot: 't:1', scheduledFor: 1 }, at(1)));
+        assert.equal(await store.getRunLog(run.id), null, 'nothing logged yet');
+        await store.saveRunLogs([{ runId: run.id, lines: [line(1, 'first')], dropped: 0, updatedAt: new Date(at(2)) }]);
+        // One call may carry a run twice (two flushes queued): the last entry wins.
+        await store.saveRunLogs([
+          { runId: run.id, lines: [line(1, 'stale')], dropped: 0, updatedAt: new Date(at(3)) },
+          { runId: uuidv7(), lines: [line(1, 'no such run')], dropped: 0, updatedAt: new Date(at(3)) },
+          { runId: run.id, lines: [line(5, 'fifth', { table: 'sessions', rows: 12 }), line(6, 'sixth')], dropped: 4, updatedAt: new Date(at(4)) },
+        ]);
+        const kept = await store.getRunLog(run.id);
+        assert.deepEqual(kept, { runId: run.id, dropped: 4, updatedAt: new Date(at(4)), lines: [line(5, 'fifth', { table: 'sessions', rows: 12 }), line(6, 'sixth')] });
+        await store.saveRunLogs([]);
+        await finish(run, at(5));
+        await store.prune({ maxAgeMs: 1_000, maxPerTask: 1_000 }, at(100_000), 100);
+        // The run is its task's last run and last success: kept, with its log.
+        assert.notEqual(await store.getRunLog(run.id), null);
+        const next = started(await claim1({ slot: 't:2', scheduledFor: 2 }, at(100_001)));
+        await finish(next, at(100_002));
+        await store.prune({ maxAgeMs: 1_000, maxPerTask: 1_000 }, at(200_000), 100);
+        assert.equal(await store.getRun(run.id), null, 'pruned');
+        assert.equal(await store.getRunLog(run.id), null, 'its log went with it');
+        assert.equal(await store.getRunLog('a\u0000b'), null);
+      });
+
+      it('any message and fields read back unchanged (fast-check)', async () => {
+        const run = started(await claim1({ slot: 't:3', scheduledFor: 3 }, at(3)));
+        await fc.assert(
+          fc.asyncProperty(fc.array(fc.record({ message: trickyString, fields: fc.option(awkwardJson), level: fc.constantFrom('debug', 'info', 'warn', 'error' as const) }), { maxLength: 8 }), fc.nat(1_000), async (given, dropped) => {
+            const lines = given.map((g, i) => ({ seq: dropped + i + 1, at: new Date(at(i)), level: g.level, message: g.message, fields: g.fields === null ? null : asStored(g.fields) }));
+            await store.saveRunLogs([{ runId: run.id, lines, dropped, updatedAt: new Date(at(9)) }]);
+            assert.deepEqual(await store.getRunLog(run.id), { runId: run.id, lines, dropped, updatedAt: new Date(at(9)) });
+          }),
+          { numRuns: 60, seed: 20261207 },
+        );
+      });
+    });
+
     describe('run stats', () => {
       /** Claims and ends one attempt as described; null when the slot was taken already. */
       const runAttempt = async (task: string, a: { tick: number; slot?: string; attempt: number; status: Exclude<FinalStatus, 'skipped'> | 'running'; d: number; output: unknown; retryAt: number | null }) => {
@@ -672,6 +713,46 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal(stats.buckets[1]?.field?.sum, Number.MAX_VALUE);
       });
 
+      it('reads one snapshot: runs ending meanwhile are in the buckets and the points alike', async () => {
+        const task = 'stats-race';
+        await store.registerTasks([{ name: task, scheduleKey: 'k', anchor: null, paused: false }], NOW);
+        const held: RunRecord[] = [];
+        for (let i = 0; i < 300; i++) {
+          const run = (await store.claim([request({ task, slot: `t:${NOW + i * 1_000}`, scheduledFor: NOW + i * 1_000, dueAt: NOW + i * 1_000 })], NOW + i * 1_000))[0];
+          if (run?.kind === 'started') held.push(run.run);
+        }
+        let writing = true;
+        // Three writers, as replicas ending runs while the page reads.
+        const writer = Promise.all(
+          [0, 1, 2].map(async (k) => {
+            for (const run of held.filter((_, i) => i % 3 === k)) await finish(run, (run.startedAt?.getTime() ?? NOW) + 5);
+          }),
+        ).then(() => {
+          writing = false;
+        });
+        const query = { task, from: new Date(NOW), to: new Date(NOW + 400_000), bucketMs: 60_000, pointLimit: 10_000 };
+        let reads = 0;
+        while (writing || reads === 0) {
+          const stats = await store.runStats(query);
+          const counted = stats.buckets.reduce((n, b) => n + (b.durations?.count ?? 0), 0);
+          assert.equal(stats.points.length, counted, 'every run that ended is a point and in its bucket');
+          assert.equal(stats.pointsOmitted, 0);
+          reads++;
+        }
+        await writer;
+        assert.equal((await store.runStats(query)).points.length, held.length);
+      });
+
+      it('takes integers past 2^53 in a field as the doubles JSON gives, and refuses a bucket wider than any range', async () => {
+        const task = 'stats-big';
+        await store.registerTasks([{ name: task, scheduleKey: 'k', anchor: null, paused: false }], NOW);
+        await runAttempt(task, { tick: NOW, attempt: 1, status: 'succeeded', d: 1, output: { ns: 1_765_000_000_000_000_000 }, retryAt: null });
+        await runAttempt(task, { tick: NOW + 60_000, attempt: 1, status: 'succeeded', d: 1, output: { ns: 2 ** 53 + 2 }, retryAt: null });
+        const stats = await store.runStats({ task, from: new Date(NOW), to: new Date(NOW + 3_600_000), bucketMs: 3_600_000, field: 'ns' });
+        assert.deepEqual(stats.buckets[0]?.field, { count: 2, sum: 1_765_000_000_000_000_000 + 2 ** 53 + 2, min: 2 ** 53 + 2, max: 1_765_000_000_000_000_000 });
+        await assert.rejects(store.runStats({ task, from: new Date(0), to: new Date(8.64e15), bucketMs: 6.048e23 }), /bucketMs: .*use whole milliseconds from 1000/);
+      });
+
       it('refuses a bad query naming the field, and reads nothing', async () => {
         const from = new Date(NOW);
         await assert.rejects(store.runStats({ task: 't', from, to: new Date(NOW + 3_600_000), bucketMs: 1_000 }), /bucketMs.*at most 2000 buckets/);
@@ -686,13 +767,17 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
       it('answers as the records say for any history, range, bucket and field (fast-check)', async () => {
         let n = 0;
         const status = fc.constantFrom<Exclude<FinalStatus, 'skipped'>>('succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted');
-        const number = fc.oneof(fc.integer({ min: -1e6, max: 1e6 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(1e308, -1e308, 1.7e308, 5e-324));
+        const number = fc.oneof(
+          fc.integer({ min: -1e6, max: 1e6 }),
+          fc.double({ noNaN: true, noDefaultInfinity: true }),
+          fc.constantFrom(1e308, -1e308, 1.7e308, 5e-324, 1e-300, 2 ** 53 + 2, 2 ** 60, 1_765_000_000_000_000_000, -(2 ** 63)),
+        );
         const output = fc.oneof(
           fc.record({ a: number }),
           fc.record({ x: fc.record({ y: number }), a: trickyString }),
           fc.record({ a: number, tricky: trickyString }),
           // Outputs jsonb cannot hold as they are (PostgreSQL keeps them as text in an envelope).
-          fc.record({ a: number, x: fc.record({ y: number }), nul: fc.constantFrom('\u0000', 'x\ud800') }),
+          fc.record({ a: number, x: fc.record({ y: number }), nul: fc.constantFrom('\u0000', 'x\ud800', 'x\udc00y', '\udfff') }),
           awkwardJson,
           fc.constant(null),
         );

@@ -7,6 +7,8 @@ import { silentLogger } from '../../src/util/logger.ts';
 /** A handler context outside a scheduler, recording every progress report. */
 export interface FakeContext extends TaskContext {
   readonly reports: { fraction: number; message: string | undefined }[];
+  /** Lines written with `ctx.log`. */
+  readonly lines: { message: string; level: string }[];
 }
 
 /** A context for calling a handler directly, as the engine would. */
@@ -14,6 +16,7 @@ export function fakeContext(
   options: { signal?: AbortSignal; lastSuccess?: LastSuccess | null; onProgress?: (fraction: number) => void } = {},
 ): FakeContext {
   const reports: FakeContext['reports'] = [];
+  const lines: FakeContext['lines'] = [];
   return {
     signal: options.signal ?? new AbortController().signal,
     runId: 'run-test',
@@ -26,6 +29,10 @@ export function fakeContext(
     idempotencyKey: 'test@manual:run-test',
     fencingToken: 1,
     reports,
+    lines,
+    log(message, level = 'info') {
+      lines.push({ message, level });
+    },
     progress(fraction, message) {
       reports.push({ fraction, message });
       options.onProgress?.(fraction);

@@ -4,7 +4,7 @@ import { jitterOffset } from '../../engine/schedules/index.ts';
 import { parseTaskDefaults, type ResolvedTask, resolveTask } from '../../engine/task-options.ts';
 import type { TaskState } from '../../store/port.ts';
 import { type CliIo, CONFIG_OPTIONS, commandConfig, withStore } from '../context.ts';
-import { painter } from '../style.ts';
+import { painter, terminalText } from '../style.ts';
 import { renderTable } from '../table.ts';
 
 export const LIST_HELP = `Usage: caretaker list [--config FILE] [--json]
@@ -62,8 +62,7 @@ function tasksOf(config: DaemonConfig, states: readonly TaskState[]) {
  * the terminal.
  */
 function oneLine(text: string): string {
-  // Bidirectional overrides too: they would reorder what the terminal shows.
-  const flat = text.replace(/[\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g, ' ');
+  const flat = terminalText(text);
   const chars = [...flat];
   return chars.length > 60 ? `${chars.slice(0, 59).join('')}…` : flat;
 }

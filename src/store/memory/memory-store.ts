@@ -24,7 +24,7 @@ import {
   instanceAlive,
 } from '../port.ts';
 import { normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
-import type { AuditEntry, AuditPage, AuditQuery, RetentionPolicy, RunPage, RunProgress, RunQuery, RunRecord, RunStats, RunStatsQuery } from '../records.ts';
+import type { AuditEntry, AuditPage, AuditQuery, LogLine, RetentionPolicy, RunLog, RunPage, RunProgress, RunQuery, RunRecord, RunStats, RunStatsQuery } from '../records.ts';
 import { normaliseStatsQuery, statsOfRuns } from '../run-stats.ts';
 import { activityOf, type RunRow, slotKey, type TaskRow, toRecord } from './rows.ts';
 import { cursorTick } from '../query.ts';
@@ -57,6 +57,8 @@ class MemoryStore implements Store {
   readonly #tasks = new Map<string, TaskRow>();
   /** Every run, in id (creation) order. */
   readonly #runs = new Map<string, RunRow>();
+  /** Each run's kept log, by run id; deleted with its run. */
+  readonly #logs = new Map<string, RunLog>();
   /** Claimed slots; the unique index of the durable stores. */
   readonly #slots = new Map<string, RunRow>();
   readonly #triggers = new Map<string, PendingTrigger>();
@@ -439,6 +441,16 @@ class MemoryStore implements Store {
     return statsOfRuns(q, runs);
   }
 
+  async saveRunLogs(logs: readonly RunLog[]): Promise<void> {
+    // Copies, as a database keeps them: the caller's buffers go on changing.
+    for (const log of logs) if (this.#runs.has(log.runId)) this.#logs.set(log.runId, copyLog(log));
+  }
+
+  async getRunLog(runId: string): Promise<RunLog | null> {
+    const log = this.#logs.get(runId);
+    return log === undefined ? null : copyLog(log);
+  }
+
   async recordAudit(entry: AuditEntry): Promise<void> {
     // A copy, as a database keeps it: the caller's objects may change afterwards.
     this.#audit.push({ ...entry, at: new Date(entry.at.getTime()), detail: entry.detail === null ? null : (JSON.parse(JSON.stringify(entry.detail)) as AuditEntry['detail']) });
@@ -484,6 +496,7 @@ class MemoryStore implements Store {
     }
     for (const run of doomed) {
       this.#runs.delete(run.id);
+      this.#logs.delete(run.id);
       this.#slots.delete(slotKey(run.task, run.slot, run.attempt));
     }
     for (const [name, row] of this.#instances) if (row.seenAt.getTime() < now - INSTANCE_RETENTION_MS) this.#instances.delete(name);
@@ -549,4 +562,13 @@ class MemoryStore implements Store {
       lastSuccess: row.activity?.lastSuccess ?? null,
     };
   }
+}
+
+function copyLog(log: RunLog): RunLog {
+  return {
+    runId: log.runId,
+    dropped: log.dropped,
+    updatedAt: new Date(log.updatedAt.getTime()),
+    lines: log.lines.map((l) => ({ ...l, at: new Date(l.at.getTime()), fields: l.fields === null ? null : (JSON.parse(JSON.stringify(l.fields)) as LogLine['fields']) })),
+  };
 }

@@ -20,9 +20,9 @@ import {
 } from '../port.ts';
 import { claimedRun, skippedColumns, splitPlainTicks } from '../claimed-run.ts';
 import { normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
-import { type AuditEntry, type AuditPage, type AuditQuery, type FinalStatus, type LastSuccess, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunQuery, type RunRecord, type RunStats, type RunStatsQuery } from '../records.ts';
+import { type AuditEntry, type AuditPage, type AuditQuery, type FinalStatus, type LastSuccess, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunLog, type RunQuery, type RunRecord, type RunStats, type RunStatsQuery } from '../records.ts';
 import { assembleStats, BucketPartsMap, normaliseStatsQuery } from '../run-stats.ts';
-import { type AuditRow, auditFromRow, type InstanceRow, instanceFromRow, lastSuccessFromRow, type RunRow, runFromRow, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
+import { type AuditRow, auditFromRow, type InstanceRow, instanceFromRow, lastPerRun, lastSuccessFromRow, linesToJson, type RunLogRow, runLogFromRow, type RunRow, runFromRow, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
 import { postgresOpenFailure } from './connection-errors.ts';
 import { ENVELOPE_KEY, fromJsonb, toJsonb } from './jsonb.ts';
 import { Listener } from './listener.ts';
@@ -487,7 +487,7 @@ class PostgresStore implements Store {
     // is read from that text as jsonb with the escapes jsonb refuses replaced (they sit in strings,
     // never in a number); json operators would fail on them wherever they are in the text.
     const envelope = `output ? '${ENVELOPE_KEY}' AND output - '${ENVELOPE_KEY}' = '{}'::jsonb AND jsonb_typeof(output -> '${ENVELOPE_KEY}') = 'string'`;
-    const opened = `regexp_replace(output ->> '${ENVELOPE_KEY}', '\\\\u(0000|[dD][89abAB][0-9a-fA-F]{2})', '\\\\ufffd', 'g')::jsonb`;
+    const opened = `regexp_replace(output ->> '${ENVELOPE_KEY}', '\\\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})', '\\\\ufffd', 'g')::jsonb`;
     const field =
       q.fieldPath === null
         ? 'NULL::float8'
@@ -517,9 +517,10 @@ class PostgresStore implements Store {
       let rows: Row[] = [];
       let newest: PointRow[] = [];
       await this.#transaction(async (query) => {
-        // JIT compilation alone costs more than the query (~120 ms), a parallel plan on a small
-        // machine more than it saves; the percentile sort wants memory.
-        await query(`SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL work_mem = '64MB'; SET LOCAL statement_timeout = '30s'`);
+        // One snapshot for both reads (ends are being written meanwhile). JIT compilation alone
+        // costs more than the query (~120 ms), a parallel plan on a small machine more than it
+        // saves; the percentile sort wants memory.
+        await query(`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL work_mem = '64MB'; SET LOCAL statement_timeout = '30s'`);
         rows = await query<Row>(pass(sum), values);
         if (q.pointLimit === 0) return;
         newest = await query<PointRow>(
@@ -551,6 +552,25 @@ class PostgresStore implements Store {
     }
     const points = result.newest.reverse().map((r) => ({ runId: r.id, scheduledFor: new Date(Number(r.scheduled_for)), durationMs: Number(r.d), status: r.status }));
     return assembleStats(q, parts, points, withDuration);
+  }
+
+  async saveRunLogs(logs: readonly RunLog[]): Promise<void> {
+    const batch = lastPerRun(logs).filter((l) => storableText(l.runId));
+    if (batch.length === 0) return;
+    // A run the store no longer has (pruned) is skipped rather than refused by its foreign key.
+    await this.#query(
+      `INSERT INTO ${this.#q}.caretaker_run_logs (run_id, lines, dropped, updated_at)
+        SELECT u.run_id, u.lines, u.dropped, u.updated_at FROM unnest($1::text[], $2::jsonb[], $3::int[], $4::bigint[]) AS u(run_id, lines, dropped, updated_at)
+          WHERE EXISTS (SELECT 1 FROM ${this.#q}.caretaker_runs r WHERE r.id = u.run_id)
+        ON CONFLICT (run_id) DO UPDATE SET lines = excluded.lines, dropped = excluded.dropped, updated_at = excluded.updated_at`,
+      [batch.map((l) => l.runId), batch.map((l) => JSON.stringify(toJsonb(linesToJson(l.lines)))), batch.map((l) => l.dropped), batch.map((l) => l.updatedAt.getTime())],
+    );
+  }
+
+  async getRunLog(runId: string): Promise<RunLog | null> {
+    if (!storableText(runId)) return null;
+    const [row] = await this.#query<RunLogRow>(`SELECT * FROM ${this.#q}.caretaker_run_logs WHERE run_id = $1`, [runId]);
+    return row === undefined ? null : runLogFromRow(row, fromJsonb);
   }
 
   async recordAudit(entry: AuditEntry): Promise<void> {

@@ -1,6 +1,6 @@
 import type { JsonValue, RunError } from '../../util/json.ts';
 import type { InstanceState, PendingTrigger } from '../port.ts';
-import type { AuditEntry, AuditSource, LastSuccess, RunProgress, RunRecord, RunStatus, RunTrigger, SkipReason } from '../records.ts';
+import type { AuditEntry, AuditSource, LastSuccess, LogLevel, LogLine, RunLog, RunProgress, RunRecord, RunStatus, RunTrigger, SkipReason } from '../records.ts';
 
 /** A run as SQL stores keep it (column names as in the migrations). */
 export interface RunRow {
@@ -164,4 +164,40 @@ export function auditFromRow(row: AuditRow, json: JsonReader): AuditEntry {
     runId: row.run_id,
     detail: json(row.detail) as JsonValue | null,
   };
+}
+
+/** A log line as the stores keep it: times as Unix ms. */
+interface StoredLine {
+  readonly seq: number;
+  readonly at: number;
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly fields: JsonValue | null;
+}
+
+/** A run's lines as one JSON value, for a single column. */
+export function linesToJson(lines: readonly LogLine[]): StoredLine[] {
+  return lines.map((l) => ({ seq: l.seq, at: l.at.getTime(), level: l.level, message: l.message, fields: l.fields }));
+}
+
+export interface RunLogRow {
+  readonly run_id: string;
+  readonly lines: unknown;
+  readonly dropped: number | string;
+  readonly updated_at: number | string;
+}
+
+export function runLogFromRow(row: RunLogRow, json: JsonReader): RunLog {
+  const lines = (json(row.lines) as StoredLine[] | null) ?? [];
+  return {
+    runId: row.run_id,
+    dropped: Number(row.dropped),
+    updatedAt: new Date(Number(row.updated_at)),
+    lines: lines.map((l) => ({ seq: l.seq, at: new Date(l.at), level: l.level, message: l.message, fields: l.fields ?? null })),
+  };
+}
+
+/** One entry per run, the last given winning: a statement may not change one row twice. */
+export function lastPerRun(logs: readonly RunLog[]): RunLog[] {
+  return [...new Map(logs.map((l) => [l.runId, l])).values()];
 }

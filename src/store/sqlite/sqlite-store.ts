@@ -21,9 +21,9 @@ import {
 } from '../port.ts';
 import { claimedRun, skippedColumns, startedColumns } from '../claimed-run.ts';
 import { cursorTick, normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
-import { type AuditEntry, type AuditPage, type AuditQuery, type FinalStatus, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunQuery, type RunRecord, type RunStats, type RunStatsQuery, type SkipReason } from '../records.ts';
+import { type AuditEntry, type AuditPage, type AuditQuery, type FinalStatus, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunQuery, type RunLog, type RunRecord, type RunStats, type RunStatsQuery, type SkipReason } from '../records.ts';
 import { assembleStats, BucketPartsMap, normaliseStatsQuery, rankIndex } from '../run-stats.ts';
-import { type AuditRow, auditFromRow, fromJson, type InstanceRow, instanceFromRow, lastSuccessFromRow, readJsonText, type RunRow, runFromRow, toJson, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
+import { type AuditRow, auditFromRow, fromJson, type InstanceRow, instanceFromRow, lastPerRun, lastSuccessFromRow, linesToJson, readJsonText, type RunLogRow, runLogFromRow, type RunRow, runFromRow, toJson, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
 import { openDatabase, rollback, type SqliteConnectionOptions, sqliteFailure } from './connection.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 
@@ -432,47 +432,69 @@ class SqliteStore implements Store {
     const parts = new BucketPartsMap();
     // Keys are checked (letters, digits, _ $ -): quoted, they are safe inside a JSON path.
     const path = q.fieldPath === null ? null : `$${q.fieldPath.map((k) => `."${k}"`).join('')}`;
-    // One pass over the range. `o` is the run's status when it is its tick's outcome (no retry of
+    // One pass over the range, in one read transaction with the points below (one snapshot: another
+    // process may be writing ends). `o` is the run's status when it is its tick's outcome (no retry of
     // it was scheduled, or no later attempt exists); the subquery's LIMIT keeps SQLite from
     // flattening it, which would evaluate `o` and `f` once per aggregate that reads them.
-    const rows = db
-      .prepare(
-        `SELECT b, ${RUN_STATUSES.map((st) => (st === 'skipped' ? `sum(CASE WHEN o = 'skipped' THEN max(skipped_ticks, 1) END)` : `sum(o = '${st}')`) + ` AS "${st}"`).join(', ')},
-            json_group_array(d) FILTER (WHERE d IS NOT NULL) AS ds,
-            count(f) AS f_count, total(f * 5.421010862427522e-20) * 18446744073709551616.0 AS f_sum, min(f) AS f_min, max(f) AS f_max
-          FROM (SELECT (scheduled_for - :from) / :bucket AS b, skipped_ticks,
-              CASE WHEN retry_at IS NULL OR NOT EXISTS (SELECT 1 FROM caretaker_runs n WHERE n.task = x.task AND n.slot = x.slot AND n.attempt > x.attempt) THEN status END AS o,
-              CASE WHEN status NOT IN ('running', 'skipped') THEN finished_at - started_at END AS d,
-              ${path === null ? 'NULL' : `CASE WHEN json_type(output, :path) IN ('integer', 'real') THEN json_extract(output, :path) END`} AS f
-            FROM caretaker_runs x WHERE ${inRange} LIMIT -1)
-          GROUP BY b`,
-      )
-      .all(path === null ? bucketed : { ...bucketed, path }) as unknown as Record<string, number | string | null>[];
-    let withDuration = 0;
-    for (const r of rows) {
-      const b = Number(r.b);
-      for (const st of RUN_STATUSES) parts.addOutcome(b, st, Number(r[st] ?? 0));
-      // Durations come back as a JSON array, which SQLite writes with every double exact; the
-      // percentiles are ranked here (SQLite's window functions cost more than the rest of the pass).
-      const ds = JSON.parse(String(r.ds)) as number[];
-      if (ds.length > 0) {
-        ds.sort((x, y) => x - y);
-        const n = ds.length;
-        withDuration += n;
-        parts.setDurations(b, { count: n, p50: ds[rankIndex(50, n)] as number, p95: ds[rankIndex(95, n)] as number, max: ds[n - 1] as number });
+    db.exec('BEGIN');
+    try {
+      const rows = db
+        .prepare(
+          `SELECT b, ${RUN_STATUSES.map((st) => (st === 'skipped' ? `sum(CASE WHEN o = 'skipped' THEN max(skipped_ticks, 1) END)` : `sum(o = '${st}')`) + ` AS "${st}"`).join(', ')},
+              json_group_array(d) FILTER (WHERE d IS NOT NULL) AS ds,
+              count(f) AS f_count, total(f) AS f_sum, total(f * 5.421010862427522e-20) * 18446744073709551616.0 AS f_scaled, min(f) AS f_min, max(f) AS f_max
+            FROM (SELECT (scheduled_for - :from) / :bucket AS b, skipped_ticks,
+                CASE WHEN retry_at IS NULL OR NOT EXISTS (SELECT 1 FROM caretaker_runs n WHERE n.task = x.task AND n.slot = x.slot AND n.attempt > x.attempt) THEN status END AS o,
+                CASE WHEN status NOT IN ('running', 'skipped') THEN finished_at - started_at END AS d,
+                ${path === null ? 'NULL' : `CASE WHEN json_type(output, :path) IN ('integer', 'real') THEN CAST(json_extract(output, :path) AS REAL) END`} AS f
+              FROM caretaker_runs x WHERE ${inRange} LIMIT -1)
+            GROUP BY b`,
+        )
+        .all(path === null ? bucketed : { ...bucketed, path }) as unknown as Record<string, number | string | null>[];
+      let withDuration = 0;
+      for (const r of rows) {
+        const b = Number(r.b);
+        for (const st of RUN_STATUSES) parts.addOutcome(b, st, Number(r[st] ?? 0));
+        // Durations come back as a JSON array, which SQLite writes with every double exact; the
+        // percentiles are ranked here (SQLite's window functions cost more than the rest of the pass).
+        const ds = JSON.parse(String(r.ds)) as number[];
+        if (ds.length > 0) {
+          ds.sort((x, y) => x - y);
+          const n = ds.length;
+          withDuration += n;
+          parts.setDurations(b, { count: n, p50: ds[rankIndex(50, n)] as number, p95: ds[rankIndex(95, n)] as number, max: ds[n - 1] as number });
+        }
+        const fields = Number(r.f_count);
+        // The plain total unless it overflowed on the way: the scaled one cannot, but loses subnormals.
+        const sum = Number.isFinite(Number(r.f_sum)) ? Number(r.f_sum) : Number(r.f_scaled);
+        if (fields > 0) parts.setField(b, { count: fields, sum, min: Number(r.f_min), max: Number(r.f_max) });
       }
-      const fields = Number(r.f_count);
-      if (fields > 0) parts.setField(b, { count: fields, sum: Number(r.f_sum), min: Number(r.f_min), max: Number(r.f_max) });
+      const timed = `${inRange} AND status NOT IN ('running', 'skipped') AND started_at IS NOT NULL AND finished_at IS NOT NULL`;
+      const newest =
+        q.pointLimit === 0
+          ? []
+          : (db
+              .prepare(`SELECT id, scheduled_for, finished_at - started_at AS d, status FROM caretaker_runs WHERE ${timed} ORDER BY scheduled_for DESC, id DESC LIMIT :limit`)
+              .all({ ...range, limit: q.pointLimit }) as unknown as { id: string; scheduled_for: number; d: number; status: FinalStatus }[]);
+      const points = newest.reverse().map((r) => ({ runId: r.id, scheduledFor: new Date(Number(r.scheduled_for)), durationMs: r.d, status: r.status }));
+      db.exec('COMMIT');
+      return assembleStats(q, parts, points, withDuration);
+    } catch (error) {
+      rollback(db);
+      throw error;
     }
-    const timed = `${inRange} AND status NOT IN ('running', 'skipped') AND started_at IS NOT NULL AND finished_at IS NOT NULL`;
-    const newest =
-      q.pointLimit === 0
-        ? []
-        : (db
-            .prepare(`SELECT id, scheduled_for, finished_at - started_at AS d, status FROM caretaker_runs WHERE ${timed} ORDER BY scheduled_for DESC, id DESC LIMIT :limit`)
-            .all({ ...range, limit: q.pointLimit }) as unknown as { id: string; scheduled_for: number; d: number; status: FinalStatus }[]);
-    const points = newest.reverse().map((r) => ({ runId: r.id, scheduledFor: new Date(Number(r.scheduled_for)), durationMs: r.d, status: r.status }));
-    return assembleStats(q, parts, points, withDuration);
+  }
+
+  async saveRunLogs(logs: readonly RunLog[]): Promise<void> {
+    if (logs.length === 0) return;
+    this.#tx((sql) => {
+      for (const log of lastPerRun(logs)) sql.runLogSave.run(log.runId, JSON.stringify(linesToJson(log.lines)), log.dropped, log.updatedAt.getTime());
+    });
+  }
+
+  async getRunLog(runId: string): Promise<RunLog | null> {
+    const row = this.#connection().sql.runLogGet.get(runId) as RunLogRow | undefined;
+    return row === undefined ? null : runLogFromRow(row, readJsonText);
   }
 
   async recordAudit(entry: AuditEntry): Promise<void> {

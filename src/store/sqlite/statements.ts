@@ -16,6 +16,10 @@ export const SQL = {
   taskSetQueued: 'UPDATE caretaker_tasks SET queued = ? WHERE name = ?',
   taskFinished: `UPDATE caretaker_tasks SET last_run_id = ?,
     last_success_id = CASE WHEN ? = 'succeeded' THEN ? ELSE last_success_id END WHERE name = ?`,
+  // A run the store no longer has (pruned) is skipped rather than refused by its foreign key.
+  runLogSave: `INSERT INTO caretaker_run_logs (run_id, lines, dropped, updated_at) SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM caretaker_runs WHERE id = ?1)
+    ON CONFLICT (run_id) DO UPDATE SET lines = excluded.lines, dropped = excluded.dropped, updated_at = excluded.updated_at`,
+  runLogGet: 'SELECT * FROM caretaker_run_logs WHERE run_id = ?',
   auditInsert: 'INSERT INTO caretaker_audit (id, at, actor, source, action, task, run_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   taskSetPaused: 'UPDATE caretaker_tasks SET paused = ?, pause_note = ?, paused_at = ?, pause_version = ? WHERE name = ?',
   tasksPausedSince: 'SELECT name, paused, pause_note, paused_at FROM caretaker_tasks WHERE pause_version > ?',

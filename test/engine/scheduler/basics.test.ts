@@ -138,7 +138,7 @@ describe('scheduler basics (virtual time)', () => {
     });
     await h.scheduler.start();
     await h.clock.advance(5_000);
-    assert.deepEqual(Object.keys(spread).sort(), ['attempt', 'fencingToken', 'idempotencyKey', 'lastSuccess', 'logger', 'runId', 'scheduledFor', 'signal', 'task', 'trigger']);
+    assert.deepEqual(Object.keys(spread).sort(), ['attempt', 'fencingToken', 'idempotencyKey', 'lastSuccess', 'log', 'logger', 'runId', 'scheduledFor', 'signal', 'task', 'trigger']);
     assert.equal(spread['idempotencyKey'], 'spread@2026-01-01T00:00:00.000Z');
     assert.equal((spread['scheduledFor'] as Date).getTime(), T0);
     assert.ok(spread['signal'] instanceof AbortSignal);
