@@ -37,6 +37,7 @@ export { memoryStore } from './store/memory/memory-store.ts';
 export { type PgPoolLike, postgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';
 export { sqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';
 export type * from './store/port.ts';
+export type { OverridableOption, TaskOverridePatch } from './engine/overrides.ts';
 export {
   AUDIT_SOURCES,
   type AuditEntry,

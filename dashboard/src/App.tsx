@@ -261,13 +261,14 @@ export function App() {
 
   /** A POST; on 401 asks for the token and retries once it is given. */
   const mutate = useCallback(
-    async <T,>(key: string, path: string, what: string, onOk: (body: T) => void, body: Record<string, unknown> = {}): Promise<void> => {
+    async <T,>(key: string, path: string, what: string, onOk: (body: T) => void, body: Record<string, unknown> = {}, method: 'POST' | 'PATCH' | 'DELETE' = 'POST'): Promise<boolean> => {
       setBusy((s) => new Set(s).add(key));
       try {
-        onOk(await api.post<T>(path, body));
+        onOk(await api.send<T>(method, path, method === 'DELETE' ? undefined : body));
+        return true;
       } catch (err) {
         if (err instanceof ApiError && err.status === 401) {
-          pendingRetry.current = () => void mutate(key, path, what, onOk, body);
+          pendingRetry.current = () => void mutate(key, path, what, onOk, body, method);
           setTokenPrompt({ rejected: getToken() != null });
         } else if (err instanceof ApiError && err.code === 'ERR_RUN_NOT_RUNNING') {
           showToast('bad', `${what}: the run is no longer running.`);
@@ -276,6 +277,7 @@ export function App() {
           showToast('bad', `${what} failed: ${(err as Error).message}`);
           say(`${what} failed`);
         }
+        return false;
       } finally {
         setBusy((s) => {
           const n = new Set(s);
@@ -333,6 +335,18 @@ export function App() {
           scheduleRefresh();
         }),
       openRun: (id) => setOpenRun(id),
+      edit: (task, patch) =>
+        mutate<{ task: TaskView }>(`edit:${task.name}`, `api/tasks/${encodeURIComponent(task.name)}`, `Change ${task.name}`, (body) => {
+          if (body?.task) setTasks((ts) => upsertTask(ts, task.name, () => body.task));
+          showToast('ok', `${task.name}: changed`);
+          say(`${task.name}: changed`);
+        }, patch, 'PATCH'),
+      resetOverrides: (task) =>
+        mutate<{ task: TaskView }>(`edit:${task.name}`, `api/tasks/${encodeURIComponent(task.name)}/overrides`, `Reset ${task.name}`, (body) => {
+          if (body?.task) setTasks((ts) => upsertTask(ts, task.name, () => body.task));
+          showToast('ok', `${task.name}: back to its definition`);
+          say(`${task.name}: back to its definition`);
+        }, {}, 'DELETE'),
     }),
     [mutate, say, scheduleRefresh, setPaused, showToast],
   );

@@ -4,7 +4,7 @@ import uPlot from 'uplot';
 import { ApiError, api, type RunStatus, type StatsJson, type TaskDetail, type TaskView } from './api.ts';
 import { fmtCountdown, fmtDuration, fmtTime } from './format.ts';
 import type { TaskActions } from './Tasks.tsx';
-import { StatusBadge } from './ui.tsx';
+import { Modal, StatusBadge } from './ui.tsx';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -197,17 +197,128 @@ function FieldChart(props: { stats: StatsJson; scheme: string; bucketLabel: stri
   );
 }
 
-function settingRows(s: TaskDetail['settings']): [string, string][] {
+/** Each setting's row: its label, its value in words, and the run-time option that changes it. */
+function settingRows(s: TaskDetail['settings']): [string, string, string | null][] {
   const or = (v: number | null, none: string, f: (n: number) => string = fmtDuration) => (v == null ? none : f(v));
   return [
-    ['Timeout', or(s.timeoutMs, 'none')],
-    ['Retry', s.retry.attempts <= 1 ? 'no retries' : `${s.retry.attempts} attempts, backoff ${fmtDuration(s.retry.backoffMs)} ×${s.retry.factor} up to ${fmtDuration(s.retry.maxBackoffMs)}`],
-    ['Overlap', s.overlap === 'allow' ? `allow (${s.maxConcurrent ?? 'no limit'} at once)` : s.overlap],
-    ['Catch-up', s.catchUp === 'none' ? 'none' : `${s.catchUp}, within ${or(s.catchUpWindowMs, 'any time')}, at most ${s.catchUpLimit}`],
-    ['Priority', String(s.priority)],
-    ['Jitter', s.jitterMs === 0 ? 'none' : `up to ${fmtDuration(s.jitterMs)}`],
-    ['Stale after', or(s.staleAfterMs, 'not watched')],
+    ['Timeout', or(s.timeoutMs, 'none'), 'timeout'],
+    ['Retry', s.retry.attempts <= 1 ? 'no retries' : `${s.retry.attempts} attempts, backoff ${fmtDuration(s.retry.backoffMs)} ×${s.retry.factor} up to ${fmtDuration(s.retry.maxBackoffMs)}`, 'retry'],
+    ['Overlap', s.overlap === 'allow' ? `allow (${s.maxConcurrent ?? 'no limit'} at once)` : s.overlap, 'overlap'],
+    ['Catch-up', s.catchUp === 'none' ? 'none' : `${s.catchUp}, within ${or(s.catchUpWindowMs, 'any time')}, at most ${s.catchUpLimit}`, 'catchUp'],
+    ['Priority', String(s.priority), 'priority'],
+    ['Jitter', s.jitterMs === 0 ? 'none' : `up to ${fmtDuration(s.jitterMs)}`, 'jitter'],
+    ['Stale after', or(s.staleAfterMs, 'not watched'), null],
   ];
+}
+
+/** Milliseconds as a config duration (`90s`, `5m`, `2h`, `1d`, else `ms`). */
+function durationText(ms: number | null): string {
+  if (ms === null) return '';
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+function scheduleText(schedule: Record<string, unknown>): { text: string; zone: string } {
+  if (typeof schedule.every === 'string' || typeof schedule.every === 'number') return { text: `every ${String(schedule.every)}`, zone: '' };
+  return { text: typeof schedule.cron === 'string' ? schedule.cron : '', zone: typeof schedule.timezone === 'string' ? schedule.timezone : '' };
+}
+
+/** The form that changes a task at run time: only what was changed is sent. */
+function EditDialog(props: { task: TaskDetail; onSave: (patch: Record<string, unknown>) => void; onReset: (() => void) | null; onClose: () => void }) {
+  const { task } = props;
+  const s = task.settings;
+  const editableSchedule = !('at' in task.schedule);
+  const initial = {
+    schedule: scheduleText(task.schedule).text,
+    zone: scheduleText(task.schedule).zone,
+    timeout: durationText(s.timeoutMs),
+    attempts: String(s.retry.attempts),
+    overlap: s.overlap,
+    catchUp: s.catchUp,
+    priority: String(s.priority),
+    jitter: durationText(s.jitterMs) || '0s',
+  };
+  const [v, setV] = useState(initial);
+  const field = (key: keyof typeof initial) => ({
+    value: v[key],
+    onInput: (e: Event) => setV({ ...v, [key]: (e.currentTarget as HTMLInputElement).value }),
+  });
+  const patch = () => {
+    const out: Record<string, unknown> = {};
+    if (editableSchedule && (v.schedule !== initial.schedule || v.zone !== initial.zone)) {
+      const every = /^every\s+(.+)$/i.exec(v.schedule.trim());
+      out.schedule = every ? { every: (every[1] ?? '').trim() } : { cron: v.schedule.trim(), ...(v.zone.trim() ? { timezone: v.zone.trim() } : {}) };
+    }
+    if (v.timeout !== initial.timeout && v.timeout.trim() !== '') out.timeout = v.timeout.trim();
+    if (v.attempts !== initial.attempts) out.retry = { attempts: Number(v.attempts) };
+    if (v.overlap !== initial.overlap) out.overlap = v.overlap;
+    if (v.catchUp !== initial.catchUp) out.catchUp = v.catchUp;
+    if (v.priority !== initial.priority) out.priority = Number(v.priority);
+    if (v.jitter !== initial.jitter) out.jitter = v.jitter.trim();
+    return out;
+  };
+  return (
+    <Modal title={`Change ${task.name}`} panel="edit" onClose={props.onClose}>
+      <form
+        class="token-form edit-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const changes = patch();
+          if (Object.keys(changes).length === 0) props.onClose();
+          else props.onSave(changes);
+        }}
+      >
+        <p class="sub">Changes apply on every instance over the task's definition, until reset. Changing the schedule starts it afresh.</p>
+        {editableSchedule && (
+          <>
+            <label for="edit-schedule">Schedule: a cron expression, or "every 10m"</label>
+            <input id="edit-schedule" name="schedule" type="text" autoComplete="off" {...field('schedule')} />
+            <label for="edit-zone">Time zone of the cron expression</label>
+            <input id="edit-zone" name="timezone" type="text" autoComplete="off" placeholder="UTC" {...field('zone')} />
+          </>
+        )}
+        <label for="edit-timeout">Timeout</label>
+        <input id="edit-timeout" name="timeout" type="text" autoComplete="off" placeholder="none" {...field('timeout')} />
+        <label for="edit-attempts">Attempts (1: no retries)</label>
+        <input id="edit-attempts" name="attempts" type="number" min={1} max={100} {...field('attempts')} />
+        <label for="edit-overlap">When a run is still going at the next tick</label>
+        <select id="edit-overlap" name="overlap" {...field('overlap')} onChange={(e) => setV({ ...v, overlap: e.currentTarget.value })}>
+          {['skip', 'queue', 'allow', 'replace'].map((o) => (
+            <option key={o} value={o}>
+              {o}
+            </option>
+          ))}
+        </select>
+        <label for="edit-catchup">After downtime</label>
+        <select id="edit-catchup" name="catchUp" {...field('catchUp')} onChange={(e) => setV({ ...v, catchUp: e.currentTarget.value })}>
+          {['latest', 'all', 'none'].map((o) => (
+            <option key={o} value={o}>
+              {o}
+            </option>
+          ))}
+        </select>
+        <label for="edit-priority">Priority</label>
+        <input id="edit-priority" name="priority" type="number" {...field('priority')} />
+        <label for="edit-jitter">Jitter</label>
+        <input id="edit-jitter" name="jitter" type="text" autoComplete="off" {...field('jitter')} />
+        <div class="form-actions">
+          {props.onReset && (
+            <button type="button" class="btn" data-action="reset" onClick={props.onReset}>
+              Reset to definition
+            </button>
+          )}
+          <button type="button" class="btn" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn primary" data-action="save">
+            Save
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
 }
 
 export function TaskPage(props: {
@@ -238,7 +349,7 @@ export function TaskPage(props: {
     return () => {
       gone = true;
     };
-  }, [name, live?.paused, live?.nextRunAt, live?.scheduleText]);
+  }, [name, live?.paused, live?.nextRunAt, live?.scheduleText, JSON.stringify(live?.overrides ?? null), live?.settings && JSON.stringify(live.settings)]);
 
   // New runs refresh the charts, at most every 10 s: a busy task's page must not re-read a long
   // history after every run.
@@ -265,7 +376,11 @@ export function TaskPage(props: {
     };
   }, [name, rangeKey, field, refreshed]);
 
+  const [editing, setEditing] = useState(false);
   const task = live ?? detail;
+  const overrides = detail?.overrides ?? live?.overrides ?? null;
+  const changed = new Set(Object.keys(overrides?.fields ?? {}));
+  const changedBy = overrides ? `changed at run time by ${overrides.by}, ${fmtTime(overrides.at)}` : undefined;
   if (missing && !task) {
     return (
       <section aria-labelledby="task-title">
@@ -301,17 +416,46 @@ export function TaskPage(props: {
           <button type="button" class="btn" onClick={() => void props.actions.togglePause(task)} disabled={props.busy.has(`pause:${task.name}`)}>
             {task.paused ? 'Resume' : 'Pause'}
           </button>
+          <button type="button" class="btn" data-action="edit" onClick={() => setEditing(true)} disabled={!detail || props.busy.has(`edit:${task.name}`)}>
+            Change…
+          </button>
           <a class="btn" href={`#/history?task=${encodeURIComponent(task.name)}`}>
             History
           </a>
         </div>
       </div>
+      {editing && detail && (
+        <EditDialog
+          task={detail}
+          onClose={() => setEditing(false)}
+          onSave={(patch) =>
+            void props.actions.edit(task, patch).then((ok) => {
+              if (ok) setEditing(false);
+            })
+          }
+          onReset={
+            overrides
+              ? () =>
+                  void props.actions.resetOverrides(task).then((ok) => {
+                    if (ok) setEditing(false);
+                  })
+              : null
+          }
+        />
+      )}
       {task.description && <p class="sub">{task.description}</p>}
 
       <div class="task-facts">
         <div class="fact-card">
           <h2>Schedule</h2>
-          <p data-field="schedule">{task.scheduleText}</p>
+          <p data-field="schedule">
+            {task.scheduleText}
+            {changed.has('schedule') && (
+              <span class="tag" data-overridden="schedule" title={changedBy}>
+                changed
+              </span>
+            )}
+          </p>
           {task.paused ? (
             <p>
               <StatusBadge status="paused" tone="skipped" />{' '}
@@ -337,12 +481,24 @@ export function TaskPage(props: {
         </div>
         <div class="fact-card">
           <h2>Settings</h2>
+          {overrides && (
+            <p class="sub" data-field="overrides">
+              Changed at run time by {overrides.by}, {fmtTime(overrides.at)}: {Object.keys(overrides.fields).join(', ')}.
+            </p>
+          )}
           {detail && (
             <dl class="settings" data-field="settings">
-              {settingRows(detail.settings).map(([k, v]) => (
+              {settingRows(detail.settings).map(([k, v, option]) => (
                 <div key={k}>
                   <dt>{k}</dt>
-                  <dd>{v}</dd>
+                  <dd>
+                    {v}
+                    {option !== null && changed.has(option) && (
+                      <span class="tag" data-overridden={option} title={changedBy}>
+                        changed
+                      </span>
+                    )}
+                  </dd>
                 </div>
               ))}
             </dl>

@@ -21,6 +21,10 @@ export interface TaskActions {
   /** Runs a finished run's tick again, as its next attempt. */
   retry(run: RunJson): void;
   openRun(id: string): void;
+  /** Changes options of the task at run time (PATCH); resolves true when the change was taken. */
+  edit(task: TaskView, patch: Record<string, unknown>): Promise<boolean>;
+  /** Drops its run-time changes. */
+  resetOverrides(task: TaskView): Promise<boolean>;
 }
 
 interface Props {

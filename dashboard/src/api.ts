@@ -72,6 +72,8 @@ export interface TaskView {
   overlap: string;
   priority: number;
   recent: RecentRun[];
+  overrides?: TaskOverridesJson | null;
+  settings?: TaskSettings;
   /** Ticks among `recent` whose last attempt ended, and how many of them succeeded (retries included). */
   ticks: { finished: number; succeeded: number };
   successRate: number | null;
@@ -94,7 +96,15 @@ export interface TaskSettings {
 /** `GET /api/tasks/:name`: the list's view plus what the task page shows. */
 export interface TaskDetail extends TaskView {
   settings: TaskSettings;
+  overrides: TaskOverridesJson | null;
   upcoming: string[];
+}
+
+/** Options changed at run time over the definition, by whom and when. */
+export interface TaskOverridesJson {
+  fields: Record<string, unknown>;
+  by: string;
+  at: string;
 }
 
 export interface StatsBucket {
@@ -223,10 +233,14 @@ export const api = {
     return request<RunsPage>(qs ? `api/runs?${qs}` : 'api/runs');
   },
   post<T>(path: string, body: Record<string, unknown> = {}): Promise<T> {
+    return api.send<T>('POST', path, body);
+  },
+  /** A mutation with the token, if one is set. */
+  send<T>(method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: Record<string, unknown>): Promise<T> {
     const token = getToken();
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
-    return request<T>(path, { method: 'POST', headers, body: JSON.stringify(body) });
+    return request<T>(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   },
 };
 

@@ -5,6 +5,7 @@ import { CANCEL_HELP, cancelCommand } from './commands/cancel.ts';
 import { HISTORY_HELP, historyCommand } from './commands/history.ts';
 import { LIST_HELP, listCommand } from './commands/list.ts';
 import { PAUSE_HELP, pauseCommand, RESUME_HELP } from './commands/pause.ts';
+import { RESET_HELP, resetCommand, SET_HELP, setCommand } from './commands/set.ts';
 import { RETRY_HELP, retryCommand } from './commands/retry.ts';
 import { RUN_HELP, runCommand } from './commands/run.ts';
 import { SHOW_HELP, showCommand } from './commands/show.ts';
@@ -28,6 +29,8 @@ Commands:
   retry RUN           run a finished run's tick again, as its next attempt
   pause TASK          pause a task on every instance
   resume TASK         resume it
+  set TASK            change a task's schedule or policies at run time, on every instance
+  reset TASK          drop those changes: its config definition applies again
   next SCHEDULE       upcoming fire instants of a cron expression or "every 5m"
   demo                the daemon on a demo config and data folder (npm start)
 
@@ -55,6 +58,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   retry: { help: RETRY_HELP, run: retryCommand },
   pause: { help: PAUSE_HELP, run: (argv, io) => pauseCommand(true, argv, io) },
   resume: { help: RESUME_HELP, run: (argv, io) => pauseCommand(false, argv, io) },
+  set: { help: SET_HELP, run: setCommand },
+  reset: { help: RESET_HELP, run: resetCommand },
   next: { help: NEXT_HELP, run: (argv, io) => runNext(argv, io.out) },
   demo: { help: DEMO_HELP, run: (argv, io) => runDemo(argv, io) },
 };

@@ -1,16 +1,24 @@
-import type { PollResult } from '../store/port.ts';
+import type { PollResult, TaskOverrides } from '../store/port.ts';
 import { LeaseExpiredError } from '../util/errors.ts';
 import type { EngineContext } from './context.ts';
 import type { JobRouter } from './job-router.ts';
 import { retryDelay, shouldRetry } from './retry.ts';
 import type { RunController } from './run-controller.ts';
+import type { TaskRuntime } from './task-runtime.ts';
 
 /**
  * Applies what other instances changed, as one poll reported it: triggers to run, cancels of
  * this instance's runs, paused flags, runs whose owner vanished (with their retry decision), due
  * retries and queued ticks nobody picked up.
  */
-export function applyRemoteChanges(ctx: EngineContext, jobs: JobRouter, runs: RunController, result: PollResult, sentAt: number): void {
+export function applyRemoteChanges(
+  ctx: EngineContext,
+  jobs: JobRouter,
+  runs: RunController,
+  result: PollResult,
+  sentAt: number,
+  takeOverrides: (runtime: TaskRuntime, overrides: TaskOverrides | null) => void,
+): void {
   if (!ctx.running()) return;
   const now = ctx.clock.now();
   for (const trigger of result.triggers) {
@@ -20,6 +28,8 @@ export function applyRemoteChanges(ctx: EngineContext, jobs: JobRouter, runs: Ru
   for (const id of result.cancels) runs.abort(id, 'cancel');
   for (const change of result.paused) {
     const runtime = ctx.tasks.get(change.task);
+    // Overrides travel with the pause version; a store that predates them reports none.
+    if (runtime !== undefined && change.overrides !== undefined) takeOverrides(runtime, change.overrides);
     // A pause or resume made here after this poll was sent is newer than what it reports.
     if (runtime === undefined || runtime.pausedLocallyAt >= sentAt) continue;
     if (runtime.paused === change.paused && runtime.pauseNote === change.note) continue;

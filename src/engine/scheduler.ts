@@ -1,5 +1,5 @@
 import { memoryStore } from '../store/memory/memory-store.ts';
-import type { Store } from '../store/port.ts';
+import type { Store, TaskOverrides } from '../store/port.ts';
 import type { RunLog, RunPage, RunQuery, RunRecord } from '../store/records.ts';
 import { parseDuration } from '../util/duration.ts';
 import { CaretakerError, DuplicateTaskError, ErrorCode, invalidOption, RunNotFoundError, TaskNotFoundError } from '../util/errors.ts';
@@ -20,7 +20,8 @@ import { RunController } from './run-controller.ts';
 import { stopOnSignals, type StopOnSignalsOptions } from './stop-on-signals.ts';
 import { resolveSchedulerOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './scheduler-options.ts';
 import type { TaskDefinition, TaskInfo, TaskSettings } from './task.ts';
-import { resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
+import { type ResolvedTask, resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
+import { patchOverrides, sameOverrides, type TaskOverridePatch, withOverrides } from './overrides.ts';
 import { storeBackoff } from './retry.ts';
 import { TaskRuntime } from './task-runtime.ts';
 import { StoreClock } from './store-clock.ts';
@@ -175,7 +176,10 @@ export class Scheduler {
       },
     };
     this.#jobs = new JobRouter(ctx, (job, run, lastSuccess, replaced) => this.#runs.start(job, run, lastSuccess, replaced));
-    this.#ticks = new TickPlanner(ctx, this.#jobs);
+    this.#ticks = new TickPlanner(ctx, this.#jobs, async (batch) => {
+      const stored = new Map((await ctx.track(this.#store.listOverrides())).map((o) => [o.task, o.overrides]));
+      for (const runtime of batch) this.#takeOverrides(runtime, stored.get(runtime.name) ?? null, true);
+    });
     this.#runs = new RunController(ctx, this.#jobs, precise, () => this.#heartbeat.ensure(), () => this.#heartbeat.renewNow());
     const host = { store: this.#store, timers: this.#timers, instance: this.instance, now: () => this.#clock.now(), monotonic: () => this.#clock.monotonic(), track: ctx.track, reportError: ctx.reportError };
     this.#beacon = new Beacon(pollIntervalMs, () => [...this.#tasks.keys()]);
@@ -187,7 +191,7 @@ export class Scheduler {
         this.#warnedSharedName = true;
         this.#logger.warn({ instance: this.instance }, `another process uses the instance name "${this.instance}": give each instance its own name (scheduler.instance), or the CLI may misjudge which tasks run`);
       }
-      applyRemoteChanges(ctx, this.#jobs, this.#runs, result, trip.sentAt);
+      applyRemoteChanges(ctx, this.#jobs, this.#runs, result, trip.sentAt, (runtime, overrides) => this.#takeOverrides(runtime, overrides, false));
     });
     this.#heartbeat = new Heartbeat(host, this.#options.leaseMs, this.#runs);
     this.#pruner = new Pruner(host, this.#options.retention, PRUNE_INTERVAL_MS);
@@ -246,8 +250,55 @@ export class Scheduler {
   update(name: string, changes: Partial<Omit<TaskDefinition, 'name'>>): TaskInfo {
     this.#assertAccepting('update');
     const runtime = this.#runtime(name);
-    const definition = { ...toDefinition(runtime), ...changes, name } as TaskDefinition;
+    const definition = { ...(runtime.definition ?? toDefinition(runtime)), ...changes, name } as TaskDefinition;
+    // Overrides made at run time stay over the new definition; the fields they do not set follow it.
+    const task = resolveTask(withOverrides(definition, runtime.overrides?.fields ?? null), this.#options.defaults, this.#policies);
+    if (runtime.definition !== null) runtime.definition = definition;
+    return this.#apply(runtime, task);
+  }
+
+  /**
+   * Changes options of a task at run time, over its code or config definition: `schedule`,
+   * `timeout`, `retry`, `overlap`, `maxConcurrent`, `catchUp`, `priority`, `jitter` (as in a
+   * config file; `null` removes an override). Stored, so every instance applies it within a poll
+   * (at once on PostgreSQL) and it survives restarts; `update` and config reloads go on changing
+   * the options it does not set. A changed schedule starts afresh, as `update` does. Validated as
+   * the definition is: nothing is stored when a value is refused.
+   *
+   * @example
+   * await scheduler.override('db-vacuum', { schedule: { cron: '0 4 * * *' }, timeout: '45m' }, { by: 'ops@example.com' });
+   */
+  async override(name: string, patch: TaskOverridePatch, options: { readonly by?: string } = {}): Promise<TaskInfo> {
+    const runtime = this.#runtime(name);
+    const fields = patchOverrides(runtime.overrides?.fields ?? null, patch, `override of task "${name}"`);
+    const definition = runtime.definition ?? toDefinition(runtime);
+    // Checked before anything is stored: the error names the option as the definition's would.
+    const task = resolveTask(withOverrides(definition, fields), this.#options.defaults, this.#policies);
+    const overrides = Object.keys(fields).length === 0 ? null : { fields, by: options.by ?? 'library', at: this.now() };
+    if (!(await this.#track(this.#store.setOverrides(name, overrides, this.now())))) throw new TaskNotFoundError(name, [...this.#tasks.keys()]);
+    runtime.definition = overrides === null ? null : definition;
+    runtime.overrides = overrides;
+    return this.#apply(runtime, task);
+  }
+
+  /**
+   * Drops a task's run-time overrides: its code or config definition applies again, on every instance.
+   *
+   * @example
+   * await scheduler.clearOverrides('db-vacuum');
+   */
+  async clearOverrides(name: string): Promise<TaskInfo> {
+    const runtime = this.#runtime(name);
+    const definition = runtime.definition ?? toDefinition(runtime);
     const task = resolveTask(definition, this.#options.defaults, this.#policies);
+    if (!(await this.#track(this.#store.setOverrides(name, null, this.now())))) throw new TaskNotFoundError(name, [...this.#tasks.keys()]);
+    runtime.definition = null;
+    runtime.overrides = null;
+    return this.#apply(runtime, task);
+  }
+
+  /** Applies a task's new effective definition: a changed schedule starts afresh. */
+  #apply(runtime: TaskRuntime, task: ResolvedTask): TaskInfo {
     const rekeyed = task.schedule.key !== runtime.schedule.key;
     runtime.apply(task);
     if (!this.#options.runSchedules) {
@@ -261,6 +312,28 @@ export class Scheduler {
     const info = this.#info(runtime);
     this.#events.emit('task:updated', info);
     return info;
+  }
+
+  /**
+   * Another instance changed a task's overrides (or this one starts and reads them): apply them
+   * over the definition. Overrides the definition no longer takes (a reload made them invalid)
+   * are reported and left unapplied.
+   */
+  #takeOverrides(runtime: TaskRuntime, overrides: TaskOverrides | null, registering: boolean): void {
+    if (sameOverrides(runtime.overrides, overrides)) return;
+    const definition = runtime.definition ?? toDefinition(runtime);
+    let task: ResolvedTask;
+    try {
+      task = resolveTask(withOverrides(definition, overrides?.fields ?? null), this.#options.defaults, this.#policies);
+    } catch (error) {
+      this.#reportError(error, 'store');
+      return;
+    }
+    runtime.definition = overrides === null ? null : definition;
+    runtime.overrides = overrides;
+    // While registering, the schedule is bound afterwards with whatever key it has now.
+    if (registering) runtime.apply(task);
+    else this.#apply(runtime, task);
   }
 
   /** Unregisters a task; runs in progress finish normally. False when there was no such task. */
@@ -715,6 +788,7 @@ export class Scheduler {
       timeoutMs: Number.isFinite(runtime.policy.timeoutMs) ? runtime.policy.timeoutMs : null,
       staleAfterMs: runtime.policy.staleAfterMs,
       settings: settingsOf(runtime.policy),
+      overrides: runtime.overrides === null ? null : { fields: runtime.overrides.fields, by: runtime.overrides.by, at: new Date(runtime.overrides.at) },
     };
   }
 }

@@ -1,10 +1,10 @@
-import type { OverlapMode } from '../store/port.ts';
+import type { OverlapMode, TaskOverrides } from '../store/port.ts';
 import type { RunRecord, RunTrigger, SkipReason } from '../store/records.ts';
 import type { HeapItem } from '../util/min-heap.ts';
 import { fnv1a32 } from '../util/hash.ts';
 import { jitterOffset } from './schedules/jitter.ts';
 import type { BoundSchedule, ScheduleDefinition } from './schedules/types.ts';
-import type { TaskHandler } from './task.ts';
+import type { TaskDefinition, TaskHandler } from './task.ts';
 import type { ResolvedTask, TaskPolicy } from './task-options.ts';
 import type { TimerEntry } from './timer-queue.ts';
 
@@ -47,6 +47,13 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   description: string | null;
   startPaused: boolean;
   policy: TaskPolicy;
+  /**
+   * The definition as its code or config gives it, before run-time overrides; null when nothing
+   * was ever overridden and the resolved fields say it all (most tasks: no second object each).
+   */
+  definition: TaskDefinition | null = null;
+  /** Run-time changes over the definition (`scheduler.override`), as the store keeps them. */
+  overrides: TaskOverrides | null = null;
   state: RuntimeState = 'registering';
   /** The schedule bound to the task's persisted anchor, once registered. */
   bound: BoundSchedule | null = null;

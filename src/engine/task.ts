@@ -1,5 +1,6 @@
 import type { LastSuccess, LogLevel, RunRecord, RunTrigger } from '../store/records.ts';
 import type { Duration } from '../util/duration.ts';
+import type { JsonValue } from '../util/json.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ScheduleSpec } from './schedules/types.ts';
 
@@ -131,6 +132,8 @@ export interface TaskInfo {
   readonly staleAfterMs: number | null;
   /** Every effective run setting, as the scheduler applies it. */
   readonly settings: TaskSettings;
+  /** Options changed at run time over the definition (`scheduler.override`), by whom and when; null for none. */
+  readonly overrides: { readonly fields: { readonly [option: string]: JsonValue }; readonly by: string; readonly at: Date } | null;
 }
 
 /** A task's effective run settings, in milliseconds; null where a setting is unlimited or unset. */

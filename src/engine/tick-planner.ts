@@ -35,9 +35,13 @@ export class TickPlanner {
   /** Set during a wake that detected a forward wall-clock jump: due ticks were unobserved. */
   jumped = false;
 
-  constructor(ctx: EngineContext, jobs: JobRouter) {
+  /** Runs before a batch registers: the tasks' run-time overrides are read and applied. */
+  readonly #prepare: (batch: readonly TaskRuntime[]) => Promise<void>;
+
+  constructor(ctx: EngineContext, jobs: JobRouter, prepare: (batch: readonly TaskRuntime[]) => Promise<void>) {
     this.#ctx = ctx;
     this.#jobs = jobs;
+    this.#prepare = prepare;
   }
 
   /** True when no registration is pending. */
@@ -70,6 +74,9 @@ export class TickPlanner {
   async register(batch: readonly TaskRuntime[]): Promise<void> {
     if (batch.length === 0) return;
     for (const runtime of batch) runtime.state = 'registering';
+    // The schedule key registered is the effective one (overrides included): as it was stored.
+    await this.#prepare(batch);
+    if (!this.#ctx.running()) return;
     // Ticks from this instant on are observed; earlier ones after the persisted cursor were missed.
     const observedFrom = this.#ctx.clock.now();
     const registrations = batch.map((runtime) => ({

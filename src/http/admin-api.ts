@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { allowedHost, allowedOrigin, apiTokenList } from '../config/schema.ts';
 import { pauseNote } from '../engine/pause-note.ts';
+import type { TaskOverridePatch } from '../engine/overrides.ts';
 import type { Scheduler } from '../engine/scheduler.ts';
 import { createMetrics, type SchedulerMetrics } from '../observe/metrics.ts';
 import { TaskStatusReader } from '../observe/task-status.ts';
@@ -303,6 +304,23 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     status.invalidate(name);
     await audit(c, 'pause', { task: name, detail: { note } });
     return c.json({ task: await viewOf(name) });
+  });
+  // Run-time edits (admin): over the code or config definition, on every instance.
+  app.patch('/api/tasks/:name', commandBody, async (c) => {
+    const name = registered(c.req.param('name'));
+    const patch = await jsonBody(c.req.raw);
+    const actor = (c.get('actor') ?? ANONYMOUS).name;
+    await scheduler.override(name, patch as TaskOverridePatch, { by: actor });
+    status.invalidate(name);
+    await audit(c, 'override', { task: name, detail: patch as JsonValue });
+    return c.json({ task: { ...(await viewOf(name)), upcoming: scheduler.upcoming(name, UPCOMING) } });
+  });
+  app.delete('/api/tasks/:name/overrides', async (c) => {
+    const name = registered(c.req.param('name'));
+    await scheduler.clearOverrides(name);
+    status.invalidate(name);
+    await audit(c, 'reset', { task: name });
+    return c.json({ task: { ...(await viewOf(name)), upcoming: scheduler.upcoming(name, UPCOMING) } });
   });
   app.post('/api/tasks/:name/resume', async (c) => {
     const name = c.req.param('name');

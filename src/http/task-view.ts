@@ -21,6 +21,7 @@ export function taskView(status: TaskStatus) {
     overlap: info.overlap,
     priority: info.priority,
     settings: info.settings,
+    overrides: info.overrides,
     recent: status.recent.map((r) => ({ id: r.id, scheduledFor: r.scheduledFor, status: r.status, durationMs: r.durationMs })),
     successRate: status.successRate,
     ticks: status.ticks,

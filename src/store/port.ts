@@ -93,6 +93,15 @@ export interface Store {
    */
   setPaused(task: string, paused: boolean, now: number, note?: string | null): Promise<boolean>;
 
+  /**
+   * Sets (or, with null, clears) a task's run-time overrides; false when the task is unknown to
+   * the store. Every change reaches the other instances' polls, as a pause does.
+   */
+  setOverrides(task: string, overrides: TaskOverrides | null, now: number): Promise<boolean>;
+
+  /** Every task that has overrides, with them: what an instance applies before registering. */
+  listOverrides(): Promise<{ readonly task: string; readonly overrides: TaskOverrides }[]>;
+
   /** Records a manual trigger; any instance that runs the task may take it. */
   requestTrigger(trigger: TriggerRequest): Promise<void>;
 
@@ -394,6 +403,21 @@ export interface PauseChange {
   readonly paused: boolean;
   readonly note: string | null;
   readonly pausedAt: number | null;
+  /** The task's run-time overrides now (null for none); absent from stores that predate them. */
+  readonly overrides?: TaskOverrides | null;
+}
+
+/**
+ * Run-time changes to a task's definition, made by a person (`scheduler.override`, the API, the
+ * CLI): they apply over the code or config definition, on every instance, across restarts.
+ */
+export interface TaskOverrides {
+  /** The changed options as given (JSON): any of `schedule`, `timeout`, `retry`, `overlap`, `catchUp`, `priority`, `jitter`. */
+  readonly fields: { readonly [option: string]: JsonValue };
+  /** Who made the last change. */
+  readonly by: string;
+  /** When (Unix ms). */
+  readonly at: number;
 }
 
 export interface PollResult {

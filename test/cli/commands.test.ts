@@ -123,6 +123,36 @@ tasks:
     assert.equal((JSON.parse(after.lines[0] ?? '[]') as { paused: boolean }[])[0]?.paused, false);
   });
 
+  it('set changes a task at run time: the daemon takes it, list shows it; a bad value exits 2 naming the flag and stores nothing; reset undoes it', async () => {
+    const set = io(dir);
+    assert.equal(await main(['set', 'hourly', '--schedule', '*/20 * * * *', '--tz', 'Europe/Berlin', '--timeout', '90s', '--attempts', '3'], set), 0, set.errors.join('\n'));
+    assert.match(set.lines[0] ?? '', /^hourly changed: schedule, timeout, retry/);
+    const deadline = Date.now() + 10_000;
+    while (daemon.scheduler.task('hourly')?.timeoutMs !== 90_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const info = daemon.scheduler.task('hourly');
+    assert.deepEqual([info?.schedule, info?.timeoutMs, info?.settings.retry.attempts], [{ cron: '*/20 * * * *', timezone: 'Europe/Berlin' }, 90_000, 3]);
+    assert.match(info?.overrides?.by ?? '', /^cli:./);
+    const listed = io(dir);
+    assert.equal(await main(['list'], listed), 0);
+    assert.match(listed.lines.find((l) => l.startsWith('hourly')) ?? '', /changed: schedule, timeout, retry/);
+    const bad = io(dir);
+    assert.equal(await main(['set', 'hourly', '--timeout', 'soon'], bad), 2);
+    assert.match(bad.errors.join('\n'), /--timeout: received "soon"/);
+    const wrong = io(dir);
+    assert.equal(await main(['set', 'hourly', '--schedule', '*/20 * * * *', '--overlap', 'sometimes'], wrong), 2);
+    assert.match(wrong.errors.join('\n'), /--overlap: received "sometimes"/);
+    assert.equal((await daemon.scheduler.store.listOverrides())[0]?.overrides.fields.timeout, '90s', 'nothing stored by the refused ones');
+    assert.equal(await main(['set', 'hourly', '--unset', 'timeout'], io(dir)), 0);
+    assert.deepEqual(Object.keys((await daemon.scheduler.store.listOverrides())[0]?.overrides.fields ?? {}), ['schedule', 'retry']);
+    const reset = io(dir);
+    assert.equal(await main(['reset', 'hourly'], reset), 0);
+    assert.equal(reset.lines[0], 'hourly: back to its definition');
+    while (daemon.scheduler.task('hourly')?.overrides !== null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(daemon.scheduler.task('hourly')?.schedule, { every: '1h', initialDelay: '1h' });
+    const changes = (await daemon.scheduler.store.listAudit({ task: 'hourly', limit: 3 })).entries.map((e) => e.action);
+    assert.deepEqual(changes, ['reset', 'override', 'override']);
+  });
+
   it('usage mistakes exit 2 with one line naming the argument and the fix', async () => {
     const cli = io(dir);
     assert.equal(await main(['trigger', 'hourlyy'], cli), 2);

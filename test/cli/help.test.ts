@@ -23,7 +23,7 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; erro
   return { code, out: c.lines.join('\n'), errors: c.errors };
 }
 
-const COMMANDS = ['run', 'validate', 'list', 'trigger', 'history', 'pause', 'resume', 'next', 'demo'] as const;
+const COMMANDS = ['run', 'validate', 'list', 'trigger', 'history', 'pause', 'resume', 'set', 'reset', 'next', 'demo'] as const;
 const DEMO_DATA = fileURLToPath(new URL('../../examples/demo/data', import.meta.url));
 
 describe('caretaker --help', () => {

@@ -320,6 +320,38 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     assert.equal(await log.locator('.log-line').count(), 2, 'each line once');
   });
 
+  it('Change… on a task\'s page edits its schedule at run time: the next instants move, the change is marked; Reset returns to the definition', async (t) => {
+    const page = await open(t, server.url);
+    await row(page, 'nightly').getByRole('link', { name: 'nightly' }).click();
+    const view = page.locator('[data-task-page="nightly"]');
+    await expectText(view.locator('[data-field="upcoming"] li').first(), /03:00:00/);
+    await view.getByRole('button', { name: 'Change…' }).click();
+    const dialog = page.locator('dialog[data-panel="edit"]');
+    await dialog.getByLabel('Schedule: a cron expression, or "every 10m"').fill('0 5 * * *');
+    await dialog.getByLabel('Timeout').fill('90s');
+    const saved = page.waitForResponse((r) => r.request().method() === 'PATCH', { timeout: WAIT });
+    await dialog.locator('button[data-action="save"]').click();
+    assert.equal((await saved).status(), 200);
+    await dialog.waitFor({ state: 'detached', timeout: WAIT });
+    await expectText(view.locator('[data-field="upcoming"] li').first(), /05:00:00/);
+    await view.locator('[data-overridden="schedule"]').waitFor({ timeout: WAIT });
+    await view.locator('[data-overridden="timeout"]').waitFor({ timeout: WAIT });
+    await expectText(view.locator('[data-field="overrides"]'), /Changed at run time by anonymous, .*: schedule, timeout\./);
+    assert.deepEqual(scheduler.task('nightly')?.schedule, { cron: '0 5 * * *', timezone: 'UTC' });
+    assert.equal(scheduler.task('nightly')?.timeoutMs, 90_000);
+    // A bad value is refused with the field named, and changes nothing.
+    await view.getByRole('button', { name: 'Change…' }).click();
+    await dialog.getByLabel('Schedule: a cron expression, or "every 10m"').fill('0 25 * * *');
+    await dialog.locator('button[data-action="save"]').click();
+    await expectText(page.locator('.toast'), /schedule\.cron/);
+    assert.deepEqual(scheduler.task('nightly')?.schedule, { cron: '0 5 * * *', timezone: 'UTC' });
+    await dialog.locator('button[data-action="reset"]').click();
+    await dialog.waitFor({ state: 'detached', timeout: WAIT });
+    await expectText(view.locator('[data-field="upcoming"] li').first(), /03:00:00/);
+    assert.equal(await view.locator('[data-overridden]').count(), 0);
+    assert.deepEqual(scheduler.task('nightly')?.overrides, null);
+  });
+
   it('Pause asks for a note, shows the task paused with it, and pauses it in the scheduler and store; Resume undoes it', async (t) => {
     const page = await open(t, server.url);
     const pause = row(page, 'quick').locator('button[data-action="pause"]');

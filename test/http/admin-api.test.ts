@@ -169,6 +169,29 @@ describe('admin API on a real scheduler and SQLite store', () => {
     assert.deepEqual((await json(`api/runs/${quiet}/logs`)).body.lines, []);
   });
 
+  it('PATCH /api/tasks/:name changes options at run time (the next instants move); DELETE …/overrides returns to the definition; both audited', async () => {
+    const patch = (body: unknown, headers: Record<string, string> = auth) =>
+      json('api/tasks/report', { method: 'PATCH', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const before = (await json('api/tasks/report')).body.task;
+    const changed = await patch({ schedule: { every: '10m' }, timeout: '5m' });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.deepEqual([changed.body.task.scheduleText, changed.body.task.timeoutMs, changed.body.task.overrides.by], ['every 10m', 300_000, 'admin']);
+    assert.deepEqual(changed.body.task.overrides.fields, { schedule: { every: '10m' }, timeout: '5m' });
+    assert.notDeepEqual(changed.body.task.upcoming, before.upcoming);
+    assert.equal(Date.parse(changed.body.task.upcoming[1]) - Date.parse(changed.body.task.upcoming[0]), 600_000);
+    const bad = await patch({ schedule: { cron: 'every day' } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /schedule\.cron/);
+    assert.match((await patch({ name: 'x' })).body.error.message, /name: .*cannot be changed at run time/);
+    assert.equal((await patch({ timeout: '1m' }, {})).status, 401, 'needs the token');
+    assert.equal((await json('api/tasks/report')).body.task.timeoutMs, 300_000, 'refused edits changed nothing');
+    const reset = await json('api/tasks/report/overrides', { method: 'DELETE', headers: auth });
+    assert.equal(reset.status, 200);
+    assert.deepEqual([reset.body.task.scheduleText, reset.body.task.overrides], ['every 1d', null]);
+    const audit = (await json('api/audit?task=report')).body.entries.slice(0, 2).map((e: any) => [e.action, e.actor, e.detail]);
+    assert.deepEqual(audit, [['reset', 'admin', null], ['override', 'admin', { schedule: { every: '10m' }, timeout: '5m' }]]);
+  });
+
   it('a failed run carries its error message, code and stack', async () => {
     const { body } = await json('api/tasks/broken/trigger', { method: 'POST', headers: auth });
     await finishedRun(body.runId);
@@ -454,6 +477,15 @@ describe('named tokens with roles', () => {
     // No such route exists yet: admin passes the role check and gets the 404; operate stops at 403.
     assert.equal((await post('api/tasks/report/definition', tokens[1].token)).status, 403);
     assert.equal((await post('api/tasks/report/definition', tokens[2].token)).status, 404);
+  });
+
+  it('editing a task at run time needs admin: operate may pause it but not change or reset it', async () => {
+    const send = (method: string, path: string, token: string, body?: unknown) =>
+      api.fetch(new Request(new URL(path, 'http://localhost/'), { method, headers: { Authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }));
+    assert.equal((await send('PATCH', 'api/tasks/report', tokens[1].token, { timeout: '1m' })).status, 403);
+    assert.equal((await send('DELETE', 'api/tasks/report/overrides', tokens[1].token)).status, 403);
+    assert.equal((await send('PATCH', 'api/tasks/report', tokens[2].token, { timeout: '1m' })).status, 200);
+    assert.equal((await send('DELETE', 'api/tasks/report/overrides', tokens[2].token)).status, 200);
   });
 
   it('bad tokens are refused at createAdminApi, naming the entry and field, never echoing a token', () => {

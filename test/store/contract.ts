@@ -625,6 +625,39 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
       });
     });
 
+    describe('task overrides', () => {
+      it('are kept, listed, reach other instances\' polls with the pause version, and clear', async () => {
+        const before = (await store.poll({ instance: 'other', now: at(1), pauseVersion: 0, retryGraceMs: LEASE })).pauseVersion;
+        const overrides = { fields: { schedule: { cron: '*/5 * * * *', timezone: 'Europe/Berlin' }, timeout: '2m' }, by: 'ops', at: at(2) };
+        assert.equal(await store.setOverrides('t', overrides, at(2)), true);
+        assert.equal(await store.setOverrides('nope', overrides, at(2)), false, 'an unknown task');
+        assert.deepEqual(await store.listOverrides(), [{ task: 't', overrides }]);
+        const seen = await store.poll({ instance: 'other', now: at(3), pauseVersion: before, retryGraceMs: LEASE });
+        assert.deepEqual(seen.paused.map((c) => [c.task, c.paused, c.overrides]), [['t', false, overrides]]);
+        assert.ok(seen.pauseVersion > before);
+        assert.deepEqual((await store.poll({ instance: 'other', now: at(4), pauseVersion: seen.pauseVersion, retryGraceMs: LEASE })).paused, [], 'once');
+        // A pause keeps them (the poll carries both).
+        await store.setPaused('t', true, at(5), 'why');
+        const paused = await store.poll({ instance: 'other', now: at(6), pauseVersion: seen.pauseVersion, retryGraceMs: LEASE });
+        assert.deepEqual(paused.paused.map((c) => [c.paused, c.note, c.overrides]), [[true, 'why', overrides]]);
+        assert.equal(await store.setOverrides('t', null, at(7)), true);
+        assert.deepEqual(await store.listOverrides(), []);
+        const cleared = await store.poll({ instance: 'other', now: at(8), pauseVersion: paused.pauseVersion, retryGraceMs: LEASE });
+        assert.deepEqual(cleared.paused.map((c) => c.overrides), [null]);
+      });
+
+      it('any JSON in the fields and any name in `by` read back unchanged (fast-check)', async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.dictionary(fc.constantFrom('schedule', 'timeout', 'retry', 'overlap', 'catchUp', 'priority', 'jitter'), awkwardJson), trickyString, async (fields, by) => {
+            const overrides = { fields: asStored(fields) as Record<string, never>, by, at: at(1) };
+            await store.setOverrides('t', overrides, at(1));
+            assert.deepEqual(await store.listOverrides(), [{ task: 't', overrides }]);
+          }),
+          { numRuns: 50, seed: 20261207 },
+        );
+      });
+    });
+
     describe('run logs', () => {
       const line = (seq: number, message: string, fields: unknown = null) => ({ seq, at: new Date(at(seq)), level: 'info' as const, message, fields: asStored(fields) });
 

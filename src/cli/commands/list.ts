@@ -2,7 +2,9 @@ import { parseArgs } from 'node:util';
 import type { DaemonConfig, TaskSpec } from '../../config/load.ts';
 import { jitterOffset } from '../../engine/schedules/index.ts';
 import { parseTaskDefaults, type ResolvedTask, resolveTask } from '../../engine/task-options.ts';
-import type { TaskState } from '../../store/port.ts';
+import type { TaskOverrides, TaskState } from '../../store/port.ts';
+import { withOverrides } from '../../engine/overrides.ts';
+import type { TaskDefinition } from '../../engine/task.ts';
 import { type CliIo, CONFIG_OPTIONS, commandConfig, withStore } from '../context.ts';
 import { painter, terminalText } from '../style.ts';
 import { renderTable } from '../table.ts';
@@ -14,8 +16,17 @@ as the store records them. An "every" task the daemon has not run yet starts its
 the daemon starts: its next run is shown as if that were now.`;
 
 /** The task as the scheduler reads it: validated already by loading the config, so this does not throw. */
-function resolved(spec: TaskSpec, defaults: ReturnType<typeof parseTaskDefaults>): ResolvedTask {
-  return resolveTask({ ...spec.options, name: spec.name, handler: () => undefined }, defaults, new Map());
+/** The task as the daemon runs it: its config definition, with the run-time changes over it when they still fit. */
+function resolved(spec: TaskSpec, defaults: ReturnType<typeof parseTaskDefaults>, overrides: TaskOverrides | undefined): ResolvedTask {
+  const definition = { ...spec.options, name: spec.name, handler: () => undefined } as unknown as TaskDefinition;
+  if (overrides !== undefined) {
+    try {
+      return resolveTask(withOverrides(definition, overrides.fields), defaults, new Map());
+    } catch {
+      // The daemon reports and ignores changes its definition no longer takes: so does the list.
+    }
+  }
+  return resolveTask(definition, defaults, new Map());
 }
 
 /**
@@ -33,13 +44,14 @@ function nextRun(task: ResolvedTask, state: TaskState | undefined, now: number):
   };
 }
 
-function tasksOf(config: DaemonConfig, states: readonly TaskState[]) {
+function tasksOf(config: DaemonConfig, states: readonly TaskState[], overridden: readonly { task: string; overrides: TaskOverrides }[]) {
   const byName = new Map(states.map((s) => [s.name, s]));
+  const overridesOf = new Map(overridden.map((o) => [o.task, o.overrides]));
   const defaults = parseTaskDefaults(config.defaults);
   const now = Date.now();
   return config.tasks.map((spec) => {
     const state = byName.get(spec.name);
-    const task = resolved(spec, defaults);
+    const task = resolved(spec, defaults, overridesOf.get(spec.name));
     const next = nextRun(task, state, now);
     return {
       name: spec.name,
@@ -52,6 +64,8 @@ function tasksOf(config: DaemonConfig, states: readonly TaskState[]) {
       nextRunEstimated: next.estimate,
       lastRun: state?.lastRun === null || state?.lastRun === undefined ? null : { id: state.lastRun.id, status: state.lastRun.status, scheduledFor: state.lastRun.scheduledFor.toISOString(), finishedAt: state.lastRun.finishedAt?.toISOString() ?? null },
       registered: state !== undefined,
+      /** Options changed at run time (caretaker set, the API, the dashboard), or null. */
+      changed: overridesOf.has(spec.name) ? Object.keys(overridesOf.get(spec.name)?.fields ?? {}) : null,
     };
   });
 }
@@ -75,7 +89,8 @@ export async function listCommand(argv: readonly string[], io: CliIo): Promise<n
     return 0;
   }
   const config = commandConfig(values.config, io);
-  const tasks = tasksOf(config, await withStore(config, (store) => store.listTasks()));
+  const [states, overridden] = await withStore(config, async (store) => [await store.listTasks(), await store.listOverrides()] as const);
+  const tasks = tasksOf(config, states, overridden);
   if (values.json === true) {
     io.out(JSON.stringify(tasks));
     return 0;
@@ -84,7 +99,7 @@ export async function listCommand(argv: readonly string[], io: CliIo): Promise<n
   const statusColour = (s: string) => (s === 'succeeded' ? paint('green', s) : s === 'running' ? paint('cyan', s) : paint('red', s));
   const rows = tasks.map((t) => [
     t.name,
-    t.schedule,
+    t.changed === null ? t.schedule : `${t.schedule} (changed: ${t.changed.join(', ')})`,
     t.paused ? (t.pauseNote === null ? 'paused' : `paused: ${oneLine(t.pauseNote)}`) : t.nextRunAt === null ? 'none' : `${t.nextRunAt}${t.nextRunEstimated ? ' (if started now)' : ''}`,
     t.lastRun === null ? (t.registered ? '–' : 'never ran') : `${t.lastRun.status} ${t.lastRun.finishedAt ?? t.lastRun.scheduledFor}`,
   ]);

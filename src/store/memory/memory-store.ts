@@ -17,6 +17,7 @@ import {
   type SlotRef,
   type Store,
   type StoreSignal,
+  type TaskOverrides,
   type TaskRegistration,
   type TaskState,
   type TriggerRequest,
@@ -323,6 +324,26 @@ class MemoryStore implements Store {
     return true;
   }
 
+  async setOverrides(task: string, overrides: TaskOverrides | null, _now: number): Promise<boolean> {
+    const row = this.#tasks.get(task);
+    if (row === undefined) return false;
+    const activity = activityOf(row);
+    activity.overrides = copyOverrides(overrides);
+    activity.pauseVersion = ++this.#pauseVersion;
+    this.#pauseLog.push({ version: this.#pauseVersion, task: row });
+    this.#signal('pause');
+    return true;
+  }
+
+  async listOverrides(): Promise<{ task: string; overrides: TaskOverrides }[]> {
+    const out: { task: string; overrides: TaskOverrides }[] = [];
+    for (const row of this.#tasks.values()) {
+      const overrides = copyOverrides(row.activity?.overrides ?? null);
+      if (overrides !== null) out.push({ task: row.name, overrides });
+    }
+    return out;
+  }
+
   async withdrawTrigger(id: string): Promise<boolean> {
     return this.#triggers.delete(id);
   }
@@ -364,7 +385,9 @@ class MemoryStore implements Store {
       if (entry.version <= request.pauseVersion) break;
       // Newest first; report each task once, with its current flag.
       const activity = entry.task.activity;
-      if (activity?.pauseVersion === entry.version) paused.push({ task: entry.task.name, paused: entry.task.paused, note: activity.pauseNote, pausedAt: activity.pausedAt });
+      if (activity?.pauseVersion === entry.version) {
+        paused.push({ task: entry.task.name, paused: entry.task.paused, note: activity.pauseNote, pausedAt: activity.pausedAt, overrides: copyOverrides(activity.overrides) });
+      }
     }
     const held = new Set(request.held);
     for (const task of [...this.#activeTasks]) {
@@ -571,4 +594,9 @@ function copyLog(log: RunLog): RunLog {
     updatedAt: new Date(log.updatedAt.getTime()),
     lines: log.lines.map((l) => ({ ...l, at: new Date(l.at.getTime()), fields: l.fields === null ? null : (JSON.parse(JSON.stringify(l.fields)) as LogLine['fields']) })),
   };
+}
+
+/** A copy, as a database keeps it: the caller's objects may change afterwards. */
+function copyOverrides(overrides: TaskOverrides | null): TaskOverrides | null {
+  return overrides === null ? null : (JSON.parse(JSON.stringify(overrides)) as TaskOverrides);
 }

@@ -1,5 +1,5 @@
 import type { JsonValue, RunError } from '../../util/json.ts';
-import type { QueuedTick } from '../port.ts';
+import type { QueuedTick, TaskOverrides } from '../port.ts';
 import type { LastSuccess, RunProgress, RunRecord, RunStatus, RunTrigger, SkipReason } from '../records.ts';
 
 /** A run as the memory store keeps it: mutable, times as Unix ms. */
@@ -44,6 +44,7 @@ export interface TaskActivity {
   pauseVersion: number;
   pauseNote: string | null;
   pausedAt: number | null;
+  overrides: TaskOverrides | null;
   fencing: number;
   readonly running: Set<RunRow>;
   queued: QueuedTick | null;
@@ -53,7 +54,7 @@ export interface TaskActivity {
 
 /** A task row's activity, created on first use. */
 export function activityOf(task: TaskRow): TaskActivity {
-  return (task.activity ??= { pauseVersion: 0, pauseNote: null, pausedAt: null, fencing: 0, running: new Set(), queued: null, lastRun: null, lastSuccess: null });
+  return (task.activity ??= { pauseVersion: 0, pauseNote: null, pausedAt: null, overrides: null, fencing: 0, running: new Set(), queued: null, lastRun: null, lastSuccess: null });
 }
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));

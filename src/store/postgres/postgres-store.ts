@@ -15,6 +15,7 @@ import {
   type Store,
   type StoreSignal,
   type TaskRegistration,
+  type TaskOverrides,
   type TaskState,
   type TriggerRequest,
 } from '../port.ts';
@@ -402,7 +403,21 @@ class PostgresStore implements Store {
     return row?.ok === true;
   }
 
-  async withdrawTrigger(id: string): Promise<boolean> {
+  async setOverrides(task: string, overrides: TaskOverrides | null, _now: number): Promise<boolean> {
+    if (!storableText(task)) return false;
+    const [row] = await this.#query<{ ok: boolean }>(`SELECT ${this.#q}.caretaker_set_overrides($1, $2::jsonb) AS ok`, [
+      task,
+      overrides === null ? null : JSON.stringify(toJsonb(overrides)),
+    ]);
+    return row?.ok === true;
+  }
+
+  async listOverrides(): Promise<{ task: string; overrides: TaskOverrides }[]> {
+    const rows = await this.#query<{ name: string; overrides: unknown }>(`SELECT name, overrides FROM ${this.#q}.caretaker_tasks WHERE overrides IS NOT NULL`);
+    return rows.map((r) => ({ task: r.name, overrides: fromJsonb(r.overrides) as TaskOverrides }));
+  }
+
+    async withdrawTrigger(id: string): Promise<boolean> {
     if (!storableText(id)) return false;
     return (await this.#query<{ id: string }>(`DELETE FROM ${this.#q}.caretaker_triggers WHERE id = $1 RETURNING id`, [id])).length === 1;
   }
@@ -437,7 +452,13 @@ class PostgresStore implements Store {
     return {
       triggers: r.triggers.map(triggerFromRow),
       cancels: r.cancels,
-      paused: r.paused.map((p) => ({ task: p.task, paused: p.paused, note: p.note ?? null, pausedAt: p.pausedAt == null ? null : Number(p.pausedAt) })),
+      paused: r.paused.map((p) => ({
+        task: p.task,
+        paused: p.paused,
+        note: p.note ?? null,
+        pausedAt: p.pausedAt == null ? null : Number(p.pausedAt),
+        overrides: (fromJsonb(p.overrides) as TaskOverrides | null) ?? null,
+      })),
       pauseVersion: Number(r.pauseVersion),
       interrupted: r.interrupted.map(toRun),
       retries: r.retries.map((x) => ({ ...x, scheduledFor: Number(x.scheduledFor), retryAt: Number(x.retryAt) })),
@@ -734,7 +755,7 @@ type WireFinish = { readonly kind: 'fenced' } | { readonly kind: 'recorded'; rea
 interface WirePoll {
   readonly triggers: TriggerRow[];
   readonly cancels: string[];
-  readonly paused: { task: string; paused: boolean; note?: string | null; pausedAt?: number | string | null }[];
+  readonly paused: { task: string; paused: boolean; note?: string | null; pausedAt?: number | string | null; overrides?: unknown }[];
   readonly pauseVersion: number | string;
   readonly interrupted: RunRow[];
   readonly retries: { task: string; slot: string; attempt: number; scheduledFor: number; retryAt: number; previousRunId: string }[];

@@ -15,6 +15,7 @@ import {
   type SlotRef,
   type Store,
   type StoreSignal,
+  type TaskOverrides,
   type TaskRegistration,
   type TaskState,
   type TriggerRequest,
@@ -320,6 +321,22 @@ class SqliteStore implements Store {
     return changed !== null;
   }
 
+  async setOverrides(task: string, overrides: TaskOverrides | null, _now: number): Promise<boolean> {
+    const changed = this.#tx((sql) => {
+      if (sql.taskGet.get(task) === undefined) return false;
+      const { value } = sql.pauseVersionNext.get() as { value: number };
+      sql.taskSetOverrides.run(toJson(overrides), value, task);
+      return true;
+    });
+    if (changed) this.#signal('pause');
+    return changed;
+  }
+
+  async listOverrides(): Promise<{ task: string; overrides: TaskOverrides }[]> {
+    const rows = this.#connection().sql.tasksOverridden.all() as { name: string; overrides: string }[];
+    return rows.map((r) => ({ task: r.name, overrides: fromJson<TaskOverrides>(r.overrides) as TaskOverrides }));
+  }
+
   async withdrawTrigger(id: string): Promise<boolean> {
     return this.#tx((sql) => sql.triggerDelete.run(id).changes === 1);
   }
@@ -372,11 +389,12 @@ class SqliteStore implements Store {
       return {
         triggers: (sql.triggersAll.all() as unknown as TriggerRow[]).map(triggerFromRow),
         cancels: (sql.runsCancelRequested.all(request.instance) as { id: string }[]).map((r) => r.id),
-        paused: (sql.tasksPausedSince.all(request.pauseVersion) as { name: string; paused: number; pause_note: string | null; paused_at: number | null }[]).map((t) => ({
+        paused: (sql.tasksPausedSince.all(request.pauseVersion) as { name: string; paused: number; pause_note: string | null; paused_at: number | null; overrides: string | null }[]).map((t) => ({
           task: t.name,
           paused: t.paused === 1,
           note: t.pause_note,
           pausedAt: t.paused_at,
+          overrides: fromJson<TaskOverrides>(t.overrides),
         })),
         pauseVersion: (sql.pauseVersion.get() as { value: number }).value,
         interrupted,
