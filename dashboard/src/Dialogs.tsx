@@ -163,6 +163,7 @@ function RunLogView(props: { id: string; running: boolean }) {
     alive.current = true;
     last.current = 0;
     setLines([]);
+    setDropped(0);
     void load();
     const off = onLive((e) => e.type === 'log' && e.runId === props.id && add(e.lines));
     return () => {

@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { cutText } from '../engine/run-log.ts';
 
 /** A line longer than this is passed on in pieces: output without newlines must not grow a buffer. */
 const MAX_LINE_CHARS = 8_192;
@@ -30,10 +31,19 @@ export class OutputLines {
   #take(text: string): void {
     const parts = (this.#partial + text).split('\n');
     this.#partial = parts.pop() ?? '';
-    for (const line of parts) this.#emit(line.endsWith('\r') ? line.slice(0, -1) : line);
-    while (this.#partial.length > MAX_LINE_CHARS) {
-      this.#emit(this.#partial.slice(0, MAX_LINE_CHARS));
-      this.#partial = this.#partial.slice(MAX_LINE_CHARS);
+    for (const line of parts) this.#pieces(line.endsWith('\r') ? line.slice(0, -1) : line, true);
+    this.#partial = this.#pieces(this.#partial, false);
+  }
+
+  /** Emits `line` in pieces of at most {@link MAX_LINE_CHARS} (a pair of surrogates kept whole); returns what is left unless `all`. */
+  #pieces(line: string, all: boolean): string {
+    let rest = line;
+    while (rest.length > MAX_LINE_CHARS) {
+      const piece = cutText(rest, MAX_LINE_CHARS);
+      this.#emit(piece);
+      rest = rest.slice(piece.length);
     }
+    if (all) this.#emit(rest);
+    return all ? '' : rest;
   }
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationField } from '../engine/task-options.ts';
-import { sizeField } from '../util/size.ts';
+import { byteCountField } from '../util/size.ts';
 
 /** `store.sqlite`. */
 export const sqliteSection = z.strictObject({
@@ -96,13 +96,13 @@ const http = z
 const history = z.strictObject({ maxAge: durationField.optional(), maxPerTask: z.number().int().min(1).optional() });
 
 /** `scheduler.runLogs`: what is kept of each run's log, or false for none. */
-const runLogs = z.union([
-  z.literal(false),
+const runLogs = z.preprocess(
+  (v) => (v === false ? { maxBytes: 0 } : v),
   z.strictObject({
-    maxBytes: sizeField.pipe(z.number().max(16 * 2 ** 20, { message: 'must be at most 16MiB' })).optional(),
+    maxBytes: byteCountField.pipe(z.number().int({ message: 'must be whole bytes' }).max(2 ** 20, { message: 'must be at most 1MiB' })).optional(),
     flushInterval: durationField.pipe(z.number().min(100, { message: 'must be at least 100ms' })).optional(),
   }),
-]);
+);
 
 const scheduler = z.strictObject({
   instance: z.string().min(1).max(200).optional(),

@@ -48,16 +48,14 @@ function schedulerOptions(config: DaemonConfig) {
     ...(s.lease !== undefined ? { lease: s.lease } : {}),
     ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}),
     ...(s.pollInterval !== undefined ? { pollInterval: s.pollInterval } : {}),
-    ...(s.runLogs === false
-      ? { runLogs: false as const }
-      : s.runLogs !== undefined
-        ? {
-            runLogs: {
-              ...(s.runLogs.maxBytes !== undefined ? { maxBytes: s.runLogs.maxBytes } : {}),
-              ...(s.runLogs.flushInterval !== undefined ? { flushInterval: s.runLogs.flushInterval } : {}),
-            },
-          }
-        : {}),
+    ...(s.runLogs !== undefined
+      ? {
+          runLogs: {
+            ...(s.runLogs.maxBytes !== undefined ? { maxBytes: s.runLogs.maxBytes } : {}),
+            ...(s.runLogs.flushInterval !== undefined ? { flushInterval: s.runLogs.flushInterval } : {}),
+          },
+        }
+      : {}),
     ...(config.history.maxAge !== undefined || config.history.maxPerTask !== undefined
       ? {
           history: {

@@ -1,4 +1,5 @@
-import { LOG_LEVELS, type LastSuccess, type LogLevel, type RunProgress, type RunRecord } from '../store/records.ts';
+import type { LastSuccess, LogLevel, RunProgress, RunRecord } from '../store/records.ts';
+import { logLevel } from './run-log.ts';
 import {
   LeaseLostError,
   RunCancelledError,
@@ -187,8 +188,9 @@ export class Execution {
         return logger;
       },
       log: (message: string, level: LogLevel = 'info') => {
-        if (self.#settled || typeof message !== 'string' || !LOG_LEVELS.includes(level)) return;
-        (writeLine ??= host.runLogWriter(self))(level, message);
+        if (self.#settled) return;
+        // Whatever it is given is kept as text, at the level it names (`warning`, `ERROR` included).
+        (writeLine ??= host.runLogWriter(self))(logLevel(level), typeof message === 'string' ? message : textOf(message));
       },
       idempotencyKey: `${run.task}@${tickKey}`,
       fencingToken: this.fencingToken,

@@ -29,7 +29,8 @@ export function applyRemoteChanges(
   for (const change of result.paused) {
     const runtime = ctx.tasks.get(change.task);
     // Overrides travel with the pause version; a store that predates them reports none.
-    if (runtime !== undefined && change.overrides !== undefined) takeOverrides(runtime, change.overrides);
+    // A change made here after this poll was sent is newer than what it reports.
+    if (runtime !== undefined && change.overrides !== undefined && runtime.overriddenLocallyAt < sentAt) takeOverrides(runtime, change.overrides);
     // A pause or resume made here after this poll was sent is newer than what it reports.
     if (runtime === undefined || runtime.pausedLocallyAt >= sentAt) continue;
     if (runtime.paused === change.paused && runtime.pauseNote === change.note) continue;

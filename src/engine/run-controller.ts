@@ -236,15 +236,15 @@ export class RunController implements LeaseKeeper {
     execution.abort('lease-lost');
   }
 
+  /** Writes the runs' logs that changed since the last flush, waiting at most `timeoutMs` (stopping calls it last). */
+  flushLogs(timeoutMs: number): Promise<void> {
+    return this.#logs.flush(timeoutMs);
+  }
+
   /**
    * Stopping: no handler starts any more. Runs claimed ahead whose handler has not started are
    * recorded `interrupted` now; running handlers go on (see {@link drain}).
    */
-  /** Writes the runs' logs that changed since the last flush (stopping calls it last). */
-  flushLogs(): Promise<void> {
-    return this.#logs.flush();
-  }
-
   stopStarting(): void {
     for (const release of this.#releases.values()) release.wait.cancel();
     this.#releases.clear();

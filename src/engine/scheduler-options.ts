@@ -9,7 +9,7 @@ import { toOptionIssues } from '../util/zod-issues.ts';
 import type { Clock } from './clock.ts';
 import type { TaskOptions } from './task.ts';
 import type { RunTracer } from './tracing.ts';
-import { sizeField } from '../util/size.ts';
+import { byteCountField } from '../util/size.ts';
 import type { RunLogOptions } from './run-log.ts';
 import { durationField, parseTaskDefaults } from './task-options.ts';
 
@@ -127,20 +127,19 @@ const schema = z.strictObject({
   idGenerator: fn('a function returning a unique string').optional(),
   maxOutputBytes: z.number().int().min(64).optional(),
   runLogs: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        maxBytes: sizeField.pipe(z.number().max(16 * 2 ** 20, { message: 'must be at most 16MiB' })).optional(),
-        flushInterval: durationField.pipe(z.number().min(100, { message: 'must be at least 100ms' })).optional(),
-      }),
-    ])
+    .strictObject({
+      maxBytes: byteCountField.pipe(z.number().int({ message: 'must be whole bytes' }).max(2 ** 20, { message: 'must be at most 1MiB' })).optional(),
+      flushInterval: durationField.pipe(z.number().min(100, { message: 'must be at least 100ms' })).optional(),
+    })
     .optional(),
   tracing: z.union([z.boolean(), z.custom<RunTracer>((v) => isObject(v) && typeof (v as RunTracer).start === 'function', { message: 'expected true, false or a RunTracer' })]).optional(),
 });
 
 /** Validates scheduler options; throws one {@link InvalidOptionError} naming every bad option. */
 export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOptions {
-  const input = options ?? {};
+  const given = (options ?? {}) as Record<string, unknown>;
+  // `runLogs: false` is no bytes kept: one object shape, so an error names the field inside it.
+  const input = typeof given === 'object' && given.runLogs === false ? { ...given, runLogs: { maxBytes: 0 } } : given;
   const result = schema.safeParse(input);
   if (!result.success) throw new InvalidOptionError('createScheduler', toOptionIssues(result.error, input, schema));
   const o = result.data;
@@ -153,7 +152,7 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
     retention: { maxAgeMs: o.history?.maxAge ?? 30 * 86_400_000, maxPerTask: o.history?.maxPerTask ?? 1000 },
     pollIntervalMs: o.pollInterval ?? null,
     maxOutputBytes: o.maxOutputBytes ?? 65_536,
-    runLogs: o.runLogs === false ? { maxBytes: 0, flushIntervalMs: 1_000 } : { maxBytes: o.runLogs?.maxBytes ?? 65_536, flushIntervalMs: o.runLogs?.flushInterval ?? 1_000 },
+    runLogs: { maxBytes: o.runLogs?.maxBytes ?? 65_536, flushIntervalMs: o.runLogs?.flushInterval ?? 1_000 },
     defaults: parseTaskDefaults(o.defaults),
   };
 }

@@ -177,6 +177,8 @@ export class Scheduler {
     };
     this.#jobs = new JobRouter(ctx, (job, run, lastSuccess, replaced) => this.#runs.start(job, run, lastSuccess, replaced));
     this.#ticks = new TickPlanner(ctx, this.#jobs, async (batch) => {
+      // A store written before overrides existed has none to give.
+      if (typeof this.#store.listOverrides !== 'function') return;
       const stored = new Map((await ctx.track(this.#store.listOverrides())).map((o) => [o.task, o.overrides]));
       for (const runtime of batch) this.#takeOverrides(runtime, stored.get(runtime.name) ?? null, true);
     });
@@ -278,6 +280,7 @@ export class Scheduler {
     if (!(await this.#track(this.#store.setOverrides(name, overrides, this.now())))) throw new TaskNotFoundError(name, [...this.#tasks.keys()]);
     runtime.definition = overrides === null ? null : definition;
     runtime.overrides = overrides;
+    runtime.overriddenLocallyAt = this.#clock.monotonic();
     return this.#apply(runtime, task);
   }
 
@@ -294,6 +297,7 @@ export class Scheduler {
     if (!(await this.#track(this.#store.setOverrides(name, null, this.now())))) throw new TaskNotFoundError(name, [...this.#tasks.keys()]);
     runtime.definition = null;
     runtime.overrides = null;
+    runtime.overriddenLocallyAt = this.#clock.monotonic();
     return this.#apply(runtime, task);
   }
 
@@ -668,7 +672,7 @@ export class Scheduler {
     this.#runs.abandonAll();
     // Writing the records of abandoned runs gets a short grace of its own.
     await this.#drained(Math.max(1_000, timeoutMs - (this.#clock.monotonic() - startedAt)));
-    await this.#runs.flushLogs();
+    await this.#runs.flushLogs(Math.max(1_000, timeoutMs - (this.#clock.monotonic() - startedAt)));
     this.#heartbeat.stop();
     this.#timers.stop();
     this.#timers.clear();

@@ -54,6 +54,8 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   definition: TaskDefinition | null = null;
   /** Run-time changes over the definition (`scheduler.override`), as the store keeps them. */
   overrides: TaskOverrides | null = null;
+  /** When (monotonic ms) this instance last changed `overrides`: a poll sent before must not undo it. */
+  overriddenLocallyAt = Number.NEGATIVE_INFINITY;
   state: RuntimeState = 'registering';
   /** The schedule bound to the task's persisted anchor, once registered. */
   bound: BoundSchedule | null = null;

@@ -354,8 +354,8 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     const q = c.req.query();
     const unknown = Object.keys(q).find((k) => k !== 'after');
     if (unknown !== undefined) throw invalid(unknown, q[unknown] ?? '', 'use after');
+    if (q.after !== undefined && q.after !== '' && !/^\d{1,15}$/.test(q.after)) throw invalid('after', q.after, 'use the seq of the last line you have (a whole number, 0 for all)');
     const after = q.after === undefined || q.after === '' ? 0 : Number(q.after);
-    if (!Number.isSafeInteger(after) || after < 0) throw invalid('after', q.after ?? '', 'use the seq of the last line you have (a whole number, 0 for all)');
     const [run, log] = await Promise.all([scheduler.getRun(id), scheduler.runLog(id)]);
     if (run === null) throw runNotFound(id);
     return c.json({

@@ -52,3 +52,17 @@ export const sizeField = z.unknown().transform((value, ctx) => {
   }
   return bytes;
 });
+
+/** A size where 0 means none: a size that rounds to 0 bytes but is not 0 is refused, not read as none. */
+export const byteCountField = z.unknown().transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `is not a size; ${SIZE_HINT}` });
+    return z.NEVER;
+  }
+  if (bytes === 0 && value !== 0 && value !== '0') {
+    ctx.addIssue({ code: 'custom', message: 'is less than one byte; use 0 (or false) for none' });
+    return z.NEVER;
+  }
+  return bytes;
+});

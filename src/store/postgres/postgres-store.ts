@@ -581,7 +581,7 @@ class PostgresStore implements Store {
     // A run the store no longer has (pruned) is skipped rather than refused by its foreign key.
     await this.#query(
       `INSERT INTO ${this.#q}.caretaker_run_logs (run_id, lines, dropped, updated_at)
-        SELECT u.run_id, u.lines, u.dropped, u.updated_at FROM unnest($1::text[], $2::jsonb[], $3::int[], $4::bigint[]) AS u(run_id, lines, dropped, updated_at)
+        SELECT u.run_id, u.lines, u.dropped, u.updated_at FROM unnest($1::text[], $2::jsonb[], $3::bigint[], $4::bigint[]) AS u(run_id, lines, dropped, updated_at)
           WHERE EXISTS (SELECT 1 FROM ${this.#q}.caretaker_runs r WHERE r.id = u.run_id)
         ON CONFLICT (run_id) DO UPDATE SET lines = excluded.lines, dropped = excluded.dropped, updated_at = excluded.updated_at`,
       [batch.map((l) => l.runId), batch.map((l) => JSON.stringify(toJsonb(linesToJson(l.lines)))), batch.map((l) => l.dropped), batch.map((l) => l.updatedAt.getTime())],

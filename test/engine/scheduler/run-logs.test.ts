@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { memoryStore, type Store } from '../../../src/index.ts';
+import { createScheduler, InvalidOptionError, memoryStore, type Store } from '../../../src/index.ts';
 import type { LogLine } from '../../../src/store/records.ts';
 import type { Logger } from '../../../src/util/logger.ts';
 import { harness, runsOf } from '../../helpers.ts';
@@ -34,12 +34,13 @@ describe('run logs (virtual time)', () => {
     const [run] = await runsOf(h.scheduler, 'vacuum');
     assert.equal(run?.status, 'succeeded');
     const log = await h.scheduler.runLog(run?.id ?? '');
-    assert.deepEqual(texts(log?.lines ?? []), [
-      '1 info vacuuming {"table":"sessions"}',
-      '2 warn pino style: a message alone',
-      '3 error analyze failed {"phase":"analyze","err":{"name":"Error","message":"lock timeout"}}',
-      '4 debug a line for the run only',
-    ]);
+    const lines = log?.lines ?? [];
+    assert.deepEqual(texts(lines.filter((l) => l.seq !== 3)), ['1 info vacuuming {"table":"sessions"}', '2 warn pino style: a message alone', '4 debug a line for the run only']);
+    const error = lines[2];
+    assert.deepEqual([error?.message, (error?.fields as { phase?: string }).phase], ['analyze failed', 'analyze']);
+    const err = (error?.fields as { err?: { name: string; message: string; stack: string } }).err;
+    assert.deepEqual([err?.name, err?.message], ['Error', 'lock timeout']);
+    assert.match(err?.stack ?? '', /^Error: lock timeout\n\s+at /);
     assert.equal(log?.dropped, 0);
     assert.ok(log?.lines.every((l) => l.at.getTime() === run?.startedAt?.getTime()));
     // ctx.log is the run's alone; the rest went to the scheduler's logger too, with the run bound.
@@ -167,5 +168,106 @@ describe('run logs (virtual time)', () => {
       ),
       { numRuns: 40, seed: 20261207 },
     );
+  });
+
+  it('reads pino-style calls as pino does, passes every argument on, and never throws at a handler over its fields (hostile review)', async () => {
+    const calls: unknown[][] = [];
+    const base: Logger = {
+      debug: (...a: unknown[]) => calls.push(a),
+      info: (...a: unknown[]) => calls.push(a),
+      warn: (...a: unknown[]) => calls.push(a),
+      error: (...a: unknown[]) => calls.push(a),
+      child: () => base,
+    } as unknown as Logger;
+    const h = harness({ logger: base });
+    h.scheduler.add({
+      name: 'pino',
+      schedule: { every: '1h' },
+      handler: (ctx) => {
+        const log = ctx.logger as unknown as Record<string, (...a: unknown[]) => void>;
+        log.error?.(new Error('disk full'));
+        log.info?.({ msg: 'from msg', rows: 2 });
+        log.info?.({}, 'copied %d files to %s', 12, '/backup');
+        const hostile = { get boom(): never { throw new Error('getter'); } };
+        log.warn?.(hostile, 'still kept');
+        ctx.logger.child(hostile).info({}, 'child of a hostile object');
+        ctx.log(42 as unknown as string, 'WARNING' as never);
+      },
+    });
+    await h.scheduler.start();
+    await h.clock.advance(1_000);
+    const [run] = await runsOf(h.scheduler, 'pino');
+    assert.equal(run?.status, 'succeeded', JSON.stringify(run?.error));
+    const lines = (await h.scheduler.runLog(run?.id ?? ''))?.lines ?? [];
+    assert.deepEqual(lines.map((l) => [l.level, l.message]), [['error', 'disk full'], ['info', 'from msg'], ['info', 'copied %d files to %s'], ['warn', 'still kept'], ['info', 'child of a hostile object'], ['warn', '42']]);
+    assert.equal((lines[0]?.fields as { err?: { message: string } }).err?.message, 'disk full');
+    assert.deepEqual(lines[1]?.fields, { rows: 2 });
+    assert.deepEqual(lines[3]?.fields, { unserializable: true });
+    assert.ok(calls.some((c) => c.length === 4 && c[1] === 'copied %d files to %s' && c[2] === 12), 'the format arguments reach the base logger');
+    await h.scheduler.stop();
+  });
+
+  it('a flood of lines keeps memory and events within the budget; sizes count UTF-8 bytes (hostile review)', async () => {
+    const h = harness({ runLogs: { maxBytes: '2KiB' } });
+    const events: number[] = [];
+    h.scheduler.on('run:log', (e) => events.push(e.lines.length));
+    h.scheduler.add({
+      name: 'flood',
+      schedule: { every: '1h' },
+      handler: (ctx) => {
+        for (let i = 0; i < 50_000; i++) ctx.log(`漢字のログ ${i}`);
+      },
+    });
+    await h.scheduler.start();
+    await h.clock.advance(5_000);
+    const [run] = await runsOf(h.scheduler, 'flood');
+    const log = await h.scheduler.runLog(run?.id ?? '');
+    const stored = Buffer.byteLength(JSON.stringify(log?.lines.map((l) => ({ seq: l.seq, at: l.at.getTime(), level: l.level, message: l.message, fields: l.fields }))), 'utf8');
+    assert.ok(stored <= 2_048 && stored > 1_500, `${stored} bytes stored`);
+    assert.equal(log?.lines.at(-1)?.message, '漢字のログ 49999');
+    assert.ok(events.every((n) => n <= (log?.lines.length ?? 0)), `events carried ${events}`);
+    await h.scheduler.stop();
+  });
+
+  it('a write the store refused is made at the next flush; a store that hangs holds stop() no longer than its timeout (hostile review)', async () => {
+    let refuse = 1;
+    let hang = false;
+    const store: Store = memoryStore();
+    const flaky: Store = new Proxy(store, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key);
+        if (key === 'saveRunLogs') {
+          return (logs: never) => (hang ? new Promise(() => {}) : refuse-- > 0 ? Promise.reject(new Error('busy')) : (value as (l: never) => Promise<void>).call(target, logs));
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const h = harness({ store: flaky, runLogs: { flushInterval: '1s' } });
+    h.scheduler.add({ name: 'once', schedule: { every: '1h' }, handler: (ctx) => ctx.log('kept after a retry') });
+    await h.scheduler.start();
+    await h.clock.advance(5_000);
+    const [run] = await runsOf(h.scheduler, 'once');
+    assert.deepEqual((await h.scheduler.runLog(run?.id ?? ''))?.lines.map((l) => l.message), ['kept after a retry']);
+    hang = true;
+    await h.scheduler.trigger('once');
+    await h.clock.advance(100);
+    const began = Date.now();
+    let stopped = false;
+    const stopping = h.scheduler.stop({ timeout: '1s' }).then(() => (stopped = true));
+    // The drain waits on the scheduler's (virtual) clock, the last flush on real time: both bounded.
+    while (!stopped && Date.now() - began < 10_000) await h.clock.advance(250);
+    await stopping;
+    assert.ok(Date.now() - began < 5_000, `stop took ${Date.now() - began} ms`);
+  });
+
+  it('a bad runLogs option names the field inside it and the fix', () => {
+    const refused = (runLogs: unknown, pattern: RegExp) =>
+      assert.throws(() => createScheduler({ runLogs: runLogs as never }), (e: unknown) => e instanceof InvalidOptionError && pattern.test(e.message), String(runLogs));
+    refused({ maxBytes: -1 }, /runLogs\.maxBytes/);
+    refused({ maxBytes: '0.4' }, /runLogs\.maxBytes: .*less than one byte/);
+    refused({ maxBytes: '2MiB' }, /runLogs\.maxBytes: .*at most 1MiB/);
+    refused({ flushInterval: '10ms' }, /runLogs\.flushInterval: .*at least 100ms/);
+    refused({ maxbytes: 10 }, /runLogs\.maxbytes/);
+    assert.ok(createScheduler({ runLogs: false }));
   });
 });

@@ -3,6 +3,6 @@
 CREATE TABLE caretaker_run_logs (
   run_id     text PRIMARY KEY REFERENCES caretaker_runs (id) ON DELETE CASCADE,
   lines      jsonb NOT NULL,
-  dropped    integer NOT NULL,
+  dropped    bigint NOT NULL,
   updated_at bigint NOT NULL
 );
