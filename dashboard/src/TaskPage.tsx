@@ -247,16 +247,20 @@ function EditDialog(props: { task: TaskDetail; onSave: (patch: Record<string, un
   });
   const patch = () => {
     const out: Record<string, unknown> = {};
-    if (editableSchedule && (v.schedule !== initial.schedule || v.zone !== initial.zone)) {
-      const every = /^every\s+(.+)$/i.exec(v.schedule.trim());
+    // Empty fields change nothing (Reset to definition drops every change).
+    const every = /^every\s+(.+)$/i.exec(v.schedule.trim());
+    const scheduleChanged = v.schedule.trim() !== initial.schedule || (!every && v.zone.trim() !== initial.zone);
+    if (editableSchedule && v.schedule.trim() !== '' && scheduleChanged) {
+      // A zone applies to cron expressions only.
       out.schedule = every ? { every: (every[1] ?? '').trim() } : { cron: v.schedule.trim(), ...(v.zone.trim() ? { timezone: v.zone.trim() } : {}) };
     }
-    if (v.timeout !== initial.timeout && v.timeout.trim() !== '') out.timeout = v.timeout.trim();
-    if (v.attempts !== initial.attempts) out.retry = { attempts: Number(v.attempts) };
+    const given = (key: keyof typeof initial) => v[key].trim() !== '' && v[key].trim() !== initial[key];
+    if (given('timeout')) out.timeout = v.timeout.trim();
+    if (given('attempts')) out.retry = { attempts: Number(v.attempts) };
     if (v.overlap !== initial.overlap) out.overlap = v.overlap;
     if (v.catchUp !== initial.catchUp) out.catchUp = v.catchUp;
-    if (v.priority !== initial.priority) out.priority = Number(v.priority);
-    if (v.jitter !== initial.jitter) out.jitter = v.jitter.trim();
+    if (given('priority')) out.priority = Number(v.priority);
+    if (given('jitter')) out.jitter = v.jitter.trim();
     return out;
   };
   return (
@@ -282,7 +286,7 @@ function EditDialog(props: { task: TaskDetail; onSave: (patch: Record<string, un
         <label for="edit-timeout">Timeout</label>
         <input id="edit-timeout" name="timeout" type="text" autoComplete="off" placeholder="none" {...field('timeout')} />
         <label for="edit-attempts">Attempts (1: no retries)</label>
-        <input id="edit-attempts" name="attempts" type="number" min={1} max={100} {...field('attempts')} />
+        <input id="edit-attempts" name="attempts" type="number" min={1} max={1000} {...field('attempts')} />
         <label for="edit-overlap">When a run is still going at the next tick</label>
         <select id="edit-overlap" name="overlap" {...field('overlap')} onChange={(e) => setV({ ...v, overlap: e.currentTarget.value })}>
           {['skip', 'queue', 'allow', 'replace'].map((o) => (
@@ -484,6 +488,11 @@ export function TaskPage(props: {
           {overrides && (
             <p class="sub" data-field="overrides">
               Changed at run time by {overrides.by}, {fmtTime(overrides.at)}: {Object.keys(overrides.fields).join(', ')}.
+            </p>
+          )}
+          {overrides && overrides.applied === false && (
+            <p class="notice bad" role="alert" data-field="overrides-problem">
+              Not applied: {overrides.problem}
             </p>
           )}
           {detail && (

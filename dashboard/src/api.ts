@@ -105,6 +105,9 @@ export interface TaskOverridesJson {
   fields: Record<string, unknown>;
   by: string;
   at: string;
+  /** False when the definition no longer takes them (`problem` says why). */
+  applied?: boolean;
+  problem?: string | null;
 }
 
 export interface StatsBucket {

@@ -17,7 +17,7 @@ export function applyRemoteChanges(
   runs: RunController,
   result: PollResult,
   sentAt: number,
-  takeOverrides: (runtime: TaskRuntime, overrides: TaskOverrides | null) => void,
+  takeOverrides: (runtime: TaskRuntime, overrides: TaskOverrides | null, version: number | undefined) => void,
 ): void {
   if (!ctx.running()) return;
   const now = ctx.clock.now();
@@ -29,8 +29,8 @@ export function applyRemoteChanges(
   for (const change of result.paused) {
     const runtime = ctx.tasks.get(change.task);
     // Overrides travel with the pause version; a store that predates them reports none.
-    // A change made here after this poll was sent is newer than what it reports.
-    if (runtime !== undefined && change.overrides !== undefined && runtime.overriddenLocallyAt < sentAt) takeOverrides(runtime, change.overrides);
+    // Applied only when newer than what this instance holds (its own later change included).
+    if (runtime !== undefined && change.overrides !== undefined) takeOverrides(runtime, change.overrides, change.version);
     // A pause or resume made here after this poll was sent is newer than what it reports.
     if (runtime === undefined || runtime.pausedLocallyAt >= sentAt) continue;
     if (runtime.paused === change.paused && runtime.pauseNote === change.note) continue;

@@ -2,7 +2,7 @@ import { memoryStore } from '../store/memory/memory-store.ts';
 import type { Store, TaskOverrides } from '../store/port.ts';
 import type { RunLog, RunPage, RunQuery, RunRecord } from '../store/records.ts';
 import { parseDuration } from '../util/duration.ts';
-import { CaretakerError, DuplicateTaskError, ErrorCode, invalidOption, RunNotFoundError, TaskNotFoundError } from '../util/errors.ts';
+import { CaretakerError, DuplicateTaskError, ErrorCode, InvalidOptionError, invalidOption, RunNotFoundError, TaskNotFoundError } from '../util/errors.ts';
 import { uuidv7 } from '../util/ids.ts';
 import { type Logger, silentLogger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -179,8 +179,12 @@ export class Scheduler {
     this.#ticks = new TickPlanner(ctx, this.#jobs, async (batch) => {
       // A store written before overrides existed has none to give.
       if (typeof this.#store.listOverrides !== 'function') return;
-      const stored = new Map((await ctx.track(this.#store.listOverrides())).map((o) => [o.task, o.overrides]));
-      for (const runtime of batch) this.#takeOverrides(runtime, stored.get(runtime.name) ?? null, true);
+      const stored = new Map((await ctx.track(this.#store.listOverrides(batch.map((r) => r.name)))).map((o) => [o.task, o]));
+      for (const runtime of batch) {
+        const found = stored.get(runtime.name);
+        // None stored: nothing to take (a clear made elsewhere reaches this instance by its poll).
+        if (found !== undefined) this.#takeOverrides(runtime, found.overrides, found.version, true);
+      }
     });
     this.#runs = new RunController(ctx, this.#jobs, precise, () => this.#heartbeat.ensure(), () => this.#heartbeat.renewNow());
     const host = { store: this.#store, timers: this.#timers, instance: this.instance, now: () => this.#clock.now(), monotonic: () => this.#clock.monotonic(), track: ctx.track, reportError: ctx.reportError };
@@ -193,7 +197,7 @@ export class Scheduler {
         this.#warnedSharedName = true;
         this.#logger.warn({ instance: this.instance }, `another process uses the instance name "${this.instance}": give each instance its own name (scheduler.instance), or the CLI may misjudge which tasks run`);
       }
-      applyRemoteChanges(ctx, this.#jobs, this.#runs, result, trip.sentAt, (runtime, overrides) => this.#takeOverrides(runtime, overrides, false));
+      applyRemoteChanges(ctx, this.#jobs, this.#runs, result, trip.sentAt, (runtime, overrides, version) => this.#takeOverrides(runtime, overrides, version, false));
     });
     this.#heartbeat = new Heartbeat(host, this.#options.leaseMs, this.#runs);
     this.#pruner = new Pruner(host, this.#options.retention, PRUNE_INTERVAL_MS);
@@ -253,10 +257,10 @@ export class Scheduler {
     this.#assertAccepting('update');
     const runtime = this.#runtime(name);
     const definition = { ...(runtime.definition ?? toDefinition(runtime)), ...changes, name } as TaskDefinition;
-    // Overrides made at run time stay over the new definition; the fields they do not set follow it.
-    const task = resolveTask(withOverrides(definition, runtime.overrides?.fields ?? null), this.#options.defaults, this.#policies);
+    // The definition must hold on its own; run-time changes stay over it where they still fit.
+    resolveTask(definition, this.#options.defaults, this.#policies);
     if (runtime.definition !== null) runtime.definition = definition;
-    return this.#apply(runtime, task);
+    return this.#apply(runtime, this.#effective(runtime, definition));
   }
 
   /**
@@ -265,23 +269,21 @@ export class Scheduler {
    * config file; `null` removes an override). Stored, so every instance applies it within a poll
    * (at once on PostgreSQL) and it survives restarts; `update` and config reloads go on changing
    * the options it does not set. A changed schedule starts afresh, as `update` does. Validated as
-   * the definition is: nothing is stored when a value is refused.
+   * the definition is: nothing is stored when a value is refused. Changes made at once from
+   * several places merge: each is applied over the one stored before it.
    *
    * @example
    * await scheduler.override('db-vacuum', { schedule: { cron: '0 4 * * *' }, timeout: '45m' }, { by: 'ops@example.com' });
    */
   async override(name: string, patch: TaskOverridePatch, options: { readonly by?: string } = {}): Promise<TaskInfo> {
+    this.#assertRunning('override');
     const runtime = this.#runtime(name);
-    const fields = patchOverrides(runtime.overrides?.fields ?? null, patch, `override of task "${name}"`);
-    const definition = runtime.definition ?? toDefinition(runtime);
-    // Checked before anything is stored: the error names the option as the definition's would.
-    const task = resolveTask(withOverrides(definition, fields), this.#options.defaults, this.#policies);
-    const overrides = Object.keys(fields).length === 0 ? null : { fields, by: options.by ?? 'library', at: this.now() };
-    if (!(await this.#track(this.#store.setOverrides(name, overrides, this.now())))) throw new TaskNotFoundError(name, [...this.#tasks.keys()]);
-    runtime.definition = overrides === null ? null : definition;
-    runtime.overrides = overrides;
-    runtime.overriddenLocallyAt = this.#clock.monotonic();
-    return this.#apply(runtime, task);
+    const subject = `override of task "${name}"`;
+    patchOverrides(null, patch, subject, true);
+    return this.#writeOverrides(runtime, (current) => {
+      const fields = patchOverrides(current?.fields ?? null, patch, subject, false);
+      return Object.keys(fields).length === 0 ? null : { fields, by: options.by ?? 'library', at: this.now() };
+    });
   }
 
   /**
@@ -291,14 +293,61 @@ export class Scheduler {
    * await scheduler.clearOverrides('db-vacuum');
    */
   async clearOverrides(name: string): Promise<TaskInfo> {
-    const runtime = this.#runtime(name);
+    this.#assertRunning('clearOverrides');
+    return this.#writeOverrides(this.#runtime(name), () => null);
+  }
+
+  /**
+   * Writes what `next` makes of the stored overrides, checked against the definition first, and
+   * only over the overrides it read (another instance may change them meanwhile: then again).
+   */
+  async #writeOverrides(runtime: TaskRuntime, next: (current: TaskOverrides | null) => TaskOverrides | null): Promise<TaskInfo> {
+    const name = runtime.name;
+    // A task being (re-)registered is changed once the store has answered for it.
+    if (runtime.state === 'registering') await this.#ticks.registered();
+    if (runtime.state === 'registering') {
+      throw new CaretakerError(ErrorCode.SchedulerState, `task "${name}" is being registered with the store; change it once it is (try again in a moment)`);
+    }
     const definition = runtime.definition ?? toDefinition(runtime);
-    const task = resolveTask(definition, this.#options.defaults, this.#policies);
-    if (!(await this.#track(this.#store.setOverrides(name, null, this.now())))) throw new TaskNotFoundError(name, [...this.#tasks.keys()]);
-    runtime.definition = null;
-    runtime.overrides = null;
-    runtime.overriddenLocallyAt = this.#clock.monotonic();
-    return this.#apply(runtime, task);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = (await this.#track(this.#store.listOverrides([name])))[0]?.overrides ?? null;
+      const overrides = next(current);
+      if (overrides !== null) resolveTask(withOverrides(definition, overrides.fields), this.#options.defaults, this.#policies);
+      const written = await this.#track(this.#store.setOverrides(name, overrides, this.now(), current));
+      if (written.status === 'unknown') throw new TaskNotFoundError(name, [...this.#tasks.keys()]);
+      if (written.status === 'changed') continue;
+      // A newer change (made after this one) may have reached this instance while the write's answer was on its way.
+      if (written.version < runtime.overridesVersion) return this.#info(runtime);
+      runtime.overridesVersion = written.version;
+      runtime.definition = overrides === null ? null : definition;
+      runtime.overrides = overrides;
+      return this.#apply(runtime, this.#effective(runtime, definition));
+    }
+    throw new CaretakerError(ErrorCode.SchedulerState, `task "${name}" is being changed from elsewhere at the same time; try again`);
+  }
+
+  /**
+   * The task its definition and overrides make. Overrides the definition no longer takes (a
+   * reload changed it underneath) are reported, kept in the store and shown, and left unapplied.
+   */
+  #effective(runtime: TaskRuntime, definition: TaskDefinition): ResolvedTask {
+    runtime.overridesProblem = null;
+    if (runtime.overrides !== null) {
+      try {
+        return resolveTask(withOverrides(definition, runtime.overrides.fields), this.#options.defaults, this.#policies);
+      } catch (error) {
+        if (!(error instanceof InvalidOptionError)) throw error;
+        const changed = Object.keys(runtime.overrides.fields).join(', ');
+        runtime.overridesProblem = `its run-time change (${changed}) no longer fits the definition: ${error.message.replace(/^[^:]*: /, '')}`;
+        this.#reportError(
+          new InvalidOptionError(`task "${runtime.name}"`, [
+            { path: changed, received: 'a run-time change', fix: `${runtime.overridesProblem}; change it again, or reset it (clearOverrides, caretaker reset ${runtime.name})` },
+          ]),
+          'store',
+        );
+      }
+    }
+    return resolveTask(definition, this.#options.defaults, this.#policies);
   }
 
   /** Applies a task's new effective definition: a changed schedule starts afresh. */
@@ -319,22 +368,19 @@ export class Scheduler {
   }
 
   /**
-   * Another instance changed a task's overrides (or this one starts and reads them): apply them
-   * over the definition. Overrides the definition no longer takes (a reload made them invalid)
-   * are reported and left unapplied.
+   * Overrides read from the store (a poll, or before registering): applied when newer than those
+   * this instance holds, whatever order the answers arrive in.
    */
-  #takeOverrides(runtime: TaskRuntime, overrides: TaskOverrides | null, registering: boolean): void {
+  #takeOverrides(runtime: TaskRuntime, overrides: TaskOverrides | null, version: number | undefined, registering: boolean): void {
+    if (version !== undefined) {
+      if (version <= runtime.overridesVersion) return;
+      runtime.overridesVersion = version;
+    }
     if (sameOverrides(runtime.overrides, overrides)) return;
     const definition = runtime.definition ?? toDefinition(runtime);
-    let task: ResolvedTask;
-    try {
-      task = resolveTask(withOverrides(definition, overrides?.fields ?? null), this.#options.defaults, this.#policies);
-    } catch (error) {
-      this.#reportError(error, 'store');
-      return;
-    }
     runtime.definition = overrides === null ? null : definition;
     runtime.overrides = overrides;
+    const task = this.#effective(runtime, definition);
     // While registering, the schedule is bound afterwards with whatever key it has now.
     if (registering) runtime.apply(task);
     else this.#apply(runtime, task);
@@ -376,9 +422,11 @@ export class Scheduler {
     const runtime = this.#runtime(name);
     if (!Number.isInteger(count) || count < 1 || count > 1_000) throw invalidOption('upcoming', 'count', count, 'use a whole number from 1 to 1000');
     const now = this.now();
-    const bound = runtime.bound ?? runtime.schedule.bind(null, now);
+    // While (re-)registering, the persisted anchor is not known yet: the schedule as if bound now.
+    const active = runtime.state === 'active' && runtime.bound !== null;
+    const bound = active ? (runtime.bound as NonNullable<TaskRuntime['bound']>) : runtime.schedule.bind(null, now);
     const out: Date[] = [];
-    for (let tick = runtime.nextTick ?? bound.nextAfter(now - 1); tick !== null && out.length < count; tick = bound.nextAfter(tick)) {
+    for (let tick = (active ? runtime.nextTick : null) ?? bound.nextAfter(now - 1); tick !== null && out.length < count; tick = bound.nextAfter(tick)) {
       out.push(new Date(runtime.dueAt(tick)));
     }
     return out;
@@ -792,7 +840,10 @@ export class Scheduler {
       timeoutMs: Number.isFinite(runtime.policy.timeoutMs) ? runtime.policy.timeoutMs : null,
       staleAfterMs: runtime.policy.staleAfterMs,
       settings: settingsOf(runtime.policy),
-      overrides: runtime.overrides === null ? null : { fields: runtime.overrides.fields, by: runtime.overrides.by, at: new Date(runtime.overrides.at) },
+      overrides:
+        runtime.overrides === null
+          ? null
+          : { fields: runtime.overrides.fields, by: runtime.overrides.by, at: new Date(runtime.overrides.at), applied: runtime.overridesProblem === null, problem: runtime.overridesProblem },
     };
   }
 }

@@ -54,8 +54,10 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   definition: TaskDefinition | null = null;
   /** Run-time changes over the definition (`scheduler.override`), as the store keeps them. */
   overrides: TaskOverrides | null = null;
-  /** When (monotonic ms) this instance last changed `overrides`: a poll sent before must not undo it. */
-  overriddenLocallyAt = Number.NEGATIVE_INFINITY;
+  /** The store's version of `overrides`: older ones, however late they arrive, are not applied. */
+  overridesVersion = 0;
+  /** Why the overrides are not applied (the definition no longer takes them); null when they are. */
+  overridesProblem: string | null = null;
   state: RuntimeState = 'registering';
   /** The schedule bound to the task's persisted anchor, once registered. */
   bound: BoundSchedule | null = null;

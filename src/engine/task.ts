@@ -132,8 +132,17 @@ export interface TaskInfo {
   readonly staleAfterMs: number | null;
   /** Every effective run setting, as the scheduler applies it. */
   readonly settings: TaskSettings;
-  /** Options changed at run time over the definition (`scheduler.override`), by whom and when; null for none. */
-  readonly overrides: { readonly fields: { readonly [option: string]: JsonValue }; readonly by: string; readonly at: Date } | null;
+  /**
+   * Options changed at run time over the definition (`scheduler.override`), by whom and when; null
+   * for none. `applied` is false (and `problem` says why) when the definition no longer takes them.
+   */
+  readonly overrides: {
+    readonly fields: { readonly [option: string]: JsonValue };
+    readonly by: string;
+    readonly at: Date;
+    readonly applied: boolean;
+    readonly problem: string | null;
+  } | null;
 }
 
 /** A task's effective run settings, in milliseconds; null where a setting is unlimited or unset. */

@@ -32,6 +32,8 @@ export class TickPlanner {
   readonly #jobs: JobRouter;
   #toRegister: TaskRuntime[] = [];
   #registerScheduled = false;
+  /** The registration on its way, if any (settled either way). */
+  #inFlight: Promise<void> | null = null;
   /** Set during a wake that detected a forward wall-clock jump: due ticks were unobserved. */
   jumped = false;
 
@@ -49,6 +51,19 @@ export class TickPlanner {
     return this.#toRegister.length === 0 && !this.#registerScheduled;
   }
 
+  /**
+   * Resolves once the registrations queued so far have been answered (or failed): what a change
+   * to a re-keyed task waits for, so it is made over the state the store gave it.
+   */
+  async registered(): Promise<void> {
+    for (let turns = 0; turns < 10 && !this.idle; turns++) await new Promise<void>((resolve) => queueMicrotask(resolve));
+    while (this.#inFlight !== null) {
+      const current = this.#inFlight;
+      await current;
+      if (this.#inFlight === current) this.#inFlight = null;
+    }
+  }
+
   /** Registers a task added (or re-keyed) while running; tasks added in one turn go in one call. */
   queue(runtime: TaskRuntime): void {
     runtime.state = 'registering';
@@ -59,7 +74,12 @@ export class TickPlanner {
       this.#registerScheduled = false;
       const batch = this.#toRegister;
       this.#toRegister = [];
-      this.register(batch).catch((error: unknown) => {
+      const registering = this.register(batch);
+      this.#inFlight = registering.then(
+        () => {},
+        () => {},
+      );
+      registering.catch((error: unknown) => {
         this.#ctx.reportError(error, 'store');
         // Try again later; the tasks stay registered locally meanwhile.
         const retry = timerEntry(() => {

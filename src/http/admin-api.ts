@@ -317,9 +317,12 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   });
   app.delete('/api/tasks/:name/overrides', async (c) => {
     const name = registered(c.req.param('name'));
-    await scheduler.clearOverrides(name);
-    status.invalidate(name);
-    await audit(c, 'reset', { task: name });
+    // Nothing to drop: nothing changes, nothing is recorded.
+    if (scheduler.task(name)?.overrides !== null) {
+      await scheduler.clearOverrides(name);
+      status.invalidate(name);
+      await audit(c, 'reset', { task: name });
+    }
     return c.json({ task: { ...(await viewOf(name)), upcoming: scheduler.upcoming(name, UPCOMING) } });
   });
   app.post('/api/tasks/:name/resume', async (c) => {

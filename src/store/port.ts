@@ -94,13 +94,14 @@ export interface Store {
   setPaused(task: string, paused: boolean, now: number, note?: string | null): Promise<boolean>;
 
   /**
-   * Sets (or, with null, clears) a task's run-time overrides; false when the task is unknown to
-   * the store. Every change reaches the other instances' polls, as a pause does.
+   * Sets (or, with null, clears) a task's run-time overrides, in one step: with `expected`, only
+   * if they are still those (else `changed`: someone else changed them meanwhile). Every change
+   * gets a new version, and reaches the other instances' polls as a pause does.
    */
-  setOverrides(task: string, overrides: TaskOverrides | null, now: number): Promise<boolean>;
+  setOverrides(task: string, overrides: TaskOverrides | null, now: number, expected?: TaskOverrides | null): Promise<OverridesWrite>;
 
-  /** Every task that has overrides, with them: what an instance applies before registering. */
-  listOverrides(): Promise<{ readonly task: string; readonly overrides: TaskOverrides }[]>;
+  /** The tasks (of `tasks`, or all) that have overrides, with them and the version of their last change. */
+  listOverrides(tasks?: readonly string[]): Promise<{ readonly task: string; readonly overrides: TaskOverrides; readonly version: number }[]>;
 
   /** Records a manual trigger; any instance that runs the task may take it. */
   requestTrigger(trigger: TriggerRequest): Promise<void>;
@@ -405,7 +406,17 @@ export interface PauseChange {
   readonly pausedAt: number | null;
   /** The task's run-time overrides now (null for none); absent from stores that predate them. */
   readonly overrides?: TaskOverrides | null;
+  /** The version of this change: an instance applies overrides only newer than those it holds. */
+  readonly version?: number;
 }
+
+/** What {@link Store.setOverrides} did. */
+export type OverridesWrite =
+  | { readonly status: 'set'; readonly version: number }
+  /** `expected` no longer held: nothing was written. */
+  | { readonly status: 'changed' }
+  /** The store has no such task. */
+  | { readonly status: 'unknown' };
 
 /**
  * Run-time changes to a task's definition, made by a person (`scheduler.override`, the API, the

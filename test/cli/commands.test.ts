@@ -141,6 +141,12 @@ tasks:
     const wrong = io(dir);
     assert.equal(await main(['set', 'hourly', '--schedule', '*/20 * * * *', '--overlap', 'sometimes'], wrong), 2);
     assert.match(wrong.errors.join('\n'), /--overlap: received "sometimes"/);
+    const sloppy = io(dir);
+    assert.equal(await main(['set', 'hourly', '--attempts', '0x10'], sloppy), 2);
+    assert.match(sloppy.errors.join('\n'), /--attempts: received "0x10"/);
+    const proto = io(dir);
+    assert.equal(await main(['set', 'hourly', '--unset', '__proto__'], proto), 2);
+    assert.match(proto.errors.join('\n'), /--unset: received "__proto__"; use one of schedule/);
     assert.equal((await daemon.scheduler.store.listOverrides())[0]?.overrides.fields.timeout, '90s', 'nothing stored by the refused ones');
     assert.equal(await main(['set', 'hourly', '--unset', 'timeout'], io(dir)), 0);
     assert.deepEqual(Object.keys((await daemon.scheduler.store.listOverrides())[0]?.overrides.fields ?? {}), ['schedule', 'retry']);

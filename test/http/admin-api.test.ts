@@ -183,11 +183,14 @@ describe('admin API on a real scheduler and SQLite store', () => {
     assert.equal(bad.status, 400);
     assert.match(bad.body.error.message, /schedule\.cron/);
     assert.match((await patch({ name: 'x' })).body.error.message, /name: .*cannot be changed at run time/);
+    assert.match((await patch({})).body.error.message, /send at least one of schedule/);
     assert.equal((await patch({ timeout: '1m' }, {})).status, 401, 'needs the token');
     assert.equal((await json('api/tasks/report')).body.task.timeoutMs, 300_000, 'refused edits changed nothing');
     const reset = await json('api/tasks/report/overrides', { method: 'DELETE', headers: auth });
     assert.equal(reset.status, 200);
     assert.deepEqual([reset.body.task.scheduleText, reset.body.task.overrides], ['every 1d', null]);
+    // Nothing left to drop: 200, nothing recorded.
+    assert.equal((await json('api/tasks/report/overrides', { method: 'DELETE', headers: auth })).status, 200);
     const audit = (await json('api/audit?task=report')).body.entries.slice(0, 2).map((e: any) => [e.action, e.actor, e.detail]);
     assert.deepEqual(audit, [['reset', 'admin', null], ['override', 'admin', { schedule: { every: '10m' }, timeout: '5m' }]]);
   });

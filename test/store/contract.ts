@@ -21,6 +21,10 @@ const request = requests(() => uuidv7(NOW + seq++));
 
 const at = (s: number) => NOW + s * 1000;
 
+/** A poll's pause changes without the overrides and versions they also carry. */
+const pauses = (poll: { paused: readonly { task: string; paused: boolean; note: string | null; pausedAt: number | null }[] }) =>
+  poll.paused.map(({ task, paused, note, pausedAt }) => ({ task, paused, note, pausedAt }));
+
 /**
  * The behaviour every Store adapter must have. Each test gets a fresh store from `make`.
  */
@@ -626,24 +630,47 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
     });
 
     describe('task overrides', () => {
-      it('are kept, listed, reach other instances\' polls with the pause version, and clear', async () => {
+      it('are kept, listed, reach other instances\' polls with their version, and clear', async () => {
         const before = (await store.poll({ instance: 'other', now: at(1), pauseVersion: 0, retryGraceMs: LEASE })).pauseVersion;
         const overrides = { fields: { schedule: { cron: '*/5 * * * *', timezone: 'Europe/Berlin' }, timeout: '2m' }, by: 'ops', at: at(2) };
-        assert.equal(await store.setOverrides('t', overrides, at(2)), true);
-        assert.equal(await store.setOverrides('nope', overrides, at(2)), false, 'an unknown task');
-        assert.deepEqual(await store.listOverrides(), [{ task: 't', overrides }]);
+        const set = await store.setOverrides('t', overrides, at(2));
+        assert.equal(set.status, 'set');
+        const version = set.status === 'set' ? set.version : 0;
+        assert.ok(version > before);
+        assert.deepEqual(await store.setOverrides('nope', overrides, at(2)), { status: 'unknown' });
+        assert.deepEqual(await store.listOverrides(), [{ task: 't', overrides, version }]);
+        assert.deepEqual(await store.listOverrides(['t', 'nope']), [{ task: 't', overrides, version }]);
+        assert.deepEqual(await store.listOverrides(['nope']), []);
         const seen = await store.poll({ instance: 'other', now: at(3), pauseVersion: before, retryGraceMs: LEASE });
-        assert.deepEqual(seen.paused.map((c) => [c.task, c.paused, c.overrides]), [['t', false, overrides]]);
-        assert.ok(seen.pauseVersion > before);
+        assert.deepEqual(seen.paused.map((c) => [c.task, c.paused, c.overrides, c.version]), [['t', false, overrides, version]]);
         assert.deepEqual((await store.poll({ instance: 'other', now: at(4), pauseVersion: seen.pauseVersion, retryGraceMs: LEASE })).paused, [], 'once');
         // A pause keeps them (the poll carries both).
         await store.setPaused('t', true, at(5), 'why');
         const paused = await store.poll({ instance: 'other', now: at(6), pauseVersion: seen.pauseVersion, retryGraceMs: LEASE });
         assert.deepEqual(paused.paused.map((c) => [c.paused, c.note, c.overrides]), [[true, 'why', overrides]]);
-        assert.equal(await store.setOverrides('t', null, at(7)), true);
+        assert.ok((paused.paused[0]?.version ?? 0) > version);
+        assert.equal((await store.setOverrides('t', null, at(7))).status, 'set');
         assert.deepEqual(await store.listOverrides(), []);
         const cleared = await store.poll({ instance: 'other', now: at(8), pauseVersion: paused.pauseVersion, retryGraceMs: LEASE });
         assert.deepEqual(cleared.paused.map((c) => c.overrides), [null]);
+      });
+
+      it('write only over what the writer read: two writers at once cannot lose one\'s change (compare and set)', async () => {
+        const mine = { fields: { timeout: '1m' }, by: 'alice', at: at(1) };
+        const theirs = { fields: { priority: 5 }, by: 'bob', at: at(1) };
+        assert.equal((await store.setOverrides('t', mine, at(1), null)).status, 'set');
+        // Bob read "none" before Alice wrote: his write is refused, nothing lost.
+        assert.deepEqual(await store.setOverrides('t', theirs, at(2), null), { status: 'changed' });
+        assert.deepEqual((await store.listOverrides())[0]?.overrides, mine);
+        // Read again (key order as the store hands it back), merged, written.
+        const current = (await store.listOverrides(['t']))[0]?.overrides ?? null;
+        const merged = { fields: { ...current?.fields, ...theirs.fields }, by: 'bob', at: at(3) };
+        assert.equal((await store.setOverrides('t', merged, at(3), current)).status, 'set');
+        assert.deepEqual((await store.listOverrides())[0]?.overrides.fields, { timeout: '1m', priority: 5 });
+        // Concurrent writers over the same read: exactly one wins.
+        const read = (await store.listOverrides(['t']))[0]?.overrides ?? null;
+        const outcomes = await Promise.all(['x', 'y', 'z'].map((by) => store.setOverrides('t', { fields: { jitter: by }, by, at: at(4) }, at(4), read)));
+        assert.deepEqual(outcomes.map((o) => o.status).sort(), ['changed', 'changed', 'set']);
       });
 
       it('any JSON in the fields and any name in `by` read back unchanged (fast-check)', async () => {
@@ -651,7 +678,9 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
           fc.asyncProperty(fc.dictionary(fc.constantFrom('schedule', 'timeout', 'retry', 'overlap', 'catchUp', 'priority', 'jitter'), awkwardJson), trickyString, async (fields, by) => {
             const overrides = { fields: asStored(fields) as Record<string, never>, by, at: at(1) };
             await store.setOverrides('t', overrides, at(1));
-            assert.deepEqual(await store.listOverrides(), [{ task: 't', overrides }]);
+            assert.deepEqual((await store.listOverrides()).map((o) => ({ task: o.task, overrides: o.overrides })), [{ task: 't', overrides }]);
+            // What was read back is what a compare-and-set compares with.
+            assert.equal((await store.setOverrides('t', overrides, at(2), (await store.listOverrides(['t']))[0]?.overrides ?? null)).status, 'set');
           }),
           { numRuns: 50, seed: 20261207 },
         );
@@ -888,12 +917,12 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal(await store.setPaused('t', true, at(1)), true);
         assert.equal(await store.setPaused('missing', true, at(1)), false);
         let poll = await store.poll({ instance: 'i1', now: at(2), pauseVersion: 0, retryGraceMs: LEASE });
-        assert.deepEqual(poll.paused, [{ task: 't', paused: true, note: null, pausedAt: at(1) }]);
+        assert.deepEqual(pauses(poll), [{ task: 't', paused: true, note: null, pausedAt: at(1) }]);
         poll = await store.poll({ instance: 'i1', now: at(3), pauseVersion: poll.pauseVersion, retryGraceMs: LEASE });
         assert.deepEqual(poll.paused, []);
         await store.setPaused('t', false, at(4));
         poll = await store.poll({ instance: 'i1', now: at(5), pauseVersion: poll.pauseVersion, retryGraceMs: LEASE });
-        assert.deepEqual(poll.paused, [{ task: 't', paused: false, note: null, pausedAt: null }]);
+        assert.deepEqual(pauses(poll), [{ task: 't', paused: false, note: null, pausedAt: null }]);
       });
 
       it('a pause keeps its note and when; pausing again replaces the note, not the time; resuming clears both', async () => {
@@ -904,7 +933,7 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         };
         await store.setPaused('t', true, at(1), 'migration until 18:00 (ops-1423)');
         let poll = await pollFrom(0, 2);
-        assert.deepEqual(poll.paused, [{ task: 't', paused: true, note: 'migration until 18:00 (ops-1423)', pausedAt: at(1) }]);
+        assert.deepEqual(pauses(poll), [{ task: 't', paused: true, note: 'migration until 18:00 (ops-1423)', pausedAt: at(1) }]);
         assert.deepEqual(await stateOf(), [true, 'migration until 18:00 (ops-1423)', at(1)]);
         // The same pause again changes nothing: no new version.
         await store.setPaused('t', true, at(3), 'migration until 18:00 (ops-1423)');
@@ -912,12 +941,12 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.deepEqual(quiet.paused, []);
         await store.setPaused('t', true, at(5), 'extended to 20:00');
         poll = await pollFrom(poll.pauseVersion, 6);
-        assert.deepEqual(poll.paused, [{ task: 't', paused: true, note: 'extended to 20:00', pausedAt: at(1) }]);
+        assert.deepEqual(pauses(poll), [{ task: 't', paused: true, note: 'extended to 20:00', pausedAt: at(1) }]);
         const [registered] = await store.registerTasks([{ name: 't', scheduleKey: 'every:60000:0:', anchor: NOW, paused: false }], at(7));
         assert.deepEqual([registered?.paused, registered?.pauseNote, registered?.pausedAt], [true, 'extended to 20:00', at(1)], 'a restart finds the note');
         await store.setPaused('t', false, at(8), 'ignored: a resume keeps no note');
         poll = await pollFrom(poll.pauseVersion, 9);
-        assert.deepEqual(poll.paused, [{ task: 't', paused: false, note: null, pausedAt: null }]);
+        assert.deepEqual(pauses(poll), [{ task: 't', paused: false, note: null, pausedAt: null }]);
         assert.deepEqual(await stateOf(), [false, null, null]);
       });
 

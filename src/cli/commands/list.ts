@@ -17,16 +17,17 @@ the daemon starts: its next run is shown as if that were now.`;
 
 /** The task as the scheduler reads it: validated already by loading the config, so this does not throw. */
 /** The task as the daemon runs it: its config definition, with the run-time changes over it when they still fit. */
-function resolved(spec: TaskSpec, defaults: ReturnType<typeof parseTaskDefaults>, overrides: TaskOverrides | undefined): ResolvedTask {
+function resolved(spec: TaskSpec, defaults: ReturnType<typeof parseTaskDefaults>, overrides: TaskOverrides | undefined): { task: ResolvedTask; applied: boolean } {
   const definition = { ...spec.options, name: spec.name, handler: () => undefined } as unknown as TaskDefinition;
   if (overrides !== undefined) {
     try {
-      return resolveTask(withOverrides(definition, overrides.fields), defaults, new Map());
+      return { task: resolveTask(withOverrides(definition, overrides.fields), defaults, new Map()), applied: true };
     } catch {
       // The daemon reports and ignores changes its definition no longer takes: so does the list.
+      return { task: resolveTask(definition, defaults, new Map()), applied: false };
     }
   }
-  return resolveTask(definition, defaults, new Map());
+  return { task: resolveTask(definition, defaults, new Map()), applied: true };
 }
 
 /**
@@ -51,7 +52,7 @@ function tasksOf(config: DaemonConfig, states: readonly TaskState[], overridden:
   const now = Date.now();
   return config.tasks.map((spec) => {
     const state = byName.get(spec.name);
-    const task = resolved(spec, defaults, overridesOf.get(spec.name));
+    const { task, applied } = resolved(spec, defaults, overridesOf.get(spec.name));
     const next = nextRun(task, state, now);
     return {
       name: spec.name,
@@ -66,6 +67,8 @@ function tasksOf(config: DaemonConfig, states: readonly TaskState[], overridden:
       registered: state !== undefined,
       /** Options changed at run time (caretaker set, the API, the dashboard), or null. */
       changed: overridesOf.has(spec.name) ? Object.keys(overridesOf.get(spec.name)?.fields ?? {}) : null,
+      /** False when the definition no longer takes those changes (the daemon leaves them unapplied). */
+      changeApplied: applied,
     };
   });
 }
@@ -99,7 +102,7 @@ export async function listCommand(argv: readonly string[], io: CliIo): Promise<n
   const statusColour = (s: string) => (s === 'succeeded' ? paint('green', s) : s === 'running' ? paint('cyan', s) : paint('red', s));
   const rows = tasks.map((t) => [
     t.name,
-    t.changed === null ? t.schedule : `${t.schedule} (changed: ${t.changed.join(', ')})`,
+    t.changed === null ? t.schedule : `${t.schedule} (changed: ${t.changed.join(', ')}${t.changeApplied ? '' : '; not applied, see caretaker set --help'})`,
     t.paused ? (t.pauseNote === null ? 'paused' : `paused: ${oneLine(t.pauseNote)}`) : t.nextRunAt === null ? 'none' : `${t.nextRunAt}${t.nextRunEstimated ? ' (if started now)' : ''}`,
     t.lastRun === null ? (t.registered ? '–' : 'never ran') : `${t.lastRun.status} ${t.lastRun.finishedAt ?? t.lastRun.scheduledFor}`,
   ]);

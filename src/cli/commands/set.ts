@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { DaemonConfig, TaskSpec } from '../../config/load.ts';
-import { patchOverrides, withOverrides } from '../../engine/overrides.ts';
+import { OVERRIDABLE, patchOverrides, withOverrides } from '../../engine/overrides.ts';
 import { parseTaskDefaults, resolveTask } from '../../engine/task-options.ts';
 import type { TaskOverrides } from '../../store/port.ts';
 import type { TaskDefinition } from '../../engine/task.ts';
@@ -52,14 +52,17 @@ function patchFrom(values: Record<string, unknown>): Record<string, JsonValue | 
   else if (text('tz') !== undefined) throw new UsageError('--tz goes with --schedule: give the cron expression it applies to');
   if (text('timeout') !== undefined) patch.timeout = text('timeout') as string;
   if (text('attempts') !== undefined) {
-    const attempts = Number(text('attempts'));
-    patch.retry = { attempts: Number.isInteger(attempts) ? attempts : (text('attempts') as string) };
+    if (!/^\d{1,4}$/.test(text('attempts') as string)) throw new UsageError(`--attempts: received "${text('attempts')}"; use a whole number from 1 to 1000`);
+    patch.retry = { attempts: Number(text('attempts')) };
   }
   if (text('overlap') !== undefined) patch.overlap = text('overlap') as string;
   if (text('catch-up') !== undefined) patch.catchUp = text('catch-up') as string;
   if (text('priority') !== undefined) patch.priority = /^-?\d+$/.test(text('priority') as string) ? Number(text('priority')) : (text('priority') as string);
   if (text('jitter') !== undefined) patch.jitter = text('jitter') as string;
-  for (const option of (values.unset as string[] | undefined) ?? []) patch[option] = null;
+  for (const option of (values.unset as string[] | undefined) ?? []) {
+    if (!(OVERRIDABLE as readonly string[]).includes(option)) throw new UsageError(`--unset: received "${option.slice(0, 80)}"; use one of ${OVERRIDABLE.join(', ')}`);
+    patch[option] = null;
+  }
   return patch;
 }
 
@@ -91,14 +94,26 @@ export async function setCommand(argv: readonly string[], io: CliIo): Promise<nu
   const config = commandConfig(values.config, io);
   const task = taskArgument('set', positionals, config);
   const patch = patchFrom(values);
+  // A cron expression without --tz keeps the zone the task's schedule has now (not UTC).
+  const schedule = patch.schedule as { cron?: string; timezone?: string } | undefined;
+  if (schedule?.cron !== undefined && schedule.timezone === undefined) {
+    const zone = (config.tasks.find((t) => t.name === task)?.options.schedule as { timezone?: unknown } | undefined)?.timezone;
+    if (typeof zone === 'string') patch.schedule = { ...schedule, timezone: zone };
+  }
   if (Object.keys(patch).length === 0) throw new UsageError('set needs at least one change, e.g. --schedule "0 4 * * *"; see caretaker set --help');
   const overrides = await withStore(config, async (store) => {
-    const current = (await store.listOverrides()).find((o) => o.task === task)?.overrides ?? null;
-    const fields = checked(config, task, current, patch);
-    const next: TaskOverrides | null = Object.keys(fields).length === 0 ? null : { fields, by: cliActor(io.env), at: Date.now() };
-    if (!(await store.setOverrides(task, next, Date.now()))) throw new UsageError(`TASK: "${task}" has never been registered in the store; start the daemon once (caretaker run) first`);
-    await recordCliChange(store, io, { action: 'override', task, detail: patch });
-    return next;
+    // Over what is stored, only if nobody changed it meanwhile (then read again).
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = (await store.listOverrides([task]))[0]?.overrides ?? null;
+      const fields = checked(config, task, current, patch);
+      const next: TaskOverrides | null = Object.keys(fields).length === 0 ? null : { fields, by: cliActor(io.env), at: Date.now() };
+      const written = await store.setOverrides(task, next, Date.now(), current);
+      if (written.status === 'unknown') throw new UsageError(`TASK: "${task}" has never been registered in the store; start the daemon once (caretaker run) first`);
+      if (written.status === 'changed') continue;
+      await recordCliChange(store, io, { action: 'override', task, detail: patch });
+      return next;
+    }
+    throw new UsageError(`TASK: "${task}" is being changed from elsewhere at the same time; try again`);
   });
   if (values.json === true) io.out(JSON.stringify({ task, overrides }));
   else io.out(overrides === null ? `${task}: no run-time changes left; its definition applies` : `${task} changed: ${Object.keys(overrides.fields).join(', ')} (until caretaker reset ${task})`);
@@ -109,12 +124,18 @@ export async function setCommand(argv: readonly string[], io: CliIo): Promise<nu
 function checked(config: DaemonConfig, task: string, current: TaskOverrides | null, patch: Record<string, JsonValue | null>): Record<string, JsonValue> {
   const spec = config.tasks.find((t) => t.name === task) as TaskSpec;
   try {
-    const fields = patchOverrides(current?.fields ?? null, patch, `task "${task}"`);
+    const fields = patchOverrides(current?.fields ?? null, patch, `task "${task}"`, true);
     resolveTask(withOverrides(definitionOf(spec), fields), parseTaskDefaults(config.defaults), new Map());
     return fields;
   } catch (error) {
     if (!(error instanceof InvalidOptionError)) throw error;
-    const flag = (path: string) => FLAG[path.split('.')[0] ?? ''] ?? path;
+    const option = (path: string) => (path === 'schedule.timezone' ? 'tz' : (path.split('.')[0] ?? ''));
+    // A change stored earlier (not on this command line) that no longer fits is named as such.
+    const flag = (path: string) => {
+      const name = option(path);
+      const given = name === 'tz' ? 'schedule' in patch : name in patch || (name === 'retry' && 'retry' in patch);
+      return given ? (name === 'tz' ? '--tz' : (FLAG[name] ?? path)) : `${FLAG[name] ?? path} (changed earlier; drop it with --unset ${name === 'tz' ? 'schedule' : name} or caretaker reset ${task})`;
+    };
     throw new UsageError(error.issues.map((i) => `${flag(i.path)}: received ${i.received}; ${i.fix}`).join('\n'));
   }
 }

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { captureError } from '../../util/json.ts';
 import { LeaseExpiredError } from '../../util/errors.ts';
 import {
@@ -17,6 +18,7 @@ import {
   type SlotRef,
   type Store,
   type StoreSignal,
+  type OverridesWrite,
   type TaskOverrides,
   type TaskRegistration,
   type TaskState,
@@ -324,22 +326,24 @@ class MemoryStore implements Store {
     return true;
   }
 
-  async setOverrides(task: string, overrides: TaskOverrides | null, _now: number): Promise<boolean> {
+  async setOverrides(task: string, overrides: TaskOverrides | null, _now: number, expected?: TaskOverrides | null): Promise<OverridesWrite> {
     const row = this.#tasks.get(task);
-    if (row === undefined) return false;
+    if (row === undefined) return { status: 'unknown' };
     const activity = activityOf(row);
+    if (expected !== undefined && !isDeepStrictEqual(activity.overrides, copyOverrides(expected))) return { status: 'changed' };
     activity.overrides = copyOverrides(overrides);
     activity.pauseVersion = ++this.#pauseVersion;
     this.#pauseLog.push({ version: this.#pauseVersion, task: row });
     this.#signal('pause');
-    return true;
+    return { status: 'set', version: activity.pauseVersion };
   }
 
-  async listOverrides(): Promise<{ task: string; overrides: TaskOverrides }[]> {
-    const out: { task: string; overrides: TaskOverrides }[] = [];
-    for (const row of this.#tasks.values()) {
+  async listOverrides(tasks?: readonly string[]): Promise<{ task: string; overrides: TaskOverrides; version: number }[]> {
+    const out: { task: string; overrides: TaskOverrides; version: number }[] = [];
+    const rows = tasks === undefined ? this.#tasks.values() : tasks.flatMap((name) => this.#tasks.get(name) ?? []);
+    for (const row of rows) {
       const overrides = copyOverrides(row.activity?.overrides ?? null);
-      if (overrides !== null) out.push({ task: row.name, overrides });
+      if (overrides !== null) out.push({ task: row.name, overrides, version: row.activity?.pauseVersion ?? 0 });
     }
     return out;
   }
@@ -386,7 +390,7 @@ class MemoryStore implements Store {
       // Newest first; report each task once, with its current flag.
       const activity = entry.task.activity;
       if (activity?.pauseVersion === entry.version) {
-        paused.push({ task: entry.task.name, paused: entry.task.paused, note: activity.pauseNote, pausedAt: activity.pausedAt, overrides: copyOverrides(activity.overrides) });
+        paused.push({ task: entry.task.name, paused: entry.task.paused, note: activity.pauseNote, pausedAt: activity.pausedAt, overrides: copyOverrides(activity.overrides), version: entry.version });
       }
     }
     const held = new Set(request.held);

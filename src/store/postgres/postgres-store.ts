@@ -15,6 +15,7 @@ import {
   type Store,
   type StoreSignal,
   type TaskRegistration,
+  type OverridesWrite,
   type TaskOverrides,
   type TaskState,
   type TriggerRequest,
@@ -403,21 +404,27 @@ class PostgresStore implements Store {
     return row?.ok === true;
   }
 
-  async setOverrides(task: string, overrides: TaskOverrides | null, _now: number): Promise<boolean> {
-    if (!storableText(task)) return false;
-    const [row] = await this.#query<{ ok: boolean }>(`SELECT ${this.#q}.caretaker_set_overrides($1, $2::jsonb) AS ok`, [
-      task,
-      overrides === null ? null : JSON.stringify(toJsonb(overrides)),
-    ]);
-    return row?.ok === true;
+  async setOverrides(task: string, overrides: TaskOverrides | null, _now: number, expected?: TaskOverrides | null): Promise<OverridesWrite> {
+    if (!storableText(task)) return { status: 'unknown' };
+    const json = (o: TaskOverrides | null | undefined) => (o === null || o === undefined ? null : JSON.stringify(toJsonb(o)));
+    const [row] = await this.#query<{ result: { status: 'set' | 'changed' | 'unknown'; version?: string | number } }>(
+      `SELECT ${this.#q}.caretaker_set_overrides($1, $2::jsonb, $3, $4::jsonb) AS result`,
+      [task, json(overrides), expected !== undefined, json(expected)],
+    );
+    const result = row?.result;
+    return result?.status === 'set' ? { status: 'set', version: Number(result.version) } : { status: result?.status === 'changed' ? 'changed' : 'unknown' };
   }
 
-  async listOverrides(): Promise<{ task: string; overrides: TaskOverrides }[]> {
-    const rows = await this.#query<{ name: string; overrides: unknown }>(`SELECT name, overrides FROM ${this.#q}.caretaker_tasks WHERE overrides IS NOT NULL`);
-    return rows.map((r) => ({ task: r.name, overrides: fromJsonb(r.overrides) as TaskOverrides }));
+  async listOverrides(tasks?: readonly string[]): Promise<{ task: string; overrides: TaskOverrides; version: number }[]> {
+    const names = tasks === undefined ? null : tasks.filter(storableText);
+    const rows = await this.#query<{ name: string; overrides: unknown; pause_version: string | number }>(
+      `SELECT name, overrides, pause_version FROM ${this.#q}.caretaker_tasks WHERE overrides IS NOT NULL AND ($1::text[] IS NULL OR name = ANY ($1))`,
+      [names],
+    );
+    return rows.map((r) => ({ task: r.name, overrides: fromJsonb(r.overrides) as TaskOverrides, version: Number(r.pause_version) }));
   }
 
-    async withdrawTrigger(id: string): Promise<boolean> {
+  async withdrawTrigger(id: string): Promise<boolean> {
     if (!storableText(id)) return false;
     return (await this.#query<{ id: string }>(`DELETE FROM ${this.#q}.caretaker_triggers WHERE id = $1 RETURNING id`, [id])).length === 1;
   }
@@ -458,6 +465,7 @@ class PostgresStore implements Store {
         note: p.note ?? null,
         pausedAt: p.pausedAt == null ? null : Number(p.pausedAt),
         overrides: (fromJsonb(p.overrides) as TaskOverrides | null) ?? null,
+        ...(p.version !== undefined ? { version: Number(p.version) } : {}),
       })),
       pauseVersion: Number(r.pauseVersion),
       interrupted: r.interrupted.map(toRun),
@@ -755,7 +763,7 @@ type WireFinish = { readonly kind: 'fenced' } | { readonly kind: 'recorded'; rea
 interface WirePoll {
   readonly triggers: TriggerRow[];
   readonly cancels: string[];
-  readonly paused: { task: string; paused: boolean; note?: string | null; pausedAt?: number | string | null; overrides?: unknown }[];
+  readonly paused: { task: string; paused: boolean; note?: string | null; pausedAt?: number | string | null; overrides?: unknown; version?: number | string }[];
   readonly pauseVersion: number | string;
   readonly interrupted: RunRow[];
   readonly retries: { task: string; slot: string; attempt: number; scheduledFor: number; retryAt: number; previousRunId: string }[];

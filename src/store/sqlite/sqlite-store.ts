@@ -15,6 +15,7 @@ import {
   type SlotRef,
   type Store,
   type StoreSignal,
+  type OverridesWrite,
   type TaskOverrides,
   type TaskRegistration,
   type TaskState,
@@ -321,20 +322,27 @@ class SqliteStore implements Store {
     return changed !== null;
   }
 
-  async setOverrides(task: string, overrides: TaskOverrides | null, _now: number): Promise<boolean> {
-    const changed = this.#tx((sql) => {
-      if (sql.taskGet.get(task) === undefined) return false;
+  async setOverrides(task: string, overrides: TaskOverrides | null, _now: number, expected?: TaskOverrides | null): Promise<OverridesWrite> {
+    const result = this.#tx((sql): OverridesWrite => {
+      const row = sql.taskGet.get(task) as unknown as (TaskRow & { overrides: string | null }) | undefined;
+      if (row === undefined) return { status: 'unknown' };
+      // Stored as our own JSON text, read back and written again the same: text equality is value equality.
+      if (expected !== undefined && row.overrides !== toJson(expected)) return { status: 'changed' };
       const { value } = sql.pauseVersionNext.get() as { value: number };
       sql.taskSetOverrides.run(toJson(overrides), value, task);
-      return true;
+      return { status: 'set', version: Number(value) };
     });
-    if (changed) this.#signal('pause');
-    return changed;
+    if (result.status === 'set') this.#signal('pause');
+    return result;
   }
 
-  async listOverrides(): Promise<{ task: string; overrides: TaskOverrides }[]> {
-    const rows = this.#connection().sql.tasksOverridden.all() as { name: string; overrides: string }[];
-    return rows.map((r) => ({ task: r.name, overrides: fromJson<TaskOverrides>(r.overrides) as TaskOverrides }));
+  async listOverrides(tasks?: readonly string[]): Promise<{ task: string; overrides: TaskOverrides; version: number }[]> {
+    const { sql } = this.#connection();
+    type Row = { name: string; overrides: string; pause_version: number };
+    // A few names by key; many (a first start) in one scan.
+    const rows = tasks === undefined || tasks.length > 500 ? (sql.tasksOverridden.all() as Row[]) : tasks.flatMap((name) => (sql.taskOverrides.get(name) as Row | undefined) ?? []);
+    const wanted = tasks === undefined || tasks.length <= 500 ? null : new Set(tasks);
+    return rows.filter((r) => wanted === null || wanted.has(r.name)).map((r) => ({ task: r.name, overrides: fromJson<TaskOverrides>(r.overrides) as TaskOverrides, version: Number(r.pause_version) }));
   }
 
   async withdrawTrigger(id: string): Promise<boolean> {
@@ -389,12 +397,13 @@ class SqliteStore implements Store {
       return {
         triggers: (sql.triggersAll.all() as unknown as TriggerRow[]).map(triggerFromRow),
         cancels: (sql.runsCancelRequested.all(request.instance) as { id: string }[]).map((r) => r.id),
-        paused: (sql.tasksPausedSince.all(request.pauseVersion) as { name: string; paused: number; pause_note: string | null; paused_at: number | null; overrides: string | null }[]).map((t) => ({
+        paused: (sql.tasksPausedSince.all(request.pauseVersion) as { name: string; paused: number; pause_note: string | null; paused_at: number | null; overrides: string | null; pause_version: number }[]).map((t) => ({
           task: t.name,
           paused: t.paused === 1,
           note: t.pause_note,
           pausedAt: t.paused_at,
           overrides: fromJson<TaskOverrides>(t.overrides),
+          version: Number(t.pause_version),
         })),
         pauseVersion: (sql.pauseVersion.get() as { value: number }).value,
         interrupted,

@@ -22,9 +22,10 @@ export const SQL = {
   runLogGet: 'SELECT * FROM caretaker_run_logs WHERE run_id = ?',
   auditInsert: 'INSERT INTO caretaker_audit (id, at, actor, source, action, task, run_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   taskSetPaused: 'UPDATE caretaker_tasks SET paused = ?, pause_note = ?, paused_at = ?, pause_version = ? WHERE name = ?',
-  tasksPausedSince: 'SELECT name, paused, pause_note, paused_at, overrides FROM caretaker_tasks WHERE pause_version > ?',
+  tasksPausedSince: 'SELECT name, paused, pause_note, paused_at, overrides, pause_version FROM caretaker_tasks WHERE pause_version > ?',
   taskSetOverrides: 'UPDATE caretaker_tasks SET overrides = ?, pause_version = ? WHERE name = ?',
-  tasksOverridden: 'SELECT name, overrides FROM caretaker_tasks WHERE overrides IS NOT NULL',
+  tasksOverridden: 'SELECT name, overrides, pause_version FROM caretaker_tasks WHERE overrides IS NOT NULL',
+  taskOverrides: 'SELECT name, overrides, pause_version FROM caretaker_tasks WHERE name = ? AND overrides IS NOT NULL',
   tasksQueuedIdle: `SELECT name, queued FROM caretaker_tasks t WHERE queued IS NOT NULL AND NOT EXISTS (
     SELECT 1 FROM caretaker_runs r WHERE r.task = t.name AND r.status = 'running' AND r.lease_expires_at > ?)`,
   pauseVersionNext: "UPDATE caretaker_counters SET value = value + 1 WHERE name = 'pause_version' RETURNING value",

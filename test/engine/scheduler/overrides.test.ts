@@ -46,6 +46,9 @@ describe('run-time overrides (virtual time)', () => {
     await refused({ jitter: '2h' }, /jitter: .*shorter than the interval/);
     await refused({ overlap: 'sometimes' }, /overlap/);
     await refused('every 5m', /send an object/);
+    await refused({}, /send at least one of/);
+    await refused({ timeout: Number.NaN }, /timeout: .*finite number/);
+    await refused({ priority: Number.POSITIVE_INFINITY }, /priority: .*finite number/);
     assert.deepEqual(await h.store.listOverrides(), []);
     assert.equal(h.scheduler.task('t')?.overrides, null);
     await assert.rejects(h.scheduler.override('nope', { timeout: '1m' }), /no task named "nope"/);
@@ -99,5 +102,83 @@ describe('run-time overrides (virtual time)', () => {
     assert.deepEqual(next.scheduler.task('t')?.settings.jitterMs, 0);
     assert.match(String(next.errors[0]), /jitter/);
     await next.scheduler.stop();
+  });
+
+  it('changes made at once from two places both stay (each over the one stored before it), on one instance and across two (hostile review)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'caretaker-overrides-'));
+    try {
+      const clock = createTestClock({ start: '2026-01-01T00:00:00Z' });
+      const path = join(dir, 'state.db');
+      const a = harness({ clock, store: sqliteStore({ path }), instance: 'a', pollInterval: '5s' });
+      const b = harness({ clock, store: sqliteStore({ path }), instance: 'b', pollInterval: '5s' });
+      for (const h of [a, b]) h.scheduler.add({ name: 't', schedule: { every: '1h' }, handler: () => {} });
+      await a.scheduler.start();
+      await b.scheduler.start();
+      await Promise.all([a.scheduler.override('t', { timeout: '1m' }, { by: 'alice' }), a.scheduler.override('t', { priority: 5 }, { by: 'bob' })]);
+      await Promise.all([a.scheduler.override('t', { jitter: '1s' }, { by: 'carol' }), b.scheduler.override('t', { catchUp: 'none' }, { by: 'dave' })]);
+      await clock.advance(6_000);
+      for (const h of [a, b]) {
+        assert.deepEqual(Object.keys(h.scheduler.task('t')?.overrides?.fields ?? {}).sort(), ['catchUp', 'jitter', 'priority', 'timeout'], h.scheduler.instance);
+        assert.deepEqual([h.scheduler.task('t')?.timeoutMs, h.scheduler.task('t')?.priority, h.scheduler.task('t')?.settings.catchUp], [60_000, 5, 'none']);
+      }
+      await a.scheduler.stop();
+      await b.scheduler.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an older answer never replaces a newer change: versions decide, not arrival (hostile review)', async () => {
+    const store = memoryStore();
+    let hold: (() => void) | null = null;
+    // Instance a's writes are answered late, once asked to.
+    const slow: typeof store = new Proxy(store, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key);
+        if (key === 'setOverrides' && hold === null) {
+          return async (...args: unknown[]) => {
+            const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            await new Promise<void>((resolve) => (hold = resolve));
+            return result;
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const a = harness({ store: slow, instance: 'a', pollInterval: '1s' });
+    const b = harness({ store, clock: a.clock, instance: 'b', pollInterval: '1s' });
+    for (const h of [a, b]) h.scheduler.add({ name: 't', schedule: { every: '1h' }, handler: () => {} });
+    await a.scheduler.start();
+    await b.scheduler.start();
+    const alice = a.scheduler.override('t', { timeout: '10m' }, { by: 'alice' });
+    await a.clock.advance(0);
+    // Bob changes it after Alice's write (over it), and a learns of it by its poll before Alice's answer arrives.
+    await b.scheduler.override('t', { timeout: '30m' }, { by: 'bob' });
+    await a.clock.advance(2_000);
+    assert.equal(a.scheduler.task('t')?.timeoutMs, 1_800_000);
+    (hold as (() => void) | null)?.();
+    await alice;
+    assert.equal(a.scheduler.task('t')?.timeoutMs, 1_800_000, 'the late answer did not undo the newer change');
+    assert.equal(a.scheduler.task('t')?.overrides?.by, 'bob');
+    await a.scheduler.stop();
+    await b.scheduler.stop();
+  });
+
+  it('update() and reloads go on when an override no longer fits: it is kept, shown unapplied, reported (hostile review)', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 't', schedule: { every: '1h' }, overlap: 'allow', maxConcurrent: 2, handler: () => {} });
+    await h.scheduler.start();
+    // overlap other than allow drops the definition's maxConcurrent (it would be refused with it).
+    assert.equal((await h.scheduler.override('t', { overlap: 'skip', jitter: '30m' })).overlap, 'skip');
+    const info = h.scheduler.update('t', { schedule: { every: '10m' } });
+    assert.deepEqual([info.schedule, info.settings.jitterMs, info.overlap], [{ every: '10m' }, 0, 'allow']);
+    assert.equal(info.overrides?.applied, false);
+    assert.match(info.overrides?.problem ?? '', /run-time change \(overlap, jitter\) no longer fits the definition: .*jitter/);
+    assert.match(String(h.errors.at(-1)), /reset it/);
+    // Fixed at run time: dropping the jitter makes the rest apply again.
+    const fixed = await h.scheduler.override('t', { jitter: null });
+    assert.deepEqual([fixed.overrides?.applied, fixed.overlap], [true, 'skip']);
+    await h.scheduler.stop();
+    await assert.rejects(h.scheduler.override('t', { timeout: '1m' }), /needs a started scheduler/);
   });
 });

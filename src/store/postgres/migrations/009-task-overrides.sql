@@ -3,16 +3,25 @@
 
 ALTER TABLE caretaker_tasks ADD COLUMN overrides jsonb;
 
--- Sets or (with NULL) clears them; like a pause, the change reaches the polls and wakes them.
-CREATE FUNCTION caretaker_set_overrides(task_name text, o jsonb) RETURNS boolean
+-- Sets or (with NULL) clears them, in one step: with check_expected, only while they are still
+-- `expected` (else 'changed'). Like a pause, the change gets a version, reaches the polls and wakes them.
+CREATE FUNCTION caretaker_set_overrides(task_name text, o jsonb, check_expected boolean, expected jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+  current jsonb;
+  v bigint;
 BEGIN
-  UPDATE caretaker_tasks SET overrides = o, pause_version = nextval('caretaker_pause_version') WHERE name = task_name;
+  SELECT overrides INTO current FROM caretaker_tasks WHERE name = task_name FOR UPDATE;
   IF NOT FOUND THEN
-    RETURN false;
+    RETURN jsonb_build_object('status', 'unknown');
   END IF;
+  IF check_expected AND current IS DISTINCT FROM expected THEN
+    RETURN jsonb_build_object('status', 'changed');
+  END IF;
+  v := nextval('caretaker_pause_version');
+  UPDATE caretaker_tasks SET overrides = o, pause_version = v WHERE name = task_name;
   PERFORM caretaker_notify('pause');
-  RETURN true;
+  RETURN jsonb_build_object('status', 'set', 'version', v);
 END;
 $$;
 
@@ -46,7 +55,7 @@ BEGIN
     'cancels', (SELECT coalesce(jsonb_agg(id), '[]') FROM caretaker_runs
       WHERE status = 'running' AND instance = instance_name AND cancel_requested),
     'paused', (SELECT coalesce(jsonb_agg(jsonb_build_object('task', name, 'paused', paused, 'note', pause_note, 'pausedAt', paused_at,
-        'overrides', overrides)), '[]')
+        'overrides', overrides, 'version', pause_version)), '[]')
       FROM caretaker_tasks WHERE pause_version > since_pause_version),
     'pauseVersion', (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM caretaker_pause_version),
     'interrupted', reaped,
