@@ -1,7 +1,7 @@
 /** A task's own page (`#/tasks/<name>`): its schedule, next instants, settings and charts of its history. */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
-import { ApiError, api, type RunStatus, type StatsJson, type TaskDetail, type TaskView } from './api.ts';
+import { ApiError, api, type AuditEntryJson, type RunStatus, type StatsJson, type TaskDetail, type TaskView } from './api.ts';
 import { fmtCountdown, fmtDuration, fmtTime } from './format.ts';
 import type { TaskActions } from './Tasks.tsx';
 import { Modal, StatusBadge } from './ui.tsx';
@@ -325,6 +325,57 @@ function EditDialog(props: { task: TaskDetail; onSave: (patch: Record<string, un
   );
 }
 
+/** What a recorded change did, in a few words. */
+function changeText(e: AuditEntryJson): string {
+  const detail = (e.detail ?? {}) as Record<string, unknown>;
+  switch (e.action) {
+    case 'pause':
+      return typeof detail.note === 'string' && detail.note !== '' ? `paused: ${detail.note}` : 'paused';
+    case 'override':
+      return `changed ${Object.entries(detail)
+        .map(([k, v]) => `${k} ${v === null ? '(back to the definition)' : JSON.stringify(v)}`)
+        .join(', ')}`;
+    case 'reset':
+      return 'reset to its definition';
+    case 'retry':
+      return `retried run ${typeof detail.retryOf === 'string' ? detail.retryOf : ''}`.trim();
+    default:
+      return e.action === 'trigger' ? 'ran it now' : e.action === 'resume' ? 'resumed' : e.action === 'cancel' ? 'cancelled a run' : e.action;
+  }
+}
+
+/** The task's recorded changes, newest first: who did what, from where, when. */
+function ChangeList(props: { name: string; version: string }) {
+  const [entries, setEntries] = useState<AuditEntryJson[] | null>(null);
+  useEffect(() => {
+    let gone = false;
+    api.audit(props.name).then(
+      (page) => !gone && setEntries(page.entries),
+      () => !gone && setEntries([]),
+    );
+    return () => {
+      gone = true;
+    };
+  }, [props.name, props.version]);
+  if (entries === null) return null;
+  return (
+    <div class="fact-card changes">
+      <h2>Changes</h2>
+      {entries.length === 0 ? (
+        <p class="sub">No one has changed, paused or run it by hand.</p>
+      ) : (
+        <ol class="change-list" data-field="changes">
+          {entries.map((e) => (
+            <li key={e.id} data-action={e.action}>
+              <time dateTime={e.at}>{fmtTime(e.at)}</time> <strong>{e.actor}</strong> <span class="sub">({e.source})</span> {changeText(e)}
+            </li>
+          ))}
+        </ol>
+      )}
+    </div>
+  );
+}
+
 export function TaskPage(props: {
   name: string;
   /** The task as the live list knows it (null until loaded, or when it is gone). */
@@ -514,6 +565,8 @@ export function TaskPage(props: {
           )}
         </div>
       </div>
+
+      <ChangeList name={name} version={`${JSON.stringify(overrides)}|${task.paused}|${task.pauseNote}|${task.lastRun?.id ?? ''}`} />
 
       <div class="chart-controls">
         <div class="segmented" role="group" aria-label="Range">

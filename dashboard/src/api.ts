@@ -144,6 +144,18 @@ export interface RunLogJson {
   dropped: number;
 }
 
+/** One recorded change (`GET /api/audit`). */
+export interface AuditEntryJson {
+  id: string;
+  at: string;
+  actor: string;
+  source: 'api' | 'cli';
+  action: string;
+  task: string | null;
+  runId: string | null;
+  detail: unknown;
+}
+
 export interface Info {
   instance: string;
   version: string;
@@ -225,6 +237,7 @@ export const api = {
     return request<{ stats: StatsJson; fields: string[] }>(`api/tasks/${encodeURIComponent(name)}/stats?${params}`);
   },
   run: (id: string) => request<{ run: RunJson }>(`api/runs/${encodeURIComponent(id)}`),
+  audit: (task: string, limit = 20) => request<{ entries: AuditEntryJson[]; nextCursor: string | null }>(`api/audit?task=${encodeURIComponent(task)}&limit=${limit}`),
   runLogs: (id: string, after = 0) => request<RunLogJson>(`api/runs/${encodeURIComponent(id)}/logs${after > 0 ? `?after=${after}` : ''}`),
   runs: (q: { task?: string; status?: string; limit?: number; cursor?: string | null }) => {
     const params = new URLSearchParams();

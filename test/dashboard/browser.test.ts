@@ -337,6 +337,8 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     await view.locator('[data-overridden="schedule"]').waitFor({ timeout: WAIT });
     await view.locator('[data-overridden="timeout"]').waitFor({ timeout: WAIT });
     await expectText(view.locator('[data-field="overrides"]'), /Changed at run time by anonymous, .*: schedule, timeout\./);
+    // The page's list of changes (the audit) says who changed what.
+    await expectText(view.locator('[data-field="changes"] li').first(), /anonymous \(api\) changed schedule \{"cron":"0 5 \* \* \*","timezone":"UTC"\}, timeout "90s"/);
     assert.deepEqual(scheduler.task('nightly')?.schedule, { cron: '0 5 * * *', timezone: 'UTC' });
     assert.equal(scheduler.task('nightly')?.timeoutMs, 90_000);
     // A bad value is refused with the field named, and changes nothing.
@@ -349,6 +351,7 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     await dialog.waitFor({ state: 'detached', timeout: WAIT });
     await expectText(view.locator('[data-field="upcoming"] li').first(), /03:00:00/);
     assert.equal(await view.locator('[data-overridden]').count(), 0);
+    await expectText(view.locator('[data-field="changes"] li').first(), /anonymous \(api\) reset to its definition/);
     assert.deepEqual(scheduler.task('nightly')?.overrides, null);
   });
 
