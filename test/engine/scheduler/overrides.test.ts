@@ -3,9 +3,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { InvalidOptionError, memoryStore, sqliteStore } from '../../../src/index.ts';
+import { InvalidOptionError, memoryStore, type ScheduleSpec, sqliteStore } from '../../../src/index.ts';
 import { createTestClock } from '../../../src/testing/index.ts';
-import { harness, runsOf, secs } from '../../helpers.ts';
+import { type Harness, harness, runsOf, secs } from '../../helpers.ts';
+
+/** Two replicas on one SQLite file and one virtual clock, each running `task` on `schedule`, started. */
+async function twoReplicas(task: string, schedule: ScheduleSpec) {
+  const dir = mkdtempSync(join(tmpdir(), 'caretaker-overrides-'));
+  const clock = createTestClock({ start: '2026-01-01T00:00:00Z' });
+  const path = join(dir, 'state.db');
+  const [a, b] = ['a', 'b'].map((instance) => harness({ clock, store: sqliteStore({ path }), instance, pollInterval: '5s' })) as [Harness, Harness];
+  for (const h of [a, b]) h.scheduler.add({ name: task, schedule, handler: () => {} });
+  await a.scheduler.start();
+  await b.scheduler.start();
+  return { clock, path, a, b, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 describe('run-time overrides (virtual time)', () => {
   it('a schedule override moves the next instants at once and re-anchors; fields it does not set follow update()', async () => {
@@ -56,15 +68,8 @@ describe('run-time overrides (virtual time)', () => {
   });
 
   it('reaches another replica within a poll, and survives a restart with its anchor', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'caretaker-overrides-'));
+    const { clock, path, a, b, cleanup } = await twoReplicas('report', { cron: '0 * * * *' });
     try {
-      const clock = createTestClock({ start: '2026-01-01T00:00:00Z' });
-      const path = join(dir, 'state.db');
-      const a = harness({ clock, store: sqliteStore({ path }), instance: 'a', pollInterval: '5s' });
-      const b = harness({ clock, store: sqliteStore({ path }), instance: 'b', pollInterval: '5s' });
-      for (const h of [a, b]) h.scheduler.add({ name: 'report', schedule: { cron: '0 * * * *' }, handler: () => {} });
-      await a.scheduler.start();
-      await b.scheduler.start();
       await clock.advance(10 * 60_000);
       await a.scheduler.override('report', { schedule: { cron: '*/15 * * * *' } }, { by: 'ops' });
       await clock.advance(6_000);
@@ -84,7 +89,7 @@ describe('run-time overrides (virtual time)', () => {
       assert.deepEqual((await runsOf(again.scheduler, 'report')).map((r) => secs(r.scheduledFor)), [0, 900, 1800, 2700, 3600, 4500]);
       await again.scheduler.stop();
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      cleanup();
     }
   });
 
@@ -105,15 +110,8 @@ describe('run-time overrides (virtual time)', () => {
   });
 
   it('changes made at once from two places both stay (each over the one stored before it), on one instance and across two (hostile review)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'caretaker-overrides-'));
+    const { clock, a, b, cleanup } = await twoReplicas('t', { every: '1h' });
     try {
-      const clock = createTestClock({ start: '2026-01-01T00:00:00Z' });
-      const path = join(dir, 'state.db');
-      const a = harness({ clock, store: sqliteStore({ path }), instance: 'a', pollInterval: '5s' });
-      const b = harness({ clock, store: sqliteStore({ path }), instance: 'b', pollInterval: '5s' });
-      for (const h of [a, b]) h.scheduler.add({ name: 't', schedule: { every: '1h' }, handler: () => {} });
-      await a.scheduler.start();
-      await b.scheduler.start();
       await Promise.all([a.scheduler.override('t', { timeout: '1m' }, { by: 'alice' }), a.scheduler.override('t', { priority: 5 }, { by: 'bob' })]);
       await Promise.all([a.scheduler.override('t', { jitter: '1s' }, { by: 'carol' }), b.scheduler.override('t', { catchUp: 'none' }, { by: 'dave' })]);
       await clock.advance(6_000);
@@ -124,7 +122,7 @@ describe('run-time overrides (virtual time)', () => {
       await a.scheduler.stop();
       await b.scheduler.stop();
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      cleanup();
     }
   });
 
