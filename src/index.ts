@@ -9,6 +9,7 @@ export { Scheduler, type SchedulerState } from './engine/scheduler.ts';
 export type { SignalSource, StopOnSignalsOptions } from './engine/stop-on-signals.ts';
 export type { PauseOptions } from './engine/pause-note.ts';
 export type { SchedulerOptions } from './engine/scheduler-options.ts';
+export type { BackfillRange } from './engine/backfill-plan.ts';
 export {
   type AtSpec,
   type CronSpec,
@@ -44,11 +45,20 @@ export {
   type AuditPage,
   type AuditQuery,
   type AuditSource,
+  BACKFILL_STATUSES,
+  type BackfillProgress,
+  type BackfillRecord,
+  type BackfillStatus,
   type DurationPoint,
   type DurationSummary,
   type FieldSummary,
   type FinalStatus,
   type LastSuccess,
+  NOTIFICATION_STATUSES,
+  type NotificationPage,
+  type NotificationQuery,
+  type NotificationRecord,
+  type NotificationStatus,
   RUN_STATUSES,
   RUN_TRIGGERS,
   type RetentionPolicy,
@@ -66,6 +76,7 @@ export {
 } from './store/records.ts';
 export { type Duration, formatDuration, parseDuration } from './util/duration.ts';
 export {
+  BackfillNotFoundError,
   CaretakerError,
   DuplicateTaskError,
   ErrorCode,
@@ -80,3 +91,6 @@ export {
 } from './util/errors.ts';
 export type { JsonValue, RunError } from './util/json.ts';
 export type { Logger } from './util/logger.ts';
+export { NOTIFY_KINDS, type NotifyEvent, type NotifyKind, type NotifyRun } from './notify/event.ts';
+export type { NotifyChannelOptions, NotifyOptions, NotifyRuleOptions, NotifySend } from './notify/config.ts';
+export { NotifyDeliveryError } from './notify/delivery-error.ts';

@@ -5,6 +5,8 @@ import {
   api,
   cancelPath,
   retryPath,
+  backfillPath,
+  cancelBackfillPath,
   emitLive,
   getToken,
   setToken,
@@ -15,13 +17,14 @@ import {
   type TaskView,
 } from './api.ts';
 import { PauseDialog, RunDialog, TokenDialog } from './Dialogs.tsx';
+import { Alerts } from './Alerts.tsx';
 import { History } from './History.tsx';
 import { TaskPage } from './TaskPage.tsx';
 import { TaskTable, liveStatus, type TaskActions } from './Tasks.tsx';
 import { useColorScheme } from './ui.tsx';
 
 type Conn = 'connecting' | 'live' | 'reconnecting' | 'offline';
-type Route = { page: 'tasks' | 'history' | 'task'; query: string; task?: string };
+type Route = { page: 'tasks' | 'history' | 'task' | 'alerts'; query: string; task?: string };
 
 const POLL_MS = 10_000;
 const BAD = new Set(['failed', 'timed_out', 'interrupted']);
@@ -37,7 +40,7 @@ function parseRoute(): Route {
       // A malformed escape in a hand-typed URL: show the list.
     }
   }
-  return { page: path === 'history' ? 'history' : 'tasks', query };
+  return { page: path === 'history' ? 'history' : path === 'alerts' ? 'alerts' : 'tasks', query };
 }
 
 function parse<T>(e: Event): T | null {
@@ -347,6 +350,18 @@ export function App() {
           showToast('ok', `${task.name}: back to its definition`);
           say(`${task.name}: back to its definition`);
         }, {}, 'DELETE'),
+      backfill: (task, from, to) =>
+        mutate<{ backfill: { id: string; progress: { total: number } } }>(`backfill:${task.name}`, backfillPath(task.name), `Backfill ${task.name}`, (body) => {
+          showToast('ok', `${task.name}: backfill of ${body.backfill.progress.total} instants requested`);
+          say(`${task.name}: backfill requested`);
+          scheduleRefresh();
+        }, { from, to }),
+      cancelBackfill: (task, id) =>
+        mutate(`backfill:${task.name}`, cancelBackfillPath(id), `Cancel the backfill of ${task.name}`, () => {
+          showToast('ok', `${task.name}: backfill cancelled`);
+          say(`${task.name}: backfill cancelled`);
+          scheduleRefresh();
+        }),
     }),
     [mutate, say, scheduleRefresh, setPaused, showToast],
   );
@@ -395,6 +410,9 @@ export function App() {
           </a>
           <a href="#/history" aria-current={route.page === 'history' ? 'page' : undefined}>
             History
+          </a>
+          <a href="#/alerts" aria-current={route.page === 'alerts' ? 'page' : undefined}>
+            Alerts
           </a>
         </nav>
         <div class="meta">
@@ -463,6 +481,8 @@ export function App() {
               busy={busy}
               actions={actions}
             />
+          ) : route.page === 'alerts' ? (
+            <Alerts taskNames={(tasks ?? []).map((t) => t.name)} openRun={actions.openRun} />
           ) : (
             <History
               key={route.query}

@@ -2,6 +2,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { ApiError, api, type AuditEntryJson, type RunStatus, type StatsJson, type TaskDetail, type TaskView } from './api.ts';
+import { BackfillCard, BackfillDialog } from './Backfills.tsx';
 import { fmtCountdown, fmtDuration, fmtTime } from './format.ts';
 import type { TaskActions } from './Tasks.tsx';
 import { Modal, StatusBadge } from './ui.tsx';
@@ -337,6 +338,10 @@ function changeText(e: AuditEntryJson): string {
         .join(', ')}`;
     case 'reset':
       return 'reset to its definition';
+    case 'backfill':
+      return `backfilled ${typeof detail.instants === 'number' ? `${detail.instants} instants ` : ''}from ${typeof detail.from === 'string' ? fmtTime(detail.from) : '?'} to ${typeof detail.to === 'string' ? fmtTime(detail.to) : '?'}`;
+    case 'cancel-backfill':
+      return 'cancelled a backfill';
     case 'retry':
       return `retried run ${typeof detail.retryOf === 'string' ? detail.retryOf : ''}`.trim();
     default:
@@ -432,6 +437,7 @@ export function TaskPage(props: {
   }, [name, rangeKey, field, refreshed]);
 
   const [editing, setEditing] = useState(false);
+  const [backfilling, setBackfilling] = useState(false);
   const task = live ?? detail;
   const overrides = detail?.overrides ?? live?.overrides ?? null;
   const changed = new Set(Object.keys(overrides?.fields ?? {}));
@@ -474,6 +480,9 @@ export function TaskPage(props: {
           <button type="button" class="btn" data-action="edit" onClick={() => setEditing(true)} disabled={!detail || props.busy.has(`edit:${task.name}`)}>
             Change…
           </button>
+          <button type="button" class="btn" data-action="open-backfill" onClick={() => setBackfilling(true)} disabled={props.busy.has(`backfill:${task.name}`)}>
+            Backfill…
+          </button>
           <a class="btn" href={`#/history?task=${encodeURIComponent(task.name)}`}>
             History
           </a>
@@ -495,6 +504,18 @@ export function TaskPage(props: {
                     if (ok) setEditing(false);
                   })
               : null
+          }
+        />
+      )}
+      {backfilling && (
+        <BackfillDialog
+          task={task}
+          busy={props.busy.has(`backfill:${task.name}`)}
+          onClose={() => setBackfilling(false)}
+          onRequest={(from, to) =>
+            void props.actions.backfill(task, from, to).then((ok) => {
+              if (ok) setBackfilling(false);
+            })
           }
         />
       )}
@@ -565,6 +586,8 @@ export function TaskPage(props: {
           )}
         </div>
       </div>
+
+      <BackfillCard task={task} version={task.lastRun?.id ?? ''} busy={props.busy.has(`backfill:${task.name}`)} actions={props.actions} />
 
       <ChangeList name={name} version={`${JSON.stringify(overrides)}|${task.paused}|${task.pauseNote}|${task.lastRun?.id ?? ''}`} />
 

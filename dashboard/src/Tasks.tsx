@@ -25,6 +25,10 @@ export interface TaskActions {
   edit(task: TaskView, patch: Record<string, unknown>): Promise<boolean>;
   /** Drops its run-time changes. */
   resetOverrides(task: TaskView): Promise<boolean>;
+  /** Runs every instant of a past range (ISO instants); resolves true when it was accepted. */
+  backfill(task: TaskView, from: string, to: string): Promise<boolean>;
+  /** Cancels a backfill as a whole. */
+  cancelBackfill(task: TaskView, id: string): Promise<boolean>;
 }
 
 interface Props {

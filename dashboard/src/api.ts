@@ -221,6 +221,36 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
   return body as T;
 }
 
+/** A backfill as the API serves it. */
+export interface BackfillJson {
+  id: string;
+  task: string;
+  from: string;
+  to: string;
+  status: 'running' | 'done' | 'cancelled';
+  requestedBy: string;
+  requestedAt: string;
+  endedAt: string | null;
+  progress: { total: number; pending: number; running: number; succeeded: number; failed: number; cancelled: number; skipped: number };
+}
+
+/** An alert for one channel, with how its delivery went. */
+export interface NotificationJson {
+  id: string;
+  eventId: string;
+  channel: string;
+  kind: string;
+  task: string;
+  event: { message?: string; run?: { id?: string } | null };
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  claimedBy: string | null;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
 /** Paths are relative (`api/tasks`), so the app works when the API is mounted under a prefix. */
 export const api = {
   info: () => request<Info>('api/info'),
@@ -236,6 +266,14 @@ export const api = {
     if (q.field) params.set('field', q.field);
     return request<{ stats: StatsJson; fields: string[] }>(`api/tasks/${encodeURIComponent(name)}/stats?${params}`);
   },
+  notifications: (q: { task?: string; status?: string; cursor?: string | null }) => {
+    const params = new URLSearchParams({ limit: '50' });
+    if (q.task) params.set('task', q.task);
+    if (q.status) params.set('status', q.status);
+    if (q.cursor) params.set('cursor', q.cursor);
+    return request<{ notifications: NotificationJson[]; nextCursor: string | null }>(`api/notifications?${params}`);
+  },
+  backfills: (task: string) => request<{ backfills: BackfillJson[] }>(`api/tasks/${encodeURIComponent(task)}/backfills?limit=10`),
   run: (id: string) => request<{ run: RunJson }>(`api/runs/${encodeURIComponent(id)}`),
   audit: (task: string, limit = 20) => request<{ entries: AuditEntryJson[]; nextCursor: string | null }>(`api/audit?task=${encodeURIComponent(task)}&limit=${limit}`),
   runLogs: (id: string, after = 0) => request<RunLogJson>(`api/runs/${encodeURIComponent(id)}/logs${after > 0 ? `?after=${after}` : ''}`),
@@ -264,6 +302,8 @@ export const taskPath = (name: string, action: 'trigger' | 'pause' | 'resume') =
   `api/tasks/${encodeURIComponent(name)}/${action}`;
 export const cancelPath = (runId: string) => `api/runs/${encodeURIComponent(runId)}/cancel`;
 export const retryPath = (runId: string) => `api/runs/${encodeURIComponent(runId)}/retry`;
+export const backfillPath = (task: string) => `api/tasks/${encodeURIComponent(task)}/backfill`;
+export const cancelBackfillPath = (id: string) => `api/backfills/${encodeURIComponent(id)}/cancel`;
 
 /** Live events, re-published to the views that care (history, run detail). */
 export type LiveEvent =

@@ -1,6 +1,7 @@
 import { CaretakerError, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import { packageVersion } from '../util/package-version.ts';
 import { closestMatch } from '../util/suggest.ts';
+import { BACKFILL_HELP, backfillCommand } from './commands/backfill.ts';
 import { CANCEL_HELP, cancelCommand } from './commands/cancel.ts';
 import { HISTORY_HELP, historyCommand } from './commands/history.ts';
 import { LIST_HELP, listCommand } from './commands/list.ts';
@@ -31,6 +32,7 @@ Commands:
   resume TASK         resume it
   set TASK            change a task's schedule or policies at run time, on every instance
   reset TASK          drop those changes: its config definition applies again
+  backfill TASK       run every instant of a past range of its schedule (--list, --cancel ID)
   next SCHEDULE       upcoming fire instants of a cron expression or "every 5m"
   demo                the daemon on a demo config and data folder (npm start)
 
@@ -39,7 +41,8 @@ caretaker.config.yaml, .yml or .json in the working directory) and --json: outpu
 JSON on stdout, an error too, as { "error": { "code", "message", "issues"? } }.
 
 Exit codes: 0 ok; 1 the run did not succeed (--wait), no running instance runs the
-task (trigger, retry) or the run is not running (cancel); 2 usage or configuration error.`;
+task (trigger, retry, backfill), or the run or backfill is not running (cancel,
+backfill --cancel); 2 usage or configuration error.`;
 
 interface Command {
   /** Its --help text; the options it names are the "did you mean" candidates for a mistyped one. */
@@ -60,6 +63,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   resume: { help: RESUME_HELP, run: (argv, io) => pauseCommand(false, argv, io) },
   set: { help: SET_HELP, run: setCommand },
   reset: { help: RESET_HELP, run: resetCommand },
+  backfill: { help: BACKFILL_HELP, run: backfillCommand },
   next: { help: NEXT_HELP, run: (argv, io) => runNext(argv, io.out) },
   demo: { help: DEMO_HELP, run: (argv, io) => runDemo(argv, io) },
 };

@@ -6,6 +6,8 @@ import { parseTaskDefaults, resolveTask } from '../engine/task-options.ts';
 import { requiringUnits } from '../util/duration.ts';
 import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import { toOptionIssues } from '../util/zod-issues.ts';
+import { closestMatch } from '../util/suggest.ts';
+import { checkNotify, type NotifyOptions } from '../notify/config.ts';
 import { applyEnvOverrides } from './env-overrides.ts';
 import { interpolateEnv } from './interpolate.ts';
 import { openStore } from './open-store.ts';
@@ -36,6 +38,8 @@ export interface DaemonConfig {
   readonly history: NonNullable<ConfigSections['history']>;
   readonly scheduler: NonNullable<ConfigSections['scheduler']>;
   readonly log: NonNullable<ConfigSections['log']>;
+  /** The `notify` section as written (checked), for `createScheduler`; null without one. */
+  readonly notify: NotifyOptions | null;
   readonly defaults: Readonly<Record<string, unknown>>;
   readonly tasks: readonly TaskSpec[];
 }
@@ -124,12 +128,14 @@ function checkSections(raw: Record<string, unknown>, dir: string, issues: Option
     const spec = checkTask(name, body, defaults, dir, issues);
     if (spec !== null) tasks.push(spec);
   }
+  if (raw.notify !== undefined) checkNotifySection(raw.notify, Object.keys(rawTasks), issues);
   return {
     store: store as StoreSpec,
     http: data.http ?? {},
     history: data.history ?? {},
     scheduler: data.scheduler ?? {},
     log: data.log ?? {},
+    notify: raw.notify === undefined ? null : (raw.notify as NotifyOptions),
     defaults: (raw.defaults ?? {}) as Record<string, unknown>,
     tasks,
   };
@@ -143,6 +149,17 @@ function collect<T>(work: () => T, issues: OptionIssue[], configPath: (path: str
     if (!(error instanceof InvalidOptionError)) throw error;
     issues.push(...error.issues.map((i) => ({ ...i, path: configPath(i.path) })));
     return undefined;
+  }
+}
+
+/** The `notify` section by the notify module's rules, and its task rules against the tasks configured. */
+function checkNotifySection(section: unknown, tasks: readonly string[], issues: OptionIssue[]): void {
+  const resolved = checkNotify(section, issues);
+  if (resolved === null) return;
+  for (const task of resolved.tasks.keys()) {
+    if (tasks.includes(task)) continue;
+    const guess = closestMatch(task, tasks);
+    issues.push({ path: `notify.tasks.${task}`, received: describeValue(task), fix: `no such task in tasks${guess !== undefined ? `; did you mean "${guess}"?` : ''}` });
   }
 }
 

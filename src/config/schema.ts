@@ -111,6 +111,7 @@ const scheduler = z.strictObject({
   pollInterval: durationField.optional(),
   stopTimeout: durationField.optional(),
   runLogs: runLogs.optional(),
+  backfillLimit: z.number().int().min(1).max(100_000).optional(),
 });
 
 const log = z.strictObject({
@@ -125,6 +126,8 @@ export const configSchema = z.strictObject({
   history: history.optional(),
   scheduler: scheduler.optional(),
   log: log.optional(),
+  /** Checked by the notify module's own rules (channels, rules, retry). */
+  notify: z.unknown().optional(),
   defaults: z.unknown().optional(),
   tasks: z.record(z.string(), z.unknown()).optional(),
 });

@@ -48,6 +48,8 @@ function schedulerOptions(config: DaemonConfig) {
     ...(s.lease !== undefined ? { lease: s.lease } : {}),
     ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}),
     ...(s.pollInterval !== undefined ? { pollInterval: s.pollInterval } : {}),
+    ...(s.backfillLimit !== undefined ? { backfillLimit: s.backfillLimit } : {}),
+    ...(config.notify !== null ? { notify: config.notify } : {}),
     ...(s.runLogs !== undefined
       ? {
           runLogs: {

@@ -61,6 +61,20 @@ export interface SchedulerEvents {
    * process's wall clock (`skewed: true`), or back within half a second of it (`skewed: false`).
    */
   'clock:offset': { readonly offsetMs: number; readonly skewed: boolean };
+  /** An alert (`notify`) was raised: recorded for delivery to the channels its rules name (once across replicas). */
+  'notification:raised': { readonly eventId: string; readonly kind: string; readonly task: string; readonly message: string };
+  /** This instance delivered an alert to a channel. */
+  'notification:sent': { readonly eventId: string; readonly kind: string; readonly task: string; readonly channel: string; readonly attempt: number };
+  /** An attempt to deliver an alert failed; `final` when no attempt follows (not retryable, or the last one). */
+  'notification:failed': {
+    readonly eventId: string;
+    readonly kind: string;
+    readonly task: string;
+    readonly channel: string;
+    readonly attempt: number;
+    readonly error: string;
+    readonly final: boolean;
+  };
   /** Something failed that no caller could catch (a store outage, a throwing listener). */
   error: { readonly error: unknown; readonly context: ErrorContext };
 }

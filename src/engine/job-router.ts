@@ -24,6 +24,18 @@ export interface JobInit {
   readonly fromBacklog?: boolean;
 }
 
+/** Where the jobs of backfills report back (see BackfillRunner). */
+export interface BackfillHooks {
+  claimed(job: Job, outcome: ClaimOutcome): void;
+  ended(job: Job): void;
+  wake(runtime: TaskRuntime): void;
+}
+
+/** True for the first attempt of a backfill's instant: its backfill decides what comes next. */
+function ofBackfill(job: Job): boolean {
+  return job.attempt === 1 && job.slot.startsWith('b:');
+}
+
 /** Called when a claim started a run. */
 export type OnStarted = (job: Job, run: RunRecord, lastSuccess: LastSuccess | null, replaced: readonly string[]) => void;
 
@@ -35,14 +47,16 @@ export type OnStarted = (job: Job, run: RunRecord, lastSuccess: LastSuccess | nu
 export class JobRouter {
   readonly #ctx: EngineContext;
   readonly #onStarted: OnStarted;
+  readonly #backfills: BackfillHooks;
   readonly #withBacklog = new Set<TaskRuntime>();
   readonly #retryEntries = new Set<ElapsedEntry>();
   readonly #triggersInFlight = new Set<string>();
   #seq = 0;
 
-  constructor(ctx: EngineContext, onStarted: OnStarted) {
+  constructor(ctx: EngineContext, onStarted: OnStarted, backfills: BackfillHooks) {
     this.#ctx = ctx;
     this.#onStarted = onStarted;
+    this.#backfills = backfills;
   }
 
   /** True when no task has backlog jobs waiting. */
@@ -148,6 +162,7 @@ export class JobRouter {
 
   /** Sends the task's next backlog job once the previous one is done. */
   pump(runtime: TaskRuntime): void {
+    this.#backfills.wake(runtime);
     if (!runtime.hasBacklog || !this.#ctx.running() || runtime.state !== 'active') return;
     const activity = runtime.activity;
     if (activity.backlogBusy) return;
@@ -164,6 +179,7 @@ export class JobRouter {
 
   /** A job is done (claimed, skipped, taken, or its run ended): the task's next backlog job may go. */
   step(job: Job): void {
+    if (ofBackfill(job)) this.#backfills.ended(job);
     if (!job.fromBacklog) return;
     job.runtime.activity.backlogBusy = false;
     this.pump(job.runtime);
@@ -179,6 +195,14 @@ export class JobRouter {
     const newest = Math.max(job.scheduledFor, job.throughTick ?? job.scheduledFor);
     if (job.slot.startsWith('t:') && outcome.kind !== 'busy' && newest > runtime.activity.maxTick) runtime.activity.maxTick = newest;
     if (job.slot.startsWith('m:')) this.#triggersInFlight.delete(job.runId);
+    if (ofBackfill(job)) {
+      // Told first: a run that ends at once reports to a backfill that knows it started.
+      this.#backfills.claimed(job, outcome);
+      if (outcome.kind === 'started') this.#onStarted(job, outcome.run, outcome.lastSuccess, outcome.replaced);
+      else if (outcome.kind === 'taken' && this.#ctx.events.hasListeners('claim:taken')) this.#ctx.events.emit('claim:taken', { task: runtime.name, trigger: job.trigger, scheduledFor: new Date(job.scheduledFor) });
+      this.#ctx.changed();
+      return;
+    }
     switch (outcome.kind) {
       case 'started':
         this.#onStarted(job, outcome.run, outcome.lastSuccess, outcome.replaced);

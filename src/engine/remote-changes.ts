@@ -1,6 +1,7 @@
 import type { PollResult, TaskOverrides } from '../store/port.ts';
 import { LeaseExpiredError } from '../util/errors.ts';
 import type { EngineContext } from './context.ts';
+import type { BackfillRunner } from './backfill-runner.ts';
 import type { JobRouter } from './job-router.ts';
 import { retryDelay, shouldRetry } from './retry.ts';
 import type { RunController } from './run-controller.ts';
@@ -18,6 +19,7 @@ export function applyRemoteChanges(
   result: PollResult,
   sentAt: number,
   takeOverrides: (runtime: TaskRuntime, overrides: TaskOverrides | null, version: number | undefined) => void,
+  backfills: BackfillRunner,
 ): void {
   if (!ctx.running()) return;
   const now = ctx.clock.now();
@@ -41,14 +43,17 @@ export function applyRemoteChanges(
     if (change.paused) ctx.events.emit('task:paused', { task: change.task, note: change.note });
     else ctx.events.emit('task:resumed', { task: change.task });
   }
-  for (const run of result.interrupted) {
-    const runtime = ctx.tasks.get(run.task);
+  for (const reaped of result.interrupted) {
+    const runtime = ctx.tasks.get(reaped.task);
+    // The instance that found the expired lease decides the retry, as the owner would have; the
+    // record it announces says so (a listener must not take a retried attempt for the last).
+    const retry = runtime !== undefined && shouldRetry(runtime.policy.retry, 'interrupted', reaped.attempt, new LeaseExpiredError(reaped.instance));
+    const retryAt = retry ? now + retryDelay(runtime.policy.retry, reaped.attempt, ctx.random) : null;
+    const run = retryAt === null ? reaped : { ...reaped, retryAt: new Date(retryAt) };
     ctx.events.emit('run:finished', run);
     if (runtime === undefined) continue;
     runtime.lastRun = run;
-    // The instance that found the expired lease decides the retry, as the owner would have.
-    if (!shouldRetry(runtime.policy.retry, 'interrupted', run.attempt, new LeaseExpiredError(run.instance))) continue;
-    const retryAt = now + retryDelay(runtime.policy.retry, run.attempt, ctx.random);
+    if (retryAt === null) continue;
     void ctx.track(ctx.store.scheduleRetry(run.id, retryAt)).catch((error: unknown) => ctx.reportError(error, 'store'));
     jobs.scheduleRetry(runtime, { slot: run.slot, scheduledFor: run.scheduledFor.getTime(), attempt: run.attempt }, retryAt);
   }
@@ -58,6 +63,8 @@ export function applyRemoteChanges(
     jobs.submit(runtime, { slot: retry.slot, trigger: 'retry', scheduledFor: retry.scheduledFor, dueAt: retry.retryAt, attempt: retry.attempt });
   }
   for (const queued of result.queued) jobs.submitQueued(queued);
+  // A store that predates backfills reports none, and ends none.
+  if (result.backfills !== undefined) backfills.sync(result.backfills, sentAt);
   jobs.pumpAll();
   ctx.changed();
 }

@@ -12,6 +12,7 @@ import type { RunTracer } from './tracing.ts';
 import { byteCountField } from '../util/size.ts';
 import type { RunLogOptions } from './run-log.ts';
 import { durationField, parseTaskDefaults } from './task-options.ts';
+import { checkNotify, type NotifyOptions, type ResolvedNotify } from '../notify/config.ts';
 
 /** Options of `createScheduler`. */
 export interface SchedulerOptions {
@@ -83,6 +84,22 @@ export interface SchedulerOptions {
    * @defaultValue { maxBytes: '64KiB', flushInterval: '1s' }
    */
   readonly runLogs?: false | { readonly maxBytes?: number | string; readonly flushInterval?: Duration };
+  /**
+   * The most instants one backfill may run (`scheduler.backfill`); a larger range is refused, so a
+   * typo in a date cannot queue years of runs.
+   * @defaultValue 1000
+   */
+  readonly backfillLimit?: number;
+  /**
+   * Alerts: channels (`webhook`, `command`, or your own `send`), and which events go where, per
+   * task or as defaults: `failed` (after the last attempt), `recovered`, `stale` (no success
+   * within the task's `staleAfter`), `missed`. Each alert is recorded in the store and delivered
+   * once across instances, retried with backoff; `GET /api/notifications` lists them.
+   *
+   * @example
+   * createScheduler({ notify: { channels: { ops: { webhook: { url: process.env.SLACK_URL!, format: 'slack' } } }, defaults: { on: ['failed', 'recovered'], channels: ['ops'] } } });
+   */
+  readonly notify?: NotifyOptions;
 }
 
 /** Scheduler options with defaults applied. */
@@ -99,6 +116,9 @@ export interface ResolvedSchedulerOptions {
   readonly pollIntervalMs: number | null;
   readonly maxOutputBytes: number;
   readonly runLogs: RunLogOptions;
+  readonly backfillLimit: number;
+  /** Null without alerts. */
+  readonly notify: ResolvedNotify | null;
   readonly defaults: ReturnType<typeof parseTaskDefaults>;
 }
 
@@ -132,6 +152,8 @@ const schema = z.strictObject({
       flushInterval: durationField.pipe(z.number().min(100, { message: 'must be at least 100ms' })).optional(),
     })
     .optional(),
+  backfillLimit: z.number().int().min(1).max(100_000).optional(),
+  notify: z.unknown().optional(),
   tracing: z.union([z.boolean(), z.custom<RunTracer>((v) => isObject(v) && typeof (v as RunTracer).start === 'function', { message: 'expected true, false or a RunTracer' })]).optional(),
 });
 
@@ -141,7 +163,9 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
   // `runLogs: false` is no bytes kept: one object shape, so an error names the field inside it.
   const input = typeof given === 'object' && given.runLogs === false ? { ...given, runLogs: { maxBytes: 0 } } : given;
   const result = schema.safeParse(input);
-  if (!result.success) throw new InvalidOptionError('createScheduler', toOptionIssues(result.error, input, schema));
+  const issues = result.success ? [] : toOptionIssues(result.error, input, schema);
+  const notify = given !== null && typeof given === 'object' && given.notify !== undefined ? checkNotify(given.notify, issues) : null;
+  if (!result.success || issues.length > 0) throw new InvalidOptionError('createScheduler', issues);
   const o = result.data;
   return {
     leaseMs: o.lease ?? 15_000,
@@ -153,6 +177,8 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
     pollIntervalMs: o.pollInterval ?? null,
     maxOutputBytes: o.maxOutputBytes ?? 65_536,
     runLogs: { maxBytes: o.runLogs?.maxBytes ?? 65_536, flushIntervalMs: o.runLogs?.flushInterval ?? 1_000 },
+    backfillLimit: o.backfillLimit ?? 1_000,
+    notify,
     defaults: parseTaskDefaults(o.defaults),
   };
 }

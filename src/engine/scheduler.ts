@@ -1,8 +1,8 @@
 import { memoryStore } from '../store/memory/memory-store.ts';
 import type { Store, TaskOverrides } from '../store/port.ts';
-import type { RunLog, RunPage, RunQuery, RunRecord } from '../store/records.ts';
+import type { BackfillRecord, RunLog, RunPage, RunQuery, RunRecord } from '../store/records.ts';
 import { parseDuration } from '../util/duration.ts';
-import { CaretakerError, DuplicateTaskError, ErrorCode, InvalidOptionError, invalidOption, RunNotFoundError, TaskNotFoundError } from '../util/errors.ts';
+import { BackfillNotFoundError, CaretakerError, DuplicateTaskError, ErrorCode, InvalidOptionError, invalidOption, RunNotFoundError, TaskNotFoundError } from '../util/errors.ts';
 import { uuidv7 } from '../util/ids.ts';
 import { type Logger, silentLogger } from '../util/logger.ts';
 import { TypedEmitter } from '../util/typed-emitter.ts';
@@ -10,7 +10,13 @@ import { systemClock } from './clock.ts';
 import type { EngineContext } from './context.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { ErrorContext, SchedulerEvents, StopReport } from './events.ts';
+import { type BackfillRange, planBackfill } from './backfill-plan.ts';
+import { BackfillRunner } from './backfill-runner.ts';
 import { Beacon, Heartbeat, Poller, Pruner } from './housekeeping.ts';
+import { AlertDelivery } from './alert-delivery.ts';
+import { AlertWatch } from './alert-watch.ts';
+import type { NotifyChannel } from '../notify/channels.ts';
+import type { ResolvedNotify } from '../notify/config.ts';
 import { JobRouter } from './job-router.ts';
 import { pauseNote, type PauseOptions } from './pause-note.ts';
 import { PeerView } from './peer-share.ts';
@@ -73,12 +79,16 @@ export class Scheduler {
   readonly #timers: TimerQueue;
   readonly #dispatcher: Dispatcher;
   readonly #jobs: JobRouter;
+  readonly #backfills: BackfillRunner;
   readonly #ticks: TickPlanner;
   readonly #runs: RunController;
   readonly #poller: Poller;
   readonly #beacon: Beacon;
   readonly #heartbeat: Heartbeat;
   readonly #pruner: Pruner;
+  /** Alerts (`notify`); null without channels. */
+  readonly #alertWatch: AlertWatch | null = null;
+  readonly #alertDelivery: AlertDelivery | null = null;
   readonly #policies = new Map<string, TaskPolicy>();
   readonly #tasks = new Map<string, TaskRuntime>();
   /** One object for all tasks' timers, so the scheduler's API stays free of engine callbacks. */
@@ -96,7 +106,11 @@ export class Scheduler {
   /** The live instances running the same tasks, from the polls: a burst is shared among them. */
   readonly #peers: PeerView;
 
-  constructor(options: SchedulerOptions = {}) {
+  /**
+   * @param services what the engine cannot build itself without I/O: `createScheduler` passes the
+   * builder of webhook and command alert channels.
+   */
+  constructor(options: SchedulerOptions = {}, services: SchedulerServices = {}) {
     this.#options = resolveSchedulerOptions(options);
     this.#store = options.store ?? memoryStore();
     this.#clock = new StoreClock(options.clock ?? systemClock);
@@ -175,7 +189,8 @@ export class Scheduler {
         this.#checkIdle();
       },
     };
-    this.#jobs = new JobRouter(ctx, (job, run, lastSuccess, replaced) => this.#runs.start(job, run, lastSuccess, replaced));
+    this.#backfills = new BackfillRunner(ctx, () => this.#jobs, (runId) => this.#runs.abort(runId, 'cancel'));
+    this.#jobs = new JobRouter(ctx, (job, run, lastSuccess, replaced) => this.#runs.start(job, run, lastSuccess, replaced), this.#backfills);
     this.#ticks = new TickPlanner(ctx, this.#jobs, async (batch) => {
       // A store written before overrides existed has none to give.
       if (typeof this.#store.listOverrides !== 'function') return;
@@ -197,10 +212,17 @@ export class Scheduler {
         this.#warnedSharedName = true;
         this.#logger.warn({ instance: this.instance }, `another process uses the instance name "${this.instance}": give each instance its own name (scheduler.instance), or the CLI may misjudge which tasks run`);
       }
-      applyRemoteChanges(ctx, this.#jobs, this.#runs, result, trip.sentAt, (runtime, overrides, version) => this.#takeOverrides(runtime, overrides, version, false));
+      applyRemoteChanges(ctx, this.#jobs, this.#runs, result, trip.sentAt, (runtime, overrides, version) => this.#takeOverrides(runtime, overrides, version, false), this.#backfills);
     });
     this.#heartbeat = new Heartbeat(host, this.#options.leaseMs, this.#runs);
     this.#pruner = new Pruner(host, this.#options.retention, PRUNE_INTERVAL_MS);
+    const notify = this.#options.notify;
+    if (notify !== null && notify.channels.size > 0) {
+      const channels = (services.buildChannels ?? customChannelsOnly)(notify);
+      const slowest = Math.max(...[...notify.channels.values()].map((c) => c.timeoutMs));
+      this.#alertDelivery = new AlertDelivery(ctx, channels, notify.retry, pollIntervalMs, slowest);
+      this.#alertWatch = new AlertWatch(ctx, notify, this.#alertDelivery);
+    }
   }
 
   /** The scheduler's state. */
@@ -467,6 +489,8 @@ export class Scheduler {
       return;
     }
     this.#unsubscribe = this.#store.subscribe?.(() => this.#poller.pollNow()) ?? null;
+    // Before registering: ticks missed in downtime are recorded then.
+    this.#alertWatch?.start();
     try {
       await this.#ticks.register([...this.#tasks.values()]);
     } catch (error) {
@@ -476,6 +500,7 @@ export class Scheduler {
     if (this.#state !== 'running') return;
     this.#poller.start();
     this.#pruner.start(FIRST_PRUNE_DELAY_MS);
+    this.#alertDelivery?.start();
     this.#logger.info({ instance: this.instance, tasks: this.#tasks.size, store: this.#store.kind }, 'scheduler started');
     this.#events.emit('scheduler:started', { instance: this.instance, tasks: this.#tasks.size });
   }
@@ -561,6 +586,73 @@ export class Scheduler {
     await this.#track(this.#store.requestTrigger({ id, task: run.task, requestedAt: now, retryOf }));
     if (runtime?.state === 'active' && this.#state === 'running') this.#jobs.submitTrigger(runtime, id, now, retryOf);
     return id;
+  }
+
+  /**
+   * Runs every instant of a task's schedule in a past range (`from <= t <= to`) as trigger
+   * `backfill`: one at a time (up to `maxConcurrent` with `overlap: 'allow'`), each instant once
+   * across instances (every instance that runs the task takes part), waiting while the task is
+   * paused. Refused when the range holds more than `backfillLimit` instants, or none. An `every`
+   * schedule's cadence reaches back before the task existed. Resolves once it is stored.
+   *
+   * @example
+   * const backfill = await scheduler.backfill('daily-report', { from: '2026-11-01', to: '2026-11-30T23:59:59Z' }, { by: 'ops@example.com' });
+   * // later: await scheduler.cancelBackfill(backfill.id);
+   */
+  async backfill(name: string, range: BackfillRange, options: { readonly by?: string } = {}): Promise<BackfillRecord> {
+    this.#assertRunning('backfill');
+    const runtime = this.#runtime(name);
+    const now = this.now();
+    const bound = runtime.bound ?? runtime.schedule.bind(null, now);
+    const { from, to, instants, requestedBy: by } = planBackfill(name, runtime.schedule, bound, range, options.by ?? 'library', now, this.#options.backfillLimit);
+    const id = this.#newId();
+    await this.#track(this.#store.requestBackfill({ id, task: name, from, to, instants, requestedBy: by, requestedAt: now }));
+    this.#backfills.join({ id, task: name, instants });
+    return (
+      (await this.#track(this.#store.getBackfill(id))) ?? {
+        id,
+        task: name,
+        from: new Date(from),
+        to: new Date(to),
+        status: 'running',
+        requestedBy: by,
+        requestedAt: new Date(now),
+        endedAt: null,
+        progress: { total: instants.length, pending: instants.length, running: 0, succeeded: 0, failed: 0, cancelled: 0, skipped: 0 },
+      }
+    );
+  }
+
+  /**
+   * Cancels a backfill as a whole, on every instance: no more of its instants start, and its
+   * running runs are cancelled. Resolves with its record; throws {@link BackfillNotFoundError}.
+   *
+   * @example
+   * await scheduler.cancelBackfill(backfillId);
+   */
+  async cancelBackfill(id: string): Promise<BackfillRecord> {
+    this.#assertRunning('cancelBackfill');
+    const result = await this.#track(this.#store.endBackfill(id, 'cancelled', this.now()));
+    if (result === 'not-found') throw new BackfillNotFoundError(id);
+    this.#backfills.drop(id);
+    const record = await this.#track(this.#store.getBackfill(id));
+    if (record === null) throw new BackfillNotFoundError(id);
+    return record;
+  }
+
+  /** One backfill with its progress, or null. */
+  async getBackfill(id: string): Promise<BackfillRecord | null> {
+    return this.#track(this.#store.getBackfill(id));
+  }
+
+  /**
+   * Backfills with their progress, newest first.
+   *
+   * @example
+   * const [latest] = await scheduler.backfills({ task: 'daily-report', limit: 1 });
+   */
+  async backfills(query: { readonly task?: string; readonly limit?: number } = {}): Promise<BackfillRecord[]> {
+    return this.#track(this.#store.listBackfills(query));
   }
 
   /**
@@ -695,7 +787,10 @@ export class Scheduler {
     runtime.paused = paused;
     runtime.pauseNote = note;
     if (paused) this.#events.emit('task:paused', { task: name, note });
-    else this.#events.emit('task:resumed', { task: name });
+    else {
+      this.#events.emit('task:resumed', { task: name });
+      this.#backfills.wake(runtime);
+    }
   }
 
   async #shutdown(timeoutMs: number): Promise<StopReport> {
@@ -711,8 +806,11 @@ export class Scheduler {
     this.#unsubscribe?.();
     this.#poller.stop();
     this.#pruner.stop();
+    // Deliveries in flight are left due for another instance; runs ending meanwhile still raise alerts.
+    this.#alertDelivery?.stop();
     // Nothing new starts; what runs keeps its timeouts, its lease renewals and its end's retries.
     for (const runtime of this.#tasks.values()) this.#timers.cancel(runtime);
+    this.#backfills.clear();
     this.#jobs.close();
     this.#runs.stopStarting();
     this.#runs.drain(startedAt + timeoutMs);
@@ -721,6 +819,7 @@ export class Scheduler {
     // Writing the records of abandoned runs gets a short grace of its own.
     await this.#drained(Math.max(1_000, timeoutMs - (this.#clock.monotonic() - startedAt)));
     await this.#runs.flushLogs(Math.max(1_000, timeoutMs - (this.#clock.monotonic() - startedAt)));
+    this.#alertWatch?.stop();
     this.#heartbeat.stop();
     this.#timers.stop();
     this.#timers.clear();
@@ -846,6 +945,22 @@ export class Scheduler {
           : { fields: runtime.overrides.fields, by: runtime.overrides.by, at: new Date(runtime.overrides.at), applied: runtime.overridesProblem === null, problem: runtime.overridesProblem },
     };
   }
+}
+
+/** What `createScheduler` gives a scheduler beside its options. */
+export interface SchedulerServices {
+  /** Builds the alert channels of a `notify` option (webhooks and commands do I/O, which the engine does not). */
+  readonly buildChannels?: (notify: ResolvedNotify) => Map<string, NotifyChannel>;
+}
+
+/** Without `createScheduler`'s builder, only channels the caller implements (`send`) can deliver. */
+function customChannelsOnly(notify: ResolvedNotify): Map<string, NotifyChannel> {
+  const out = new Map<string, NotifyChannel>();
+  for (const [name, config] of notify.channels) {
+    if (config.kind !== 'custom') throw invalidOption('Scheduler', `notify.channels.${name}`, config.kind, 'webhook and command channels need createScheduler() (new Scheduler() takes only channels with a send function)');
+    out.set(name, { name, send: (event, signal) => config.send(event, signal) });
+  }
+  return out;
 }
 
 function settingsOf(policy: TaskPolicy): TaskSettings {

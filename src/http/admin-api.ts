@@ -7,12 +7,12 @@ import type { TaskOverridePatch } from '../engine/overrides.ts';
 import type { Scheduler } from '../engine/scheduler.ts';
 import { createMetrics, type SchedulerMetrics } from '../observe/metrics.ts';
 import { TaskStatusReader } from '../observe/task-status.ts';
-import { RUN_STATUSES, type RunStatsQuery, type RunStatus } from '../store/records.ts';
+import { NOTIFICATION_STATUSES, type NotificationStatus, RUN_STATUSES, type RunStatsQuery, type RunStatus } from '../store/records.ts';
 import { MAX_POINT_LIMIT, MAX_STATS_BUCKETS, normaliseStatsQuery, numericFields } from '../store/run-stats.ts';
 import { parseInstant } from '../engine/schedules/parse.ts';
 import { MAX_DATE_MS } from '../engine/schedules/types.ts';
 import { parseDuration } from '../util/duration.ts';
-import { describeValue, ErrorCode, InvalidOptionError, TaskNotFoundError } from '../util/errors.ts';
+import { BackfillNotFoundError, describeValue, ErrorCode, InvalidOptionError, TaskNotFoundError } from '../util/errors.ts';
 import { uuidv7 } from '../util/ids.ts';
 import type { JsonValue } from '../util/json.ts';
 import type { Logger } from '../util/logger.ts';
@@ -188,7 +188,7 @@ function invalid(parameter: string, received: string, fix: string): InvalidOptio
 const guardOptions = z.object({ allowedHosts: z.array(allowedHost).optional(), allowedOrigins: z.array(allowedOrigin).optional(), tokens: apiTokenList.optional() });
 
 /** Mutations an `operate` token may send; any other mutation route needs `admin`. */
-const OPERATE_ROUTE = /\/api\/(tasks\/[^/]+\/(trigger|pause|resume)|runs\/[^/]+\/(cancel|retry))$/;
+const OPERATE_ROUTE = /\/api\/(tasks\/[^/]+\/(trigger|pause|resume|backfill)|runs\/[^/]+\/(cancel|retry)|backfills\/[^/]+\/cancel)$/;
 const roleNeeded = (_method: string, path: string): ApiRole => (OPERATE_ROUTE.test(path) ? 'operate' : 'admin');
 
 /**
@@ -333,6 +333,45 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     return c.json({ task: await viewOf(name) });
   });
 
+  // Backfills (operate): every instant of a past range, once across instances, cancellable as a whole.
+  app.post('/api/tasks/:name/backfill', commandBody, async (c) => {
+    const name = registered(c.req.param('name'));
+    const body = await jsonBody(c.req.raw);
+    const unknown = Object.keys(body).find((k) => k !== 'from' && k !== 'to');
+    if (unknown !== undefined) throw invalid(unknown.slice(0, 80), (JSON.stringify(body[unknown]) ?? '').slice(0, 80), 'the body takes only "from" and "to"');
+    for (const key of ['from', 'to'] as const) {
+      const value = body[key];
+      if (typeof value !== 'string' && typeof value !== 'number') throw invalid(key, (JSON.stringify(value) ?? 'nothing').slice(0, 80), 'send an ISO-8601 instant (or Unix ms)');
+    }
+    const actor = (c.get('actor') ?? ANONYMOUS).name;
+    const backfill = await scheduler.backfill(name, { from: body.from as string | number, to: body.to as string | number }, { by: actor });
+    await audit(c, 'backfill', { task: name, detail: { backfillId: backfill.id, from: backfill.from.toISOString(), to: backfill.to.toISOString(), instants: backfill.progress.total } });
+    return c.json({ backfill }, 202);
+  });
+  app.get('/api/tasks/:name/backfills', async (c) => {
+    const name = c.req.param('name');
+    const limit = c.req.query('limit');
+    if (limit !== undefined && !/^\d{1,3}$/.test(limit)) throw invalid('limit', limit, 'use a whole number from 1 to 100');
+    // A task no longer registered still has its backfills.
+    return c.json({ backfills: await scheduler.backfills({ task: name, ...(limit !== undefined ? { limit: Number(limit) } : {}) }) });
+  });
+  app.get('/api/backfills/:id', async (c) => {
+    const id = backfillIdParam(c.req.param('id'));
+    const backfill = await scheduler.getBackfill(id);
+    if (backfill === null) throw new BackfillNotFoundError(id);
+    return c.json({ backfill });
+  });
+  app.post('/api/backfills/:id/cancel', async (c) => {
+    const id = backfillIdParam(c.req.param('id'));
+    const before = await scheduler.getBackfill(id);
+    if (before === null) throw new BackfillNotFoundError(id);
+    if (before.status !== 'running') throw new HttpError(409, HttpErrorCode.BackfillNotRunning, `backfill "${id}" is ${before.status}; only a running backfill can be cancelled`);
+    const backfill = await scheduler.cancelBackfill(id);
+    status.invalidate(backfill.task);
+    await audit(c, 'cancel-backfill', { task: backfill.task, detail: { backfillId: id } });
+    return c.json({ backfill });
+  });
+
   app.get('/api/runs', async (c) => {
     const q = c.req.query();
     const paging = pageQuery(q, ['task', 'status']);
@@ -399,6 +438,20 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     });
     return c.json(page);
   });
+  // Alerts (notify): each event per channel, with how its delivery went, newest first.
+  app.get('/api/notifications', async (c) => {
+    const q = c.req.query();
+    const paging = pageQuery(q, ['task', 'status']);
+    if (paging.cursor !== undefined && !/^[0-9a-f-]{36}$/i.test(paging.cursor)) throw invalid('cursor', paging.cursor, 'pass the nextCursor of a previous page unchanged');
+    const status = q.status === undefined || q.status === '' ? undefined : q.status;
+    if (status !== undefined && !(NOTIFICATION_STATUSES as readonly string[]).includes(status)) throw invalid('status', status, `use one of ${NOTIFICATION_STATUSES.join(', ')}`);
+    const page = await scheduler.store.listNotifications({
+      ...paging,
+      ...(q.task !== undefined && q.task !== '' ? { task: q.task } : {}),
+      ...(status !== undefined ? { status: status as NotificationStatus } : {}),
+    });
+    return c.json(page);
+  });
   app.get('/api/events', (c) => streams.respond(c));
 
   app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
@@ -433,6 +486,12 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
 }
 
 const runNotFound = (id: string) => new HttpError(404, ErrorCode.RunNotFound, `no run with id ${describeValue(id)}`);
+
+/** A backfill id from the URL: as for runs, an id with a control character is unknown. */
+function backfillIdParam(id: string): string {
+  if (/[\u0000-\u001f\u007f]/.test(id)) throw new BackfillNotFoundError(id);
+  return id;
+}
 
 /**
  * A run id from the URL. No run id holds a control character, and PostgreSQL cannot even

@@ -38,6 +38,13 @@ export function createMetrics(
   const lateness = new Histogram({ name: 'caretaker_run_lateness_seconds', help: 'How late runs on this instance started after their due instant.', labelNames: ['task'], buckets: LATENESS_BUCKETS, registers });
   const conflicts = new Counter({ name: 'caretaker_claim_conflicts_total', help: 'Claims this instance lost because another instance had made them first.', labelNames: ['task'], registers });
   const storeErrors = new Counter({ name: 'caretaker_store_errors_total', help: 'Store operations that failed in the background (the scheduler retries).', registers });
+  const alertsSent = new Counter({ name: 'caretaker_notifications_sent_total', help: 'Alerts this instance delivered, by channel and kind.', labelNames: ['channel', 'kind'], registers });
+  const alertFailures = new Counter({
+    name: 'caretaker_notification_failures_total',
+    help: 'Alert delivery attempts that failed on this instance, by channel and kind; final="true" when no attempt follows.',
+    labelNames: ['channel', 'kind', 'final'],
+    registers,
+  });
   new Gauge({
     name: 'caretaker_runs_running',
     help: 'Runs in progress on this instance.',
@@ -118,6 +125,8 @@ export function createMetrics(
       if (run.latenessMs !== null) lateness.observe({ task: run.task }, Math.max(0, run.latenessMs) / 1000);
     }),
     scheduler.on('claim:taken', (event) => conflicts.inc({ task: event.task })),
+    scheduler.on('notification:sent', (event) => alertsSent.inc({ channel: event.channel, kind: event.kind })),
+    scheduler.on('notification:failed', (event) => alertFailures.inc({ channel: event.channel, kind: event.kind, final: String(event.final) })),
     scheduler.on('error', (event) => {
       if (event.context === 'store') storeErrors.inc();
     }),

@@ -1,6 +1,10 @@
 import type { JsonValue, RunError } from '../util/json.ts';
 import type {
   AuditEntry,
+  BackfillRecord,
+  NotificationPage,
+  NotificationQuery,
+  NotificationRecord,
   AuditPage,
   AuditQuery,
   FinalStatus,
@@ -109,6 +113,26 @@ export interface Store {
   /** Withdraws a trigger no instance has taken yet; false when it was taken already (or never made). */
   withdrawTrigger(id: string): Promise<boolean>;
 
+  /**
+   * Records a backfill with the instants it runs (computed by the caller from the task's
+   * schedule). Every instance that runs the task sees it at its poll, and claims its instants one
+   * by one (slots `b:<id>:<ms>`), so each runs once across instances.
+   */
+  requestBackfill(request: BackfillRequest): Promise<void>;
+
+  /**
+   * Ends a running backfill. `cancelled`: at once, asking the owners of its running runs to
+   * cancel them. `done`: only once none of its runs is running (else `busy`). `not-running` when
+   * it had already ended, `not-found` when it never existed.
+   */
+  endBackfill(id: string, status: 'done' | 'cancelled', now: number): Promise<'ended' | 'busy' | 'not-running' | 'not-found'>;
+
+  /** One backfill with its progress, or null. */
+  getBackfill(id: string): Promise<BackfillRecord | null>;
+
+  /** Backfills, newest first, optionally of one task (at most `limit`, 1 to 100; default 20). */
+  listBackfills(query: { readonly task?: string; readonly limit?: number }): Promise<BackfillRecord[]>;
+
   /** Asks the owner of a running run to cancel it. */
   requestCancel(runId: string, now: number): Promise<'requested' | 'not-running' | 'not-found'>;
 
@@ -146,6 +170,28 @@ export interface Store {
 
   /** What is kept of a run's log; null when it logged nothing, or the run is unknown. */
   getRunLog(runId: string): Promise<RunLog | null>;
+
+  /**
+   * Records events for delivery, one row per event and channel; an event already recorded for a
+   * channel (another replica saw it too) is left as it is. Returns how many were new.
+   */
+  enqueueNotifications(items: readonly NewNotification[], now: number): Promise<number>;
+
+  /**
+   * Claims up to `limit` due notifications for this instance to deliver (each claim counts as an
+   * attempt and holds for `leaseMs`): among instances, one claims each. A claim that lapses
+   * (its instance died mid-delivery) is due again.
+   */
+  claimNotifications(instance: string, now: number, leaseMs: number, limit: number): Promise<NotificationRecord[]>;
+
+  /**
+   * Records how a claimed attempt went, if this instance still holds that attempt (else false):
+   * delivered, due again at `retryAt`, or failed for good.
+   */
+  settleNotification(claim: NotificationClaim, outcome: NotificationOutcome, now: number): Promise<boolean>;
+
+  /** Recorded notifications, newest first. */
+  listNotifications(query: NotificationQuery): Promise<NotificationPage>;
 
   /** Appends a change someone made (the API and the CLI record each accepted mutation). */
   recordAudit(entry: AuditEntry): Promise<void>;
@@ -322,6 +368,49 @@ export interface TriggerRequest {
   readonly retryOf?: RetryOf;
 }
 
+/** An event for one channel, as {@link Store.enqueueNotifications} takes it. */
+export interface NewNotification {
+  /** A UUIDv7 (time-ordered), used only if the event is new for the channel. */
+  readonly id: string;
+  readonly eventId: string;
+  readonly channel: string;
+  readonly kind: string;
+  readonly task: string;
+  readonly event: JsonValue;
+}
+
+/** Which attempt of which notification an instance holds. */
+export interface NotificationClaim {
+  readonly eventId: string;
+  readonly channel: string;
+  readonly instance: string;
+  /** The attempt the claim made (its `attempts` after the claim). */
+  readonly attempt: number;
+}
+
+export type NotificationOutcome =
+  | { readonly status: 'delivered' }
+  | { readonly status: 'pending'; readonly retryAt: number; readonly error: string }
+  | { readonly status: 'failed'; readonly error: string };
+
+export interface BackfillRequest {
+  readonly id: string;
+  readonly task: string;
+  readonly from: number;
+  readonly to: number;
+  /** The schedule's instants in the range, ascending (at most the scheduler's `backfillLimit`). */
+  readonly instants: readonly number[];
+  readonly requestedBy: string;
+  readonly requestedAt: number;
+}
+
+/** A running backfill as a poll reports it: what an instance needs to take part. */
+export interface ActiveBackfill {
+  readonly id: string;
+  readonly task: string;
+  readonly instants: readonly number[];
+}
+
 export interface PendingTrigger {
   readonly id: string;
   readonly task: string;
@@ -443,6 +532,8 @@ export interface PollResult {
   readonly retries: readonly DueRetry[];
   /** Queued ticks of tasks with nothing running (their runner went away). */
   readonly queued: readonly QueuedTick[];
+  /** Backfills still running, with the instants they run (absent from stores that predate them). */
+  readonly backfills?: readonly ActiveBackfill[];
   /** The store's clock while it answered, from stores that have {@link Store.storeTime}. */
   readonly storeNow?: number;
   /** With a beat: false when the stored task list of this instance is not the one it last sent. */

@@ -1,6 +1,6 @@
 import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import type { ClaimRequest } from './port.ts';
-import { type AuditQuery, RUN_STATUSES, RUN_TRIGGERS, type RunQuery, type RunStatus, type RunTrigger } from './records.ts';
+import { type AuditQuery, NOTIFICATION_STATUSES, type NotificationQuery, type NotificationStatus, RUN_STATUSES, RUN_TRIGGERS, type RunQuery, type RunStatus, type RunTrigger } from './records.ts';
 
 /** A {@link RunQuery} checked and reduced to what stores filter on. */
 export interface NormalisedRunQuery {
@@ -89,4 +89,25 @@ export function normaliseAuditQuery(query: AuditQuery): NormalisedAuditQuery {
   if (query.task !== undefined && typeof query.task !== 'string') issues.push({ path: 'task', received: describeValue(query.task), fix: 'use a task name' });
   if (issues.length > 0) throw new InvalidOptionError('audit query', issues);
   return { task: query.task ?? null, limit, before: query.cursor?.toLowerCase() ?? null };
+}
+
+/** A {@link NotificationQuery} checked. */
+export interface NormalisedNotificationQuery {
+  readonly task: string | null;
+  readonly status: NotificationStatus | null;
+  readonly limit: number;
+  /** Return notifications whose id sorts before this one. */
+  readonly before: string | null;
+}
+
+/** Validates a notification query; throws {@link InvalidOptionError} naming the bad field. */
+export function normaliseNotificationQuery(query: NotificationQuery): NormalisedNotificationQuery {
+  const limit = query.limit ?? DEFAULT_RUN_LIMIT;
+  const issues = pageIssues(limit, query.cursor);
+  if (query.task !== undefined && typeof query.task !== 'string') issues.push({ path: 'task', received: describeValue(query.task), fix: 'use a task name' });
+  if (query.status !== undefined && !(NOTIFICATION_STATUSES as readonly unknown[]).includes(query.status)) {
+    issues.push({ path: 'status', received: describeValue(query.status), fix: `use one of ${NOTIFICATION_STATUSES.join(', ')}` });
+  }
+  if (issues.length > 0) throw new InvalidOptionError('notification query', issues);
+  return { task: query.task ?? null, status: query.status ?? null, limit, before: query.cursor?.toLowerCase() ?? null };
 }

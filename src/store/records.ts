@@ -7,7 +7,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export type FinalStatus = Exclude<RunStatus, 'running'>;
 
 /** What started a run. */
-export const RUN_TRIGGERS = ['schedule', 'manual', 'catch-up', 'retry'] as const;
+export const RUN_TRIGGERS = ['schedule', 'manual', 'catch-up', 'retry', 'backfill'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 /**
@@ -241,4 +241,83 @@ export interface RunLog {
   /** Earlier lines dropped to keep the log within its size: `lines[0].seq - 1`. */
   readonly dropped: number;
   readonly updatedAt: Date;
+}
+
+/** Where a backfill is: `running` until every instant has started and ended, or until cancelled. */
+export const BACKFILL_STATUSES = ['running', 'done', 'cancelled'] as const;
+export type BackfillStatus = (typeof BACKFILL_STATUSES)[number];
+
+/** How a backfill's instants fared so far: each instant counted once, by its latest attempt. */
+export interface BackfillProgress {
+  /** Instants in the range. */
+  readonly total: number;
+  /** Instants not claimed yet. */
+  readonly pending: number;
+  readonly running: number;
+  readonly succeeded: number;
+  /** Ended failed, timed out or interrupted (retries of them may still come). */
+  readonly failed: number;
+  readonly cancelled: number;
+  readonly skipped: number;
+}
+
+/** A request to run every instant of a task's schedule in a past range (trigger `backfill`). */
+export interface BackfillRecord {
+  /** A UUIDv7. Its runs' slots are `b:<id>:<instant ms>`. */
+  readonly id: string;
+  readonly task: string;
+  /** The range asked for; every instant of the schedule with `from <= t <= to` runs. */
+  readonly from: Date;
+  readonly to: Date;
+  readonly status: BackfillStatus;
+  /** Who asked: an API token's name, `cli:<user>`, or what the library caller passed. */
+  readonly requestedBy: string;
+  readonly requestedAt: Date;
+  /** When it was done or cancelled; null while running. */
+  readonly endedAt: Date | null;
+  readonly progress: BackfillProgress;
+}
+
+/** Where an alert's delivery to one channel is: waiting (or retrying), delivered, or given up on. */
+export const NOTIFICATION_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
+/** One event (a task failed, recovered, went stale, missed ticks) for one channel, with how its delivery went. */
+export interface NotificationRecord {
+  /** A UUIDv7 given when it was recorded: pages go newest first. */
+  readonly id: string;
+  /** The event's stable key (`failed:<run id>`…): every replica that sees the event records it under this key, once. */
+  readonly eventId: string;
+  readonly channel: string;
+  /** `failed`, `recovered`, `stale` or `missed`. */
+  readonly kind: string;
+  readonly task: string;
+  /** The event as delivered (JSON). */
+  readonly event: JsonValue;
+  readonly status: NotificationStatus;
+  /** Delivery attempts so far (a claim counts as one). */
+  readonly attempts: number;
+  /** When the next attempt is due (pending only). */
+  readonly nextAttemptAt: Date | null;
+  /** The instance delivering it now, or that delivered it. */
+  readonly claimedBy: string | null;
+  /** Why the last attempt failed. */
+  readonly lastError: string | null;
+  readonly createdAt: Date;
+  readonly deliveredAt: Date | null;
+}
+
+export interface NotificationQuery {
+  readonly task?: string;
+  readonly status?: NotificationStatus;
+  /** At most this many (1 to 1000). @defaultValue 50 */
+  readonly limit?: number;
+  /** Continue after this cursor, from a previous page's `nextCursor`. */
+  readonly cursor?: string;
+}
+
+export interface NotificationPage {
+  readonly notifications: readonly NotificationRecord[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  readonly nextCursor: string | null;
 }

@@ -15,6 +15,8 @@ export const ErrorCode = {
   RunNotFound: 'ERR_RUN_NOT_FOUND',
   /** The run is still running; only a finished run can be retried. */
   RunNotFinished: 'ERR_RUN_NOT_FINISHED',
+  /** No backfill with this id exists. */
+  BackfillNotFound: 'ERR_BACKFILL_NOT_FOUND',
   /** The call is not allowed in the scheduler's current state (e.g. `add` after `stop`). */
   SchedulerState: 'ERR_SCHEDULER_STATE',
   /** A run exceeded its `timeout`. */
@@ -123,6 +125,16 @@ export class RunNotFoundError extends CaretakerError {
 }
 
 /** The abort reason when a run exceeds its timeout. */
+/** No backfill with this id exists. */
+export class BackfillNotFoundError extends CaretakerError {
+  readonly backfillId: string;
+
+  constructor(backfillId: string) {
+    super(ErrorCode.BackfillNotFound, `no backfill with id "${backfillId}"; list them with backfills() (or GET /api/tasks/<name>/backfills)`);
+    this.backfillId = backfillId;
+  }
+}
+
 export class RunTimeoutError extends CaretakerError {
   constructor(timeoutMs: number) {
     super(ErrorCode.RunTimeout, `run exceeded its timeout of ${timeoutMs} ms`);

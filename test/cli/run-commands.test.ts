@@ -152,6 +152,48 @@ tasks:
       assert.deepEqual([run.status, run.trigger, run.attempt, run.causedBy, run.output], ['succeeded', 'retry', 2, failed.id, 'fixed']);
     });
 
+    it('backfill runs a past range on the daemon, lists its progress, refuses bad ranges naming the flag; a done one cannot be cancelled', async () => {
+      const now = Date.now();
+      const requested = io(dir);
+      assert.equal(await main(['backfill', 'ok', '--from', new Date(now - 4_000).toISOString(), '--to', new Date(now - 1_000).toISOString(), '--json'], requested), 0, requested.errors.join('\n'));
+      const { backfill } = JSON.parse(requested.lines[0] ?? '{}') as { backfill: { id: string; progress: { total: number }; requestedBy: string } };
+      assert.ok(backfill.progress.total >= 3 && backfill.progress.total <= 4, String(backfill.progress.total));
+      assert.match(backfill.requestedBy, /^cli:/);
+      let status = '';
+      for (let i = 0; i < 100 && status !== 'done'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const listed = io(dir);
+        assert.equal(await main(['backfill', 'ok', '--list', '--json'], listed), 0);
+        status = (JSON.parse(listed.lines[0] ?? '{}') as { backfills: { id: string; status: string }[] }).backfills.find((b) => b.id === backfill.id)?.status ?? '';
+      }
+      assert.equal(status, 'done');
+      const runs = (await daemon.scheduler.history({ task: 'ok', trigger: 'backfill', limit: 100 })).filter((r) => r.slot.startsWith(`b:${backfill.id}:`));
+      assert.equal(runs.length, backfill.progress.total);
+      assert.ok(runs.every((r) => r.status === 'succeeded'));
+      const table = io(dir);
+      assert.equal(await main(['backfill', 'ok', '--list'], table), 0);
+      assert.match(table.lines.join('\n'), new RegExp(`${backfill.id} .* done +${backfill.progress.total}/${backfill.progress.total} started, ${backfill.progress.total} succeeded`));
+      const done = io(dir);
+      assert.equal(await main(['backfill', '--cancel', backfill.id], done), 1);
+      assert.match(done.errors.join('\n'), /is done already/);
+      const bad = async (args: string[], pattern: RegExp) => {
+        const cli = io(dir);
+        assert.equal(await main(['backfill', 'ok', ...args], cli), 2, args.join(' '));
+        assert.match(cli.errors.join('\n'), pattern);
+      };
+      await bad(['--from', 'yesterday', '--to', new Date(now).toISOString()], /--from: received "yesterday"; use an instant/);
+      await bad(['--from', new Date(now - 86_400_000).toISOString(), '--to', new Date(now - 1_000).toISOString()], /--to: .*more than backfillLimit \(1000\)/);
+      await bad(['--from', new Date(now).toISOString(), '--to', new Date(now + 60_000).toISOString()], /--to: .*in the past/);
+      await bad(['--to', new Date(now).toISOString()], /needs --from and --to/);
+      const unknown = io(dir);
+      assert.equal(await main(['backfill', '--cancel', 'nope'], unknown), 2);
+      assert.match(unknown.errors.join('\n'), /no backfill with id "nope"/);
+      // Refused requests stored nothing.
+      const listed = io(dir);
+      assert.equal(await main(['backfill', 'ok', '--list', '--json'], listed), 0);
+      assert.equal((JSON.parse(listed.lines[0] ?? '{}') as { backfills: unknown[] }).backfills.length, 1);
+    });
+
     it('trigger --local while a run of the task is in progress elsewhere: the tick is recorded skipped, said so, exit 1', async () => {
       const requested = io(dir);
       assert.equal(await main(['trigger', 'slow', '--json'], requested), 0);

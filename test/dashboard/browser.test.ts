@@ -355,6 +355,45 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     assert.deepEqual(scheduler.task('nightly')?.overrides, null);
   });
 
+  it('Backfill… on a task\'s page runs a past range: each instant once as trigger backfill, its progress shown to done; a range too long is refused naming the field', async (t) => {
+    const page = await open(t, server.url);
+    await row(page, 'nightly').getByRole('link', { name: 'nightly' }).click();
+    const view = page.locator('[data-task-page="nightly"]');
+    const dialog = page.locator('dialog[data-panel="backfill"]');
+    const local = (ms: number) => {
+      const d = new Date(ms);
+      const pad = (n: number) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    };
+    // Far too long a range first: refused, the field named, nothing stored.
+    await view.getByRole('button', { name: 'Backfill…' }).click();
+    await dialog.getByLabel('From').fill(local(Date.parse('2000-01-01T00:00:00Z')));
+    await dialog.locator('button[data-action="backfill"]').click();
+    await expectText(page.locator('.toast'), /to: .*more than backfillLimit \(1000\)/);
+    assert.deepEqual(await scheduler.backfills({ task: 'nightly' }), []);
+    // Three days back: the nightly 03:00 instants in it.
+    const to = Date.now() - 60_000;
+    const from = to - 3 * 86_400_000;
+    await dialog.getByLabel('From').fill(local(from));
+    await dialog.getByLabel('To').fill(local(to));
+    const posted = page.waitForResponse((r) => r.url().endsWith('/api/tasks/nightly/backfill'), { timeout: WAIT });
+    await dialog.locator('button[data-action="backfill"]').click();
+    assert.equal((await posted).status(), 202);
+    await dialog.waitFor({ state: 'detached', timeout: WAIT });
+    const [backfill] = await scheduler.backfills({ task: 'nightly' });
+    assert.ok(backfill !== undefined);
+    const total = backfill.progress.total;
+    assert.ok(total === 3 || total === 4, String(total));
+    const item = view.locator(`[data-backfill="${backfill.id}"]`);
+    await item.locator('xpath=self::*[@data-status="done"]').waitFor({ timeout: WAIT });
+    await expectText(item.locator('[data-field="backfill-progress"]'), new RegExp(`^${total} of ${total} started, ${total} succeeded$`));
+    const runs = (await scheduler.history({ task: 'nightly', trigger: 'backfill' })).filter((r) => r.slot.startsWith(`b:${backfill.id}:`));
+    assert.equal(runs.length, total);
+    assert.equal(new Set(runs.map((r) => r.scheduledFor.getTime())).size, total, 'each instant once');
+    assert.ok(runs.every((r) => r.scheduledFor.getUTCHours() === 3 && r.scheduledFor.getTime() >= Math.floor(from / 60_000) * 60_000 && r.status === 'succeeded'));
+    await expectText(view.locator('[data-field="changes"] li').first(), new RegExp(`anonymous \\(api\\) backfilled ${total} instants from`));
+  });
+
   it('Pause asks for a note, shows the task paused with it, and pauses it in the scheduler and store; Resume undoes it', async (t) => {
     const page = await open(t, server.url);
     const pause = row(page, 'quick').locator('button[data-action="pause"]');

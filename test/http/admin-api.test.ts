@@ -491,6 +491,62 @@ describe('named tokens with roles', () => {
     assert.equal((await send('DELETE', 'api/tasks/report/overrides', tokens[2].token)).status, 200);
   });
 
+  it('backfill (operate): runs a past range, lists and shows it, cancels it; read is refused; bad bodies name the field and store nothing', async () => {
+    const send = (method: string, path: string, token: string | undefined, body?: unknown) =>
+      api.fetch(
+        new Request(new URL(path, 'http://localhost/'), {
+          method,
+          headers: { ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+          ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+        }),
+      );
+    const days = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();
+    const range = { from: days(5), to: days(1) };
+    assert.equal((await send('POST', 'api/tasks/report/backfill', tokens[0].token, range)).status, 403);
+    assert.equal((await send('POST', 'api/tasks/report/backfill', undefined, range)).status, 401);
+    const bad = async (body: unknown, field: string, status = 400) => {
+      const res = await send('POST', 'api/tasks/report/backfill', tokens[1].token, body);
+      assert.equal(res.status, status, JSON.stringify(body));
+      const error = ((await res.json()) as { error: { code: string; message: string } }).error;
+      assert.match(error.message, new RegExp(`\\b${field}: `), error.message);
+    };
+    await bad({ from: 'soon', to: days(1) }, 'from');
+    await bad({ from: days(2) }, 'to');
+    await bad({ from: days(1), to: days(2) }, 'from');
+    await bad({ ...range, extra: 1 }, 'extra');
+    await bad({ from: days(5), to: new Date(Date.now() + 86_400_000).toISOString() }, 'to');
+    await bad({ from: days(5000), to: days(1) }, 'to');
+    await bad('[', 'body');
+    assert.deepEqual(await scheduler.backfills(), [], 'nothing stored');
+    const created = await send('POST', 'api/tasks/report/backfill', tokens[1].token, range);
+    assert.equal(created.status, 202);
+    const { backfill } = (await created.json()) as { backfill: { id: string; task: string; status: string; requestedBy: string; progress: { total: number } } };
+    assert.deepEqual([backfill.task, backfill.requestedBy, backfill.progress.total], ['report', 'ci', 4]);
+    await eventually('the backfill to be done', async () => (await scheduler.getBackfill(backfill.id))?.status === 'done', 10_000);
+    const shown = (await (await api.fetch(new Request(`http://localhost/api/backfills/${backfill.id}`))).json()) as { backfill: { progress: { succeeded: number } } };
+    assert.equal(shown.backfill.progress.succeeded, 4);
+    const listed = (await (await api.fetch(new Request('http://localhost/api/tasks/report/backfills'))).json()) as { backfills: { id: string }[] };
+    assert.deepEqual(listed.backfills.map((b) => b.id), [backfill.id]);
+    const done = await send('POST', `api/backfills/${backfill.id}/cancel`, tokens[1].token);
+    assert.equal(done.status, 409);
+    assert.equal(((await done.json()) as { error: { code: string } }).error.code, 'ERR_BACKFILL_NOT_RUNNING');
+    assert.equal((await send('POST', 'api/backfills/nope/cancel', tokens[1].token)).status, 404);
+    assert.equal((await api.fetch(new Request('http://localhost/api/backfills/a%00b'))).status, 404);
+    // A running one: cancelled as a whole.
+    scheduler.add({ name: 'hang', schedule: { every: '1d', initialDelay: '1d' }, handler: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) });
+    const hanging = (await (await send('POST', 'api/tasks/hang/backfill', tokens[1].token, range)).json()) as { backfill: { id: string } };
+    await eventually('a run of it to start', async () => ((await scheduler.getBackfill(hanging.backfill.id))?.progress.running ?? 0) === 1, 10_000);
+    assert.equal((await send('POST', `api/backfills/${hanging.backfill.id}/cancel`, tokens[0].token)).status, 403);
+    const cancelled = await send('POST', `api/backfills/${hanging.backfill.id}/cancel`, tokens[1].token);
+    assert.equal(cancelled.status, 200);
+    await eventually('its run to be cancelled', async () => (await scheduler.getBackfill(hanging.backfill.id))?.progress.cancelled === 1, 10_000);
+    const after = await scheduler.getBackfill(hanging.backfill.id);
+    assert.deepEqual([after?.status, after?.progress.pending, after?.progress.running], ['cancelled', 3, 0]);
+    const audit = (await (await api.fetch(new Request('http://localhost/api/audit?task=hang&limit=5'))).json()) as { entries: { action: string; actor: string }[] };
+    assert.deepEqual(audit.entries.map((e) => [e.action, e.actor]), [['cancel-backfill', 'ci'], ['backfill', 'ci']]);
+    scheduler.remove('hang');
+  });
+
   it('bad tokens are refused at createAdminApi, naming the entry and field, never echoing a token', () => {
     assert.throws(
       () => createAdminApi({ scheduler, tokens: [{ name: 'a', token: 'short', role: 'read' }, { name: 'a', token: 'long-enough-token-0123456789', role: 'boss' as 'read' }] }),

@@ -3,7 +3,7 @@
  * Options come as one JSON argument; events go to the parent over IPC. SIGTERM stops it
  * gracefully; SIGKILL is the crash the tests inflict.
  */
-import { createScheduler, postgresStore, sqliteStore, type TaskDefinition } from '../../src/index.ts';
+import { createScheduler, type NotifyOptions, postgresStore, sqliteStore, type TaskDefinition } from '../../src/index.ts';
 
 interface ReplicaOptions {
   readonly instance: string;
@@ -14,8 +14,10 @@ interface ReplicaOptions {
   readonly hold?: boolean;
   /** How long SIGTERM waits for running handlers. @defaultValue '5s' */
   readonly stopTimeout?: string;
-  /** `ignoreAbort`: the handler works on through its abort signal (a stubborn or uninterruptible one). */
-  readonly tasks: readonly (Omit<TaskDefinition, 'handler'> & { readonly workMs: number; readonly ignoreAbort?: boolean })[];
+  /** Alerts, as `createScheduler` takes them (webhook and command channels only: options are JSON). */
+  readonly notify?: NotifyOptions;
+  /** `ignoreAbort`: the handler works on through its abort signal (a stubborn or uninterruptible one); `fail`: it throws after its work. */
+  readonly tasks: readonly (Omit<TaskDefinition, 'handler'> & { readonly workMs: number; readonly ignoreAbort?: boolean; readonly fail?: boolean })[];
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as ReplicaOptions;
@@ -26,8 +28,9 @@ const scheduler = createScheduler({
   instance: options.instance,
   ...(options.lease !== undefined ? { lease: options.lease } : {}),
   ...(options.pollInterval !== undefined ? { pollInterval: options.pollInterval } : {}),
+  ...(options.notify !== undefined ? { notify: options.notify } : {}),
 });
-for (const { workMs, ignoreAbort, ...task } of options.tasks) {
+for (const { workMs, ignoreAbort, fail, ...task } of options.tasks) {
   scheduler.add({
     ...task,
     handler: async (ctx) => {
@@ -40,10 +43,12 @@ for (const { workMs, ignoreAbort, ...task } of options.tasks) {
       } finally {
         send({ type: 'ended', task: ctx.task, runId: ctx.runId, at: Date.now(), aborted: ctx.signal.aborted });
       }
+      if (fail === true) throw new Error(`failed on ${options.instance}`);
       return { instance: options.instance };
     },
   });
 }
+scheduler.on('notification:sent', (e) => send({ type: 'notification:sent', eventId: e.eventId, channel: e.channel, at: Date.now() }));
 scheduler.on('error', (e) => send({ type: 'error', message: String((e.error as Error)?.message ?? e.error), context: e.context, at: Date.now() }));
 process.on('SIGTERM', () => {
   void scheduler.stop({ timeout: options.stopTimeout ?? '5s' }).then((report) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { AuditEntry, ClaimOutcome, ClaimRequest, FinalStatus, FinishOutcome, RunRecord, RunStats, Store, StoreSignal } from '../../src/index.ts';
+import type { AuditEntry, ClaimOutcome, ClaimRequest, FinalStatus, FinishOutcome, NewNotification, NotificationRecord, RunRecord, RunStats, Store, StoreSignal } from '../../src/index.ts';
 import { normaliseStatsQuery, statsOfRuns } from '../../src/store/run-stats.ts';
 import { InvalidOptionError } from '../../src/index.ts';
 import { instanceAlive } from '../../src/store/port.ts';
@@ -983,6 +983,199 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         for (let i = 0; i < 50 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
         off();
         assert.deepEqual([...seen].sort(), ['cancel', 'pause', 'trigger']);
+      });
+    });
+
+    describe('backfills', () => {
+      const slotOf = (id: string, instant: number) => `b:${id}:${instant}`;
+      const backfill = (id: string, instants: number[], task = 't') =>
+        store.requestBackfill({ id, task, from: instants[0] ?? 0, to: instants.at(-1) ?? 0, instants, requestedBy: 'ops', requestedAt: NOW });
+      const claimInstant = (id: string, instant: number, over: Partial<ClaimRequest> = {}, now = NOW) =>
+        claim1({ slot: slotOf(id, instant), trigger: 'backfill', scheduledFor: instant, dueAt: now, overlap: 'wait', ...over }, now);
+
+      it('is listed by polls while running, claimed once per instant, and closes only when nothing of it runs', async () => {
+        const id = uuidv7(NOW);
+        const instants = [at(-300), at(-200), at(-100)];
+        await backfill(id, instants);
+        const poll = await store.poll({ instance: 'i1', now: NOW, pauseVersion: 0, retryGraceMs: 0 });
+        assert.deepEqual(poll.backfills, [{ id, task: 't', instants }]);
+        const first = started(await claimInstant(id, at(-300)));
+        assert.equal(first.trigger, 'backfill');
+        assert.equal((await claimInstant(id, at(-300)))?.kind, 'taken', 'each instant once');
+        assert.equal((await claimInstant(id, at(-200)))?.kind, 'busy', 'one at a time: the next waits, nothing recorded');
+        assert.deepEqual(await store.unclaimed(instants.map((i) => ({ task: 't', slot: slotOf(id, i), attempt: 1 }))), [false, true, true]);
+        // A backfill's slot does not move the task's cursor of scheduled ticks.
+        assert.equal((await store.listTasks()).find((x) => x.name === 't')?.lastTick, null);
+        assert.equal(await store.endBackfill(id, 'done', at(1)), 'busy', 'not while its run runs');
+        await finish(first, at(2));
+        const second = started(await claimInstant(id, at(-200), {}, at(3)));
+        await finish(second, at(4), { status: 'failed' });
+        const third = started(await claimInstant(id, at(-100), {}, at(5)));
+        await finish(third, at(6));
+        const record = await store.getBackfill(id);
+        assert.deepEqual(record?.progress, { total: 3, pending: 0, running: 0, succeeded: 2, failed: 1, cancelled: 0, skipped: 0 });
+        assert.deepEqual([record?.status, record?.requestedBy, record?.from.getTime(), record?.to.getTime()], ['running', 'ops', at(-300), at(-100)]);
+        assert.equal(await store.endBackfill(id, 'done', at(7)), 'ended');
+        assert.equal(await store.endBackfill(id, 'cancelled', at(8)), 'not-running');
+        assert.equal(await store.endBackfill('nope', 'done', at(8)), 'not-found');
+        assert.equal(await store.endBackfill('a\u0000b', 'done', at(8)), 'not-found');
+        assert.deepEqual((await store.poll({ instance: 'i1', now: at(9), pauseVersion: 0, retryGraceMs: 0 })).backfills, []);
+        const ended = await store.getBackfill(id);
+        assert.deepEqual([ended?.status, ended?.endedAt?.getTime()], ['done', at(7)]);
+      });
+
+      it('counts each instant by its latest attempt; a cancel asks the owners of its running runs to cancel', async () => {
+        const id = uuidv7(NOW);
+        await backfill(id, [at(-20), at(-10)]);
+        const failed = started(await claimInstant(id, at(-20)));
+        await finish(failed, at(1), { status: 'failed', retryAt: at(2) });
+        const retried = started(await claimInstant(id, at(-20), { attempt: 2, trigger: 'retry' }, at(2)));
+        assert.deepEqual((await store.getBackfill(id))?.progress, { total: 2, pending: 1, running: 1, succeeded: 0, failed: 0, cancelled: 0, skipped: 0 });
+        assert.equal(await store.endBackfill(id, 'cancelled', at(3)), 'ended');
+        const poll = await store.poll({ instance: 'i1', now: at(4), pauseVersion: 0, retryGraceMs: 0 });
+        assert.deepEqual(poll.cancels, [retried.id]);
+        assert.deepEqual(poll.backfills, []);
+        assert.equal((await store.getBackfill(id))?.status, 'cancelled');
+      });
+
+      it('lists newest first, by task, bounded; runs of a running backfill survive prune', async () => {
+        await store.registerTasks([{ name: 'u', scheduleKey: 'k', anchor: null, paused: false }], NOW);
+        const ids = [uuidv7(NOW + 1), uuidv7(NOW + 2), uuidv7(NOW + 3)];
+        await backfill(ids[0] as string, [at(-50)]);
+        await backfill(ids[1] as string, [at(-40)], 'u');
+        await backfill(ids[2] as string, [at(-30), at(-29)]);
+        assert.deepEqual((await store.listBackfills({})).map((b) => b.id), [...ids].reverse());
+        assert.deepEqual((await store.listBackfills({ task: 't' })).map((b) => b.id), [ids[2], ids[0]]);
+        assert.deepEqual((await store.listBackfills({ limit: 1 })).map((b) => b.id), [ids[2]]);
+        assert.deepEqual(await store.listBackfills({ task: 'a\u0000b' }), []);
+        assert.equal(await store.getBackfill('a\u0000b'), null);
+        const run = started(await claimInstant(ids[2] as string, at(-30)));
+        await finish(run, at(1));
+        const other = started(await claimInstant(ids[0] as string, at(-50), {}, at(2)));
+        await finish(other, at(3));
+        await store.endBackfill(ids[0] as string, 'done', at(4));
+        const live = started(await claim1({ slot: `t:${at(5)}`, scheduledFor: at(5) }, at(5)));
+        await finish(live, at(6));
+        while ((await store.prune({ maxAgeMs: 1000, maxPerTask: 1 }, at(100_000), 100)) > 0);
+        const left = new Set((await store.listRuns({ limit: 100 })).runs.map((r) => r.id));
+        assert.ok(left.has(run.id), 'the running backfill keeps its runs: its slots say what ran');
+        assert.ok(!left.has(other.id), 'a done one does not');
+      });
+
+      it('progress counts any claims and ends as the model does (fast-check)', async () => {
+        const statuses = ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted'] as const;
+        await fc.assert(
+          fc.asyncProperty(fc.array(fc.record({ instant: fc.integer({ min: 0, max: 5 }), attempts: fc.array(fc.option(fc.constantFrom(...statuses), { nil: null }), { minLength: 1, maxLength: 3 }) }), { maxLength: 6 }), async (plan) => {
+            const id = uuidv7(NOW + seq++);
+            const instants = [0, 1, 2, 3, 4, 5].map((i) => at(-1000 + i));
+            await backfill(id, instants);
+            const expected = { total: 6, pending: 6, running: 0, succeeded: 0, failed: 0, cancelled: 0, skipped: 0 };
+            const seen = new Set<number>();
+            let clock = at(10);
+            for (const { instant, attempts } of plan) {
+              if (seen.has(instant)) continue;
+              seen.add(instant);
+              expected.pending--;
+              let last: string = 'running';
+              for (const [n, status] of attempts.entries()) {
+                const run = started(await claimInstant(id, instants[instant] as number, { attempt: n + 1, overlap: 'allow', maxConcurrent: 100 }, clock++));
+                if (status !== null) await finish(run, clock++, { status });
+                last = status ?? 'running';
+                if (status === null) break;
+              }
+              const key = last === 'timed_out' || last === 'interrupted' ? 'failed' : (last as keyof typeof expected);
+              expected[key]++;
+            }
+            assert.deepEqual((await store.getBackfill(id))?.progress, expected);
+            // What runs is cancelled with it, so the next case starts with nothing running.
+            await store.endBackfill(id, 'cancelled', clock);
+            for (const cancel of (await store.poll({ instance: 'i1', now: clock, pauseVersion: 0, retryGraceMs: 0 })).cancels) {
+              const r = await store.getRun(cancel);
+              if (r !== null) await finish(r, clock, { status: 'cancelled' });
+            }
+          }),
+          { numRuns: 25 },
+        );
+      });
+    });
+
+    describe('notifications', () => {
+      const item = (eventId: string, channel: string, over: Partial<NewNotification> = {}): NewNotification => ({
+        id: uuidv7(NOW + seq++),
+        eventId,
+        channel,
+        kind: 'failed',
+        task: 't',
+        event: { id: eventId, kind: 'failed', task: 't', message: 'it failed' },
+        ...over,
+      });
+
+      it('records each event once per channel, however many replicas enqueue it; one instance claims each attempt', async () => {
+        assert.equal(await store.enqueueNotifications([item('failed:r1', 'slack'), item('failed:r1', 'pager')], NOW), 2);
+        assert.equal(await store.enqueueNotifications([item('failed:r1', 'slack'), item('failed:r2', 'slack')], NOW + 1), 1, 'a replica that saw it too adds nothing');
+        const [a, b] = await Promise.all([store.claimNotifications('i1', at(1), 30_000, 2), store.claimNotifications('i2', at(1), 30_000, 10)]);
+        const claimed = [...(a ?? []), ...(b ?? [])];
+        assert.equal(claimed.length, 3, 'each claimed once');
+        assert.deepEqual(new Set(claimed.map((n) => `${n.eventId}|${n.channel}`)).size, 3);
+        assert.ok(claimed.every((n) => n.attempts === 1 && n.status === 'pending'));
+        assert.deepEqual(await store.claimNotifications('i3', at(2), 30_000, 10), [], 'claimed ones are not due while the claim holds');
+        const [first, second, third] = claimed as [NotificationRecord, NotificationRecord, NotificationRecord];
+        const claimOf = (n: NotificationRecord) => ({ eventId: n.eventId, channel: n.channel, instance: n.claimedBy as string, attempt: n.attempts });
+        assert.equal(await store.settleNotification(claimOf(first), { status: 'delivered' }, at(3)), true);
+        assert.equal(await store.settleNotification(claimOf(first), { status: 'delivered' }, at(3)), false, 'settled once');
+        assert.equal(await store.settleNotification({ ...claimOf(second), instance: 'other' }, { status: 'delivered' }, at(3)), false, 'only by its claimant');
+        assert.equal(await store.settleNotification(claimOf(second), { status: 'pending', retryAt: at(60), error: 'HTTP 503' }, at(3)), true);
+        assert.equal(await store.settleNotification(claimOf(third), { status: 'failed', error: 'HTTP 400 a\u0000b' }, at(3)), true);
+        assert.deepEqual(await store.claimNotifications('i3', at(59), 30_000, 10), [], 'not before its retry is due');
+        const again = await store.claimNotifications('i3', at(60), 30_000, 10);
+        assert.deepEqual(again.map((n) => [n.eventId, n.channel, n.attempts, n.lastError]), [[second.eventId, second.channel, 2, 'HTTP 503']]);
+        // A claim that lapses (its instance died mid-delivery) is due again; the old claimant can no longer settle it.
+        const lapsed = await store.claimNotifications('i4', at(60 + 31), 30_000, 10);
+        assert.deepEqual(lapsed.map((n) => [n.eventId, n.attempts]), [[second.eventId, 3]]);
+        assert.equal(await store.settleNotification(claimOf(again[0] as NotificationRecord), { status: 'delivered' }, at(92)), false);
+        assert.equal(await store.settleNotification(claimOf(lapsed[0] as NotificationRecord), { status: 'delivered' }, at(92)), true);
+        const page = await store.listNotifications({});
+        assert.equal(page.notifications.length, 3);
+        const byKey = new Map(page.notifications.map((n) => [`${n.eventId}|${n.channel}`, n]));
+        assert.deepEqual([...byKey.values()].map((n) => n.status).sort(), ['delivered', 'delivered', 'failed']);
+        const failed = page.notifications.find((n) => n.status === 'failed');
+        assert.match(failed?.lastError ?? '', /^HTTP 400 a.b$/);
+        assert.equal(failed?.nextAttemptAt, null);
+        const delivered = byKey.get(`${second.eventId}|${second.channel}`);
+        assert.deepEqual([delivered?.claimedBy, delivered?.deliveredAt?.getTime(), delivered?.attempts], ['i4', at(92), 3]);
+      });
+
+      it('lists newest first with filters and a cursor; prunes settled ones past maxAge, never pending ones', async () => {
+        await store.registerTasks([{ name: 'u', scheduleKey: 'k', anchor: null, paused: false }], NOW);
+        for (let i = 0; i < 5; i++) await store.enqueueNotifications([item(`e${i}`, 'c', { task: i % 2 === 0 ? 't' : 'u' })], at(i));
+        const all = await store.listNotifications({ limit: 2 });
+        assert.deepEqual(all.notifications.map((n) => n.eventId), ['e4', 'e3']);
+        const rest = await store.listNotifications({ limit: 10, ...(all.nextCursor !== null ? { cursor: all.nextCursor } : {}) });
+        assert.deepEqual(rest.notifications.map((n) => n.eventId), ['e2', 'e1', 'e0']);
+        assert.deepEqual((await store.listNotifications({ task: 'u' })).notifications.map((n) => n.eventId), ['e3', 'e1']);
+        for (const n of await store.claimNotifications('i1', at(10), 1000, 2)) await store.settleNotification({ eventId: n.eventId, channel: n.channel, instance: 'i1', attempt: 1 }, { status: 'delivered' }, at(11));
+        assert.deepEqual((await store.listNotifications({ status: 'delivered' })).notifications.map((n) => n.eventId), ['e1', 'e0']);
+        await assert.rejects(store.listNotifications({ status: 'lost' as 'failed' }), (e: unknown) => e instanceof InvalidOptionError && /status/.test(e.message));
+        await assert.rejects(store.listNotifications({ limit: 0 }), (e: unknown) => e instanceof InvalidOptionError && /limit/.test(e.message));
+        assert.deepEqual((await store.listNotifications({ task: 'a\u0000b' })).notifications, []);
+        await store.prune({ maxAgeMs: 1000, maxPerTask: 1000 }, at(100), 100);
+        assert.deepEqual((await store.listNotifications({})).notifications.map((n) => n.eventId), ['e4', 'e3', 'e2'], 'only the settled old ones went');
+      });
+
+      it('any event JSON reads back unchanged, claimed and listed (fast-check)', async () => {
+        await fc.assert(
+          fc.asyncProperty(awkwardJson, trickyString, async (event, message) => {
+            const eventId = `e-${seq++}`;
+            await store.enqueueNotifications([item(eventId, 'c', { event: asStored(event) })], at(1));
+            const [claimed] = (await store.claimNotifications('i1', at(2), 1000, 1000)).filter((n) => n.eventId === eventId);
+            assert.deepEqual(claimed?.event, asStored(event));
+            await store.settleNotification({ eventId, channel: 'c', instance: 'i1', attempt: 1 }, { status: 'failed', error: message }, at(3));
+            const [listed] = (await store.listNotifications({ limit: 1 })).notifications;
+            assert.deepEqual(listed?.event, asStored(event));
+            assert.equal(typeof listed?.lastError, 'string');
+          }),
+          { numRuns: 40 },
+        );
       });
     });
 

@@ -40,7 +40,8 @@ Drops every run-time change of a task (caretaker set, the API, the dashboard): i
 definition applies again on every instance.`;
 
 /** The task's definition as the config gives it, for checking changes the way the daemon will. */
-function definitionOf(spec: TaskSpec): TaskDefinition {
+/** A configured task as a definition the engine checks (its handler is never run here). */
+export function definitionOf(spec: TaskSpec): TaskDefinition {
   return { ...spec.options, name: spec.name, handler: () => undefined } as unknown as TaskDefinition;
 }
 

@@ -2,6 +2,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { captureError } from '../../util/json.ts';
 import { LeaseExpiredError } from '../../util/errors.ts';
 import {
+  type ActiveBackfill,
+  type BackfillRequest,
+  type NewNotification,
+  type NotificationClaim,
+  type NotificationOutcome,
   type ClaimOutcome,
   type ClaimRequest,
   type DueRetry,
@@ -26,8 +31,9 @@ import {
   INSTANCE_RETENTION_MS,
   instanceAlive,
 } from '../port.ts';
-import { normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
-import type { AuditEntry, AuditPage, AuditQuery, LogLine, RetentionPolicy, RunLog, RunPage, RunProgress, RunQuery, RunRecord, RunStats, RunStatsQuery } from '../records.ts';
+import { normaliseAuditQuery, normaliseNotificationQuery, normaliseRunQuery } from '../query.ts';
+import { backfillListLimit, backfillRecord, type BackfillRow, backfillSlotPrefix, backfillSlots } from '../backfills.ts';
+import type { AuditEntry, AuditPage, AuditQuery, BackfillRecord, LogLine, NotificationPage, NotificationQuery, NotificationRecord, RetentionPolicy, RunLog, RunPage, RunProgress, RunQuery, RunRecord, RunStats, RunStatsQuery } from '../records.ts';
 import { normaliseStatsQuery, statsOfRuns } from '../run-stats.ts';
 import { activityOf, type RunRow, slotKey, type TaskRow, toRecord } from './rows.ts';
 import { cursorTick } from '../query.ts';
@@ -78,6 +84,9 @@ class MemoryStore implements Store {
   readonly #pauseLog: PauseLogEntry[] = [];
   #pauseVersion = 0;
   readonly #audit: AuditEntry[] = [];
+  readonly #backfills = new Map<string, BackfillRow>();
+  /** Notifications by `eventId|channel`: the unique key of the durable stores. */
+  readonly #notifications = new Map<string, { record: NotificationRecord; claimExpiresAt: number | null }>();
 
   async open(): Promise<void> {}
 
@@ -357,6 +366,123 @@ class MemoryStore implements Store {
     this.#signal('trigger');
   }
 
+  async enqueueNotifications(items: readonly NewNotification[], now: number): Promise<number> {
+    let added = 0;
+    for (const item of items) {
+      const key = `${item.eventId}|${item.channel}`;
+      if (this.#notifications.has(key)) continue;
+      added++;
+      this.#notifications.set(key, {
+        record: {
+          id: item.id,
+          eventId: item.eventId,
+          channel: item.channel,
+          kind: item.kind,
+          task: item.task,
+          event: structuredClone(item.event),
+          status: 'pending',
+          attempts: 0,
+          nextAttemptAt: new Date(now),
+          claimedBy: null,
+          lastError: null,
+          createdAt: new Date(now),
+          deliveredAt: null,
+        },
+        claimExpiresAt: null,
+      });
+    }
+    return added;
+  }
+
+  async claimNotifications(instance: string, now: number, leaseMs: number, limit: number): Promise<NotificationRecord[]> {
+    const due = [...this.#notifications.values()]
+      .filter((n) => n.record.status === 'pending' && (n.record.nextAttemptAt?.getTime() ?? 0) <= now && (n.claimExpiresAt === null || n.claimExpiresAt <= now))
+      .sort((a, b) => (a.record.nextAttemptAt?.getTime() ?? 0) - (b.record.nextAttemptAt?.getTime() ?? 0) || (a.record.id < b.record.id ? -1 : 1))
+      .slice(0, limit);
+    for (const n of due) {
+      n.record = { ...n.record, attempts: n.record.attempts + 1, claimedBy: instance };
+      n.claimExpiresAt = now + leaseMs;
+    }
+    return due.map((n) => ({ ...n.record, event: structuredClone(n.record.event) }));
+  }
+
+  async settleNotification(claim: NotificationClaim, outcome: NotificationOutcome, now: number): Promise<boolean> {
+    const n = this.#notifications.get(`${claim.eventId}|${claim.channel}`);
+    if (n === undefined || n.record.status !== 'pending' || n.record.claimedBy !== claim.instance || n.record.attempts !== claim.attempt) return false;
+    n.claimExpiresAt = null;
+    n.record =
+      outcome.status === 'delivered'
+        ? { ...n.record, status: 'delivered', nextAttemptAt: null, deliveredAt: new Date(now), lastError: null }
+        : outcome.status === 'pending'
+          ? { ...n.record, status: 'pending', nextAttemptAt: new Date(outcome.retryAt), claimedBy: null, lastError: outcome.error }
+          : { ...n.record, status: 'failed', nextAttemptAt: null, lastError: outcome.error };
+    return true;
+  }
+
+  async listNotifications(query: NotificationQuery): Promise<NotificationPage> {
+    const q = normaliseNotificationQuery(query);
+    const matching = [...this.#notifications.values()]
+      .map((n) => n.record)
+      .filter((r) => (q.before === null || r.id < q.before) && (q.task === null || r.task === q.task) && (q.status === null || r.status === q.status))
+      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const notifications = matching.slice(0, q.limit).map((r) => ({ ...r, event: structuredClone(r.event) }));
+    return { notifications, nextCursor: matching.length > q.limit ? (notifications.at(-1)?.id ?? null) : null };
+  }
+
+  async requestBackfill(request: BackfillRequest): Promise<void> {
+    if (this.#backfills.has(request.id)) return;
+    this.#backfills.set(request.id, {
+      id: request.id,
+      task: request.task,
+      from: request.from,
+      to: request.to,
+      instants: [...request.instants],
+      status: 'running',
+      requestedBy: request.requestedBy,
+      requestedAt: request.requestedAt,
+      endedAt: null,
+    });
+    this.#signal('trigger');
+  }
+
+  async endBackfill(id: string, status: 'done' | 'cancelled', now: number): Promise<'ended' | 'busy' | 'not-running' | 'not-found'> {
+    const row = this.#backfills.get(id);
+    if (row === undefined) return 'not-found';
+    if (row.status !== 'running') return 'not-running';
+    const running = this.#backfillAttempts(row).filter((run) => run.status === 'running');
+    if (status === 'done' && running.length > 0) return 'busy';
+    this.#backfills.set(id, { ...row, status, endedAt: now });
+    for (const run of running) run.cancelRequested = true;
+    this.#signal(running.length > 0 ? 'cancel' : 'trigger');
+    return 'ended';
+  }
+
+  async getBackfill(id: string): Promise<BackfillRecord | null> {
+    const row = this.#backfills.get(id);
+    return row === undefined ? null : backfillRecord(row, this.#backfillAttempts(row));
+  }
+
+  async listBackfills(query: { readonly task?: string; readonly limit?: number }): Promise<BackfillRecord[]> {
+    const rows = [...this.#backfills.values()].filter((row) => query.task === undefined || row.task === query.task);
+    return rows
+      .sort((a, b) => (a.id < b.id ? 1 : -1))
+      .slice(0, backfillListLimit(query.limit))
+      .map((row) => backfillRecord(row, this.#backfillAttempts(row)));
+  }
+
+  /** Every attempt of every instant of a backfill, through the unique slot index. */
+  #backfillAttempts(row: BackfillRow): RunRow[] {
+    const out: RunRow[] = [];
+    for (const slot of backfillSlots(row.id, row.instants)) {
+      for (let attempt = 1; ; attempt++) {
+        const run = this.#slots.get(slotKey(row.task, slot, attempt));
+        if (run === undefined) break;
+        out.push(run);
+      }
+    }
+    return out;
+  }
+
   async requestCancel(runId: string): Promise<'requested' | 'not-running' | 'not-found'> {
     const run = this.#runs.get(runId);
     if (run === undefined) return 'not-found';
@@ -422,8 +548,11 @@ class MemoryStore implements Store {
         previousRunId: run.id,
       });
     }
+    const backfills: ActiveBackfill[] = [];
+    for (const row of this.#backfills.values()) if (row.status === 'running') backfills.push({ id: row.id, task: row.task, instants: row.instants });
     return {
       triggers: [...this.#triggers.values()],
+      backfills,
       cancels,
       paused,
       pauseVersion: this.#pauseVersion,
@@ -508,6 +637,8 @@ class MemoryStore implements Store {
       if (task.activity?.lastRun != null) protectedIds.add(task.activity.lastRun.id);
       if (task.activity?.lastSuccess != null) protectedIds.add(task.activity.lastSuccess.runId);
     }
+    // A running backfill's runs stay: their slots tell every instance which instants have run.
+    const backfilling = [...this.#backfills.values()].filter((b) => b.status === 'running').map((b) => backfillSlotPrefix(b.id));
     const keptPerTask = new Map<string, number>();
     const doomed: RunRow[] = [];
     const rows = [...this.#runs.values()];
@@ -517,7 +648,7 @@ class MemoryStore implements Store {
       const kept = keptPerTask.get(run.task) ?? 0;
       const age = run.finishedAt ?? run.scheduledFor;
       // A run with a pending retry stays until the retry is claimed, or the retry would be lost.
-      const retryPending = this.#pendingRetries.has(run);
+      const retryPending = this.#pendingRetries.has(run) || (run.slot.startsWith('b:') && backfilling.some((prefix) => run.slot.startsWith(prefix)));
       if (!retryPending && !protectedIds.has(run.id) && (kept >= policy.maxPerTask || age < cutoff)) doomed.push(run);
       else keptPerTask.set(run.task, kept + 1);
     }
@@ -527,6 +658,7 @@ class MemoryStore implements Store {
       this.#slots.delete(slotKey(run.task, run.slot, run.attempt));
     }
     for (const [name, row] of this.#instances) if (row.seenAt.getTime() < now - INSTANCE_RETENTION_MS) this.#instances.delete(name);
+    for (const [key, n] of this.#notifications) if (n.record.status !== 'pending' && n.record.createdAt.getTime() < cutoff) this.#notifications.delete(key);
     return doomed.length;
   }
 

@@ -1,7 +1,12 @@
 import type { Pool } from 'pg';
 import { describeValue, InvalidOptionError } from '../../util/errors.ts';
 import {
+  type ActiveBackfill,
+  type BackfillRequest,
   type ClaimOutcome,
+  type NewNotification,
+  type NotificationClaim,
+  type NotificationOutcome,
   type ClaimRequest,
   type FinishOutcome,
   INSTANCE_RETENTION_MS,
@@ -20,11 +25,12 @@ import {
   type TaskState,
   type TriggerRequest,
 } from '../port.ts';
+import { type BackfillAttempt, backfillListLimit, backfillRecord } from '../backfills.ts';
 import { claimedRun, skippedColumns, splitPlainTicks } from '../claimed-run.ts';
-import { normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
-import { type AuditEntry, type AuditPage, type AuditQuery, type FinalStatus, type LastSuccess, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunLog, type RunQuery, type RunRecord, type RunStats, type RunStatsQuery } from '../records.ts';
+import { normaliseAuditQuery, normaliseNotificationQuery, normaliseRunQuery } from '../query.ts';
+import { type AuditEntry, type AuditPage, type AuditQuery, type BackfillRecord, type BackfillStatus, type FinalStatus, type NotificationPage, type NotificationQuery, type NotificationRecord, type LastSuccess, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunLog, type RunQuery, type RunRecord, type RunStats, type RunStatsQuery } from '../records.ts';
 import { assembleStats, BucketPartsMap, normaliseStatsQuery } from '../run-stats.ts';
-import { type AuditRow, auditFromRow, type InstanceRow, instanceFromRow, lastPerRun, lastSuccessFromRow, linesToJson, type RunLogRow, runLogFromRow, type RunRow, runFromRow, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
+import { type AuditRow, auditFromRow, type InstanceRow, instanceFromRow, lastPerRun, lastSuccessFromRow, linesToJson, notificationFromRow, type NotificationRow, type RunLogRow, runLogFromRow, type RunRow, runFromRow, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
 import { postgresOpenFailure } from './connection-errors.ts';
 import { ENVELOPE_KEY, fromJsonb, toJsonb } from './jsonb.ts';
 import { Listener } from './listener.ts';
@@ -66,6 +72,21 @@ const toLastSuccess = (row: RunRow) => lastSuccessFromRow(row, fromJsonb);
 
 /** PostgreSQL text cannot hold NUL: no stored id contains one, so such an id matches nothing. */
 const storableText = (value: string): boolean => !value.includes('\0');
+/** PostgreSQL text cannot hold NUL: a message that has one keeps a replacement character instead. */
+const pgText = (value: string): string => value.replaceAll('\0', '\uFFFD');
+
+interface PgBackfillRow {
+  readonly id: string;
+  readonly task: string;
+  readonly from_ms: string | number;
+  readonly to_ms: string | number;
+  readonly instants: (string | number)[];
+  readonly status: BackfillStatus;
+  readonly requested_by: string;
+  readonly requested_at: string | number;
+  readonly ended_at: string | number | null;
+  readonly attempts: BackfillAttempt[];
+}
 /** Text as a text column can hold it: NUL becomes U+FFFD. */
 const text = (value: string): string => value.replaceAll('\0', '\ufffd');
 
@@ -435,6 +456,127 @@ class PostgresStore implements Store {
     else await this.#query(`SELECT ${this.#q}.caretaker_request_retry($1, $2, $3, $4, $5, $6)`, [trigger.id, trigger.task, trigger.requestedAt, retry.runId, retry.scheduledFor, retry.attempt]);
   }
 
+  async enqueueNotifications(items: readonly NewNotification[], now: number): Promise<number> {
+    if (items.length === 0) return 0;
+    const [row] = await this.#query<{ added: number }>(
+      `WITH added AS (
+        INSERT INTO ${this.#q}.caretaker_notifications (id, event_id, channel, kind, task, event, status, attempts, next_attempt_at, created_at)
+        SELECT n.id, n.event_id, n.channel, n.kind, n.task, n.event, 'pending', 0, $2, $2
+          FROM jsonb_to_recordset($1::jsonb) AS n(id text, event_id text, channel text, kind text, task text, event jsonb)
+        ON CONFLICT (event_id, channel) DO NOTHING RETURNING 1
+      ) SELECT count(*)::integer AS added FROM added`,
+      [JSON.stringify(items.map((n) => ({ id: n.id, event_id: pgText(n.eventId), channel: pgText(n.channel), kind: pgText(n.kind), task: pgText(n.task), event: toJsonb(n.event) }))), now],
+    );
+    return row?.added ?? 0;
+  }
+
+  async claimNotifications(instance: string, now: number, leaseMs: number, limit: number): Promise<NotificationRecord[]> {
+    const rows = await this.#query<NotificationRow>(
+      `UPDATE ${this.#q}.caretaker_notifications SET claimed_by = $1, claim_expires_at = $2::bigint + $3::bigint, attempts = attempts + 1
+        WHERE id IN (SELECT id FROM ${this.#q}.caretaker_notifications WHERE status = 'pending' AND next_attempt_at <= $2
+          AND (claim_expires_at IS NULL OR claim_expires_at <= $2) ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+        RETURNING *`,
+      [pgText(instance), now, leaseMs, limit],
+    );
+    return rows.map((r) => notificationFromRow(r, fromJsonb)).sort((a, b) => (a.nextAttemptAt?.getTime() ?? 0) - (b.nextAttemptAt?.getTime() ?? 0) || (a.id < b.id ? -1 : 1));
+  }
+
+  async settleNotification(claim: NotificationClaim, outcome: NotificationOutcome, now: number): Promise<boolean> {
+    const rows = await this.#query(
+      `UPDATE ${this.#q}.caretaker_notifications SET status = $1, next_attempt_at = $2, last_error = $3, delivered_at = $4,
+          claimed_by = CASE WHEN $1 = 'pending' THEN NULL ELSE claimed_by END, claim_expires_at = NULL
+        WHERE event_id = $5 AND channel = $6 AND claimed_by = $7 AND attempts = $8 AND status = 'pending' RETURNING 1`,
+      [
+        outcome.status,
+        outcome.status === 'pending' ? outcome.retryAt : null,
+        outcome.status === 'delivered' ? null : pgText(outcome.error),
+        outcome.status === 'delivered' ? now : null,
+        pgText(claim.eventId),
+        pgText(claim.channel),
+        pgText(claim.instance),
+        claim.attempt,
+      ],
+    );
+    return rows.length === 1;
+  }
+
+  async listNotifications(query: NotificationQuery): Promise<NotificationPage> {
+    const q = normaliseNotificationQuery(query);
+    if (q.task !== null && !storableText(q.task)) return { notifications: [], nextCursor: null };
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const filter = (column: string, value: unknown, op = '=') => {
+      values.push(value);
+      where.push(`${column} ${op} $${values.length}`);
+    };
+    if (q.before !== null) filter('id', q.before, '<');
+    if (q.task !== null) filter('task', q.task);
+    if (q.status !== null) filter('status', q.status);
+    values.push(q.limit + 1);
+    const rows = await this.#query<NotificationRow>(
+      `SELECT * FROM ${this.#q}.caretaker_notifications${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`,
+      values,
+    );
+    const notifications = rows.slice(0, q.limit).map((r) => notificationFromRow(r, fromJsonb));
+    return { notifications, nextCursor: rows.length > q.limit ? (notifications.at(-1)?.id ?? null) : null };
+  }
+
+  async requestBackfill(request: BackfillRequest): Promise<void> {
+    await this.#query(`SELECT ${this.#q}.caretaker_request_backfill($1, $2, $3, $4, $5, $6, $7)`, [
+      request.id,
+      request.task,
+      request.from,
+      request.to,
+      request.instants,
+      request.requestedBy,
+      request.requestedAt,
+    ]);
+  }
+
+  async endBackfill(id: string, status: 'done' | 'cancelled', now: number): Promise<'ended' | 'busy' | 'not-running' | 'not-found'> {
+    if (!storableText(id)) return 'not-found';
+    const [row] = await this.#query<{ result: 'ended' | 'busy' | 'not-running' | 'not-found' }>(`SELECT ${this.#q}.caretaker_end_backfill($1, $2, $3) AS result`, [id, status, now]);
+    return row?.result ?? 'not-found';
+  }
+
+  async getBackfill(id: string): Promise<BackfillRecord | null> {
+    if (!storableText(id)) return null;
+    const [found] = await this.#backfills('b.id = $1', [id]);
+    return found ?? null;
+  }
+
+  async listBackfills(query: { readonly task?: string; readonly limit?: number }): Promise<BackfillRecord[]> {
+    if (query.task !== undefined && !storableText(query.task)) return [];
+    const limit = backfillListLimit(query.limit);
+    return query.task === undefined ? this.#backfills('true', [], limit) : this.#backfills('b.task = $1', [query.task], limit);
+  }
+
+  /** Backfills with every attempt of their instants, newest first: one statement, index lookups by slot. */
+  async #backfills(where: string, values: unknown[], limit = 1): Promise<BackfillRecord[]> {
+    const rows = await this.#query<PgBackfillRow>(
+      `SELECT b.*, (SELECT coalesce(jsonb_agg(jsonb_build_object('slot', r.slot, 'attempt', r.attempt, 'status', r.status)), '[]')
+          FROM ${this.#q}.caretaker_runs r WHERE r.task = b.task AND r.slot = ANY (${this.#q}.caretaker_backfill_slots(b))) AS attempts
+        FROM ${this.#q}.caretaker_backfills b WHERE ${where} ORDER BY b.id DESC LIMIT ${Math.trunc(limit)}`,
+      values,
+    );
+    return rows.map((row) =>
+      backfillRecord(
+        {
+          id: row.id,
+          task: row.task,
+          from: Number(row.from_ms),
+          to: Number(row.to_ms),
+          instants: row.instants.map(Number),
+          status: row.status,
+          requestedBy: row.requested_by,
+          requestedAt: Number(row.requested_at),
+          endedAt: row.ended_at === null ? null : Number(row.ended_at),
+        },
+        row.attempts,
+      ),
+    );
+  }
+
   async requestCancel(runId: string): Promise<'requested' | 'not-running' | 'not-found'> {
     if (!storableText(runId)) return 'not-found';
     const [row] = await this.#query<{ result: 'requested' | 'not-running' | 'not-found' }>(`SELECT ${this.#q}.caretaker_request_cancel($1) AS result`, [runId]);
@@ -453,11 +595,16 @@ class PostgresStore implements Store {
     if (beat !== undefined) values.push(beat.pollIntervalMs, beat.tasks === null ? null : JSON.stringify(beat.tasks), beat.tasksToken, beat.tasksDigest);
     // caretaker_peers is volatile: its query sees the beat made just before it in this statement.
     const beating = beat === undefined ? '' : `, ${this.#q}.caretaker_beat($1, $2, $6, $7::jsonb, $8, $9) AS current, ${this.#q}.caretaker_peers($1, $2) AS peers`;
-    const [row] = await this.#query<{ result: WirePoll; now: number; current?: boolean; peers?: string[] }>(`SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result${beating}, ${STORE_NOW} AS now`, values);
+    const backfills = `(SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'task', task, 'instants', instants)), '[]') FROM ${this.#q}.caretaker_backfills WHERE status = 'running') AS backfills`;
+    const [row] = await this.#query<{ result: WirePoll; now: number; current?: boolean; peers?: string[]; backfills: ActiveBackfill[] }>(
+      `SELECT ${this.#q}.caretaker_poll($1, $2, $3, $4, $5) AS result${beating}, ${backfills}, ${STORE_NOW} AS now`,
+      values,
+    );
     const r = row?.result;
     if (r === undefined) throw new Error('caretaker_poll returned nothing');
     return {
       triggers: r.triggers.map(triggerFromRow),
+      backfills: row?.backfills ?? [],
       cancels: r.cancels,
       paused: r.paused.map((p) => ({
         task: p.task,
@@ -647,6 +794,7 @@ class PostgresStore implements Store {
 
   async prune(policy: RetentionPolicy, now: number, batchSize: number): Promise<number> {
     const olderThan = Number.isFinite(policy.maxAgeMs) ? now - policy.maxAgeMs : -1e300;
+    await this.#query(`DELETE FROM ${this.#q}.caretaker_notifications WHERE status <> 'pending' AND created_at < $1::float8`, [olderThan]);
     const [row] = await this.#query<{ n: number }>(`SELECT ${this.#q}.caretaker_prune($1, $2, $3) AS n, ${this.#q}.caretaker_prune_instances($4) AS gone`, [
       policy.maxPerTask,
       olderThan,

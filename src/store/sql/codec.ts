@@ -1,6 +1,6 @@
 import type { JsonValue, RunError } from '../../util/json.ts';
 import type { InstanceState, PendingTrigger } from '../port.ts';
-import type { AuditEntry, AuditSource, LastSuccess, LogLevel, LogLine, RunLog, RunProgress, RunRecord, RunStatus, RunTrigger, SkipReason } from '../records.ts';
+import type { AuditEntry, AuditSource, LastSuccess, NotificationRecord, NotificationStatus, LogLevel, LogLine, RunLog, RunProgress, RunRecord, RunStatus, RunTrigger, SkipReason } from '../records.ts';
 
 /** A run as SQL stores keep it (column names as in the migrations). */
 export interface RunRow {
@@ -163,6 +163,42 @@ export function auditFromRow(row: AuditRow, json: JsonReader): AuditEntry {
     task: row.task,
     runId: row.run_id,
     detail: json(row.detail) as JsonValue | null,
+  };
+}
+
+/** A notification as SQL stores keep it. */
+export interface NotificationRow {
+  readonly id: string;
+  readonly event_id: string;
+  readonly channel: string;
+  readonly kind: string;
+  readonly task: string;
+  readonly event: unknown;
+  readonly status: NotificationStatus;
+  readonly attempts: number | string;
+  readonly next_attempt_at: number | string | null;
+  readonly claimed_by: string | null;
+  readonly last_error: string | null;
+  readonly created_at: number | string;
+  readonly delivered_at: number | string | null;
+}
+
+export function notificationFromRow(row: NotificationRow, json: JsonReader): NotificationRecord {
+  const at = (v: number | string | null) => (v === null ? null : new Date(Number(v)));
+  return {
+    id: row.id,
+    eventId: row.event_id,
+    channel: row.channel,
+    kind: row.kind,
+    task: row.task,
+    event: json(row.event) as JsonValue,
+    status: row.status,
+    attempts: Number(row.attempts),
+    nextAttemptAt: row.status === 'pending' ? at(row.next_attempt_at) : null,
+    claimedBy: row.claimed_by,
+    lastError: row.last_error,
+    createdAt: new Date(Number(row.created_at)),
+    deliveredAt: at(row.delivered_at),
   };
 }
 

@@ -2,7 +2,11 @@ import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { LeaseExpiredError } from '../../util/errors.ts';
 import { captureError } from '../../util/json.ts';
 import {
+  type BackfillRequest,
   type ClaimOutcome,
+  type NewNotification,
+  type NotificationClaim,
+  type NotificationOutcome,
   type ClaimRequest,
   type FinishOutcome,
   INSTANCE_RETENTION_MS,
@@ -21,17 +25,36 @@ import {
   type TaskState,
   type TriggerRequest,
 } from '../port.ts';
+import { type BackfillAttempt, backfillListLimit, backfillRecord, backfillSlotPrefix } from '../backfills.ts';
 import { claimedRun, skippedColumns, startedColumns } from '../claimed-run.ts';
-import { cursorTick, normaliseAuditQuery, normaliseRunQuery } from '../query.ts';
-import { type AuditEntry, type AuditPage, type AuditQuery, type FinalStatus, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunQuery, type RunLog, type RunRecord, type RunStats, type RunStatsQuery, type SkipReason } from '../records.ts';
+import { cursorTick, normaliseAuditQuery, normaliseNotificationQuery, normaliseRunQuery } from '../query.ts';
+import { type AuditEntry, type AuditPage, type AuditQuery, type BackfillRecord, type BackfillStatus, type FinalStatus, type NotificationPage, type NotificationQuery, type NotificationRecord, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunQuery, type RunLog, type RunRecord, type RunStats, type RunStatsQuery, type SkipReason } from '../records.ts';
 import { assembleStats, BucketPartsMap, normaliseStatsQuery, rankIndex } from '../run-stats.ts';
-import { type AuditRow, auditFromRow, fromJson, type InstanceRow, instanceFromRow, lastPerRun, lastSuccessFromRow, linesToJson, readJsonText, type RunLogRow, runLogFromRow, type RunRow, runFromRow, toJson, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
+import { type AuditRow, auditFromRow, fromJson, type InstanceRow, instanceFromRow, lastPerRun, lastSuccessFromRow, linesToJson, notificationFromRow, type NotificationRow, readJsonText, type RunLogRow, runLogFromRow, type RunRow, runFromRow, toJson, type TriggerRow, triggerFromRow } from '../sql/codec.ts';
 import { openDatabase, rollback, type SqliteConnectionOptions, sqliteFailure } from './connection.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 
 /** SQLite keeps JSON columns as text. */
 const toRun = (row: RunRow) => runFromRow(row, readJsonText);
 const toLastSuccess = (row: RunRow) => lastSuccessFromRow(row, readJsonText);
+
+interface SqliteBackfillRow {
+  readonly id: string;
+  readonly task: string;
+  readonly from_ms: number;
+  readonly to_ms: number;
+  readonly instants: string;
+  readonly status: BackfillStatus;
+  readonly requested_by: string;
+  readonly requested_at: number;
+  readonly ended_at: number | null;
+}
+
+/** A backfill's slots as a range: they compare bytewise, and `;` follows `:`. */
+function slotRange(backfillId: string): [string, string] {
+  const prefix = backfillSlotPrefix(backfillId);
+  return [prefix, `${prefix.slice(0, -1)};`];
+}
 
 interface TaskRow {
   readonly name: string;
@@ -355,6 +378,96 @@ class SqliteStore implements Store {
     this.#signal('trigger');
   }
 
+  async enqueueNotifications(items: readonly NewNotification[], now: number): Promise<number> {
+    if (items.length === 0) return 0;
+    return this.#tx((sql) => {
+      let added = 0;
+      for (const n of items) added += Number(sql.notificationInsert.run(n.id, n.eventId, n.channel, n.kind, n.task, toJson(n.event), now).changes);
+      return added;
+    });
+  }
+
+  async claimNotifications(instance: string, now: number, leaseMs: number, limit: number): Promise<NotificationRecord[]> {
+    const rows = this.#tx((sql) => sql.notificationsClaim.all(instance, now, leaseMs, limit) as unknown as NotificationRow[]);
+    return rows.map((r) => notificationFromRow(r, readJsonText)).sort((a, b) => (a.nextAttemptAt?.getTime() ?? 0) - (b.nextAttemptAt?.getTime() ?? 0) || (a.id < b.id ? -1 : 1));
+  }
+
+  async settleNotification(claim: NotificationClaim, outcome: NotificationOutcome, now: number): Promise<boolean> {
+    const retryAt = outcome.status === 'pending' ? outcome.retryAt : null;
+    const error = outcome.status === 'delivered' ? null : outcome.error;
+    const deliveredAt = outcome.status === 'delivered' ? now : null;
+    return this.#tx((sql) => sql.notificationSettle.run(outcome.status, retryAt, error, deliveredAt, claim.eventId, claim.channel, claim.instance, claim.attempt).changes === 1);
+  }
+
+  async listNotifications(query: NotificationQuery): Promise<NotificationPage> {
+    const q = normaliseNotificationQuery(query);
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    const filter = (clause: string, value: SQLInputValue) => {
+      where.push(clause);
+      params.push(value);
+    };
+    if (q.before !== null) filter('id < ?', q.before);
+    if (q.task !== null) filter('task = ?', q.task);
+    if (q.status !== null) filter('status = ?', q.status);
+    const text = `SELECT * FROM caretaker_notifications${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.#connection().db.prepare(text).all(...params, q.limit + 1) as unknown as NotificationRow[];
+    const notifications = rows.slice(0, q.limit).map((r) => notificationFromRow(r, readJsonText));
+    return { notifications, nextCursor: rows.length > q.limit ? (notifications.at(-1)?.id ?? null) : null };
+  }
+
+  async requestBackfill(request: BackfillRequest): Promise<void> {
+    this.#tx((sql) => sql.backfillInsert.run(request.id, request.task, request.from, request.to, JSON.stringify(request.instants), request.requestedBy, request.requestedAt));
+    this.#signal('trigger');
+  }
+
+  async endBackfill(id: string, status: 'done' | 'cancelled', now: number): Promise<'ended' | 'busy' | 'not-running' | 'not-found'> {
+    const result = this.#tx((sql) => {
+      const row = sql.backfillGet.get(id) as SqliteBackfillRow | undefined;
+      if (row === undefined) return 'not-found' as const;
+      if (row.status !== 'running') return 'not-running' as const;
+      const [low, high] = slotRange(id);
+      const attempts = sql.backfillAttempts.all(row.task, low, high) as unknown as BackfillAttempt[];
+      if (status === 'done' && attempts.some((a) => a.status === 'running')) return 'busy' as const;
+      sql.backfillEnd.run(status, now, id);
+      sql.backfillCancelRuns.run(row.task, low, high);
+      return 'ended' as const;
+    });
+    if (result === 'ended') this.#signal(status === 'cancelled' ? 'cancel' : 'trigger');
+    return result;
+  }
+
+  async getBackfill(id: string): Promise<BackfillRecord | null> {
+    const { sql } = this.#connection();
+    const row = sql.backfillGet.get(id) as SqliteBackfillRow | undefined;
+    return row === undefined ? null : this.#backfillRecord(sql, row);
+  }
+
+  async listBackfills(query: { readonly task?: string; readonly limit?: number }): Promise<BackfillRecord[]> {
+    const { sql } = this.#connection();
+    const limit = backfillListLimit(query.limit);
+    const rows = (query.task === undefined ? sql.backfillsAll.all(limit) : sql.backfillsOfTask.all(query.task, limit)) as unknown as SqliteBackfillRow[];
+    return rows.map((row) => this.#backfillRecord(sql, row));
+  }
+
+  #backfillRecord(sql: Statements, row: SqliteBackfillRow): BackfillRecord {
+    const attempts = sql.backfillAttempts.all(row.task, ...slotRange(row.id)) as unknown as BackfillAttempt[];
+    return backfillRecord(
+      {
+        id: row.id,
+        task: row.task,
+        from: Number(row.from_ms),
+        to: Number(row.to_ms),
+        instants: JSON.parse(row.instants) as number[],
+        status: row.status,
+        requestedBy: row.requested_by,
+        requestedAt: Number(row.requested_at),
+        endedAt: row.ended_at === null ? null : Number(row.ended_at),
+      },
+      attempts,
+    );
+  }
+
   async requestCancel(runId: string): Promise<'requested' | 'not-running' | 'not-found'> {
     const result = this.#tx((sql) => {
       const row = sql.runGet.get(runId) as RunRow | undefined;
@@ -396,6 +509,7 @@ class SqliteStore implements Store {
       }
       return {
         triggers: (sql.triggersAll.all() as unknown as TriggerRow[]).map(triggerFromRow),
+        backfills: (sql.backfillsRunning.all() as { id: string; task: string; instants: string }[]).map((b) => ({ id: b.id, task: b.task, instants: JSON.parse(b.instants) as number[] })),
         cancels: (sql.runsCancelRequested.all(request.instance) as { id: string }[]).map((r) => r.id),
         paused: (sql.tasksPausedSince.all(request.pauseVersion) as { name: string; paused: number; pause_note: string | null; paused_at: number | null; overrides: string | null; pause_version: number }[]).map((t) => ({
           task: t.name,
@@ -557,6 +671,7 @@ class SqliteStore implements Store {
     return Number(
       this.#tx((sql) => {
         sql.instancesPrune.run(now - INSTANCE_RETENTION_MS);
+        sql.notificationsPrune.run(maxAge);
         return sql.runPrune.run(policy.maxPerTask, maxAge, batchSize).changes;
       }),
     );

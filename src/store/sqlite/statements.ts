@@ -63,7 +63,28 @@ export const SQL = {
       AND NOT EXISTS (SELECT 1 FROM caretaker_tasks t WHERE t.last_run_id = c.id OR t.last_success_id = c.id)
       AND NOT (c.retry_at IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM caretaker_runs s WHERE s.task = c.task AND s.slot = c.slot AND s.attempt = c.attempt + 1))
+      AND NOT (c.slot LIKE 'b:%' AND EXISTS (SELECT 1 FROM caretaker_backfills b
+        WHERE b.status = 'running' AND b.task = c.task AND substr(c.slot, 1, length(b.id) + 3) = 'b:' || b.id || ':'))
     LIMIT ?)`,
+  notificationInsert: `INSERT INTO caretaker_notifications (id, event_id, channel, kind, task, event, status, attempts, next_attempt_at, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?7, ?7) ON CONFLICT (event_id, channel) DO NOTHING`,
+  notificationsClaim: `UPDATE caretaker_notifications SET claimed_by = ?1, claim_expires_at = ?2 + ?3, attempts = attempts + 1
+    WHERE id IN (SELECT id FROM caretaker_notifications WHERE status = 'pending' AND next_attempt_at <= ?2
+      AND (claim_expires_at IS NULL OR claim_expires_at <= ?2) ORDER BY next_attempt_at, id LIMIT ?4) RETURNING *`,
+  notificationSettle: `UPDATE caretaker_notifications SET status = ?1, next_attempt_at = ?2, last_error = ?3, delivered_at = ?4,
+    claimed_by = CASE WHEN ?1 = 'pending' THEN NULL ELSE claimed_by END, claim_expires_at = NULL
+    WHERE event_id = ?5 AND channel = ?6 AND claimed_by = ?7 AND attempts = ?8 AND status = 'pending'`,
+  notificationsPrune: "DELETE FROM caretaker_notifications WHERE status != 'pending' AND created_at < ?",
+  backfillInsert: `INSERT INTO caretaker_backfills (id, task, from_ms, to_ms, instants, status, requested_by, requested_at)
+    VALUES (?, ?, ?, ?, ?, 'running', ?, ?) ON CONFLICT (id) DO NOTHING`,
+  backfillGet: 'SELECT * FROM caretaker_backfills WHERE id = ?',
+  backfillsRunning: "SELECT id, task, instants FROM caretaker_backfills WHERE status = 'running'",
+  backfillsOfTask: 'SELECT * FROM caretaker_backfills WHERE task = ? ORDER BY id DESC LIMIT ?',
+  backfillsAll: 'SELECT * FROM caretaker_backfills ORDER BY id DESC LIMIT ?',
+  backfillEnd: "UPDATE caretaker_backfills SET status = ?, ended_at = ? WHERE id = ? AND status = 'running'",
+  // Slots compare bytewise in SQLite: a backfill's are the range [b:<id>:, b:<id>;).
+  backfillAttempts: 'SELECT slot, attempt, status FROM caretaker_runs WHERE task = ? AND slot >= ? AND slot < ?',
+  backfillCancelRuns: "UPDATE caretaker_runs SET cancel_requested = 1 WHERE task = ? AND slot >= ? AND slot < ? AND status = 'running'",
   triggerInsert: `INSERT INTO caretaker_triggers (id, task, requested_at, retry_of, retry_scheduled_for, retry_attempt)
     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
   triggerDelete: 'DELETE FROM caretaker_triggers WHERE id = ?',

@@ -1,0 +1,142 @@
+/** Alerts (`notify`): each event per channel, newest first, with how its delivery went; refreshed every few seconds. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, type NotificationJson } from './api.ts';
+import { fmtTime } from './format.ts';
+import { StatusBadge } from './ui.tsx';
+
+const REFRESH_MS = 5_000;
+const STATUSES = ['pending', 'delivered', 'failed'] as const;
+const TONE = { pending: 'running', delivered: 'succeeded', failed: 'failed' } as const;
+
+export function Alerts(props: { taskNames: string[]; openRun: (id: string) => void }) {
+  const [task, setTask] = useState('');
+  const [status, setStatus] = useState('');
+  const [items, setItems] = useState<NotificationJson[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string | null>(null);
+  const seq = useRef(0);
+
+  async function load(from: string | null, quiet = false) {
+    const mine = ++seq.current;
+    if (!quiet) setLoading(true);
+    try {
+      const page = await api.notifications({ task, status, cursor: from });
+      if (mine !== seq.current) return;
+      setItems((old) => (from ? [...old, ...page.notifications.filter((n) => !old.some((o) => o.id === n.id))] : page.notifications));
+      setCursor(page.nextCursor);
+      setError(null);
+    } catch (err) {
+      if (mine === seq.current) setError((err as Error).message);
+    } finally {
+      if (mine === seq.current) setLoading(false);
+    }
+  }
+
+  useEffect(() => {
+    void load(null);
+    const id = setInterval(() => {
+      if (!document.hidden) void load(null, true);
+    }, REFRESH_MS);
+    return () => clearInterval(id);
+  }, [task, status]);
+
+  return (
+    <section aria-labelledby="alerts-title">
+      <div class="page-head">
+        <h1 id="alerts-title" tabIndex={-1}>
+          Alerts
+        </h1>
+        <form class="filters" onSubmit={(e) => e.preventDefault()}>
+          <label>
+            <span>Task</span>
+            <select value={task} onChange={(e) => setTask(e.currentTarget.value)} name="task">
+              <option value="">All tasks</option>
+              {props.taskNames.map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            <span>Delivery</span>
+            <select value={status} onChange={(e) => setStatus(e.currentTarget.value)} name="status">
+              <option value="">Any</option>
+              {STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+        </form>
+      </div>
+      {error && (
+        <p class="notice bad" role="alert">
+          Could not load alerts: {error}
+        </p>
+      )}
+      {items.length === 0 && !loading && !error ? (
+        <p class="empty-state">No alerts{task || status ? ' match these filters' : ' yet: they appear here when a task with notify rules fails, recovers, goes stale or misses ticks'}.</p>
+      ) : (
+        <table class="runs alerts" role="table" aria-busy={loading}>
+          <thead role="rowgroup">
+            <tr role="row">
+              <th role="columnheader" scope="col">Delivery</th>
+              <th role="columnheader" scope="col">Task</th>
+              <th role="columnheader" scope="col">Event</th>
+              <th role="columnheader" scope="col">Channel</th>
+              <th role="columnheader" scope="col">When</th>
+              <th role="columnheader" scope="col">Details</th>
+            </tr>
+          </thead>
+          <tbody role="rowgroup">
+            {items.map((n) => (
+              <tr role="row" key={n.id} data-alert={n.eventId} data-channel={n.channel} data-status={n.status}>
+                <td role="cell">
+                  <StatusBadge status={n.status} tone={TONE[n.status]} />
+                </td>
+                <td role="cell">
+                  <a href={`#/tasks/${encodeURIComponent(n.task)}`}>{n.task}</a>
+                </td>
+                <td role="cell" data-label="Event">
+                  {n.kind}
+                  {n.event.run?.id && (
+                    <>
+                      {' '}
+                      <button type="button" class="link" onClick={() => props.openRun(n.event.run?.id as string)}>
+                        run
+                      </button>
+                    </>
+                  )}
+                </td>
+                <td role="cell" data-label="Channel">
+                  {n.channel}
+                </td>
+                <td role="cell" data-label="When">
+                  <time dateTime={n.createdAt}>{fmtTime(n.createdAt)}</time>
+                </td>
+                <td role="cell" class="r-note">
+                  <span class="note" data-field="alert-detail">
+                    {n.event.message ?? ''}
+                    {n.status === 'delivered' && ` · delivered by ${n.claimedBy ?? '?'}${n.attempts > 1 ? ` on attempt ${n.attempts}` : ''}`}
+                    {n.status === 'pending' && n.attempts > 0 && ` · attempt ${n.attempts} failed (${n.lastError ?? ''}); next ${n.nextAttemptAt ? fmtTime(n.nextAttemptAt) : 'soon'}`}
+                    {n.status === 'failed' && ` · gave up after ${n.attempts} attempts: ${n.lastError ?? ''}`}
+                  </span>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div class="more">
+        {!loading && cursor && (
+          <button type="button" class="btn" onClick={() => void load(cursor)}>
+            Load more
+          </button>
+        )}
+      </div>
+    </section>
+  );
+}
