@@ -1,8 +1,9 @@
 /** Alerts (`notify`): each event per channel, newest first, with how its delivery went; refreshed every few seconds. */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { usePages } from './paging.ts';
 import { api, type NotificationJson } from './api.ts';
 import { fmtTime } from './format.ts';
-import { StatusBadge } from './ui.tsx';
+import { FilterSelect, StatusBadge } from './ui.tsx';
 
 const REFRESH_MS = 5_000;
 const STATUSES = ['pending', 'delivered', 'failed'] as const;
@@ -11,27 +12,10 @@ const TONE = { pending: 'running', delivered: 'succeeded', failed: 'failed' } as
 export function Alerts(props: { taskNames: string[]; openRun: (id: string) => void }) {
   const [task, setTask] = useState('');
   const [status, setStatus] = useState('');
-  const [items, setItems] = useState<NotificationJson[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
-  const seq = useRef(0);
-
-  async function load(from: string | null, quiet = false) {
-    const mine = ++seq.current;
-    if (!quiet) setLoading(true);
-    try {
-      const page = await api.notifications({ task, status, cursor: from });
-      if (mine !== seq.current) return;
-      setItems((old) => (from ? [...old, ...page.notifications.filter((n) => !old.some((o) => o.id === n.id))] : page.notifications));
-      setCursor(page.nextCursor);
-      setError(null);
-    } catch (err) {
-      if (mine === seq.current) setError((err as Error).message);
-    } finally {
-      if (mine === seq.current) setLoading(false);
-    }
-  }
+  const { items, cursor, loading, error, load } = usePages<NotificationJson>(async (from) => {
+    const page = await api.notifications({ task, status, cursor: from });
+    return { items: page.notifications, nextCursor: page.nextCursor };
+  });
 
   useEffect(() => {
     void load(null);
@@ -48,28 +32,8 @@ export function Alerts(props: { taskNames: string[]; openRun: (id: string) => vo
           Alerts
         </h1>
         <form class="filters" onSubmit={(e) => e.preventDefault()}>
-          <label>
-            <span>Task</span>
-            <select value={task} onChange={(e) => setTask(e.currentTarget.value)} name="task">
-              <option value="">All tasks</option>
-              {props.taskNames.map((n) => (
-                <option key={n} value={n}>
-                  {n}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            <span>Delivery</span>
-            <select value={status} onChange={(e) => setStatus(e.currentTarget.value)} name="status">
-              <option value="">Any</option>
-              {STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
+          <FilterSelect label="Task" name="task" value={task} any="All tasks" options={props.taskNames} onChange={setTask} />
+          <FilterSelect label="Delivery" name="status" value={status} any="Any" options={STATUSES} onChange={setStatus} />
         </form>
       </div>
       {error && (

@@ -1,8 +1,9 @@
 /** Run history with task and status filters, "load more" through nextCursor, and live updates. */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { usePages } from './paging.ts';
 import { RUN_STATUSES, api, onLive, type RunJson } from './api.ts';
 import { fmtDuration, fmtTime } from './format.ts';
-import { StatusBadge } from './ui.tsx';
+import { FilterSelect, StatusBadge } from './ui.tsx';
 
 const PAGE = 50;
 
@@ -18,31 +19,10 @@ export function History(props: {
 }) {
   const [task, setTask] = useState(props.initial.task);
   const [status, setStatus] = useState(props.initial.status);
-  const [runs, setRuns] = useState<RunJson[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
-  const seq = useRef(0);
-
-  const pages = useRef(0);
-
-  /** `quiet`: a background refresh of the first page, without the loading state. */
-  async function load(from: string | null, quiet = false) {
-    const mine = ++seq.current;
-    if (!quiet) setLoading(true);
-    setError(null);
-    try {
-      const page = await api.runs({ task, status, limit: PAGE, cursor: from });
-      if (mine !== seq.current) return;
-      setRuns((old) => (from ? [...old, ...page.runs.filter((r) => !old.some((o) => o.id === r.id))] : page.runs));
-      setCursor(page.nextCursor);
-      pages.current = from ? pages.current + 1 : 1;
-    } catch (err) {
-      if (mine === seq.current) setError((err as Error).message);
-    } finally {
-      if (mine === seq.current) setLoading(false);
-    }
-  }
+  const { items: runs, setItems: setRuns, cursor, loading, error, load, pages } = usePages<RunJson>(async (from) => {
+    const page = await api.runs({ task, status, limit: PAGE, cursor: from });
+    return { items: page.runs, nextCursor: page.nextCursor };
+  });
 
   useEffect(() => {
     const params = new URLSearchParams();
@@ -89,28 +69,8 @@ export function History(props: {
           History
         </h1>
         <form class="filters" onSubmit={(e) => e.preventDefault()}>
-          <label>
-            <span>Task</span>
-            <select value={task} onChange={(e) => setTask(e.currentTarget.value)} name="task">
-              <option value="">All tasks</option>
-              {names.map((n) => (
-                <option key={n} value={n}>
-                  {n}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            <span>Status</span>
-            <select value={status} onChange={(e) => setStatus(e.currentTarget.value)} name="status">
-              <option value="">Any status</option>
-              {RUN_STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {s.replace(/_/g, ' ')}
-                </option>
-              ))}
-            </select>
-          </label>
+          <FilterSelect label="Task" name="task" value={task} any="All tasks" options={names} onChange={setTask} />
+          <FilterSelect label="Status" name="status" value={status} any="Any status" options={RUN_STATUSES} onChange={setStatus} text={(s) => s.replace(/_/g, ' ')} />
           <button type="button" class="btn" onClick={() => void load(null)} disabled={loading}>
             Refresh
           </button>

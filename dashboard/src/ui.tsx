@@ -163,3 +163,20 @@ export function Sparkline(props: { recent: RecentRun[]; scheme: string; label: s
     />
   );
 }
+
+/** A labelled filter of a list view: "any" (the empty value) first, then each option. */
+export function FilterSelect(props: { label: string; name: string; value: string; any: string; options: readonly string[]; onChange: (value: string) => void; text?: (option: string) => string }) {
+  return (
+    <label>
+      <span>{props.label}</span>
+      <select value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)} name={props.name}>
+        <option value="">{props.any}</option>
+        {props.options.map((o) => (
+          <option key={o} value={o}>
+            {props.text ? props.text(o) : o}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

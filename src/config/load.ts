@@ -107,8 +107,12 @@ export function loadConfig(options: { readonly file: string; readonly env?: Node
   }
   const issues: OptionIssue[] = [];
   const raw = applyEnvOverrides(interpolateEnv(parsed, env, issues) as Record<string, unknown>, env, issues);
+  // A field whose variable is unset is reported for that; what its placeholder then fails is noise.
+  const interpolated = issues.length;
+  const unset = new Set(issues.map((i) => i.path));
   const checked = requiringUnits(() => checkSections(raw, dir, issues));
-  if (issues.length > 0) throw new InvalidOptionError(file, inConfigTerms(issues));
+  const reported = issues.filter((issue, index) => index < interpolated || !unset.has(issue.path));
+  if (reported.length > 0) throw new InvalidOptionError(file, inConfigTerms(reported));
   return { file, dir, ...checked };
 }
 
@@ -154,9 +158,10 @@ function collect<T>(work: () => T, issues: OptionIssue[], configPath: (path: str
 
 /** The `notify` section by the notify module's rules, and its task rules against the tasks configured. */
 function checkNotifySection(section: unknown, tasks: readonly string[], issues: OptionIssue[]): void {
-  const resolved = checkNotify(section, issues);
-  if (resolved === null) return;
-  for (const task of resolved.tasks.keys()) {
+  checkNotify(section, issues);
+  // Checked whatever else is wrong with the section: a rule for a task that does not exist never fires.
+  const rules = isSection(section) && isSection(section.tasks) ? Object.keys(section.tasks) : [];
+  for (const task of rules) {
     if (tasks.includes(task)) continue;
     const guess = closestMatch(task, tasks);
     issues.push({ path: `notify.tasks.${task}`, received: describeValue(task), fix: `no such task in tasks${guess !== undefined ? `; did you mean "${guess}"?` : ''}` });

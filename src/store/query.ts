@@ -84,11 +84,18 @@ export interface NormalisedAuditQuery {
 
 /** Validates an audit query; throws {@link InvalidOptionError} naming the bad field. */
 export function normaliseAuditQuery(query: AuditQuery): NormalisedAuditQuery {
-  const limit = query.limit ?? DEFAULT_RUN_LIMIT;
-  const issues = pageIssues(limit, query.cursor);
-  if (query.task !== undefined && typeof query.task !== 'string') issues.push({ path: 'task', received: describeValue(query.task), fix: 'use a task name' });
+  const issues: OptionIssue[] = [];
+  const page = taskPage(query, issues);
   if (issues.length > 0) throw new InvalidOptionError('audit query', issues);
-  return { task: query.task ?? null, limit, before: query.cursor?.toLowerCase() ?? null };
+  return page;
+}
+
+/** The task filter and paging that audit and notification queries share, their problems added to `issues`. */
+function taskPage(query: { readonly task?: unknown; readonly limit?: number; readonly cursor?: string }, issues: OptionIssue[]): NormalisedAuditQuery {
+  const limit = query.limit ?? DEFAULT_RUN_LIMIT;
+  issues.push(...pageIssues(limit, query.cursor));
+  if (query.task !== undefined && typeof query.task !== 'string') issues.push({ path: 'task', received: describeValue(query.task), fix: 'use a task name' });
+  return { task: (query.task as string | undefined) ?? null, limit, before: query.cursor?.toLowerCase() ?? null };
 }
 
 /** A {@link NotificationQuery} checked. */
@@ -102,12 +109,11 @@ export interface NormalisedNotificationQuery {
 
 /** Validates a notification query; throws {@link InvalidOptionError} naming the bad field. */
 export function normaliseNotificationQuery(query: NotificationQuery): NormalisedNotificationQuery {
-  const limit = query.limit ?? DEFAULT_RUN_LIMIT;
-  const issues = pageIssues(limit, query.cursor);
-  if (query.task !== undefined && typeof query.task !== 'string') issues.push({ path: 'task', received: describeValue(query.task), fix: 'use a task name' });
+  const issues: OptionIssue[] = [];
+  const page = taskPage(query, issues);
   if (query.status !== undefined && !(NOTIFICATION_STATUSES as readonly unknown[]).includes(query.status)) {
     issues.push({ path: 'status', received: describeValue(query.status), fix: `use one of ${NOTIFICATION_STATUSES.join(', ')}` });
   }
   if (issues.length > 0) throw new InvalidOptionError('notification query', issues);
-  return { task: query.task ?? null, status: query.status ?? null, limit, before: query.cursor?.toLowerCase() ?? null };
+  return { ...page, status: query.status ?? null };
 }

@@ -115,8 +115,25 @@ http:
     const config = load('store: { postgres: { url: "${DB_URL}", schema: "${SCHEMA:-jobs}" } }\n', { DB_URL: 'postgres://u@h/db' });
     assert.deepEqual(config.store, { kind: 'postgres', options: { url: 'postgres://u@h/db', schema: 'jobs' } });
     const lines = problems('store: { postgres: { url: "${DB_URL}" } }\n');
-    assert.equal(lines.length, 2, lines.join('\n')); // unset, and then not a postgres:// URL
+    // Unset is the problem; that the placeholder left there is then no postgres:// URL is not another.
+    assert.deepEqual(lines.length, 1, lines.join('\n'));
     assert.match(lines[0] ?? '', /^store\.postgres\.url: .*DB_URL is not set/);
+  });
+
+  it('a notify section: channels and rules are checked, each problem naming its field; rules name configured tasks', () => {
+    const tasks = 'tasks:\n  backup: { schedule: { every: 1d }, run: { command: [/bin/true] } }\n';
+    const config = load(
+      `notify:\n  channels:\n    ops: { webhook: { url: "\${HOOK}", format: slack, timeout: 5s } }\n    pager: { command: [/bin/true, --x] }\n  defaults: { on: [failed], channels: [ops] }\n  tasks: { backup: { on: [failed, stale], channels: [ops, pager] } }\n  retry: { attempts: 3, backoff: 1s }\n${tasks}`,
+      { HOOK: 'https://hooks.example.com/T/B/x' },
+    );
+    assert.deepEqual(config.notify?.channels.ops, { webhook: { url: 'https://hooks.example.com/T/B/x', format: 'slack', timeout: '5s' } });
+    const lines = problems(
+      `notify:\n  channels:\n    ops: { webhook: { url: ftp://x } }\n    pager: { command: [] }\n  defaults: { on: [exploded], channels: [opz] }\n  tasks: { bakup: false }\n  retry: { backoff: 10 }\n${tasks}`,
+    );
+    const fields = lines.map((l) => l.split(': ')[0]).sort();
+    assert.deepEqual(fields, ['notify.channels.ops.webhook.url', 'notify.channels.pager.command', 'notify.defaults.channels.0', 'notify.defaults.on.0', 'notify.retry.backoff', 'notify.tasks.bakup'], lines.join('\n'));
+    assert.match(lines.find((l) => l.startsWith('notify.tasks.bakup')) ?? '', /did you mean "backup"/);
+    assert.match(lines.find((l) => l.startsWith('notify.retry.backoff')) ?? '', /unit/);
   });
 
   it('CARETAKER_<SECTION>_<FIELD> overrides scalar fields, and can switch the store', () => {

@@ -60,6 +60,8 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
   let quickHold: ReturnType<typeof gate> | null = null;
   let quickCount = 0;
 
+  // What the alert channel received (event ids).
+  const alerts: string[] = [];
   // Every finished run, by id.
   const finished = new Map<string, RunRecord>();
   const finishedRun = (id: string) =>
@@ -98,7 +100,11 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
 
   before(async () => {
     assertDashboardBuilt();
-    scheduler = createScheduler({ store: sqliteStore({ path: join(dir, 'state.db'), synchronous: 'normal' }), instance: 'browser-test' });
+    scheduler = createScheduler({
+      store: sqliteStore({ path: join(dir, 'state.db'), synchronous: 'normal' }),
+      instance: 'browser-test',
+      notify: { channels: { ops: { send: async (event) => void alerts.push(event.id) } }, tasks: { broken: { on: ['failed'], channels: ['ops'] } } },
+    });
     const daily = { every: '1d', initialDelay: '1d' } as const;
     scheduler.add({
       name: 'quick',
@@ -392,6 +398,20 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     assert.equal(new Set(runs.map((r) => r.scheduledFor.getTime())).size, total, 'each instant once');
     assert.ok(runs.every((r) => r.scheduledFor.getUTCHours() === 3 && r.scheduledFor.getTime() >= Math.floor(from / 60_000) * 60_000 && r.status === 'succeeded'));
     await expectText(view.locator('[data-field="changes"] li').first(), new RegExp(`anonymous \\(api\\) backfilled ${total} instants from`));
+  });
+
+  it('Alerts lists a failure\'s alert with its delivery, and its run opens from it', async (t) => {
+    const page = await open(t, server.url);
+    await page.getByRole('link', { name: 'Alerts' }).click();
+    await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+    const runId = await scheduler.trigger('broken');
+    await finishedRun(runId);
+    await eventually('the alert to be sent', () => alerts.includes(`failed:${runId}`));
+    const row = page.locator(`[data-alert="failed:${runId}"][data-channel="ops"]`);
+    await row.locator('xpath=self::*[@data-status="delivered"]').waitFor({ timeout: WAIT });
+    await expectText(row.locator('[data-field="alert-detail"]'), /^broken failed after 1 attempt: disk full: \/var\/data · delivered by browser-test$/);
+    await row.getByRole('button', { name: 'run' }).click();
+    await expectText(page.locator('dialog[data-panel="run"]'), new RegExp(runId));
   });
 
   it('Pause asks for a note, shows the task paused with it, and pauses it in the scheduler and store; Resume undoes it', async (t) => {

@@ -55,7 +55,10 @@ describe('dashboard: nothing overflows sideways; times say their zone', { skip, 
 
   before(async () => {
     assertDashboardBuilt();
-    scheduler = createScheduler({ instance: 'overflow-test-with-a-rather-long-instance-name-for-the-header' });
+    scheduler = createScheduler({
+      instance: 'overflow-test-with-a-rather-long-instance-name-for-the-header',
+      notify: { channels: { 'a-channel-with-a-long-name-for-the-on-call-rotation': { send: async () => {} } }, defaults: { on: ['failed'], channels: ['a-channel-with-a-long-name-for-the-on-call-rotation'] } },
+    });
     let calls = 0;
     scheduler.add({
       name: 'nightly-export-of-the-customer-ledger-to-cold-storage',
@@ -73,6 +76,8 @@ describe('dashboard: nothing overflows sideways; times say their zone', { skip, 
     await eventually('the first run to end', async () => (await scheduler.getRun(outputId))?.status === 'succeeded');
     failedId = await scheduler.trigger('nightly-export-of-the-customer-ledger-to-cold-storage');
     await eventually('the second run to fail', async () => (await scheduler.getRun(failedId))?.status === 'failed');
+    const hour = 3_600_000;
+    await scheduler.backfill('heartbeat', { from: Date.now() - 3 * hour, to: Date.now() - hour }, { by: `someone-with-${'a-very-long-name-'.repeat(4)}` });
     api = createAdminApi({ scheduler, processMetrics: false });
     server = await startAdminServer({ fetch: api.fetch, host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -97,7 +102,7 @@ describe('dashboard: nothing overflows sideways; times say their zone', { skip, 
 
   for (const scheme of SCHEMES) {
     for (const width of WIDTHS) {
-      it(`${width} px, ${scheme}: the task list, both run dialogs and history stay within the window`, async (t) => {
+      it(`${width} px, ${scheme}: the task list, both run dialogs, history, alerts, a task page with backfills and the backfill form stay within the window`, async (t) => {
         const page = await open(t, width, scheme);
         const row = page.locator('[data-task="nightly-export-of-the-customer-ledger-to-cold-storage"]');
         await row.locator('[data-field="status"]').filter({ hasText: 'failed' }).waitFor();
@@ -119,6 +124,18 @@ describe('dashboard: nothing overflows sideways; times say their zone', { skip, 
         await page.locator(`[data-run-row="${outputId}"] button[data-action="open"]`).click();
         await dialog.locator('pre[data-field="output"]').waitFor();
         assert.deepEqual(await overflow(page), [], 'the run with a long output');
+        await page.keyboard.press('Escape');
+        await dialog.waitFor({ state: 'detached' });
+
+        await page.goto(`${server.url}#/alerts`);
+        await page.locator(`[data-alert="failed:${failedId}"]`).waitFor();
+        assert.deepEqual(await overflow(page), [], 'alerts');
+        await page.goto(`${server.url}#/tasks/heartbeat`);
+        await page.locator('[data-field="backfills"] li').first().waitFor();
+        assert.deepEqual(await overflow(page), [], 'the task page with its backfills');
+        await page.getByRole('button', { name: 'Backfill…' }).click();
+        await page.locator('dialog[data-panel="backfill"]').waitFor();
+        assert.deepEqual(await overflow(page), [], 'the backfill form');
       });
     }
   }

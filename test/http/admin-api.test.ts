@@ -603,3 +603,62 @@ describe('admin server', () => {
     }
   });
 });
+
+describe('alerts through the admin API', () => {
+  let scheduler: Scheduler;
+  let api: AdminApi;
+  const delivered: string[] = [];
+  let down = 1;
+
+  before(async () => {
+    scheduler = createScheduler({
+      instance: 'alerts',
+      notify: {
+        channels: {
+          ops: {
+            send: async (event) => {
+              if (down-- > 0) throw new Error('webhook down');
+              delivered.push(event.id);
+            },
+          },
+        },
+        defaults: { on: ['failed'], channels: ['ops'] },
+        retry: { attempts: 3, backoff: '10ms', maxBackoff: '20ms' },
+      },
+    });
+    scheduler.add({ name: 'broken', schedule: { every: '1d', initialDelay: '1d' }, handler: () => Promise.reject(new Error('disk full')) });
+    await scheduler.start();
+    api = createAdminApi({ scheduler, processMetrics: false, dashboard: false });
+  });
+  after(async () => {
+    api.close();
+    await scheduler.stop();
+  });
+  const get = async (path: string) => {
+    const res = await api.fetch(new Request(new URL(path, 'http://localhost/')));
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+
+  it('GET /api/notifications lists each alert with its delivery; the metrics count sends and failures; bad queries name the parameter', async () => {
+    const { runId } = (await (await api.fetch(new Request('http://localhost/api/tasks/broken/trigger', { method: 'POST' }))).json()) as { runId: string };
+    await eventually('the alert to be delivered', () => delivered.length === 1, 10_000);
+    assert.deepEqual(delivered, [`failed:${runId}`]);
+    await eventually('the delivery to be recorded', async () => (await get('api/notifications')).body.notifications[0]?.status === 'delivered', 10_000);
+    const page = await get('api/notifications?task=broken&status=delivered');
+    assert.equal(page.status, 200);
+    const [n] = page.body.notifications as { eventId: string; channel: string; kind: string; attempts: number; lastError: string; claimedBy: string; event: { message: string } }[];
+    assert.deepEqual([n?.eventId, n?.channel, n?.kind, n?.attempts, n?.claimedBy], [`failed:${runId}`, 'ops', 'failed', 2, 'alerts']);
+    assert.equal(n?.event.message, 'broken failed after 1 attempt: disk full');
+    assert.equal((await get('api/notifications?status=failed')).body.notifications.length, 0);
+    const metrics = await (await api.fetch(new Request('http://localhost/metrics'))).text();
+    const samples = parsePrometheus(metrics);
+    assert.equal(sampleValue(samples, 'caretaker_notifications_sent_total', { channel: 'ops', kind: 'failed' }), 1);
+    assert.equal(sampleValue(samples, 'caretaker_notification_failures_total', { channel: 'ops', kind: 'failed', final: 'false' }), 1);
+    for (const [query, field] of [['status=lost', 'status'], ['limit=0', 'limit'], ['cursor=x', 'cursor'], ['who=me', 'who']] as const) {
+      const res = await get(`api/notifications?${query}`);
+      assert.equal(res.status, 400, query);
+      assert.match(res.body.error.message, new RegExp(`^request: ${field}: `));
+    }
+    assert.deepEqual((await get('api/notifications?task=%00')).body.notifications, []);
+  });
+});

@@ -6,19 +6,11 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commandChannel } from '../../src/notify/channels.ts';
-import { NotifyDeliveryError } from '../../src/notify/delivery-error.ts';
-import { genericBody, type NotifyEvent } from '../../src/notify/event.ts';
+import { genericBody } from '../../src/notify/event.ts';
 import { running, skipUnlessLinux } from '../config/process-tree.ts';
+import { FAILED as EVENT, failure, signal } from './fixtures.ts';
 
 const NODE = process.execPath;
-const EVENT: NotifyEvent = {
-  id: 'failed:run-1',
-  kind: 'failed',
-  task: 'db-backup',
-  at: '2026-01-01T02:00:31.000Z',
-  message: 'db-backup failed after 3 attempts: connection refused',
-  run: { id: 'run-1', status: 'failed', scheduledFor: '2026-01-01T02:00:00.000Z', attempt: 3, durationMs: 1_250, error: 'connection refused' },
-};
 
 const dir = mkdtempSync(join(tmpdir(), 'caretaker-notify-command-'));
 /** Every pid a test command reported, killed at the end whatever happened. */
@@ -40,16 +32,6 @@ const freshFile = (name: string) => join(dir, `${name}-${++count}`);
 /** A command channel running `node -e script args...`. */
 const node = (script: string, args: readonly string[] = [], timeoutMs = 10_000) => commandChannel('pager', { kind: 'command', argv: [NODE, '-e', script, ...args], timeoutMs });
 
-const signal = () => new AbortController().signal;
-
-async function failure(promise: Promise<unknown>): Promise<NotifyDeliveryError> {
-  const error = await promise.then(
-    () => assert.fail('expected the delivery to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof NotifyDeliveryError, String(error));
-  return error;
-}
 
 /** Waits for a file a child writes once it is ready (renamed into place, so never half-written). */
 async function waitForFile(file: string): Promise<string> {

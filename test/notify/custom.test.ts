@@ -6,19 +6,10 @@ import { buildChannels, customChannel } from '../../src/notify/channels.ts';
 import { resolveNotify } from '../../src/notify/config.ts';
 import { isRetryable, NotifyDeliveryError } from '../../src/notify/delivery-error.ts';
 import type { NotifyEvent } from '../../src/notify/event.ts';
+import { failure, signal } from './fixtures.ts';
 
 const EVENT: NotifyEvent = { id: 'missed:db-backup:2026-01-01T02:00:00.000Z', kind: 'missed', task: 'db-backup', at: '2026-01-01T02:05:00.000Z', message: 'db-backup missed its 02:00 run', run: null };
 
-const signal = () => new AbortController().signal;
-
-async function failure(promise: Promise<unknown>): Promise<NotifyDeliveryError> {
-  const error = await promise.then(
-    () => assert.fail('expected the delivery to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof NotifyDeliveryError, String(error));
-  return error;
-}
 
 describe('custom channel', () => {
   it('calls send with the event and a live signal; resolving is delivered', async () => {

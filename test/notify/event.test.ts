@@ -2,15 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { escapeSlack, genericBody, NOTIFY_KINDS, type NotifyEvent, SLACK_TEXT_MAX, slackBody } from '../../src/notify/event.ts';
+import { FAILED } from './fixtures.ts';
 
-const FAILED: NotifyEvent = {
-  id: 'failed:run-1',
-  kind: 'failed',
-  task: 'db-backup',
-  at: '2026-01-01T02:00:31.000Z',
-  message: 'db-backup failed after 3 attempts: connection refused',
-  run: { id: 'run-1', status: 'failed', scheduledFor: '2026-01-01T02:00:00.000Z', attempt: 3, durationMs: 1_250, error: 'connection refused' },
-};
 
 /** Every text object of a Slack body, the fallback included. */
 function texts(body: ReturnType<typeof slackBody>): string[] {

@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { webhookChannel } from '../../src/notify/channels.ts';
 import type { WebhookChannelConfig } from '../../src/notify/config.ts';
-import { NotifyDeliveryError } from '../../src/notify/delivery-error.ts';
 import { genericBody, type NotifyEvent, slackBody } from '../../src/notify/event.ts';
 import { packageVersion } from '../../src/util/package-version.ts';
+import { failure, signal } from './fixtures.ts';
 
 const EVENT: NotifyEvent = {
   id: 'failed:run-1',
@@ -63,16 +63,6 @@ function channel(url: string, options: Partial<Omit<WebhookChannelConfig, 'kind'
   return webhookChannel('ops', { kind: 'webhook', url, format: 'json', headers: {}, timeoutMs: 10_000, ...options });
 }
 
-const signal = () => new AbortController().signal;
-
-async function failure(promise: Promise<unknown>): Promise<NotifyDeliveryError> {
-  const error = await promise.then(
-    () => assert.fail('expected the delivery to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof NotifyDeliveryError, String(error));
-  return error;
-}
 
 describe('webhook channel: what is sent', () => {
   it('POSTs the generic JSON body with content-type, user-agent and the configured headers', async () => {
