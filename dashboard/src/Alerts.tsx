@@ -85,7 +85,8 @@ export function Alerts(props: { taskNames: string[]; openRun: (id: string) => vo
                   <span class="note" data-field="alert-detail">
                     {n.event.message ?? ''}
                     {n.status === 'delivered' && ` · delivered by ${n.claimedBy ?? '?'}${n.attempts > 1 ? ` on attempt ${n.attempts}` : ''}`}
-                    {n.status === 'pending' && n.attempts > 0 && ` · attempt ${n.attempts} failed (${n.lastError ?? ''}); next ${n.nextAttemptAt ? fmtTime(n.nextAttemptAt) : 'soon'}`}
+                    {n.status === 'pending' && n.claimedBy !== null && ` · being delivered by ${n.claimedBy} (attempt ${n.attempts})`}
+                    {n.status === 'pending' && n.claimedBy === null && n.lastError !== null && ` · the last attempt failed (${n.lastError}); next ${n.nextAttemptAt ? fmtTime(n.nextAttemptAt) : 'soon'}`}
                     {n.status === 'failed' && ` · gave up after ${n.attempts} attempts: ${n.lastError ?? ''}`}
                   </span>
                 </td>

@@ -132,14 +132,14 @@ function checkSections(raw: Record<string, unknown>, dir: string, issues: Option
     const spec = checkTask(name, body, defaults, dir, issues);
     if (spec !== null) tasks.push(spec);
   }
-  if (raw.notify !== undefined) checkNotifySection(raw.notify, Object.keys(rawTasks), issues);
+  if (raw.notify !== undefined) checkNotifySection(raw.notify, rawTasks, raw.defaults, issues);
   return {
     store: store as StoreSpec,
     http: data.http ?? {},
     history: data.history ?? {},
     scheduler: data.scheduler ?? {},
     log: data.log ?? {},
-    notify: raw.notify === undefined ? null : (raw.notify as NotifyOptions),
+    notify: raw.notify === undefined ? null : relativeToConfig(raw.notify as NotifyOptions, dir),
     defaults: (raw.defaults ?? {}) as Record<string, unknown>,
     tasks,
   };
@@ -156,15 +156,36 @@ function collect<T>(work: () => T, issues: OptionIssue[], configPath: (path: str
   }
 }
 
+/** A command channel's program given as a relative path (`./page.sh`) is relative to the config file, as a task's is. */
+function relativeToConfig(notify: NotifyOptions, dir: string): NotifyOptions {
+  const channels = Object.fromEntries(
+    Object.entries(notify.channels ?? {}).map(([name, channel]) => {
+      if (!('command' in channel) || !Array.isArray(channel.command)) return [name, channel];
+      const [program, ...args] = channel.command;
+      const relative = typeof program === 'string' && (program.startsWith('./') || program.startsWith('../'));
+      return [name, relative ? { ...channel, command: [resolve(dir, program), ...args] } : channel];
+    }),
+  );
+  return { ...notify, channels };
+}
+
 /** The `notify` section by the notify module's rules, and its task rules against the tasks configured. */
-function checkNotifySection(section: unknown, tasks: readonly string[], issues: OptionIssue[]): void {
+function checkNotifySection(section: unknown, rawTasks: Record<string, unknown>, defaults: unknown, issues: OptionIssue[]): void {
   checkNotify(section, issues);
+  const tasks = Object.keys(rawTasks);
   // Checked whatever else is wrong with the section: a rule for a task that does not exist never fires.
-  const rules = isSection(section) && isSection(section.tasks) ? Object.keys(section.tasks) : [];
-  for (const task of rules) {
-    if (tasks.includes(task)) continue;
-    const guess = closestMatch(task, tasks);
-    issues.push({ path: `notify.tasks.${task}`, received: describeValue(task), fix: `no such task in tasks${guess !== undefined ? `; did you mean "${guess}"?` : ''}` });
+  const rules = isSection(section) && isSection(section.tasks) ? section.tasks : {};
+  for (const [task, rule] of Object.entries(rules)) {
+    if (!tasks.includes(task)) {
+      const guess = closestMatch(task, tasks);
+      issues.push({ path: `notify.tasks.${task}`, received: describeValue(task), fix: `no such task in tasks${guess !== undefined ? `; did you mean "${guess}"?` : ''}` });
+      continue;
+    }
+    // Nor does a stale rule for a task that never goes stale.
+    const staleAfter = (isSection(rawTasks[task]) ? (rawTasks[task] as Record<string, unknown>).staleAfter : undefined) ?? (isSection(defaults) ? defaults.staleAfter : undefined);
+    if (isSection(rule) && Array.isArray(rule.on) && rule.on.includes('stale') && staleAfter === undefined) {
+      issues.push({ path: `notify.tasks.${task}.on`, received: describeValue(rule.on), fix: `"stale" needs the task's staleAfter (e.g. tasks.${task}.staleAfter: 26h); without it the task is never stale` });
+    }
   }
 }
 

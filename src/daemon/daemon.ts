@@ -13,7 +13,7 @@ import { InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 
 /** Config sections read once at start: a change to them applies after a restart. */
-const RESTART_SECTIONS = ['store', 'scheduler', 'http', 'history', 'log'] as const;
+const RESTART_SECTIONS = ['store', 'scheduler', 'http', 'history', 'log', 'notify'] as const;
 
 /** A restart section as the daemon uses it: `scheduler.stopTimeout` is read when stopping, so it needs no restart. */
 function restartPart(config: DaemonConfig, key: (typeof RESTART_SECTIONS)[number]): unknown {

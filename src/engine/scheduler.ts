@@ -806,7 +806,7 @@ export class Scheduler {
     this.#unsubscribe?.();
     this.#poller.stop();
     this.#pruner.stop();
-    // Deliveries in flight are left due for another instance; runs ending meanwhile still raise alerts.
+    // No alert is claimed any more; deliveries under way may end within the stop, and runs ending meanwhile still raise alerts.
     this.#alertDelivery?.stop();
     // Nothing new starts; what runs keeps its timeouts, its lease renewals and its end's retries.
     for (const runtime of this.#tasks.values()) this.#timers.cancel(runtime);
@@ -815,6 +815,8 @@ export class Scheduler {
     this.#runs.stopStarting();
     this.#runs.drain(startedAt + timeoutMs);
     await this.#drained(timeoutMs);
+    // The deadline: what is still being delivered is left due (uncounted) for another instance.
+    this.#alertDelivery?.abort();
     this.#runs.abandonAll();
     // Writing the records of abandoned runs gets a short grace of its own.
     await this.#drained(Math.max(1_000, timeoutMs - (this.#clock.monotonic() - startedAt)));

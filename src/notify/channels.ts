@@ -52,11 +52,10 @@ export function webhookChannel(name: string, config: WebhookChannelConfig): Noti
   const target = shownUrl(config.url) ?? 'the webhook URL';
   // A server that echoes the request (a debugging endpoint, a proxy's error page) must not put a token in our logs.
   // So must the URL's path and query, the secret of a Slack or Teams webhook URL.
-  const { pathname, search } = new URL(config.url);
-  const secrets = [...Object.values(config.headers), ...(pathname.length > 1 ? [pathname] : []), ...(search.length > 1 ? [search] : [])].filter((value) => value.length >= 4);
+  const secrets = secretsOf(config);
   const redact = (text: string) => secrets.reduce((out, secret) => out.replaceAll(secret, '[redacted]'), text);
   const longestSecret = Math.max(0, ...secrets.map((secret) => Buffer.byteLength(secret)));
-  const fail = (reason: 'network' | 'timeout' | 'status', retryable: boolean, message: string, extra: { status?: number; body?: string | null; cause?: unknown } = {}) =>
+  const fail = (reason: 'network' | 'timeout' | 'status', retryable: boolean, message: string, extra: { status?: number; body?: string | null; cause?: unknown; retryAfterMs?: number | null } = {}) =>
     new NotifyDeliveryError({ channel: name, reason, retryable, message: `webhook "${name}": ${message}`, ...extra });
 
   return {
@@ -93,14 +92,45 @@ export function webhookChannel(name: string, config: WebhookChannelConfig): Noti
         if (signal.aborted || timeout.aborted) throw transportError(error);
         answer = null;
       }
-      const status = `${response.status}${response.statusText !== '' ? ` ${response.statusText}` : ''}`;
+      // The reason phrase is the server's text too: it may echo a token.
+      const status = `${response.status}${response.statusText !== '' ? ` ${redact(response.statusText).slice(0, 100)}` : ''}`;
       if (response.status >= 300 && response.status < 400) {
         throw fail('status', false, `${target} answered ${status}, a redirect, which is not followed; configure the URL it redirects to`, { status: response.status, body: answer });
       }
       const snippet = answer === null ? '' : answer.replace(/\s+/g, ' ').trim().slice(0, 200);
-      throw fail('status', retryableStatus(response.status), `${target} answered ${status}${snippet !== '' ? `: ${snippet}` : ''}`, { status: response.status, body: answer });
+      throw fail('status', retryableStatus(response.status), `${target} answered ${status}${snippet !== '' ? `: ${snippet}` : ''}`, {
+        status: response.status,
+        body: answer,
+        retryAfterMs: response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : null,
+      });
     },
   };
+}
+
+/**
+ * What an answer may echo that must not reach a log: every header value, the URL's path and query
+ * whole, and each of their pieces long enough to be a secret (a path segment, a query value, the
+ * token after `Bearer `), longest first so a whole is blanked out before its parts.
+ */
+function secretsOf(config: WebhookChannelConfig): string[] {
+  const { pathname, search, searchParams } = new URL(config.url);
+  const pieces = [
+    ...Object.values(config.headers),
+    ...Object.values(config.headers).flatMap((value) => value.split(/\s+/)),
+    ...(pathname.length > 1 ? [pathname, ...pathname.split('/')] : []),
+    ...(search.length > 1 ? [search, ...[...searchParams.values()]] : []),
+  ];
+  // JSON-escaped forms too: an echo inside a JSON answer escapes quotes and slashes.
+  const forms = pieces.flatMap((piece) => [piece, JSON.stringify(piece).slice(1, -1), piece.replaceAll('/', '\\/')]);
+  return [...new Set(forms.filter((piece) => piece.length >= 6))].sort((a, b) => b.length - a.length);
+}
+
+/** A `Retry-After` answer (seconds, or an HTTP date) as a wait in ms, within an hour; null when absent or unreadable. */
+export function retryAfterMs(header: string | null, now: number): number | null {
+  if (header === null || header.trim() === '') return null;
+  const text = header.trim();
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  return Number.isFinite(ms) ? Math.min(3_600_000, Math.max(0, ms)) : null;
 }
 
 /** What fetch's "fetch failed" means: the cause's code (ECONNREFUSED, ENOTFOUND) or message. */
@@ -247,8 +277,9 @@ export function customChannel(name: string, config: CustomChannelConfig): Notify
         if (signal.aborted) throw signal.reason;
         if (timeout.aborted) throw new NotifyDeliveryError({ channel: name, reason: 'timeout', retryable: true, message: `channel "${name}": send did not settle within ${formatDuration(config.timeoutMs)}`, cause: error });
         // A send may say itself that trying again is pointless (its own NotifyDeliveryError).
-        const retryable = !(error instanceof NotifyDeliveryError) || error.retryable;
-        throw new NotifyDeliveryError({ channel: name, reason: 'threw', retryable, message: `channel "${name}": ${textOf(error)}`, cause: error });
+        const own = error instanceof NotifyDeliveryError ? error : null;
+        const retryable = own === null || own.retryable;
+        throw new NotifyDeliveryError({ channel: name, reason: 'threw', retryable, retryAfterMs: own?.retryAfterMs ?? null, message: `channel "${name}": ${textOf(error)}`, cause: error });
       }
     },
   };

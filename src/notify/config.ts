@@ -118,7 +118,7 @@ const CHANNEL_NAME_FIX = 'use 1 to 64 letters, digits, ".", "_", "@" or "-", sta
 /** RFC 9110 token: what a header name may be. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Set by fetch itself from the body and URL; a configured one would contradict it. */
-const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'proxy-connection']);
 const HEADER_NAME_FIX = 'not a valid header name; use letters, digits and "-", e.g. "X-Token"';
 const HEADER_RESERVED_FIX = 'a header Caretaker sets itself; remove it';
 const CHANNEL_FIX = 'give one of { webhook: { url: "https://…" } }, { command: ["/path/to/program", "arg"] } or (in code) { send: async (event, signal) => {} }';
@@ -143,6 +143,8 @@ const webhookSchema = z.strictObject({
             if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: HEADER_NAME_FIX });
             else if (RESERVED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: HEADER_RESERVED_FIX });
             else if (typeof value === 'string' && /[\r\n\0]/.test(value)) ctx.addIssue({ code: 'custom', path: [name], message: 'a header value may not hold line breaks or NUL' });
+            // HTTP carries header values as Latin-1: anything beyond would fail every send.
+            else if (typeof value === 'string' && /[^\t\x20-\x7e\x80-\xff]/.test(value)) ctx.addIssue({ code: 'custom', path: [name], message: 'a header value may hold only printable ASCII (or Latin-1) characters; encode anything else' });
           }
         },
         { when: (payload) => isRecord(payload.value) },

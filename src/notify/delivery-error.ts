@@ -16,6 +16,8 @@ export interface DeliveryErrorInit {
   readonly exitCode?: number | null;
   readonly signal?: string | null;
   readonly stderr?: string | null;
+  /** How long the receiver asked to be left alone (`Retry-After` on 429 or 503). */
+  readonly retryAfterMs?: number | null;
   readonly cause?: unknown;
 }
 
@@ -43,6 +45,8 @@ export class NotifyDeliveryError extends Error {
   readonly signal: string | null;
   /** The last 2 KB the command wrote on stderr. */
   readonly stderr: string | null;
+  /** How long the receiver asked to be left alone (`Retry-After` on 429 or 503); null when it did not say. */
+  readonly retryAfterMs: number | null;
 
   constructor(init: DeliveryErrorInit) {
     super(init.message, init.cause !== undefined ? { cause: init.cause } : undefined);
@@ -55,6 +59,7 @@ export class NotifyDeliveryError extends Error {
     this.exitCode = init.exitCode ?? null;
     this.signal = init.signal ?? null;
     this.stderr = init.stderr ?? null;
+    this.retryAfterMs = init.retryAfterMs ?? null;
   }
 }
 

@@ -180,9 +180,10 @@ export interface Store {
   /**
    * Claims up to `limit` due notifications for this instance to deliver (each claim counts as an
    * attempt and holds for `leaseMs`): among instances, one claims each. A claim that lapses
-   * (its instance died mid-delivery) is due again.
+   * (its instance died mid-delivery) is due again. Notifications for `skipChannels` (busy or
+   * rate-limited here) are left for later.
    */
-  claimNotifications(instance: string, now: number, leaseMs: number, limit: number): Promise<NotificationRecord[]>;
+  claimNotifications(instance: string, now: number, leaseMs: number, limit: number, skipChannels?: readonly string[]): Promise<NotificationRecord[]>;
 
   /**
    * Records how a claimed attempt went, if this instance still holds that attempt (else false):
@@ -390,7 +391,8 @@ export interface NotificationClaim {
 
 export type NotificationOutcome =
   | { readonly status: 'delivered' }
-  | { readonly status: 'pending'; readonly retryAt: number; readonly error: string }
+  /** Due again at `retryAt`. `refund`: the attempt does not count (the receiver asked to wait, or the instance stopped). */
+  | { readonly status: 'pending'; readonly retryAt: number; readonly error: string; readonly refund?: boolean }
   | { readonly status: 'failed'; readonly error: string };
 
 export interface BackfillRequest {

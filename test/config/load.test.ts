@@ -123,7 +123,7 @@ http:
   it('a notify section: channels and rules are checked, each problem naming its field; rules name configured tasks', () => {
     const tasks = 'tasks:\n  backup: { schedule: { every: 1d }, run: { command: [/bin/true] } }\n';
     const config = load(
-      `notify:\n  channels:\n    ops: { webhook: { url: "\${HOOK}", format: slack, timeout: 5s } }\n    pager: { command: [/bin/true, --x] }\n  defaults: { on: [failed], channels: [ops] }\n  tasks: { backup: { on: [failed, stale], channels: [ops, pager] } }\n  retry: { attempts: 3, backoff: 1s }\n${tasks}`,
+      `notify:\n  channels:\n    ops: { webhook: { url: "\${HOOK}", format: slack, timeout: 5s } }\n    pager: { command: [/bin/true, --x] }\n  defaults: { on: [failed], channels: [ops] }\n  tasks: { backup: { on: [failed, stale], channels: [ops, pager] } }\n  retry: { attempts: 3, backoff: 1s }\n${tasks.replace('run:', 'staleAfter: 26h, run:')}`,
       { HOOK: 'https://hooks.example.com/T/B/x' },
     );
     assert.deepEqual(config.notify?.channels.ops, { webhook: { url: 'https://hooks.example.com/T/B/x', format: 'slack', timeout: '5s' } });
@@ -134,6 +134,15 @@ http:
     assert.deepEqual(fields, ['notify.channels.ops.webhook.url', 'notify.channels.pager.command', 'notify.defaults.channels.0', 'notify.defaults.on.0', 'notify.retry.backoff', 'notify.tasks.bakup'], lines.join('\n'));
     assert.match(lines.find((l) => l.startsWith('notify.tasks.bakup')) ?? '', /did you mean "backup"/);
     assert.match(lines.find((l) => l.startsWith('notify.retry.backoff')) ?? '', /unit/);
+    // What would fail every send, and a rule that could never fire, are refused too.
+    const more = problems(
+      `notify:\n  channels:\n    ops: { webhook: { url: "https://x.example/h", headers: { X-Cost: "5 €", Upgrade: h2c } } }\n  tasks: { backup: { on: [stale], channels: [ops] } }\n${tasks}`,
+    );
+    assert.deepEqual(more.map((l) => l.split(': ')[0]).sort(), ['notify.channels.ops.webhook.headers.Upgrade', 'notify.channels.ops.webhook.headers.X-Cost', 'notify.tasks.backup.on'], more.join('\n'));
+    assert.match(more.find((l) => l.startsWith('notify.tasks.backup.on')) ?? '', /staleAfter/);
+    // A command channel's program given relative to the config file is found there.
+    const relative = load(`notify:\n  channels:\n    pager: { command: [./bin/page.sh, --team, ops] }\n${tasks}`);
+    assert.deepEqual((relative.notify?.channels.pager as { command: string[] }).command, [join(relative.dir, 'bin/page.sh'), '--team', 'ops']);
   });
 
   it('CARETAKER_<SECTION>_<FIELD> overrides scalar fields, and can switch the store', () => {

@@ -226,3 +226,35 @@ describe('webhook channel: failures', () => {
     assert.equal(received.length, 1);
   });
 });
+
+describe('webhook channel: what an answer may not leak, and when it asks to wait', () => {
+  it('pieces of the secrets echoed back (a query value, a path segment, a bearer token, JSON-escaped, the status text) are blanked out', async () => {
+    const bearer = 'bearer-secret-98765';
+    const reply: Reply = (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      res.statusMessage = `Bad token ${bearer}`;
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ key: url.searchParams.get('key'), segment: url.pathname.split('/')[2], auth: req.headers.authorization?.slice('Bearer '.length), path: url.pathname }));
+    };
+    const { url } = await serve(reply);
+    const error = await failure(channel(`${url}/hooks/SECRETP999x/T1?key=SECRETQ123`, { headers: { Authorization: `Bearer ${bearer}` } }).send(EVENT, signal()));
+    for (const secret of ['SECRETP999x', 'SECRETQ123', bearer]) {
+      assert.ok(!error.message.includes(secret) && !(error.body ?? '').includes(secret), `${secret} leaked: ${error.message}`);
+    }
+    assert.match(error.message, /answered 401 Bad token \[redacted\]/);
+  });
+
+  it('429 and 503 with Retry-After say how long to wait (seconds or a date, at most an hour); other answers do not', async () => {
+    const seconds = await serve(status(429, 'slow down', { 'retry-after': '7' }));
+    assert.equal((await failure(channel(seconds.url).send(EVENT, signal()))).retryAfterMs, 7_000);
+    const date = await serve(status(503, '', { 'retry-after': new Date(Date.now() + 120_000).toUTCString() }));
+    const asked = (await failure(channel(date.url).send(EVENT, signal()))).retryAfterMs ?? 0;
+    assert.ok(asked > 100_000 && asked <= 120_000, String(asked));
+    const long = await serve(status(429, '', { 'retry-after': '999999' }));
+    assert.equal((await failure(channel(long.url).send(EVENT, signal()))).retryAfterMs, 3_600_000);
+    const none = await serve(status(429));
+    assert.equal((await failure(channel(none.url).send(EVENT, signal()))).retryAfterMs, null);
+    const other = await serve(status(500, '', { 'retry-after': '5' }));
+    assert.equal((await failure(channel(other.url).send(EVENT, signal()))).retryAfterMs, null);
+  });
+});

@@ -394,9 +394,9 @@ class MemoryStore implements Store {
     return added;
   }
 
-  async claimNotifications(instance: string, now: number, leaseMs: number, limit: number): Promise<NotificationRecord[]> {
+  async claimNotifications(instance: string, now: number, leaseMs: number, limit: number, skipChannels: readonly string[] = []): Promise<NotificationRecord[]> {
     const due = [...this.#notifications.values()]
-      .filter((n) => n.record.status === 'pending' && (n.record.nextAttemptAt?.getTime() ?? 0) <= now && (n.claimExpiresAt === null || n.claimExpiresAt <= now))
+      .filter((n) => !skipChannels.includes(n.record.channel) && n.record.status === 'pending' && (n.record.nextAttemptAt?.getTime() ?? 0) <= now && (n.claimExpiresAt === null || n.claimExpiresAt <= now))
       .sort((a, b) => (a.record.nextAttemptAt?.getTime() ?? 0) - (b.record.nextAttemptAt?.getTime() ?? 0) || (a.record.id < b.record.id ? -1 : 1))
       .slice(0, limit);
     for (const n of due) {
@@ -414,7 +414,7 @@ class MemoryStore implements Store {
       outcome.status === 'delivered'
         ? { ...n.record, status: 'delivered', nextAttemptAt: null, deliveredAt: new Date(now), lastError: null }
         : outcome.status === 'pending'
-          ? { ...n.record, status: 'pending', nextAttemptAt: new Date(outcome.retryAt), claimedBy: null, lastError: outcome.error }
+          ? { ...n.record, status: 'pending', nextAttemptAt: new Date(outcome.retryAt), claimedBy: null, lastError: outcome.error, attempts: n.record.attempts - (outcome.refund === true ? 1 : 0) }
           : { ...n.record, status: 'failed', nextAttemptAt: null, lastError: outcome.error };
     return true;
   }

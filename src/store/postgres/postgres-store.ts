@@ -470,13 +470,14 @@ class PostgresStore implements Store {
     return row?.added ?? 0;
   }
 
-  async claimNotifications(instance: string, now: number, leaseMs: number, limit: number): Promise<NotificationRecord[]> {
+  async claimNotifications(instance: string, now: number, leaseMs: number, limit: number, skipChannels: readonly string[] = []): Promise<NotificationRecord[]> {
     const rows = await this.#query<NotificationRow>(
       `UPDATE ${this.#q}.caretaker_notifications SET claimed_by = $1, claim_expires_at = $2::bigint + $3::bigint, attempts = attempts + 1
         WHERE id IN (SELECT id FROM ${this.#q}.caretaker_notifications WHERE status = 'pending' AND next_attempt_at <= $2
-          AND (claim_expires_at IS NULL OR claim_expires_at <= $2) ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+          AND (claim_expires_at IS NULL OR claim_expires_at <= $2) AND NOT (channel = ANY ($5::text[]))
+          ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
         RETURNING *`,
-      [pgText(instance), now, leaseMs, limit],
+      [pgText(instance), now, leaseMs, limit, skipChannels.map(pgText)],
     );
     return rows.map((r) => notificationFromRow(r, fromJsonb)).sort((a, b) => (a.nextAttemptAt?.getTime() ?? 0) - (b.nextAttemptAt?.getTime() ?? 0) || (a.id < b.id ? -1 : 1));
   }
@@ -484,7 +485,7 @@ class PostgresStore implements Store {
   async settleNotification(claim: NotificationClaim, outcome: NotificationOutcome, now: number): Promise<boolean> {
     const rows = await this.#query(
       `UPDATE ${this.#q}.caretaker_notifications SET status = $1, next_attempt_at = $2, last_error = $3, delivered_at = $4,
-          claimed_by = CASE WHEN $1 = 'pending' THEN NULL ELSE claimed_by END, claim_expires_at = NULL
+          claimed_by = CASE WHEN $1 = 'pending' THEN NULL ELSE claimed_by END, claim_expires_at = NULL, attempts = attempts - $9::integer
         WHERE event_id = $5 AND channel = $6 AND claimed_by = $7 AND attempts = $8 AND status = 'pending' RETURNING 1`,
       [
         outcome.status,
@@ -495,6 +496,7 @@ class PostgresStore implements Store {
         pgText(claim.channel),
         pgText(claim.instance),
         claim.attempt,
+        outcome.status === 'pending' && outcome.refund === true ? 1 : 0,
       ],
     );
     return rows.length === 1;

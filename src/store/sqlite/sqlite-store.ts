@@ -387,8 +387,8 @@ class SqliteStore implements Store {
     });
   }
 
-  async claimNotifications(instance: string, now: number, leaseMs: number, limit: number): Promise<NotificationRecord[]> {
-    const rows = this.#tx((sql) => sql.notificationsClaim.all(instance, now, leaseMs, limit) as unknown as NotificationRow[]);
+  async claimNotifications(instance: string, now: number, leaseMs: number, limit: number, skipChannels: readonly string[] = []): Promise<NotificationRecord[]> {
+    const rows = this.#tx((sql) => sql.notificationsClaim.all(instance, now, leaseMs, limit, JSON.stringify(skipChannels)) as unknown as NotificationRow[]);
     return rows.map((r) => notificationFromRow(r, readJsonText)).sort((a, b) => (a.nextAttemptAt?.getTime() ?? 0) - (b.nextAttemptAt?.getTime() ?? 0) || (a.id < b.id ? -1 : 1));
   }
 
@@ -396,7 +396,8 @@ class SqliteStore implements Store {
     const retryAt = outcome.status === 'pending' ? outcome.retryAt : null;
     const error = outcome.status === 'delivered' ? null : outcome.error;
     const deliveredAt = outcome.status === 'delivered' ? now : null;
-    return this.#tx((sql) => sql.notificationSettle.run(outcome.status, retryAt, error, deliveredAt, claim.eventId, claim.channel, claim.instance, claim.attempt).changes === 1);
+    const refund = outcome.status === 'pending' && outcome.refund === true ? 1 : 0;
+    return this.#tx((sql) => sql.notificationSettle.run(outcome.status, retryAt, error, deliveredAt, claim.eventId, claim.channel, claim.instance, claim.attempt, refund).changes === 1);
   }
 
   async listNotifications(query: NotificationQuery): Promise<NotificationPage> {

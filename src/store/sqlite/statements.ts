@@ -68,11 +68,13 @@ export const SQL = {
     LIMIT ?)`,
   notificationInsert: `INSERT INTO caretaker_notifications (id, event_id, channel, kind, task, event, status, attempts, next_attempt_at, created_at)
     VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?7, ?7) ON CONFLICT (event_id, channel) DO NOTHING`,
+  // ?5: the channels to leave alone, as a JSON array.
   notificationsClaim: `UPDATE caretaker_notifications SET claimed_by = ?1, claim_expires_at = ?2 + ?3, attempts = attempts + 1
     WHERE id IN (SELECT id FROM caretaker_notifications WHERE status = 'pending' AND next_attempt_at <= ?2
-      AND (claim_expires_at IS NULL OR claim_expires_at <= ?2) ORDER BY next_attempt_at, id LIMIT ?4) RETURNING *`,
+      AND (claim_expires_at IS NULL OR claim_expires_at <= ?2) AND channel NOT IN (SELECT value FROM json_each(?5))
+      ORDER BY next_attempt_at, id LIMIT ?4) RETURNING *`,
   notificationSettle: `UPDATE caretaker_notifications SET status = ?1, next_attempt_at = ?2, last_error = ?3, delivered_at = ?4,
-    claimed_by = CASE WHEN ?1 = 'pending' THEN NULL ELSE claimed_by END, claim_expires_at = NULL
+    claimed_by = CASE WHEN ?1 = 'pending' THEN NULL ELSE claimed_by END, claim_expires_at = NULL, attempts = attempts - ?9
     WHERE event_id = ?5 AND channel = ?6 AND claimed_by = ?7 AND attempts = ?8 AND status = 'pending'`,
   notificationsPrune: "DELETE FROM caretaker_notifications WHERE status != 'pending' AND created_at < ?",
   backfillInsert: `INSERT INTO caretaker_backfills (id, task, from_ms, to_ms, instants, status, requested_by, requested_at)

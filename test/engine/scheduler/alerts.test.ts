@@ -173,6 +173,77 @@ describe('alerts (virtual time)', () => {
     }
   });
 
+  it('a store that fails to record an alert is retried: the alert is not lost', async () => {
+    const ops = inbox();
+    const store = memoryStore();
+    const enqueue = store.enqueueNotifications.bind(store);
+    let failures = 2;
+    store.enqueueNotifications = (items, now) => (failures-- > 0 ? Promise.reject(new Error('connection reset')) : enqueue(items, now));
+    const h = harness({ store, notify: { channels: { ops: ops.channel }, defaults: { on: ['failed'], channels: ['ops'] } } });
+    h.scheduler.add({ name: 'job', schedule: { every: '1d' }, handler: () => { throw new Error('no'); } });
+    await h.scheduler.start();
+    await h.clock.advance(60_000);
+    assert.equal(ops.got.length, 1);
+    assert.equal(h.errors.length, 2, 'each failed write reported');
+    await h.scheduler.stop();
+  });
+
+  it('a receiver that asks to wait (Retry-After) is left alone that long, uncounted; few deliveries per channel at once; a hung channel holds only its own', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let refusals = 0;
+    const slow = {
+      send: async (event: NotifyEvent) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await Promise.resolve();
+        inFlight--;
+        // Rate-limited: every third request is refused with "retry after 30 s".
+        if (Number(event.task.slice(1)) % 3 === 0 && refusals++ < 20) throw new NotifyDeliveryError({ channel: 'slow', reason: 'status', retryable: true, message: 'HTTP 429', status: 429, retryAfterMs: 30_000 });
+      },
+    };
+    const hang = { send: (_e: NotifyEvent, signal: AbortSignal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) };
+    const fast = inbox();
+    const h = harness({ notify: { channels: { slow, hang, fast: fast.channel }, defaults: { on: ['failed'], channels: ['slow', 'hang', 'fast'] }, retry: { attempts: 2 } } });
+    for (let i = 0; i < 60; i++) h.scheduler.add({ name: `t${i}`, schedule: { every: '1d' }, handler: () => { throw new Error('no'); } });
+    await h.scheduler.start();
+    await h.clock.advance(60_000);
+    assert.equal(fast.got.length, 60, 'the fast channel got everything while the hung one held its own slots');
+    // Each refusal holds the whole channel for its 30 s: 20 of them, 10 minutes.
+    await h.clock.advance(15 * 60_000);
+    assert.ok(most <= 4, `at most 4 deliveries to one channel at once (saw ${most})`);
+    const slowRecords = (await h.store.listNotifications({ limit: 1000 })).notifications.filter((n) => n.channel === 'slow');
+    assert.equal(slowRecords.filter((n) => n.status === 'delivered').length, 60, 'every refused one delivered after its wait, attempts not used up');
+    assert.ok(slowRecords.every((n) => n.attempts === 1), `a wait asked for does not count as an attempt: ${JSON.stringify(slowRecords.filter((n) => n.attempts !== 1).map((n) => [n.task, n.attempts, n.lastError]))}`);
+    const stopping = h.scheduler.stop({ timeout: '1s' });
+    await h.clock.advance(2_000);
+    await stopping;
+  });
+
+  it('no alerts from backfill runs; no stale alert right after a long pause; recovered sees past many skip records', async () => {
+    const ops = inbox();
+    const h = harness({ startAt: '2026-01-03T00:00:00Z', notify: { channels: { ops: ops.channel }, defaults: { on: ['failed', 'recovered', 'stale'], channels: ['ops'] } } });
+    let broken = true;
+    h.scheduler.add({ name: 'job', schedule: { every: '1h' }, staleAfter: '3h', handler: () => { if (broken) throw new Error('no'); } });
+    h.scheduler.add({ name: 'tick', schedule: { every: '1m' }, overlap: 'skip', handler: () => {} });
+    await h.scheduler.start();
+    await h.scheduler.pause('job');
+    await h.scheduler.backfill('job', { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' });
+    await h.clock.advance(60_000);
+    await h.scheduler.resume('job');
+    await h.clock.advance(90 * 60_000);
+    assert.equal((await h.scheduler.backfills())[0]?.progress.failed, 25, 'the backfill ran (and failed)');
+    assert.deepEqual(ops.got.map((e) => e.kind), ['failed'], 'one alert: the live tick after the resume, none for 25 backfilled ones');
+    // Paused for a day: 24 ticks recorded skipped (paused) between the failure and the fix.
+    await h.scheduler.pause('job');
+    await h.clock.advance(24 * 3_600_000);
+    broken = false;
+    await h.scheduler.resume('job');
+    await h.clock.advance(2 * 3_600_000);
+    assert.deepEqual(ops.got.map((e) => e.kind), ['failed', 'recovered'], 'no stale alert for a task that was paused; recovered after the skips');
+    await h.scheduler.stop();
+  });
+
   it('bad notify options are refused naming the path', () => {
     const refused = (notify: unknown, pattern: RegExp) =>
       assert.throws(() => createScheduler({ store: memoryStore(), notify: notify as NotifyOptions }), (e: unknown) => e instanceof InvalidOptionError && pattern.test(e.message), String(pattern));
