@@ -111,7 +111,7 @@ const scheduler = z.strictObject({
   pollInterval: durationField.optional(),
   stopTimeout: durationField.optional(),
   runLogs: runLogs.optional(),
-  backfillLimit: z.number().int().min(1).max(100_000).optional(),
+  backfillLimit: z.number().int().min(1).max(10_000).optional(),
 });
 
 const log = z.strictObject({

@@ -33,7 +33,13 @@ export function planBackfill(task: string, schedule: ScheduleDefinition, bound: 
   if (to > now) throw invalidOption(subject, 'to', given.to, `use an instant in the past (now is ${new Date(now).toISOString()}): the schedule runs what is to come`);
   if (from > to) throw invalidOption(subject, 'from', given.from, 'use an instant at or before to');
   if (typeof by !== 'string' || by.length === 0 || by.length > 200 || /[\u0000-\u001f\u007f]/.test(by)) throw invalidOption(subject, 'by', by, 'use a name of 1 to 200 printable characters');
-  const instants = backfillInstants(schedule, bound, from, to, limit);
+  let instants: number[] | null;
+  try {
+    instants = backfillInstants(schedule, bound, from, to, limit);
+  } catch {
+    // The cron library computes no instant that far back (year 0 and before).
+    throw invalidOption(subject, 'from', given.from, `is earlier than "${schedule.describe()}" can be computed; use an instant after the year 1000`);
+  }
   if (instants === null) throw invalidOption(subject, 'to', given.to, `the range holds more than backfillLimit (${limit}) instants of "${schedule.describe()}": backfill a shorter range, or raise backfillLimit`);
   if (instants.length === 0) throw invalidOption(subject, 'from', given.from, `no instant of "${schedule.describe()}" falls between from and to: widen the range`);
   return { from, to, instants, requestedBy: by };

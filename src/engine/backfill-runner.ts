@@ -3,12 +3,20 @@ import type { ActiveBackfill, ClaimOutcome } from '../store/port.ts';
 import type { EngineContext } from './context.ts';
 import type { JobRouter } from './job-router.ts';
 import type { Job, TaskRuntime } from './task-runtime.ts';
+import { type ElapsedEntry, timerEntry } from './timer-queue.ts';
 
 /**
  * With `overlap: 'allow'`, how many of one backfill's instants an instance claims at once (the
- * task's `maxConcurrent` bounds it across instances): a backfill must not crowd out live ticks.
+ * task's `maxConcurrent`, less one left for live ticks, bounds it across instances).
  */
 export const BACKFILL_MAX_PARALLEL = 8;
+/**
+ * A backfill run starts only if it is likely to end before the task's next live tick: its last run's
+ * duration times this, plus {@link LIVE_TICK_MARGIN_MS}. Otherwise it waits until the live tick has
+ * been claimed, so live ticks are never crowded out (with `skip`, they would be recorded skipped).
+ */
+const LIVE_TICK_ROOM = 1.5;
+const LIVE_TICK_MARGIN_MS = 1_000;
 
 /** One backfill this instance takes part in. */
 interface Drive {
@@ -27,6 +35,14 @@ interface Drive {
   readonly knownAt: number;
   /** Asking the store to close it is in flight. */
   finishing: boolean;
+  /** When (ms) this instance started each of its runs, and how long the last one took. */
+  readonly startedAt: Map<number, number>;
+  lastRunMs: number;
+  /**
+   * The live tick it held back for since its last run started; once that instant has passed, the
+   * next run goes whatever comes next (no starving). Null when it has not held back.
+   */
+  yieldedTo: number | null;
 }
 
 /**
@@ -41,6 +57,8 @@ export class BackfillRunner {
   readonly #jobs: () => JobRouter;
   readonly #abort: (runId: string) => void;
   readonly #drives = new Map<string, Drive>();
+  /** Wakes set for after a live tick, by backfill. */
+  readonly #wakes = new Map<string, ElapsedEntry>();
 
   constructor(ctx: EngineContext, jobs: () => JobRouter, abort: (runId: string) => void) {
     this.#ctx = ctx;
@@ -83,6 +101,9 @@ export class BackfillRunner {
       located: false,
       knownAt: this.#ctx.clock.monotonic(),
       finishing: false,
+      startedAt: new Map(),
+      lastRunMs: 0,
+      yieldedTo: null,
     };
     this.#drives.set(drive.id, drive);
     this.#locate(drive);
@@ -111,6 +132,8 @@ export class BackfillRunner {
   /** Stops taking part in anything (the scheduler stops); unclaimed instants stay for others. */
   clear(): void {
     this.#drives.clear();
+    for (const entry of this.#wakes.values()) this.#ctx.timers.cancel(entry);
+    this.#wakes.clear();
   }
 
   /** A claim for one of the backfills' instants was answered. */
@@ -126,6 +149,8 @@ export class BackfillRunner {
     switch (outcome.kind) {
       case 'started':
         drive.inFlight.set(index, outcome.run.id);
+        drive.startedAt.set(index, this.#ctx.clock.monotonic());
+        drive.yieldedTo = null;
         return;
       case 'busy':
         drive.inFlight.delete(index);
@@ -146,6 +171,9 @@ export class BackfillRunner {
     if (found === null) return;
     const [drive, index] = found;
     drive.inFlight.delete(index);
+    const started = drive.startedAt.get(index);
+    if (started !== undefined) drive.lastRunMs = this.#ctx.clock.monotonic() - started;
+    drive.startedAt.delete(index);
     this.#pump(drive);
     this.#finishIfDone(drive);
   }
@@ -177,13 +205,14 @@ export class BackfillRunner {
     });
   }
 
-  /** Claims as many instants as the task's overlap policy lets run at once. */
+  /** Claims as many instants as the task's overlap policy lets run at once, leaving room for live ticks. */
   #pump(drive: Drive): void {
     const runtime = this.#ctx.tasks.get(drive.task);
     if (!drive.located || runtime?.state !== 'active' || runtime.paused || !this.#ctx.running()) return;
     const policy = runtime.policy;
-    const parallel = policy.overlap === 'allow' ? Math.min(policy.maxConcurrent, BACKFILL_MAX_PARALLEL) : 1;
+    const parallel = policy.overlap === 'allow' ? Math.max(1, Math.min(policy.maxConcurrent - 1, BACKFILL_MAX_PARALLEL)) : 1;
     const now = this.#ctx.clock.now();
+    if (drive.inFlight.size < parallel && this.#liveTickSoon(drive, runtime, now)) return;
     while (drive.inFlight.size < parallel) {
       const index = drive.waiting.length > 0 ? (drive.waiting.shift() as number) : drive.next < drive.instants.length ? drive.next++ : -1;
       if (index < 0) break;
@@ -191,6 +220,30 @@ export class BackfillRunner {
       const instant = drive.instants[index] as number;
       this.#jobs().submit(runtime, { slot: backfillSlot(drive.id, instant), trigger: 'backfill', scheduledFor: instant, dueAt: now, overlap: 'wait' });
     }
+  }
+
+  /**
+   * True (and a wake set for after it) when the task's next live tick is due before a backfill run
+   * started now would likely end: the live tick goes first.
+   */
+  #liveTickSoon(drive: Drive, runtime: TaskRuntime, now: number): boolean {
+    if (runtime.nextTick === null) return false;
+    // Having let one live tick go first, it takes its turn: a task ticking faster than a backfill
+    // run lasts alternates between the two instead of never backfilling.
+    if (drive.yieldedTo !== null && now >= drive.yieldedTo) return false;
+    const liveDue = runtime.dueAt(runtime.nextTick);
+    if (liveDue - now > drive.lastRunMs * LIVE_TICK_ROOM + LIVE_TICK_MARGIN_MS) return false;
+    drive.yieldedTo = liveDue;
+    if (!this.#wakes.has(drive.id)) {
+      const entry = timerEntry(() => {
+        this.#wakes.delete(drive.id);
+        // The live tick is claimed by now (at its instant): a claim of the backfill waits for its run.
+        if (this.#drives.get(drive.id) === drive) this.#pump(drive);
+      });
+      this.#wakes.set(drive.id, entry);
+      this.#ctx.timers.atWall(entry, liveDue + LIVE_TICK_MARGIN_MS);
+    }
+    return true;
   }
 
   /** Nothing left to claim and nothing of it running here: ask the store to close it. */

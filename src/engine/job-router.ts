@@ -36,6 +36,14 @@ function ofBackfill(job: Job): boolean {
   return job.attempt === 1 && job.slot.startsWith('b:');
 }
 
+/**
+ * The overlap a retry claims with: a backfill's waits for the task to be free, as its first attempt
+ * did (a backfill records no skips); any other, the task's own.
+ */
+export function retryOverlap(runtime: TaskRuntime, slot: string): OverlapMode {
+  return slot.startsWith('b:') ? 'wait' : runtime.policy.overlap;
+}
+
 /** Called when a claim started a run. */
 export type OnStarted = (job: Job, run: RunRecord, lastSuccess: LastSuccess | null, replaced: readonly string[]) => void;
 
@@ -149,7 +157,7 @@ export class JobRouter {
     const entry = timerEntry(() => {
       this.#retryEntries.delete(entry);
       if (runtime.state !== 'active') return;
-      this.submit(runtime, { slot: previous.slot, trigger: 'retry', scheduledFor: previous.scheduledFor, dueAt: retryAt, attempt: previous.attempt + 1 });
+      this.submit(runtime, { slot: previous.slot, trigger: 'retry', scheduledFor: previous.scheduledFor, dueAt: retryAt, attempt: previous.attempt + 1, overlap: retryOverlap(runtime, previous.slot) });
     });
     this.#retryEntries.add(entry);
     this.#ctx.timers.atWall(entry, retryAt);
@@ -162,7 +170,12 @@ export class JobRouter {
 
   /** Sends the task's next backlog job once the previous one is done. */
   pump(runtime: TaskRuntime): void {
+    this.#pumpBacklog(runtime);
+    // After the backlog: a retry or a catch-up tick waiting for the task goes before a backfill.
     this.#backfills.wake(runtime);
+  }
+
+  #pumpBacklog(runtime: TaskRuntime): void {
     if (!runtime.hasBacklog || !this.#ctx.running() || runtime.state !== 'active') return;
     const activity = runtime.activity;
     if (activity.backlogBusy) return;

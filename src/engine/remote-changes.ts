@@ -2,7 +2,7 @@ import type { PollResult, TaskOverrides } from '../store/port.ts';
 import { LeaseExpiredError } from '../util/errors.ts';
 import type { EngineContext } from './context.ts';
 import type { BackfillRunner } from './backfill-runner.ts';
-import type { JobRouter } from './job-router.ts';
+import { type JobRouter, retryOverlap } from './job-router.ts';
 import { retryDelay, shouldRetry } from './retry.ts';
 import type { RunController } from './run-controller.ts';
 import type { TaskRuntime } from './task-runtime.ts';
@@ -60,7 +60,7 @@ export function applyRemoteChanges(
   for (const retry of result.retries) {
     const runtime = ctx.tasks.get(retry.task);
     if (runtime?.state !== 'active') continue;
-    jobs.submit(runtime, { slot: retry.slot, trigger: 'retry', scheduledFor: retry.scheduledFor, dueAt: retry.retryAt, attempt: retry.attempt });
+    jobs.submit(runtime, { slot: retry.slot, trigger: 'retry', scheduledFor: retry.scheduledFor, dueAt: retry.retryAt, attempt: retry.attempt, overlap: retryOverlap(runtime, retry.slot) });
   }
   for (const queued of result.queued) jobs.submitQueued(queued);
   // A store that predates backfills reports none, and ends none.

@@ -152,7 +152,8 @@ const schema = z.strictObject({
       flushInterval: durationField.pipe(z.number().min(100, { message: 'must be at least 100ms' })).optional(),
     })
     .optional(),
-  backfillLimit: z.number().int().min(1).max(100_000).optional(),
+  // Planning is synchronous, and every poll carries a running backfill's instants: bounded.
+  backfillLimit: z.number().int().min(1).max(10_000).optional(),
   notify: z.unknown().optional(),
   tracing: z.union([z.boolean(), z.custom<RunTracer>((v) => isObject(v) && typeof (v as RunTracer).start === 'function', { message: 'expected true, false or a RunTracer' })]).optional(),
 });

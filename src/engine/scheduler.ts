@@ -218,6 +218,7 @@ export class Scheduler {
     this.#pruner = new Pruner(host, this.#options.retention, PRUNE_INTERVAL_MS);
     const notify = this.#options.notify;
     if (notify !== null && notify.channels.size > 0) {
+      if (typeof this.#store.enqueueNotifications !== 'function') throw invalidOption('createScheduler', 'notify', 'channels', `this ${this.#store.kind} store predates alerts (it has no enqueueNotifications); update the store, or remove notify`);
       const channels = (services.buildChannels ?? customChannelsOnly)(notify);
       const slowest = Math.max(...[...notify.channels.values()].map((c) => c.timeoutMs));
       this.#alertDelivery = new AlertDelivery(ctx, channels, notify.retry, pollIntervalMs, slowest);
@@ -596,11 +597,12 @@ export class Scheduler {
    * schedule's cadence reaches back before the task existed. Resolves once it is stored.
    *
    * @example
-   * const backfill = await scheduler.backfill('daily-report', { from: '2026-11-01', to: '2026-11-30T23:59:59Z' }, { by: 'ops@example.com' });
+   * const backfill = await scheduler.backfill('daily-report', { from: '2026-11-01T00:00:00Z', to: '2026-11-30T23:59:59Z' }, { by: 'ops@example.com' });
    * // later: await scheduler.cancelBackfill(backfill.id);
    */
   async backfill(name: string, range: BackfillRange, options: { readonly by?: string } = {}): Promise<BackfillRecord> {
     this.#assertRunning('backfill');
+    this.#assertStoreHas('backfill', 'requestBackfill');
     const runtime = this.#runtime(name);
     const now = this.now();
     const bound = runtime.bound ?? runtime.schedule.bind(null, now);
@@ -632,16 +634,19 @@ export class Scheduler {
    */
   async cancelBackfill(id: string): Promise<BackfillRecord> {
     this.#assertRunning('cancelBackfill');
+    this.#assertStoreHas('cancelBackfill', 'endBackfill');
     const result = await this.#track(this.#store.endBackfill(id, 'cancelled', this.now()));
     if (result === 'not-found') throw new BackfillNotFoundError(id);
-    this.#backfills.drop(id);
     const record = await this.#track(this.#store.getBackfill(id));
     if (record === null) throw new BackfillNotFoundError(id);
+    if (result === 'not-running') throw new CaretakerError(ErrorCode.BackfillNotRunning, `backfill ${record.id} of ${record.task} is ${record.status}; only a running backfill can be cancelled`);
+    this.#backfills.drop(id);
     return record;
   }
 
-  /** One backfill with its progress, or null. */
+  /** One backfill with its progress, or null (also from a store that predates backfills). */
   async getBackfill(id: string): Promise<BackfillRecord | null> {
+    if (typeof this.#store.getBackfill !== 'function') return null;
     return this.#track(this.#store.getBackfill(id));
   }
 
@@ -652,6 +657,7 @@ export class Scheduler {
    * const [latest] = await scheduler.backfills({ task: 'daily-report', limit: 1 });
    */
   async backfills(query: { readonly task?: string; readonly limit?: number } = {}): Promise<BackfillRecord[]> {
+    if (typeof this.#store.listBackfills !== 'function') return [];
     return this.#track(this.#store.listBackfills(query));
   }
 
@@ -914,6 +920,13 @@ export class Scheduler {
   #assertAccepting(what: string): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') {
       throw new CaretakerError(ErrorCode.SchedulerState, `${what}() called on a ${this.#state} scheduler`);
+    }
+  }
+
+  /** A custom store written before a feature lacks its methods: said plainly, not as a TypeError. */
+  #assertStoreHas(what: string, method: keyof Store): void {
+    if (typeof this.#store[method] !== 'function') {
+      throw new CaretakerError(ErrorCode.NotSupported, `${what}() needs a store with ${String(method)}(); this ${this.#store.kind} store predates it (update the store)`);
     }
   }
 

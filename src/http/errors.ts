@@ -16,8 +16,6 @@ export const HttpErrorCode = {
   NotFound: 'ERR_NOT_FOUND',
   /** The run exists but is not running. */
   RunNotRunning: 'ERR_RUN_NOT_RUNNING',
-  /** The backfill exists but has ended (done or cancelled). */
-  BackfillNotRunning: 'ERR_BACKFILL_NOT_RUNNING',
   /** Something unexpected; the server log has the details. */
   Internal: 'ERR_INTERNAL',
 } as const;
@@ -38,6 +36,8 @@ const STATUS_BY_CODE: Partial<Record<string, ContentfulStatusCode>> = {
   [ErrorCode.TaskNotFound]: 404,
   [ErrorCode.RunNotFound]: 404,
   [ErrorCode.BackfillNotFound]: 404,
+  [ErrorCode.BackfillNotRunning]: 409,
+  [ErrorCode.NotSupported]: 501,
   [ErrorCode.RunNotFinished]: 409,
   [ErrorCode.SchedulerState]: 503,
   [ErrorCode.Store]: 503,

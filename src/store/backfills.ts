@@ -10,6 +10,37 @@ export function backfillSlotPrefix(backfillId: string): string {
   return `b:${backfillId}:`;
 }
 
+/** The backfill a slot belongs to, or null for a slot that is not a backfill's. */
+export function backfillIdOf(slot: string): string | null {
+  if (!slot.startsWith('b:')) return null;
+  const end = slot.lastIndexOf(':');
+  return end > 2 ? slot.slice(2, end) : null;
+}
+
+/**
+ * Claims in slots of backfills that are no longer running (cancelled, done, or gone) answer
+ * `taken`: a retry or a claim in flight when a cancel landed starts nothing. `running` tells
+ * which backfill ids still run; the others' requests are answered here, the rest passed on.
+ */
+export async function claimOutsideEndedBackfills<R extends { readonly slot: string }, O>(
+  requests: readonly R[],
+  running: (ids: readonly string[]) => Promise<ReadonlySet<string>>,
+  claim: (requests: readonly R[]) => Promise<O[]>,
+  taken: O,
+): Promise<O[]> {
+  const ids = [...new Set(requests.map((r) => backfillIdOf(r.slot)).filter((id): id is string => id !== null))];
+  if (ids.length === 0) return claim(requests);
+  const live = await running(ids);
+  const keep = requests.map((r) => {
+    const id = backfillIdOf(r.slot);
+    return id === null || live.has(id);
+  });
+  if (keep.every(Boolean)) return claim(requests);
+  const outcomes = await claim(requests.filter((_, i) => keep[i]));
+  let next = 0;
+  return requests.map((_, i) => (keep[i] ? (outcomes[next++] as O) : taken));
+}
+
 /** Every slot of a backfill, in the order of its instants. */
 export function backfillSlots(backfillId: string, instants: readonly number[]): string[] {
   return instants.map((instant) => backfillSlot(backfillId, instant));
@@ -20,6 +51,13 @@ export interface BackfillAttempt {
   readonly slot: string;
   readonly attempt: number;
   readonly status: RunStatus;
+}
+
+/** True when an instant's latest attempt waits for a retry (it has a `retry_at`, and no later attempt exists). */
+export function retryPending(attempts: readonly (BackfillAttempt & { readonly retry_at: number | string | null })[]): boolean {
+  const latest = new Map<string, BackfillAttempt & { readonly retry_at: number | string | null }>();
+  for (const a of attempts) if ((latest.get(a.slot)?.attempt ?? 0) < a.attempt) latest.set(a.slot, a);
+  return [...latest.values()].some((a) => a.retry_at !== null && a.status !== 'running');
 }
 
 /** Counts each instant once, by its latest attempt: the same rule on every store. */

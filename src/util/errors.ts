@@ -17,6 +17,10 @@ export const ErrorCode = {
   RunNotFinished: 'ERR_RUN_NOT_FINISHED',
   /** No backfill with this id exists. */
   BackfillNotFound: 'ERR_BACKFILL_NOT_FOUND',
+  /** The backfill has ended (done or cancelled); only a running one can be cancelled. */
+  BackfillNotRunning: 'ERR_BACKFILL_NOT_RUNNING',
+  /** The store does not implement what was asked (a custom store written before the feature). */
+  NotSupported: 'ERR_NOT_SUPPORTED',
   /** The call is not allowed in the scheduler's current state (e.g. `add` after `stop`). */
   SchedulerState: 'ERR_SCHEDULER_STATE',
   /** A run exceeded its `timeout`. */
@@ -130,7 +134,7 @@ export class BackfillNotFoundError extends CaretakerError {
   readonly backfillId: string;
 
   constructor(backfillId: string) {
-    super(ErrorCode.BackfillNotFound, `no backfill with id "${backfillId}"; list them with backfills() (or GET /api/tasks/<name>/backfills)`);
+    super(ErrorCode.BackfillNotFound, `no backfill with id ${describeValue(backfillId)}; list them with backfills() (or GET /api/tasks/<name>/backfills)`);
     this.backfillId = backfillId;
   }
 }

@@ -517,6 +517,8 @@ describe('named tokens with roles', () => {
     await bad({ from: days(5), to: new Date(Date.now() + 86_400_000).toISOString() }, 'to');
     await bad({ from: days(5000), to: days(1) }, 'to');
     await bad('[', 'body');
+    await bad({ from: '2025-02-30T00:00:00Z', to: days(1) }, 'from');
+    await bad({ from: -8.64e15, to: days(1) }, 'to');
     assert.deepEqual(await scheduler.backfills(), [], 'nothing stored');
     const created = await send('POST', 'api/tasks/report/backfill', tokens[1].token, range);
     assert.equal(created.status, 202);
@@ -527,6 +529,7 @@ describe('named tokens with roles', () => {
     assert.equal(shown.backfill.progress.succeeded, 4);
     const listed = (await (await api.fetch(new Request('http://localhost/api/tasks/report/backfills'))).json()) as { backfills: { id: string }[] };
     assert.deepEqual(listed.backfills.map((b) => b.id), [backfill.id]);
+    for (const query of ['limit=0', 'limit=101', 'status=x']) assert.equal((await api.fetch(new Request(`http://localhost/api/tasks/report/backfills?${query}`))).status, 400, query);
     const done = await send('POST', `api/backfills/${backfill.id}/cancel`, tokens[1].token);
     assert.equal(done.status, 409);
     assert.equal(((await done.json()) as { error: { code: string } }).error.code, 'ERR_BACKFILL_NOT_RUNNING');

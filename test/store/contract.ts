@@ -1038,6 +1038,20 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal((await store.getBackfill(id))?.status, 'cancelled');
       });
 
+      it('an ended backfill starts nothing more, its retries neither; done waits for pending retries; cancel drops them', async () => {
+        const id = uuidv7(NOW);
+        await backfill(id, [at(-20), at(-10)]);
+        const first = started(await claimInstant(id, at(-20)));
+        await finish(first, at(1), { status: 'failed', retryAt: at(60) });
+        assert.equal(await store.endBackfill(id, 'done', at(2)), 'busy', 'a retry of it is pending');
+        assert.equal(await store.endBackfill(id, 'cancelled', at(3)), 'ended');
+        assert.equal((await claimInstant(id, at(-10), {}, at(4)))?.kind, 'taken', 'nothing more starts');
+        assert.equal((await claimInstant(id, at(-20), { attempt: 2, trigger: 'retry' }, at(61)))?.kind, 'taken', 'its retry neither');
+        assert.deepEqual((await store.poll({ instance: 'i1', now: at(120), pauseVersion: 0, retryGraceMs: 0 })).retries, [], 'the retry is dropped');
+        assert.equal((await store.getRun(first.id))?.retryAt, null);
+        assert.equal((await claimInstant('never-made', at(-20), {}, at(5)))?.kind, 'taken', 'an unknown backfill runs nothing');
+      });
+
       it('lists newest first, by task, bounded; runs of a running backfill survive prune', async () => {
         await store.registerTasks([{ name: 'u', scheduleKey: 'k', anchor: null, paused: false }], NOW);
         const ids = [uuidv7(NOW + 1), uuidv7(NOW + 2), uuidv7(NOW + 3)];
@@ -1056,10 +1070,16 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         await store.endBackfill(ids[0] as string, 'done', at(4));
         const live = started(await claim1({ slot: `t:${at(5)}`, scheduledFor: at(5) }, at(5)));
         await finish(live, at(6));
-        while ((await store.prune({ maxAgeMs: 1000, maxPerTask: 1 }, at(100_000), 100)) > 0);
-        const left = new Set((await store.listRuns({ limit: 100 })).runs.map((r) => r.id));
+        while ((await store.prune({ maxAgeMs: 1_000_000, maxPerTask: 1 }, at(100), 100)) > 0);
+        let left = new Set((await store.listRuns({ limit: 100 })).runs.map((r) => r.id));
         assert.ok(left.has(run.id), 'the running backfill keeps its runs: its slots say what ran');
-        assert.ok(!left.has(other.id), 'a done one does not');
+        assert.ok(left.has(other.id), 'an ended one keeps them while it is kept: its progress stays true');
+        assert.equal((await store.getBackfill(ids[0] as string))?.progress.succeeded, 1);
+        while ((await store.prune({ maxAgeMs: 1000, maxPerTask: 1 }, at(100_000), 100)) > 0);
+        left = new Set((await store.listRuns({ limit: 100 })).runs.map((r) => r.id));
+        assert.ok(left.has(run.id), 'the running one still keeps them');
+        assert.equal(await store.getBackfill(ids[0] as string), null, 'an ended one goes with the history\'s age');
+        assert.ok(!left.has(other.id), 'and its runs with it');
       });
 
       it('progress counts any claims and ends as the model does (fast-check)', async () => {

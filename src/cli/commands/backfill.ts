@@ -26,7 +26,7 @@ Refused past scheduler.backfillLimit instants (default 1000). Exit 1 when no run
 instance runs TASK.
 
 Options:
-  --from INSTANT  the first instant, ISO-8601 with a zone (2026-11-01T00:00:00Z)
+  --from INSTANT  the first instant, ISO-8601 with a zone (2026-11-01T00:00:00Z) or Unix ms
   --to INSTANT    the last instant
   --list          TASK's backfills, newest first, with their progress
   --cancel ID     cancel a backfill: nothing more of it starts, its running runs are cancelled`;
@@ -78,7 +78,7 @@ export async function backfillCommand(argv: readonly string[], io: CliIo): Promi
   if (values.from === undefined || values.to === undefined) throw new UsageError('backfill needs --from and --to (ISO-8601 instants with a zone), e.g. --from 2026-11-01T00:00:00Z --to 2026-11-07T23:59:59Z');
   return withStore(config, async (store) => {
     const now = (await store.storeTime?.()) ?? Date.now();
-    const plan = await plannedHere(store, config.tasks.find((t) => t.name === task) as TaskSpec, config.defaults, { from: values.from, to: values.to }, cliActor(io.env), now, config.scheduler.backfillLimit ?? 1_000);
+    const plan = await plannedHere(store, config.tasks.find((t) => t.name === task) as TaskSpec, config.defaults, { from: instantArg(values.from as string), to: instantArg(values.to as string) }, cliActor(io.env), now, config.scheduler.backfillLimit ?? 1_000);
     const { live, why } = await whoRuns(store, task);
     if (!live) {
       const message = `${task}: ${why}; start one (caretaker run), then backfill`;
@@ -100,7 +100,7 @@ export async function backfillCommand(argv: readonly string[], io: CliIo): Promi
  * The instants as the daemon computes them: the task's definition with its run-time changes over
  * it, bound to its stored anchor. Errors name the flag.
  */
-async function plannedHere(store: Store, spec: TaskSpec, defaults: Record<string, unknown>, range: { from: string | undefined; to: string | undefined }, by: string, now: number, limit: number) {
+async function plannedHere(store: Store, spec: TaskSpec, defaults: Record<string, unknown>, range: { from: string | number; to: string | number }, by: string, now: number, limit: number) {
   const overrides = (await store.listOverrides([spec.name]))[0]?.overrides ?? null;
   const definition = overrides === null ? definitionOf(spec) : withOverrides(definitionOf(spec), overrides.fields);
   // A change that no longer fits the definition is not applied by the daemon either.
@@ -118,6 +118,11 @@ async function plannedHere(store: Store, spec: TaskSpec, defaults: Record<string
     if (!(error instanceof InvalidOptionError)) throw error;
     throw new UsageError(error.issues.map((i) => `--${i.path}: received ${i.received}; ${i.fix}`).join('\n'));
   }
+}
+
+/** An instant on the command line: ISO-8601 with a zone, or Unix milliseconds (digits). */
+function instantArg(text: string): string | number {
+  return /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text;
 }
 
 function progressText(b: BackfillRecord): string {

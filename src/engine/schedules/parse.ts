@@ -24,10 +24,23 @@ export function parseInstant(value: unknown): number | undefined {
   // Beyond ±8.64e15 ms a Date cannot hold the instant (and run records could not show it).
   if (typeof value === 'number') return Number.isFinite(value) && Math.abs(value) <= MAX_DATE_MS ? Math.round(value) : undefined;
   if (typeof value === 'string' && ISO_INSTANT.test(value.trim())) {
-    const ms = Date.parse(value.trim());
-    return Number.isNaN(ms) ? undefined : ms;
+    const text = value.trim();
+    const ms = Date.parse(text);
+    return Number.isNaN(ms) || !realCalendarTime(text) ? undefined : ms;
   }
   return undefined;
+}
+
+/**
+ * Date.parse rolls some impossible fields over (`2025-02-30` is read as March 2, `T24:00` as the
+ * next day): a date and time as written must exist, so a typo is refused, not run at another time.
+ */
+function realCalendarTime(text: string): boolean {
+  const [, y, mo, d, h, mi, s] = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(text) ?? [];
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s ?? '0'].map(Number) as [number, number, number, number, number, number];
+  // setUTCFullYear, not Date.UTC: years 0 to 99 are not read as 1900 to 1999.
+  const daysInMonth = new Date(new Date(0).setUTCFullYear(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59;
 }
 
 /** Longest interval or initial delay: a century keeps every tick a Date can hold. */

@@ -32,7 +32,7 @@ import {
   instanceAlive,
 } from '../port.ts';
 import { normaliseAuditQuery, normaliseNotificationQuery, normaliseRunQuery } from '../query.ts';
-import { backfillListLimit, backfillRecord, type BackfillRow, backfillSlotPrefix, backfillSlots } from '../backfills.ts';
+import { backfillIdOf, backfillListLimit, backfillRecord, type BackfillRow, backfillSlotPrefix, backfillSlots } from '../backfills.ts';
 import type { AuditEntry, AuditPage, AuditQuery, BackfillRecord, LogLine, NotificationPage, NotificationQuery, NotificationRecord, RetentionPolicy, RunLog, RunPage, RunProgress, RunQuery, RunRecord, RunStats, RunStatsQuery } from '../records.ts';
 import { normaliseStatsQuery, statsOfRuns } from '../run-stats.ts';
 import { activityOf, type RunRow, slotKey, type TaskRow, toRecord } from './rows.ts';
@@ -125,6 +125,9 @@ class MemoryStore implements Store {
     const task = this.#tasks.get(req.task) ?? this.#newTask(req.task, '', null, now);
     const key = slotKey(req.task, req.slot, req.attempt);
     if (this.#slots.has(key)) return { kind: 'taken' };
+    // A backfill that ended (a cancel included) starts nothing more, retries of it neither.
+    const backfill = backfillIdOf(req.slot);
+    if (backfill !== null && this.#backfills.get(backfill)?.status !== 'running') return { kind: 'taken' };
     if (req.skip !== null) return { kind: 'skipped', run: toRecord(this.#insertSkipped(task, req, req.skip)) };
 
     const activity = activityOf(task);
@@ -449,10 +452,17 @@ class MemoryStore implements Store {
     const row = this.#backfills.get(id);
     if (row === undefined) return 'not-found';
     if (row.status !== 'running') return 'not-running';
-    const running = this.#backfillAttempts(row).filter((run) => run.status === 'running');
-    if (status === 'done' && running.length > 0) return 'busy';
+    const attempts = this.#backfillAttempts(row);
+    const running = attempts.filter((run) => run.status === 'running');
+    // Done only once nothing of it runs or waits for a retry.
+    if (status === 'done' && (running.length > 0 || attempts.some((run) => this.#pendingRetries.has(run)))) return 'busy';
     this.#backfills.set(id, { ...row, status, endedAt: now });
     for (const run of running) run.cancelRequested = true;
+    // Cancelled: its retries do not come.
+    for (const run of attempts) {
+      if (!this.#pendingRetries.delete(run)) continue;
+      run.retryAt = null;
+    }
     this.#signal(running.length > 0 ? 'cancel' : 'trigger');
     return 'ended';
   }
@@ -637,8 +647,10 @@ class MemoryStore implements Store {
       if (task.activity?.lastRun != null) protectedIds.add(task.activity.lastRun.id);
       if (task.activity?.lastSuccess != null) protectedIds.add(task.activity.lastSuccess.runId);
     }
-    // A running backfill's runs stay: their slots tell every instance which instants have run.
-    const backfilling = [...this.#backfills.values()].filter((b) => b.status === 'running').map((b) => backfillSlotPrefix(b.id));
+    // A backfill ended before the cutoff goes, and its runs with it; the runs of the others stay with
+    // their backfill (a running one's slots tell every instance which instants have run).
+    for (const [id, b] of this.#backfills) if (b.endedAt !== null && b.endedAt < cutoff) this.#backfills.delete(id);
+    const backfilling = [...this.#backfills.values()].map((b) => backfillSlotPrefix(b.id));
     const keptPerTask = new Map<string, number>();
     const doomed: RunRow[] = [];
     const rows = [...this.#runs.values()];

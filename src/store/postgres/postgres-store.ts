@@ -25,7 +25,7 @@ import {
   type TaskState,
   type TriggerRequest,
 } from '../port.ts';
-import { type BackfillAttempt, backfillListLimit, backfillRecord } from '../backfills.ts';
+import { type BackfillAttempt, backfillListLimit, backfillRecord, claimOutsideEndedBackfills } from '../backfills.ts';
 import { claimedRun, skippedColumns, splitPlainTicks } from '../claimed-run.ts';
 import { normaliseAuditQuery, normaliseNotificationQuery, normaliseRunQuery } from '../query.ts';
 import { type AuditEntry, type AuditPage, type AuditQuery, type BackfillRecord, type BackfillStatus, type FinalStatus, type NotificationPage, type NotificationQuery, type NotificationRecord, type LastSuccess, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunLog, type RunQuery, type RunRecord, type RunStats, type RunStatsQuery } from '../records.ts';
@@ -220,6 +220,18 @@ class PostgresStore implements Store {
   }
 
   async claim(requests: readonly ClaimRequest[], now: number): Promise<ClaimOutcome[]> {
+    if (requests.length === 0) return [];
+    // A backfill that ended starts nothing more (checked just before: a cancel also reaches every
+    // instance at once through NOTIFY, and asks its running runs to cancel).
+    if (requests.some((r) => r.slot.startsWith('b:'))) {
+      const running = async (ids: readonly string[]) =>
+        new Set((await this.#query<{ id: string }>(`SELECT id FROM ${this.#q}.caretaker_backfills WHERE id = ANY ($1) AND status = 'running'`, [ids.filter(storableText)])).map((r) => r.id));
+      return claimOutsideEndedBackfills(requests, running, (rest) => this.#claimAll(rest, now), { kind: 'taken' } as ClaimOutcome);
+    }
+    return this.#claimAll(requests, now);
+  }
+
+  async #claimAll(requests: readonly ClaimRequest[], now: number): Promise<ClaimOutcome[]> {
     if (requests.length === 0) return [];
     const out: ClaimOutcome[] = new Array(requests.length);
     // A burst's plain ticks are claimed set-based; the rest, touching other tasks, one by one.
@@ -556,8 +568,9 @@ class PostgresStore implements Store {
   /** Backfills with every attempt of their instants, newest first: one statement, index lookups by slot. */
   async #backfills(where: string, values: unknown[], limit = 1): Promise<BackfillRecord[]> {
     const rows = await this.#query<PgBackfillRow>(
+      // One index lookup per instant: the slots are built once per backfill, never per run row.
       `SELECT b.*, (SELECT coalesce(jsonb_agg(jsonb_build_object('slot', r.slot, 'attempt', r.attempt, 'status', r.status)), '[]')
-          FROM ${this.#q}.caretaker_runs r WHERE r.task = b.task AND r.slot = ANY (${this.#q}.caretaker_backfill_slots(b))) AS attempts
+          FROM unnest(b.instants) AS u(i) JOIN ${this.#q}.caretaker_runs r ON r.task = b.task AND r.slot = 'b:' || b.id || ':' || u.i) AS attempts
         FROM ${this.#q}.caretaker_backfills b WHERE ${where} ORDER BY b.id DESC LIMIT ${Math.trunc(limit)}`,
       values,
     );
@@ -797,6 +810,7 @@ class PostgresStore implements Store {
   async prune(policy: RetentionPolicy, now: number, batchSize: number): Promise<number> {
     const olderThan = Number.isFinite(policy.maxAgeMs) ? now - policy.maxAgeMs : -1e300;
     await this.#query(`DELETE FROM ${this.#q}.caretaker_notifications WHERE status <> 'pending' AND created_at < $1::float8`, [olderThan]);
+    await this.#query(`DELETE FROM ${this.#q}.caretaker_backfills WHERE ended_at < $1::float8`, [olderThan]);
     const [row] = await this.#query<{ n: number }>(`SELECT ${this.#q}.caretaker_prune($1, $2, $3) AS n, ${this.#q}.caretaker_prune_instances($4) AS gone`, [
       policy.maxPerTask,
       olderThan,

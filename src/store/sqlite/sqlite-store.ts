@@ -25,7 +25,7 @@ import {
   type TaskState,
   type TriggerRequest,
 } from '../port.ts';
-import { type BackfillAttempt, backfillListLimit, backfillRecord, backfillSlotPrefix } from '../backfills.ts';
+import { type BackfillAttempt, backfillIdOf, backfillListLimit, backfillRecord, backfillSlotPrefix, retryPending } from '../backfills.ts';
 import { claimedRun, skippedColumns, startedColumns } from '../claimed-run.ts';
 import { cursorTick, normaliseAuditQuery, normaliseNotificationQuery, normaliseRunQuery } from '../query.ts';
 import { type AuditEntry, type AuditPage, type AuditQuery, type BackfillRecord, type BackfillStatus, type FinalStatus, type NotificationPage, type NotificationQuery, type NotificationRecord, type RetentionPolicy, RUN_STATUSES, type RunPage, type RunProgress, type RunQuery, type RunLog, type RunRecord, type RunStats, type RunStatsQuery, type SkipReason } from '../records.ts';
@@ -205,6 +205,9 @@ class SqliteStore implements Store {
 
   #claimOne(sql: Statements, req: ClaimRequest, now: number): ClaimOutcome {
     if (sql.runBySlot.get(req.task, req.slot, req.attempt) !== undefined) return { kind: 'taken' };
+    // A backfill that ended (a cancel included) starts nothing more, retries of it neither.
+    const backfill = backfillIdOf(req.slot);
+    if (backfill !== null && (sql.backfillStatus.get(backfill) as { status: string } | undefined)?.status !== 'running') return { kind: 'taken' };
     let task = sql.taskGet.get(req.task) as unknown as TaskRow | undefined;
     if (task === undefined) {
       sql.taskInsert.run(req.task, '', null, now, 0);
@@ -428,10 +431,12 @@ class SqliteStore implements Store {
       if (row === undefined) return 'not-found' as const;
       if (row.status !== 'running') return 'not-running' as const;
       const [low, high] = slotRange(id);
-      const attempts = sql.backfillAttempts.all(row.task, low, high) as unknown as BackfillAttempt[];
-      if (status === 'done' && attempts.some((a) => a.status === 'running')) return 'busy' as const;
+      const attempts = sql.backfillAttempts.all(row.task, low, high) as unknown as (BackfillAttempt & { retry_at: number | null })[];
+      // Done only once nothing of it runs or waits for a retry.
+      if (status === 'done' && (attempts.some((a) => a.status === 'running') || retryPending(attempts))) return 'busy' as const;
       sql.backfillEnd.run(status, now, id);
       sql.backfillCancelRuns.run(row.task, low, high);
+      sql.backfillClearRetries.run(row.task, low, high);
       return 'ended' as const;
     });
     if (result === 'ended') this.#signal(status === 'cancelled' ? 'cancel' : 'trigger');
@@ -673,6 +678,7 @@ class SqliteStore implements Store {
       this.#tx((sql) => {
         sql.instancesPrune.run(now - INSTANCE_RETENTION_MS);
         sql.notificationsPrune.run(maxAge);
+        sql.backfillsPrune.run(maxAge);
         return sql.runPrune.run(policy.maxPerTask, maxAge, batchSize).changes;
       }),
     );

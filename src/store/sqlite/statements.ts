@@ -64,7 +64,7 @@ export const SQL = {
       AND NOT (c.retry_at IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM caretaker_runs s WHERE s.task = c.task AND s.slot = c.slot AND s.attempt = c.attempt + 1))
       AND NOT (c.slot LIKE 'b:%' AND EXISTS (SELECT 1 FROM caretaker_backfills b
-        WHERE b.status = 'running' AND b.task = c.task AND substr(c.slot, 1, length(b.id) + 3) = 'b:' || b.id || ':'))
+        WHERE b.task = c.task AND substr(c.slot, 1, length(b.id) + 3) = 'b:' || b.id || ':'))
     LIMIT ?)`,
   notificationInsert: `INSERT INTO caretaker_notifications (id, event_id, channel, kind, task, event, status, attempts, next_attempt_at, created_at)
     VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?7, ?7) ON CONFLICT (event_id, channel) DO NOTHING`,
@@ -85,7 +85,10 @@ export const SQL = {
   backfillsAll: 'SELECT * FROM caretaker_backfills ORDER BY id DESC LIMIT ?',
   backfillEnd: "UPDATE caretaker_backfills SET status = ?, ended_at = ? WHERE id = ? AND status = 'running'",
   // Slots compare bytewise in SQLite: a backfill's are the range [b:<id>:, b:<id>;).
-  backfillAttempts: 'SELECT slot, attempt, status FROM caretaker_runs WHERE task = ? AND slot >= ? AND slot < ?',
+  backfillAttempts: 'SELECT slot, attempt, status, retry_at FROM caretaker_runs WHERE task = ? AND slot >= ? AND slot < ?',
+  backfillClearRetries: "UPDATE caretaker_runs SET retry_at = NULL WHERE task = ? AND slot >= ? AND slot < ? AND retry_at IS NOT NULL AND status != 'running'",
+  backfillStatus: 'SELECT status FROM caretaker_backfills WHERE id = ?',
+  backfillsPrune: 'DELETE FROM caretaker_backfills WHERE ended_at IS NOT NULL AND ended_at < ?',
   backfillCancelRuns: "UPDATE caretaker_runs SET cancel_requested = 1 WHERE task = ? AND slot >= ? AND slot < ? AND status = 'running'",
   triggerInsert: `INSERT INTO caretaker_triggers (id, task, requested_at, retry_of, retry_scheduled_for, retry_attempt)
     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,

@@ -100,10 +100,11 @@ describe('backfill (virtual time)', () => {
     const cancelled = await h.scheduler.cancelBackfill(backfill.id);
     assert.equal(cancelled.status, 'cancelled');
     await h.clock.advance(60 * 60_000);
-    const runs = (await runsOf(h.scheduler, 'slow')).filter((r) => r.trigger === 'backfill');
-    assert.deepEqual(runs.map((r) => r.status), ['succeeded', 'succeeded', 'cancelled']);
+    const all = await runsOf(h.scheduler, 'slow');
+    // The live tick due at the request went first (00:00-00:10), then the backfill (00:10-00:20, 00:20-cancel).
+    assert.deepEqual(all.map((r) => [r.trigger, r.status]).slice(0, 3), [['schedule', 'succeeded'], ['backfill', 'succeeded'], ['backfill', 'cancelled']]);
     const after = await h.scheduler.getBackfill(backfill.id);
-    assert.deepEqual(after?.progress, { total: 10, pending: 7, running: 0, succeeded: 2, failed: 0, cancelled: 1, skipped: 0 });
+    assert.deepEqual(after?.progress, { total: 10, pending: 8, running: 0, succeeded: 1, failed: 0, cancelled: 1, skipped: 0 });
     await assert.rejects(h.scheduler.cancelBackfill('nope'), /no backfill with id "nope"/);
     await h.scheduler.stop();
   });
@@ -128,6 +129,54 @@ describe('backfill (virtual time)', () => {
     const ran = all.filter((r) => r.startedAt !== null).sort((a, b) => (a.startedAt?.getTime() ?? 0) - (b.startedAt?.getTime() ?? 0));
     for (let i = 1; i < ran.length; i++) assert.ok((ran[i]?.startedAt?.getTime() ?? 0) >= (ran[i - 1]?.finishedAt?.getTime() ?? Infinity), 'no overlap');
     assert.equal((await h.scheduler.getBackfill(backfill.id))?.status, 'done');
+    await h.scheduler.stop();
+  });
+
+  it('live ticks are not crowded out: a backfill run starts only when it is likely to end before the next live tick, or once a live tick has had its turn', async () => {
+    const h = harness({ startAt: '2026-01-02T00:00:00Z' });
+    h.scheduler.add({ name: 'busy', schedule: { every: '10m' }, handler: work(h.clock, 3 * 60_000) });
+    await h.scheduler.start();
+    const backfill = await h.scheduler.backfill('busy', { from: T(0), to: T(5 * HOUR) });
+    await h.clock.advance(3 * HOUR + 60_000);
+    const all = await runsOf(h.scheduler, 'busy');
+    const live = all.filter((r) => r.trigger === 'schedule');
+    assert.equal(live.length, 19, 'every live tick in 3 h is recorded');
+    assert.deepEqual(live.filter((r) => r.status === 'skipped').map((r) => r.skipReason), [], 'none skipped for the backfill');
+    const done = (await h.scheduler.getBackfill(backfill.id))?.progress.succeeded ?? 0;
+    assert.ok(done >= 15, `the backfill went on between live ticks (${done} of 31)`);
+    const stopping = h.scheduler.stop({ timeout: '5m' });
+    await h.clock.advance(5 * 60_000);
+    await stopping;
+  });
+
+  it('a failed instant is retried by the task\'s retry policy, waiting its turn (never skipped); the backfill closes after its retries; a cancel drops pending retries', async () => {
+    const h = harness({ startAt: '2026-01-02T00:00:00Z' });
+    h.scheduler.add({
+      name: 'flaky',
+      schedule: { cron: '0 0 1 1 *' },
+      retry: { attempts: 2, backoff: '1m' },
+      handler: async (ctx) => {
+        await h.clock.sleep(30_000, ctx.signal);
+        if (ctx.attempt === 1) throw new Error('first attempt fails');
+      },
+    });
+    await h.scheduler.start();
+    const backfill = await h.scheduler.backfill('flaky', { from: '2020-01-01T00:00:00Z', to: '2025-12-31T00:00:00Z' });
+    assert.equal(backfill.progress.total, 6);
+    await h.clock.advance(30 * 60_000);
+    const runs = (await runsOf(h.scheduler, 'flaky')).filter((r) => r.slot.startsWith(`b:${backfill.id}:`));
+    assert.deepEqual(runs.filter((r) => r.status === 'skipped'), [], 'no retry recorded skipped');
+    assert.equal(runs.filter((r) => r.attempt === 2 && r.status === 'succeeded').length, 6, 'every retry ran');
+    const record = await h.scheduler.getBackfill(backfill.id);
+    assert.deepEqual([record?.status, record?.progress.succeeded], ['done', 6]);
+    // Cancelled while a retry waits: the retry does not come.
+    const second = await h.scheduler.backfill('flaky', { from: '2025-01-01T00:00:00Z', to: '2025-12-31T00:00:00Z' });
+    await h.clock.advance(40_000);
+    await h.scheduler.cancelBackfill(second.id);
+    await h.clock.advance(10 * 60_000);
+    const secondRuns = (await runsOf(h.scheduler, 'flaky')).filter((r) => r.slot.startsWith(`b:${second.id}:`));
+    assert.deepEqual(secondRuns.map((r) => [r.attempt, r.status]), [[1, 'failed']]);
+    await assert.rejects(h.scheduler.cancelBackfill(second.id), (e: unknown) => (e as { code?: string }).code === 'ERR_BACKFILL_NOT_RUNNING');
     await h.scheduler.stop();
   });
 

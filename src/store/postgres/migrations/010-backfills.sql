@@ -14,12 +14,6 @@ CREATE TABLE caretaker_backfills (
 CREATE INDEX caretaker_backfills_by_task ON caretaker_backfills (task, id);
 CREATE INDEX caretaker_backfills_running ON caretaker_backfills (status) WHERE status = 'running';
 
--- A backfill's slots, for index lookups on (task, slot, attempt) whatever the database's collation.
-CREATE FUNCTION caretaker_backfill_slots(b caretaker_backfills) RETURNS text[]
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT coalesce(array_agg('b:' || b.id || ':' || i ORDER BY n), '{}') FROM unnest(b.instants) WITH ORDINALITY AS u(i, n);
-$$;
-
 CREATE FUNCTION caretaker_request_backfill(b_id text, b_task text, b_from bigint, b_to bigint, b_instants bigint[], b_by text, b_at bigint) RETURNS void
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
@@ -29,13 +23,14 @@ BEGIN
 END;
 $$;
 
--- Ends a running backfill: 'cancelled' at once (its running runs are asked to cancel), 'done'
--- only once none of its runs is running.
+-- Ends a running backfill: 'cancelled' at once (its running runs are asked to cancel, its pending
+-- retries dropped), 'done' only once none of its runs is running or waiting for a retry. Its runs
+-- are found by slot, one index lookup per instant, whatever the database's collation.
 CREATE FUNCTION caretaker_end_backfill(b_id text, new_status text, now bigint) RETURNS text
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
   b caretaker_backfills;
-  slots text[];
+  cancelling boolean;
 BEGIN
   SELECT * INTO b FROM caretaker_backfills WHERE id = b_id FOR UPDATE;
   IF NOT FOUND THEN
@@ -43,19 +38,27 @@ BEGIN
   ELSIF b.status <> 'running' THEN
     RETURN 'not-running';
   END IF;
-  slots := caretaker_backfill_slots(b);
-  IF new_status = 'done' AND EXISTS (SELECT 1 FROM caretaker_runs WHERE task = b.task AND slot = ANY (slots) AND status = 'running') THEN
+  IF new_status = 'done' AND EXISTS (
+    SELECT 1 FROM unnest(b.instants) AS u(i) JOIN caretaker_runs r ON r.task = b.task AND r.slot = 'b:' || b.id || ':' || u.i
+    WHERE r.status = 'running' OR (r.retry_at IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM caretaker_runs n WHERE n.task = r.task AND n.slot = r.slot AND n.attempt = r.attempt + 1))
+  ) THEN
     RETURN 'busy';
   END IF;
   UPDATE caretaker_backfills SET status = new_status, ended_at = now WHERE id = b_id;
-  UPDATE caretaker_runs SET cancel_requested = true WHERE task = b.task AND slot = ANY (slots) AND status = 'running';
-  PERFORM caretaker_notify(CASE WHEN FOUND THEN 'cancel' ELSE 'trigger' END);
+  UPDATE caretaker_runs r SET cancel_requested = true FROM unnest(b.instants) AS u(i)
+    WHERE r.task = b.task AND r.slot = 'b:' || b.id || ':' || u.i AND r.status = 'running';
+  cancelling := FOUND;
+  UPDATE caretaker_runs r SET retry_at = NULL FROM unnest(b.instants) AS u(i)
+    WHERE r.task = b.task AND r.slot = 'b:' || b.id || ':' || u.i AND r.retry_at IS NOT NULL AND r.status <> 'running';
+  PERFORM caretaker_notify(CASE WHEN cancelling THEN 'cancel' ELSE 'trigger' END);
   RETURN 'ended';
 END;
 $$;
 
--- As in version 1, keeping the runs of running backfills: their slots tell every instance which
--- instants have run.
+-- As in version 1, keeping the runs of every backfill still recorded (a running one's slots tell
+-- every instance which instants have run; an ended one's, its progress); ended backfills go with
+-- the history's age.
 CREATE OR REPLACE FUNCTION caretaker_prune(max_per_task integer, older_than double precision, batch_size integer) RETURNS integer
 LANGUAGE sql SET search_path FROM CURRENT AS $$
   WITH doomed AS (
@@ -70,7 +73,7 @@ LANGUAGE sql SET search_path FROM CURRENT AS $$
         AND NOT (c.retry_at IS NOT NULL AND NOT EXISTS (
           SELECT 1 FROM caretaker_runs s WHERE s.task = c.task AND s.slot = c.slot AND s.attempt = c.attempt + 1))
         AND NOT (c.slot LIKE 'b:%' AND EXISTS (SELECT 1 FROM caretaker_backfills b
-          WHERE b.status = 'running' AND b.task = c.task AND left(c.slot, length(b.id) + 3) = 'b:' || b.id || ':'))
+          WHERE b.task = c.task AND left(c.slot, length(b.id) + 3) = 'b:' || b.id || ':'))
       LIMIT batch_size)
     RETURNING 1
   ) SELECT count(*)::integer FROM doomed;
