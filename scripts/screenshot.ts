@@ -138,6 +138,9 @@ function schedulerOn(clock: Clock, hold: ReturnType<typeof gate> | null) {
 const virtual = createTestClock({ start: NOW - 24 * HOUR - 7 * 60_000, settleTurns: 20 });
 const past = schedulerOn(virtual, null);
 await past.start();
+// Two hours ago, the contacts of nine hours before synced again (the CRM was down then): its page lists the backfill.
+await virtual.advanceTo(NOW - 2 * HOUR);
+await past.backfill('sync-crm-contacts', { from: NOW - 9.6 * HOUR, to: NOW - 9 * HOUR }, { by: 'ops@example.com' });
 await virtual.advanceTo(NOW - 20 * 60_000);
 await past.pause('warm-cdn-cache', { note: 'CDN migration until Friday (ops-1423)' }); // paused 20 minutes ago
 await virtual.advanceTo(NOW);
