@@ -114,6 +114,9 @@ export class BackfillRunner {
     const drive = this.#drives.get(id);
     if (drive === undefined) return;
     this.#drives.delete(id);
+    const wake = this.#wakes.get(id);
+    if (wake !== undefined) this.#ctx.timers.cancel(wake);
+    this.#wakes.delete(id);
     for (const runId of drive.inFlight.values()) if (runId !== null) this.#abort(runId);
   }
 
