@@ -112,7 +112,7 @@ export class AlertDelivery {
         for (const n of batch) {
           // A claim is not by channel: what one channel has no slot for goes back, uncounted.
           if ((this.#perChannel.get(n.channel) ?? 0) >= MAX_PER_CHANNEL) {
-            void this.#settle(n, { status: 'pending', retryAt: now, error: n.lastError ?? '', refund: true });
+            void this.#settle(n, { status: 'pending', retryAt: now, error: n.lastError, refund: true });
             continue;
           }
           this.#perChannel.set(n.channel, (this.#perChannel.get(n.channel) ?? 0) + 1);

@@ -392,7 +392,7 @@ export interface NotificationClaim {
 export type NotificationOutcome =
   | { readonly status: 'delivered' }
   /** Due again at `retryAt`. `refund`: the attempt does not count (the receiver asked to wait, or the instance stopped). */
-  | { readonly status: 'pending'; readonly retryAt: number; readonly error: string; readonly refund?: boolean }
+  | { readonly status: 'pending'; readonly retryAt: number; readonly error: string | null; readonly refund?: boolean }
   | { readonly status: 'failed'; readonly error: string };
 
 export interface BackfillRequest {

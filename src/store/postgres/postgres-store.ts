@@ -502,7 +502,7 @@ class PostgresStore implements Store {
       [
         outcome.status,
         outcome.status === 'pending' ? outcome.retryAt : null,
-        outcome.status === 'delivered' ? null : pgText(outcome.error),
+        outcome.status === 'delivered' || outcome.error === null ? null : pgText(outcome.error),
         outcome.status === 'delivered' ? now : null,
         pgText(claim.eventId),
         pgText(claim.channel),
