@@ -55,6 +55,13 @@ interface PendingEnd {
 export class EndWriter {
   readonly #host: EndWriterHost;
   #pending: PendingEnd[] = [];
+  /**
+   * Ends of tasks whose next tick is due soon: written in a lane of their own, beside the writes
+   * in flight, so a burst's thousands of ends cannot hold one back until that tick's claim finds
+   * its run still running (and records the tick skipped).
+   */
+  #urgent: PendingEnd[] = [];
+  #urgentInFlight = false;
   /** Where failed batches are cut in two: the first end of each second half. */
   readonly #split = new Set<PendingEnd>();
   /** Ends that failed alone: written one at a time, after the others. */
@@ -76,7 +83,7 @@ export class EndWriter {
 
   /** Ends written or waiting to be. */
   get size(): number {
-    return this.#pending.length + this.#apart.length;
+    return this.#pending.length + this.#urgent.length + this.#apart.length;
   }
 
   /**
@@ -87,10 +94,13 @@ export class EndWriter {
     return (this.size * this.#costPerEndMs) / MAX_WRITES_IN_FLIGHT;
   }
 
-  /** Resolves once the end is recorded (or fenced: the lease was lost). Never rejects. */
-  write(completion: RunCompletion): Promise<FinishOutcome> {
+  /**
+   * Resolves once the end is recorded (or fenced: the lease was lost). Never rejects. `urgent`:
+   * its task is due again soon; it is written ahead of the others.
+   */
+  write(completion: RunCompletion, urgent = false): Promise<FinishOutcome> {
     return new Promise((resolve) => {
-      this.#pending.push({ completion, resolve, refusals: 0, writtenAtFailure: this.#written });
+      (urgent ? this.#urgent : this.#pending).push({ completion, resolve, refusals: 0, writtenAtFailure: this.#written });
       this.#scheduleFlush();
     });
   }
@@ -106,6 +116,10 @@ export class EndWriter {
   }
 
   #flush(): void {
+    if (this.#urgent.length > 0 && !this.#urgentInFlight && !this.#waitingOutBackoff) {
+      this.#urgentInFlight = true;
+      this.#write(this.#urgent.splice(0, MAX_ENDS_PER_WRITE), true);
+    }
     while (this.#pending.length > 0 && this.#inFlight < MAX_WRITES_IN_FLIGHT && !this.#waitingOutBackoff) {
       // A batch that failed is written again only up to the middle mark it left.
       let size = Math.min(MAX_ENDS_PER_WRITE, this.#pending.length);
@@ -123,12 +137,16 @@ export class EndWriter {
     }
   }
 
-  #write(batch: PendingEnd[]): void {
-    this.#inFlight++;
+  #write(batch: PendingEnd[], urgent = false): void {
+    if (!urgent) this.#inFlight++;
+    const landed = () => {
+      if (urgent) this.#urgentInFlight = false;
+      else this.#inFlight--;
+    };
     const sentAt = this.#host.monotonic();
     this.#host.store.finishMany(batch.map((p) => p.completion), this.#host.now()).then(
       (outcomes) => {
-        this.#inFlight--;
+        landed();
         this.#written++;
         const perEnd = (this.#host.monotonic() - sentAt) / batch.length;
         this.#costPerEndMs = this.#costPerEndMs === 0 ? perEnd : (1 - COST_SMOOTHING) * this.#costPerEndMs + COST_SMOOTHING * perEnd;
@@ -137,7 +155,7 @@ export class EndWriter {
         this.#scheduleFlush();
       },
       (error: unknown) => {
-        this.#inFlight--;
+        landed();
         this.#host.reportError(error, 'store');
         if (batch.length > 1) {
           // Back at the front, in order, in halves: if one end is what the store refuses, the

@@ -21,6 +21,8 @@ import { timerEntry } from './timer-queue.ts';
 const MIN_LEASE_LEFT_AT_START = 0.5;
 /** Progress of one run is published (event and store write) at most this often. */
 const PROGRESS_INTERVAL_MS = 250;
+/** A run whose task is due again within this long has its end written ahead of others (see EndWriter). */
+const URGENT_END_MS = 5_000;
 
 /** Receives the final record of each run while the scheduler stops. */
 export type RunCollector = (run: RunRecord) => void;
@@ -380,7 +382,10 @@ export class RunController implements LeaseKeeper {
     // and whatever they hold on to is copied by every young-generation collection meanwhile.
     const runId = execution.id;
     this.#recording.set(runId, { runId, fencingToken: execution.fencingToken, validUntil: execution.leaseValidUntil });
-    const recorded = this.#ends.write(completion).then((outcome) => {
+    // Due again within a few seconds: its end goes ahead of a burst's, or its next claim could
+    // find this run still running and skip the tick.
+    const urgent = runtime.nextTick !== null && runtime.dueAt(runtime.nextTick) - now < URGENT_END_MS;
+    const recorded = this.#ends.write(completion, urgent).then((outcome) => {
       this.#recording.delete(runId);
       if (outcome.kind === 'fenced') {
         ctx.events.emit('run:lost', { runId, task: runtime.name });
