@@ -1,4 +1,4 @@
-import { backfillSlot } from '../store/backfills.ts';
+import { backfillIdOf, backfillSlot } from '../store/backfills.ts';
 import type { ActiveBackfill, ClaimOutcome } from '../store/port.ts';
 import type { EngineContext } from './context.ts';
 import type { JobRouter } from './job-router.ts';
@@ -64,11 +64,6 @@ export class BackfillRunner {
     this.#ctx = ctx;
     this.#jobs = jobs;
     this.#abort = abort;
-  }
-
-  /** Backfills this instance takes part in. */
-  get size(): number {
-    return this.#drives.size;
   }
 
   /**
@@ -182,9 +177,8 @@ export class BackfillRunner {
   }
 
   #find(job: Job): [Drive, number] | null {
-    // Slots are `b:<id>:<ms>`; ids never contain a colon.
-    const id = job.slot.slice(2, job.slot.lastIndexOf(':'));
-    const drive = this.#drives.get(id);
+    const id = backfillIdOf(job.slot);
+    const drive = id === null ? undefined : this.#drives.get(id);
     if (drive === undefined) return null;
     const index = binarySearch(drive.instants, job.scheduledFor);
     return index < 0 || job.attempt !== 1 ? null : [drive, index];
