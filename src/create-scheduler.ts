@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Scheduler } from './engine/scheduler.ts';
 import type { SchedulerOptions } from './engine/scheduler-options.ts';
 import { buildChannels } from './notify/channels.ts';
+import { processLoadProbe } from './observe/load-probe.ts';
 import { openTelemetryTracer } from './observe/otel.ts';
 
 /**
@@ -23,5 +24,5 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
   const instance = options.instance ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 6)}`;
   // Spans through OpenTelemetry unless turned off; a tracer object passed in is used as it is.
   const tracing = options.tracing === undefined || options.tracing === true ? openTelemetryTracer() : options.tracing;
-  return new Scheduler({ ...options, instance, tracing }, { buildChannels });
+  return new Scheduler({ ...options, instance, tracing }, { buildChannels, loadProbe: processLoadProbe() });
 }

@@ -34,6 +34,9 @@ export type {
   TaskOptions,
   TaskSettings,
 } from './engine/task.ts';
+export type { LoadProbe, LoadSample, LoadWanted } from './engine/load.ts';
+export type { AfterSpec, ConditionCheck, ConditionContext, ConditionResult, DeferSpec, DependencyOn, UpstreamSpec, WhenSpec } from './engine/smart-options.ts';
+export type { OutsidePolicy, TimeWindowSpec } from './engine/schedules/windows.ts';
 export { memoryStore } from './store/memory/memory-store.ts';
 export { type PgPoolLike, postgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';
 export { sqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';

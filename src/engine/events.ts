@@ -38,6 +38,10 @@ export interface SchedulerEvents {
   'task:paused': { readonly task: string; readonly note: string | null };
   'task:resumed': { readonly task: string };
   'run:started': RunRecord;
+  /** A due run is held for quiet time (`defer`): `reason` says what is busy. */
+  'run:deferred': { readonly runId: string; readonly task: string; readonly reason: string; readonly since: Date };
+  /** A held run was let go: it starts (`ran`), or is recorded skipped at `maxDelay` (`skipped`). */
+  'run:undeferred': { readonly runId: string; readonly task: string; readonly waitedMs: number; readonly outcome: 'ran' | 'skipped' };
   'run:progress': ProgressEvent;
   /** Lines a run's handler wrote through `ctx.logger` since the last such event (a flush interval). */
   'run:log': { readonly runId: string; readonly task: string; readonly lines: readonly LogLine[] };

@@ -1,6 +1,9 @@
-import type { LastSuccess, LogLevel, RunProgress, RunRecord } from '../store/records.ts';
+import type { LastSuccess, LogLevel, RunProgress, RunRecord, SkipReason } from '../store/records.ts';
+import { describeValue } from '../util/errors.ts';
+import type { Condition, ConditionResult } from './smart-options.ts';
 import { logLevel } from './run-log.ts';
 import {
+  ConditionFailedError,
   LeaseLostError,
   RunCancelledError,
   RunTimeoutError,
@@ -75,6 +78,10 @@ export class Execution {
   leaseLost = false;
   /** Until when (monotonic ms) this instance surely holds the lease, as far as it knows. */
   leaseValidUntil = 0;
+  /** How long `defer` held the run before it started (or was skipped); null when it was not held. */
+  deferredMs: number | null = null;
+  /** True once `defer` has let the run go (or it had none). */
+  deferDone = false;
 
   constructor(host: ExecutionHost, job: Job, run: RunRecord, lastSuccess: LastSuccess | null) {
     this.#host = host;
@@ -115,6 +122,68 @@ export class Execution {
       this.#host.timers.after(this.#timeout, task.policy.timeoutMs);
     }
     const ctx = this.#context(this.#lastSuccess);
+    const condition = task.condition;
+    if (condition !== null) this.#checkCondition(condition, ctx, now);
+    else this.#call(ctx, now);
+  }
+
+  /** Shows a status line on a run whose handler has not started (why it waits), as progress 0. */
+  showStatus(message: string): void {
+    if (this.#settled || this.startedAt !== null) return;
+    this.#progress = { fraction: 0, message: progressMessage(message) };
+    this.#host.onProgress(this);
+  }
+
+  /** Ends a run that never called its handler as skipped, with why. */
+  decline(reason: SkipReason, message: string): void {
+    this.#settle('declined', { reason, message });
+  }
+
+  /**
+   * Asks the task's `when` before its handler: a no ends the run skipped (reason `condition`), a
+   * throw, a timeout or an answer that is none fails it. The condition runs inside the run's own
+   * timeout too, and sees an abort of the run.
+   */
+  #checkCondition(condition: Condition, ctx: TaskContext, now: number): void {
+    const stop = new AbortController();
+    const timer = timerEntry(() => {
+      const error = new ConditionFailedError(`the task's condition (when) did not answer within ${condition.timeoutMs} ms`);
+      stop.abort(error);
+      this.#settle('threw', error);
+    });
+    this.#host.timers.after(timer, condition.timeoutMs);
+    const settle = (fn: () => void) => {
+      this.#host.timers.cancel(timer);
+      if (!this.#settled) fn();
+    };
+    let answer: unknown;
+    try {
+      answer = condition.check({ task: ctx.task, scheduledFor: ctx.scheduledFor, attempt: ctx.attempt, signal: AbortSignal.any([ctx.signal, stop.signal]) });
+    } catch (error) {
+      settle(() => this.#settle('threw', error));
+      return;
+    }
+    new Promise((resolve) => resolve(answer)).then(
+      (value) =>
+        settle(() => {
+          let verdict: ReturnType<typeof readVerdict>;
+          try {
+            verdict = readVerdict(value as ConditionResult);
+          } catch (error) {
+            // An answer whose `run` getter throws fails the run like a throwing condition.
+            this.#settle('threw', error);
+            return;
+          }
+          if (verdict === null) this.#settle('threw', new ConditionFailedError(`the task's condition (when) answered ${describeValue(value)}; return true to run, or false, a reason string or { run: false, reason } to skip`));
+          else if (verdict.run) this.#call(ctx, now);
+          else this.decline('condition', verdict.reason);
+        }),
+      (error: unknown) => settle(() => this.#settle('threw', error)),
+    );
+  }
+
+  #call(ctx: TaskContext, now: number): void {
+    const task = this.job.runtime;
     const tracer = this.#host.tracer;
     let result: unknown;
     try {
@@ -201,6 +270,19 @@ export class Execution {
       },
     };
   }
+}
+
+/** What a condition's answer says: run, or skip with a reason; null for an answer that is none. */
+function readVerdict(value: ConditionResult): { run: true } | { run: false; reason: string } | null {
+  if (value === true) return { run: true };
+  if (value === false) return { run: false, reason: 'the condition answered false' };
+  if (typeof value === 'string') return { run: false, reason: value.slice(0, MAX_PROGRESS_MESSAGE_CHARS) || 'the condition answered no' };
+  if (typeof value === 'object' && value !== null && typeof (value as { run?: unknown }).run === 'boolean') {
+    const { run, reason } = value as { run: boolean; reason?: unknown };
+    if (run) return { run: true };
+    return { run: false, reason: typeof reason === 'string' && reason !== '' ? reason.slice(0, MAX_PROGRESS_MESSAGE_CHARS) : 'the condition answered no' };
+  }
+  return null;
 }
 
 /** A progress message as text; anything that is not a string is described, never thrown on. */

@@ -1,4 +1,4 @@
-import type { LastSuccess, RunRecord } from '../store/records.ts';
+import type { LastSuccess, RunRecord, SkipReason } from '../store/records.ts';
 import { LeaseLostError } from '../util/errors.ts';
 import { captureError, outputCarriedBy, toJsonOutput } from '../util/json.ts';
 import type { TimerHandle } from './clock.ts';
@@ -9,6 +9,7 @@ import { RunLogWriter } from './run-log.ts';
 import type { HeldLease, LeaseKeeper } from './housekeeping.ts';
 import type { JobRouter } from './job-router.ts';
 import type { PreciseWait } from './precise-wait.ts';
+import type { QuietTime } from './quiet-time.ts';
 import { retryDelay, shouldRetry } from './retry.ts';
 import { type AbortCause, endStatus, type Settlement } from './run-state.ts';
 import type { Job } from './task-runtime.ts';
@@ -36,6 +37,7 @@ export class RunController implements LeaseKeeper {
   readonly #jobs: JobRouter;
   readonly #precise: PreciseWait;
   readonly #onStarted: () => void;
+  readonly #quiet: QuietTime;
   readonly #executions = new Map<string, Execution>();
   /**
    * Runs whose handler ended and whose end is being written (retried while the store fails),
@@ -66,8 +68,9 @@ export class RunController implements LeaseKeeper {
    * @param onStarted a run was claimed: its lease needs the heartbeat.
    * @param renewNow renew every held lease now, out of the heartbeat's turn.
    */
-  constructor(ctx: EngineContext, jobs: JobRouter, precise: PreciseWait, onStarted: () => void, renewNow: () => void) {
+  constructor(ctx: EngineContext, jobs: JobRouter, precise: PreciseWait, quiet: QuietTime, onStarted: () => void, renewNow: () => void) {
     this.#ctx = ctx;
+    this.#quiet = quiet;
     this.#jobs = jobs;
     this.#precise = precise;
     this.#onStarted = onStarted;
@@ -286,6 +289,12 @@ export class RunController implements LeaseKeeper {
    */
   #begin(execution: Execution): void {
     if (execution.settled) return;
+    const defer = execution.job.runtime.policy.defer;
+    if (defer !== null && !execution.deferDone) {
+      execution.deferDone = true;
+      this.#quiet.hold(execution, defer, () => this.#begin(execution), (message) => execution.showStatus(message));
+      return;
+    }
     const left = execution.leaseValidUntil - this.#ctx.clock.monotonic();
     if (!(left >= this.#ctx.options.leaseMs * MIN_LEASE_LEFT_AT_START)) {
       this.#awaitingLease.add(execution);
@@ -294,7 +303,7 @@ export class RunController implements LeaseKeeper {
     }
     const now = this.#ctx.clock.now();
     const { events } = this.#ctx;
-    if (events.hasListeners('run:started')) events.emit('run:started', { ...execution.run, startedAt: new Date(now), latenessMs: now - execution.job.dueAt });
+    if (events.hasListeners('run:started')) events.emit('run:started', { ...execution.run, startedAt: new Date(now), latenessMs: now - execution.job.dueAt - (execution.deferredMs ?? 0), deferredMs: execution.deferredMs });
     execution.start(now);
   }
 
@@ -357,8 +366,10 @@ export class RunController implements LeaseKeeper {
     this.#logs.ended(execution.id);
     runtime.running--;
     ctx.dispatcher.release();
-    const error = status === 'succeeded' ? null : captureError(thrown);
-    execution.span?.end(status, error, now);
+    // A declined run carries why as its error's message, for whoever reads the record.
+    const declined = settlement === 'declined' && status === 'skipped' ? (value as { reason: SkipReason; message: string }) : null;
+    const error = status === 'succeeded' ? null : declined !== null ? { name: 'Skipped', message: declined.message, code: null, stack: null } : captureError(thrown);
+    if (status !== 'skipped') execution.span?.end(status, error, now);
     if (execution.leaseLost) {
       ctx.events.emit('run:lost', { runId: execution.id, task: runtime.name });
       this.#jobs.step(job);
@@ -376,6 +387,8 @@ export class RunController implements LeaseKeeper {
       retryAt,
       progress: execution.progress,
       takeQueued: ctx.running(),
+      skipReason: declined?.reason ?? null,
+      deferredMs: execution.deferredMs,
     };
     // The bookkeeping after the write is part of the tracked work: `stop` and `onIdle` wait for it.
     // It keeps the run's id, not the execution: in a burst, thousands of ends wait to be written,

@@ -11,7 +11,9 @@ export type Settlement =
   /** The handler threw or its promise rejected. */
   | 'threw'
   /** The handler ignored its abort signal past the grace period and was left behind. */
-  | 'abandoned';
+  | 'abandoned'
+  /** The run never called its handler: its `when` condition said no, or `defer` ran out of time with `then: 'skip'`. */
+  | 'declined';
 
 /**
  * The status a run ends in, from how it settled and why (if at all) it was aborted. This is the
@@ -23,9 +25,11 @@ export type Settlement =
  * - A cancel or shutdown the handler did not act on, because it returned normally, leaves the
  *   work done: `succeeded`.
  */
-export function endStatus(settlement: Settlement, cause: AbortCause | null): Exclude<FinalStatus, 'skipped'> {
+export function endStatus(settlement: Settlement, cause: AbortCause | null): FinalStatus {
   if (cause === null) {
     switch (settlement) {
+      case 'declined':
+        return 'skipped';
       case 'returned':
         return 'succeeded';
       case 'threw':
@@ -56,7 +60,7 @@ export function endStatus(settlement: Settlement, cause: AbortCause | null): Exc
 export function nextStatuses(from: RunStatus): readonly RunStatus[] {
   switch (from) {
     case 'running':
-      return ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted'];
+      return ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped'];
     case 'succeeded':
     case 'failed':
     case 'timed_out':

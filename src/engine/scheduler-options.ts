@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LoadProbe } from './load.ts';
 import type { Store } from '../store/port.ts';
 import type { RetentionPolicy } from '../store/records.ts';
 import type { Duration } from '../util/duration.ts';
@@ -62,6 +63,11 @@ export interface SchedulerOptions {
   readonly random?: () => number;
   /** Run id generator. @defaultValue UUIDv7 */
   readonly idGenerator?: IdGenerator;
+  /**
+   * Where `defer` reads the load. @defaultValue with `createScheduler`, this process and host,
+   * sampled only while a run of a task with `defer` is due or waiting
+   */
+  readonly loadProbe?: LoadProbe;
   /** Largest run output kept, in bytes of JSON; larger outputs are stored as a preview. @defaultValue 65536 */
   readonly maxOutputBytes?: number;
   /**
@@ -144,6 +150,7 @@ const schema = z.strictObject({
     .optional(),
   pollInterval: durationField.pipe(z.number().min(100, { message: 'must be at least 100ms' })).optional(),
   random: fn('a function returning a number in [0, 1)').optional(),
+  loadProbe: z.custom<LoadProbe>((v) => typeof v === 'object' && v !== null && typeof (v as { sample?: unknown }).sample === 'function', { message: 'expected an object with a sample(wanted) method' }).optional(),
   idGenerator: fn('a function returning a unique string').optional(),
   maxOutputBytes: z.number().int().min(64).optional(),
   runLogs: z

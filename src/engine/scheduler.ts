@@ -1,4 +1,7 @@
 import { memoryStore } from '../store/memory/memory-store.ts';
+import { checkDependencies, DependencyTracker } from './dependencies.ts';
+import type { LoadProbe } from './load.ts';
+import { QuietTime } from './quiet-time.ts';
 import type { Store, TaskOverrides } from '../store/port.ts';
 import type { BackfillRecord, RunLog, RunPage, RunQuery, RunRecord } from '../store/records.ts';
 import { parseDuration } from '../util/duration.ts';
@@ -82,6 +85,8 @@ export class Scheduler {
   readonly #backfills: BackfillRunner;
   readonly #ticks: TickPlanner;
   readonly #runs: RunController;
+  readonly #quiet: QuietTime;
+  readonly #deps: DependencyTracker;
   readonly #poller: Poller;
   readonly #beacon: Beacon;
   readonly #heartbeat: Heartbeat;
@@ -99,6 +104,7 @@ export class Scheduler {
   #onDrained: (() => void) | null = null;
   #claimBackoffMs = 0;
   #unsubscribe: (() => void) | null = null;
+  #unsubscribeDeps: (() => void) | null = null;
   #stopPromise: Promise<StopReport> | null = null;
   #starting: Promise<void> | null = null;
   #clockSkewed = false;
@@ -201,7 +207,9 @@ export class Scheduler {
         if (found !== undefined) this.#takeOverrides(runtime, found.overrides, found.version, true);
       }
     });
-    this.#runs = new RunController(ctx, this.#jobs, precise, () => this.#heartbeat.ensure(), () => this.#heartbeat.renewNow());
+    this.#deps = new DependencyTracker(ctx, this.#jobs);
+    this.#quiet = new QuietTime(ctx, options.loadProbe ?? services.loadProbe ?? null);
+    this.#runs = new RunController(ctx, this.#jobs, precise, this.#quiet, () => this.#heartbeat.ensure(), () => this.#heartbeat.renewNow());
     const host = { store: this.#store, timers: this.#timers, instance: this.instance, now: () => this.#clock.now(), monotonic: () => this.#clock.monotonic(), track: ctx.track, reportError: ctx.reportError };
     this.#beacon = new Beacon(pollIntervalMs, () => [...this.#tasks.keys()]);
     this.#poller = new Poller(host, pollIntervalMs, this.#options.leaseMs, () => this.#runs.held(), this.#beacon, (result, trip) => {
@@ -213,6 +221,8 @@ export class Scheduler {
         this.#logger.warn({ instance: this.instance }, `another process uses the instance name "${this.instance}": give each instance its own name (scheduler.instance), or the CLI may misjudge which tasks run`);
       }
       applyRemoteChanges(ctx, this.#jobs, this.#runs, result, trip.sentAt, (runtime, overrides, version) => this.#takeOverrides(runtime, overrides, version, false), this.#backfills);
+      // Ends on other instances (or missed here) start dependent tasks.
+      this.#deps.checkAll();
     });
     this.#heartbeat = new Heartbeat(host, this.#options.leaseMs, this.#runs);
     this.#pruner = new Pruner(host, this.#options.retention, PRUNE_INTERVAL_MS);
@@ -263,8 +273,11 @@ export class Scheduler {
     this.#assertAccepting('add');
     const task = resolveTask(definition, this.#options.defaults, this.#policies);
     if (this.#tasks.has(task.name)) throw new DuplicateTaskError(task.name);
+    // Before start, an upstream may be added after its downstream task: start() checks them all.
+    this.#checkDependencies(task.name, task.dependency, this.#state !== 'idle');
     const runtime = new TaskRuntime(task, this.#sink);
     this.#tasks.set(task.name, runtime);
+    this.#deps.invalidate();
     this.#beacon.changed();
     if (this.#state === 'running') this.#activate([runtime]);
     // Building the info costs more than registering; only when somebody listens.
@@ -281,7 +294,8 @@ export class Scheduler {
     const runtime = this.#runtime(name);
     const definition = { ...(runtime.definition ?? toDefinition(runtime)), ...changes, name } as TaskDefinition;
     // The definition must hold on its own; run-time changes stay over it where they still fit.
-    resolveTask(definition, this.#options.defaults, this.#policies);
+    const resolved = resolveTask(definition, this.#options.defaults, this.#policies);
+    this.#checkDependencies(name, resolved.dependency, this.#state !== 'idle');
     if (runtime.definition !== null) runtime.definition = definition;
     return this.#apply(runtime, this.#effective(runtime, definition));
   }
@@ -385,6 +399,7 @@ export class Scheduler {
     } else if (runtime.state === 'active') {
       this.#ticks.arm(runtime);
     }
+    this.#deps.invalidate();
     const info = this.#info(runtime);
     this.#events.emit('task:updated', info);
     return info;
@@ -409,6 +424,23 @@ export class Scheduler {
     else this.#apply(runtime, task);
   }
 
+  /**
+   * Tells tasks with `defer: { while: { busy: true } }` that the service is serving a burst (true)
+   * or is quiet again (false): their due runs wait until it is, up to their `maxDelay`.
+   *
+   * @example
+   * app.use((req, res, next) => { inFlight++; scheduler.setBusy(inFlight > 50); res.on('finish', () => scheduler.setBusy(--inFlight > 50)); next(); });
+   */
+  setBusy(busy: boolean): void {
+    if (typeof busy !== 'boolean') throw invalidOption('setBusy', 'busy', busy, 'pass true while the service is busy, false when it is quiet again');
+    this.#quiet.serviceBusy = busy;
+  }
+
+  /** True after `setBusy(true)`, until `setBusy(false)`. */
+  get busy(): boolean {
+    return this.#quiet.serviceBusy;
+  }
+
   /** Unregisters a task; runs in progress finish normally. False when there was no such task. */
   remove(name: string): boolean {
     const runtime = this.#tasks.get(name);
@@ -417,6 +449,7 @@ export class Scheduler {
     this.#jobs.forget(runtime);
     this.#timers.cancel(runtime);
     this.#tasks.delete(name);
+    this.#deps.invalidate();
     this.#beacon.changed();
     this.#events.emit('task:removed', { task: name });
     this.#checkIdle();
@@ -467,6 +500,8 @@ export class Scheduler {
   }
 
   async #start(): Promise<void> {
+    // Tasks added before start may name upstream tasks added after them: all are known now.
+    if (this.#tasks.size > 0) checkDependencies(new Map([...this.#tasks.values()].map((r) => [r.name, r.dependency])), (task) => `task "${task}"`, true);
     this.#state = 'starting';
     let opened = false;
     try {
@@ -492,6 +527,9 @@ export class Scheduler {
     this.#unsubscribe = this.#store.subscribe?.(() => this.#poller.pollNow()) ?? null;
     // Before registering: ticks missed in downtime are recorded then.
     this.#alertWatch?.start();
+    const activatedAt = this.#clock.now();
+    for (const runtime of this.#tasks.values()) this.#deps.activated(runtime, activatedAt);
+    this.#unsubscribeDeps = this.#events.on('run:finished', (run) => this.#deps.onFinished(run));
     try {
       await this.#ticks.register([...this.#tasks.values()]);
     } catch (error) {
@@ -742,7 +780,17 @@ export class Scheduler {
   // ─── Internals ────────────────────────────────────────────────────────────────────────────
 
   /** Tasks added to a running scheduler: registered and planned, or only made triggerable. */
+  /** Refuses an `after` that would close a cycle, or (with `checkUnknown`) names a task not registered. */
+  #checkDependencies(name: string, dependency: TaskRuntime['dependency'], checkUnknown: boolean): void {
+    if (dependency === null && !checkUnknown) return;
+    const graph = new Map<string, TaskRuntime['dependency']>([...this.#tasks.values()].map((r) => [r.name, r.dependency]));
+    graph.set(name, dependency);
+    checkDependencies(graph, (task) => `task "${task}"`, checkUnknown, name);
+  }
+
   #activate(runtimes: TaskRuntime[]): void {
+    const now = this.#clock.now();
+    for (const runtime of runtimes) this.#deps.activated(runtime, now);
     if (this.#options.runSchedules) for (const runtime of runtimes) this.#ticks.queue(runtime);
     else for (const runtime of runtimes) runtime.state = 'active';
   }
@@ -810,6 +858,7 @@ export class Scheduler {
     const interrupted: RunRecord[] = [];
     this.#runs.collector = (run) => (run.status === 'interrupted' ? interrupted : finished).push(run);
     this.#unsubscribe?.();
+    this.#unsubscribeDeps?.();
     this.#poller.stop();
     this.#pruner.stop();
     // No alert is claimed any more; deliveries under way may end within the stop, and runs ending meanwhile still raise alerts.
@@ -954,6 +1003,9 @@ export class Scheduler {
       timeoutMs: Number.isFinite(runtime.policy.timeoutMs) ? runtime.policy.timeoutMs : null,
       staleAfterMs: runtime.policy.staleAfterMs,
       settings: settingsOf(runtime.policy),
+      after: runtime.dependency,
+      downstream: [...this.#tasks.values()].filter((r) => r.dependency?.upstreams.some((u) => u.task === runtime.name) === true).map((r) => r.name),
+      hasCondition: runtime.condition !== null,
       overrides:
         runtime.overrides === null
           ? null
@@ -966,6 +1018,8 @@ export class Scheduler {
 export interface SchedulerServices {
   /** Builds the alert channels of a `notify` option (webhooks and commands do I/O, which the engine does not). */
   readonly buildChannels?: (notify: ResolvedNotify) => Map<string, NotifyChannel>;
+  /** Reads the process's and host's load for `defer` (the option `loadProbe` goes first). */
+  readonly loadProbe?: LoadProbe;
 }
 
 /** Without `createScheduler`'s builder, only channels the caller implements (`send`) can deliver. */
@@ -991,5 +1045,6 @@ function settingsOf(policy: TaskPolicy): TaskSettings {
     priority: policy.priority,
     jitterMs: policy.jitterMs,
     staleAfterMs: policy.staleAfterMs,
+    defer: policy.defer,
   };
 }

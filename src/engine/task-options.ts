@@ -7,6 +7,22 @@ import { checkSchedule } from './schedules/parse.ts';
 import { EveryDefinition } from './schedules/every.ts';
 import type { ScheduleDefinition } from './schedules/types.ts';
 import type { CatchUpPolicy, OverlapPolicy, TaskDefinition, TaskHandler } from './task.ts';
+import { type TimeWindowSpec, WindowedDefinition, WindowSet } from './schedules/windows.ts';
+import {
+  afterSchema,
+  type Condition,
+  type DeferPolicy,
+  deferSchema,
+  type Dependency,
+  describeDependency,
+  NoScheduleDefinition,
+  toCondition,
+  toDeferPolicy,
+  toDependency,
+  toWindows,
+  whenSchema,
+  windowsSchema,
+} from './smart-options.ts';
 
 /** Task names: safe in URLs, metrics labels, file names and SQL values. */
 export const TASK_NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -44,6 +60,7 @@ const optionShape = {
   priority: z.union([z.enum(['low', 'normal', 'high']), z.number().int().min(-1000).max(1000)]).optional(),
   jitter: durationField.optional(),
   staleAfter: durationField.optional(),
+  defer: deferSchema.optional(),
 };
 
 /** Task options without name, schedule and handler (scheduler `defaults`). */
@@ -53,11 +70,20 @@ const taskSchema = z.strictObject({
   ...optionShape,
   name: z.string().max(128).regex(TASK_NAME, { message: NAME_FIX }),
   // Checked by checkSchedule, which knows the three spec kinds and their fixes.
-  schedule: z.unknown(),
+  schedule: z.unknown().optional(),
   handler: fn('a function (ctx) => result'),
   description: z.string().max(1000).optional(),
   paused: z.boolean().optional(),
+  when: whenSchema.optional(),
+  windows: windowsSchema.optional(),
+  blackout: windowsSchema.optional(),
+  outside: z.enum(['defer', 'skip']).optional(),
+  after: afterSchema.optional(),
 });
+
+/** The smart-scheduling fields of a definition, as given: `toDefinition` hands them back. */
+const SMART_KEYS = ['when', 'windows', 'blackout', 'outside', 'after'] as const;
+type SmartFields = Partial<Pick<TaskDefinition, (typeof SMART_KEYS)[number]>>;
 
 type ParsedOptions = z.output<typeof taskOptionsSchema>;
 
@@ -80,6 +106,8 @@ export interface TaskPolicy {
   readonly priority: number;
   readonly jitterMs: number;
   readonly staleAfterMs: number | null;
+  /** `defer`: hold a due run while the process or host is busy; null for none. */
+  readonly defer: DeferPolicy | null;
 }
 
 /** A validated task. */
@@ -90,7 +118,15 @@ export interface ResolvedTask {
   readonly description: string | null;
   readonly startPaused: boolean;
   readonly policy: TaskPolicy;
+  /** `when`; null for none. */
+  readonly condition: Condition | null;
+  /** `after`; null for none. */
+  readonly dependency: Dependency | null;
+  /** The smart-scheduling fields as given (`when`, `windows`, `blackout`, `outside`, `after`). */
+  readonly smart: SmartFields;
 }
+
+const NO_SMART: SmartFields = Object.freeze({});
 
 const PRIORITY: Readonly<Record<string, number>> = { low: -1, normal: 0, high: 1 };
 
@@ -112,26 +148,38 @@ export function resolveTask(definition: unknown, defaults: ParsedOptions, polici
   if (isMinimal(definition)) {
     const schedule = checkSchedule(definition.schedule);
     if (!Array.isArray(schedule) && jitterFits(schedule, defaults.jitter ?? 0)) {
-      return { name: definition.name, schedule, handler: definition.handler, description: null, startPaused: false, policy: resolvePolicy({}, defaults, policies) };
+      return { name: definition.name, schedule, handler: definition.handler, description: null, startPaused: false, policy: resolvePolicy({}, defaults, policies), condition: null, dependency: null, smart: NO_SMART };
     }
   }
   const subject = describeSubject(definition);
   const result = taskSchema.safeParse(definition);
   const issues: OptionIssue[] = result.success ? [] : toOptionIssues(result.error, definition, taskSchema);
-  const schedule = checkSchedule((definition as { schedule?: unknown } | null)?.schedule);
+  const afterOnly = definitionValue(definition, 'after') !== undefined && isNoSchedule(definitionValue(definition, 'schedule'));
+  let schedule = afterOnly ? null : checkSchedule((definition as { schedule?: unknown } | null)?.schedule);
   if (Array.isArray(schedule)) issues.push(...schedule);
   if (result.success) {
     const overlap = result.data.overlap ?? defaults.overlap ?? 'skip';
     const jitter = result.data.jitter ?? defaults.jitter ?? 0;
-    if (!Array.isArray(schedule) && !jitterFits(schedule, jitter)) {
+    if (schedule !== null && !Array.isArray(schedule) && !jitterFits(schedule, jitter)) {
       issues.push({ path: 'jitter', received: describeValue(definitionValue(definition, 'jitter') ?? jitter), fix: `must be shorter than the interval (${schedule.describe()}), or ticks would overtake each other` });
     }
     if (result.data.maxConcurrent !== undefined && overlap !== 'allow') {
       issues.push({ path: 'maxConcurrent', received: String(result.data.maxConcurrent), fix: 'only applies with overlap: "allow"; remove it or set overlap to "allow"' });
     }
   }
+  if (result.success && result.data.windows?.length === 0) issues.push({ path: 'windows', received: '[]', fix: 'give at least one window, or remove windows' });
+  if (result.success && result.data.outside !== undefined && result.data.windows === undefined && result.data.blackout === undefined) {
+    issues.push({ path: 'outside', received: describeValue(result.data.outside), fix: 'only applies with windows or blackout; remove it, or add windows' });
+  }
   if (issues.length > 0 || !result.success || Array.isArray(schedule)) throw new InvalidOptionError(subject, issues);
   const def = result.data;
+  const dependency = def.after === undefined ? null : toDependency(def.after);
+  if (schedule === null) schedule = new NoScheduleDefinition(describeDependency(dependency as Dependency));
+  if (def.windows !== undefined || def.blackout !== undefined) {
+    schedule = new WindowedDefinition(schedule, new WindowSet(toWindows((def.windows ?? []) as TimeWindowSpec[]), toWindows((def.blackout ?? []) as TimeWindowSpec[])), def.outside ?? 'defer');
+  }
+  const smart: Record<string, unknown> = {};
+  for (const key of SMART_KEYS) if (definitionValue(definition, key) !== undefined) smart[key] = definitionValue(definition, key);
   return {
     name: def.name,
     schedule,
@@ -139,7 +187,15 @@ export function resolveTask(definition: unknown, defaults: ParsedOptions, polici
     description: def.description ?? null,
     startPaused: def.paused ?? false,
     policy: resolvePolicy(def, defaults, policies),
+    condition: def.when === undefined ? null : toCondition(def.when),
+    dependency,
+    smart: Object.keys(smart).length === 0 ? NO_SMART : (smart as SmartFields),
   };
+}
+
+/** True for a task with `after` and no schedule of its own (`schedule` absent, or `{ none: true }` as `toDefinition` gives it). */
+function isNoSchedule(spec: unknown): boolean {
+  return spec === undefined || (typeof spec === 'object' && spec !== null && (spec as { none?: unknown }).none === true && Object.keys(spec).length === 1);
 }
 
 /** Jitter must stay below an `every` interval, or ticks would overtake each other. */
@@ -214,6 +270,10 @@ function buildPolicy(options: ParsedOptions, defaults: ParsedOptions, policies: 
     priority: typeof priority === 'number' ? priority : (PRIORITY[priority] ?? 0),
     jitterMs: pick('jitter') ?? 0,
     staleAfterMs: pick('staleAfter') ?? null,
+    defer: (() => {
+      const spec = pick('defer');
+      return spec === undefined ? null : toDeferPolicy(spec);
+    })(),
   };
   // Most tasks share a handful of policies; sharing them keeps 100k tasks small.
   if (policy.retry.retryOn !== null) return Object.freeze(policy);
@@ -232,6 +292,7 @@ function buildPolicy(options: ParsedOptions, defaults: ParsedOptions, policies: 
     policy.priority,
     policy.jitterMs,
     policy.staleAfterMs,
+    policy.defer,
   ]);
   let shared = policies.get(key);
   if (shared === undefined) {
@@ -267,5 +328,23 @@ export function toDefinition(task: ResolvedTask): TaskDefinition {
     priority: p.priority,
     jitter: p.jitterMs,
     ...(p.staleAfterMs !== null ? { staleAfter: p.staleAfterMs } : {}),
+    ...(p.defer !== null ? { defer: deferSpecOf(p.defer) } : {}),
+    ...task.smart,
+  };
+}
+
+/** A resolved `defer` as a spec that resolves to it again. */
+function deferSpecOf(d: DeferPolicy): NonNullable<TaskDefinition['defer']> {
+  return {
+    while: {
+      ...(d.lagAboveMs !== null ? { eventLoopLagAbove: d.lagAboveMs } : {}),
+      ...(d.cpuAbove !== null ? { cpuAbove: d.cpuAbove } : {}),
+      ...(d.memoryFractionAbove !== null ? { memoryAbove: d.memoryFractionAbove } : {}),
+      ...(d.rssAboveBytes !== null ? { memoryAbove: `${d.rssAboveBytes}B` } : {}),
+      ...(d.busy ? { busy: true } : {}),
+    },
+    maxDelay: d.maxDelayMs,
+    then: d.then,
+    checkEvery: d.checkEveryMs,
   };
 }

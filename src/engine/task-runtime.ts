@@ -1,4 +1,5 @@
 import type { OverlapMode, TaskOverrides } from '../store/port.ts';
+import type { Condition, Dependency } from './smart-options.ts';
 import type { RunRecord, RunTrigger, SkipReason } from '../store/records.ts';
 import type { HeapItem } from '../util/min-heap.ts';
 import { fnv1a32 } from '../util/hash.ts';
@@ -47,6 +48,9 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   description: string | null;
   startPaused: boolean;
   policy: TaskPolicy;
+  condition: Condition | null;
+  dependency: Dependency | null;
+  smart: ResolvedTask['smart'];
   /**
    * The definition as its code or config gives it, before run-time overrides; null when nothing
    * was ever overridden and the resolved fields say it all (most tasks: no second object each).
@@ -90,6 +94,9 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
     this.description = task.description;
     this.startPaused = task.startPaused;
     this.policy = task.policy;
+    this.condition = task.condition;
+    this.dependency = task.dependency;
+    this.smart = task.smart;
     this.#sink = sink;
   }
 
@@ -100,6 +107,9 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
     this.description = task.description;
     this.startPaused = task.startPaused;
     this.policy = task.policy;
+    this.condition = task.condition;
+    this.dependency = task.dependency;
+    this.smart = task.smart;
   }
 
   /** The task's run-time state, created on first use. */

@@ -3,6 +3,8 @@ import type { Duration } from '../util/duration.ts';
 import type { JsonValue } from '../util/json.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ScheduleSpec } from './schedules/types.ts';
+import type { OutsidePolicy, TimeWindowSpec } from './schedules/windows.ts';
+import type { AfterSpec, DeferPolicy, DeferSpec, Dependency, WhenSpec } from './smart-options.ts';
 
 /** What a handler receives. */
 export interface TaskContext {
@@ -94,17 +96,48 @@ export interface TaskOptions {
   readonly jitter?: Duration;
   /** The task counts as stale when it has had no success for this long (metrics, readiness). */
   readonly staleAfter?: Duration;
+  /**
+   * Holds a due run while the process or host is busy, up to `maxDelay`; the run shows the wait.
+   *
+   * @example
+   * defer: { while: { eventLoopLagAbove: '50ms', busy: true }, maxDelay: '2h' }
+   */
+  readonly defer?: DeferSpec;
 }
 
 /** A task: a name, a schedule, a handler and options. */
 export interface TaskDefinition extends TaskOptions {
   /** Unique; lowercase letters, digits, `.`, `_`, `-`; starts with a letter or digit. */
   readonly name: string;
-  readonly schedule: ScheduleSpec;
+  /** When it runs; optional for a task with `after`, which then runs only after its upstream tasks. */
+  readonly schedule?: ScheduleSpec;
   readonly handler: TaskHandler;
   readonly description?: string;
   /** Start paused when the store has never seen the task. @defaultValue false */
   readonly paused?: boolean;
+  /**
+   * Checked when a run is due, before its handler: false (or a reason) records it skipped with
+   * reason `condition`; a throw fails the run. Its own timeout defaults to 10 s.
+   *
+   * @example
+   * when: async () => (await diskUsage('/var')) > 0.8 || 'disk below 80%'
+   */
+  readonly when?: WhenSpec;
+  /**
+   * Runs after other tasks' runs end (on success unless `on` says otherwise), once per upstream
+   * end across all instances, with trigger `dependency`.
+   *
+   * @example
+   * after: 'db-retention'
+   * after: { tasks: ['backup', { task: 'export', on: 'finish' }], mode: 'all' }
+   */
+  readonly after?: AfterSpec;
+  /** The task runs only inside these weekly windows (DST-correct). */
+  readonly windows?: readonly TimeWindowSpec[];
+  /** The task never runs inside these weekly windows. */
+  readonly blackout?: readonly TimeWindowSpec[];
+  /** A tick outside the windows (or inside a blackout): `defer` to the next allowed instant, or `skip` it. @defaultValue 'defer' */
+  readonly outside?: OutsidePolicy;
 }
 
 /** A task as `scheduler.tasks()` reports it. */
@@ -132,6 +165,12 @@ export interface TaskInfo {
   readonly staleAfterMs: number | null;
   /** Every effective run setting, as the scheduler applies it. */
   readonly settings: TaskSettings;
+  /** The tasks whose ends start this one (`after`), and how; null for none. */
+  readonly after: Dependency | null;
+  /** The tasks registered here that run after this one. */
+  readonly downstream: readonly string[];
+  /** True when the task has a `when` condition. */
+  readonly hasCondition: boolean;
   /**
    * Options changed at run time over the definition (`scheduler.override`), by whom and when; null
    * for none. `applied` is false (and `problem` says why) when the definition no longer takes them.
@@ -158,4 +197,6 @@ export interface TaskSettings {
   readonly priority: number;
   readonly jitterMs: number;
   readonly staleAfterMs: number | null;
+  /** `defer`, resolved; null for none. */
+  readonly defer: DeferPolicy | null;
 }

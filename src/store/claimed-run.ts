@@ -30,6 +30,7 @@ export function claimedRun(req: ClaimRequest, c: ClaimedColumns): RunRecord {
     attempt: req.attempt,
     durationMs: null,
     latenessMs: c.startedAt === null ? null : c.startedAt - req.dueAt,
+    deferredMs: null,
     output: null,
     error: null,
     instance: req.instance,

@@ -157,6 +157,12 @@ export interface Store {
   getRun(id: string): Promise<RunRecord | null>;
   listRuns(query: RunQuery): Promise<RunPage>;
   /**
+   * Ends of `task` after `endedAfter` (by `finishedAt`, oldest first, at most `limit`) in one of
+   * `statuses`, backfill runs left out: what a task's `after` follows. Optional: a store without
+   * it cannot run dependent tasks.
+   */
+  listCompletions?(query: CompletionQuery): Promise<RunRecord[]>;
+  /**
    * One task's history summarised per bucket (outcomes counted per tick, duration percentiles,
    * an output field), for charts: one index-backed pass over the range, not a page of records.
    */
@@ -324,8 +330,22 @@ export interface LeaseRef {
   readonly fencingToken: number;
 }
 
+/** What {@link Store.listCompletions} reads. */
+export interface CompletionQuery {
+  readonly task: string;
+  readonly statuses: readonly FinalStatus[];
+  /** Unix ms, exclusive. */
+  readonly endedAfter: number;
+  readonly limit: number;
+}
+
 export interface RunCompletion extends LeaseRef {
-  readonly status: Exclude<FinalStatus, 'skipped'>;
+  /** `skipped` only with a {@link skipReason}: a claimed run its condition or its `defer` declined. */
+  readonly status: FinalStatus;
+  /** Why a claimed run was skipped (`condition`, `deferred`); absent or null otherwise. */
+  readonly skipReason?: SkipReason | null;
+  /** How long `defer` held the run before it started or was skipped; absent or null when not held. */
+  readonly deferredMs?: number | null;
   /** When the handler actually started; null if it never did (stopped before its due instant). */
   readonly startedAt: number | null;
   readonly finishedAt: number;

@@ -7,16 +7,18 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export type FinalStatus = Exclude<RunStatus, 'running'>;
 
 /** What started a run. */
-export const RUN_TRIGGERS = ['schedule', 'manual', 'catch-up', 'retry', 'backfill'] as const;
+export const RUN_TRIGGERS = ['schedule', 'manual', 'catch-up', 'retry', 'backfill', 'dependency'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 /**
  * Why a tick did not run:
  * - `overlap`: a run of the task was in progress (`overlap: 'skip'`, a full queue, or `maxConcurrent`);
  * - `paused`: the task was paused;
- * - `missed`: the tick fell in downtime (or a wall-clock jump) and `catchUp` did not run it.
+ * - `missed`: the tick fell in downtime (or a wall-clock jump) and `catchUp` did not run it;
+ * - `condition`: the task's `when` condition said no (the record's `error.message` says why);
+ * - `deferred`: the task's `defer` held the run for quiet time until `maxDelay`, with `then: 'skip'`.
  */
-export const SKIP_REASONS = ['overlap', 'paused', 'missed'] as const;
+export const SKIP_REASONS = ['overlap', 'paused', 'missed', 'condition', 'deferred'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** The last progress a handler reported. */
@@ -48,8 +50,10 @@ export interface RunRecord {
   /** 1 for the first attempt; retries count up. */
   readonly attempt: number;
   readonly durationMs: number | null;
-  /** Start minus due instant. */
+  /** Start minus due instant, less the time `defer` held the run ({@link deferredMs}). */
   readonly latenessMs: number | null;
+  /** How long `defer` held the run for quiet time before its handler started (or it was skipped); null when it was not held. */
+  readonly deferredMs: number | null;
   /** The handler's return value as JSON. */
   readonly output: JsonValue | null;
   readonly error: RunError | null;
@@ -66,7 +70,7 @@ export interface RunRecord {
   readonly retryAt: Date | null;
   /** Until when the owner's lease holds (running runs only). */
   readonly leaseExpiresAt: Date | null;
-  /** The run that caused this one: for a retry requested by a person, the run retried. */
+  /** The run that caused this one: for a retry requested by a person, the run retried; for trigger `dependency`, the upstream run that ended. */
   readonly causedBy: string | null;
 }
 

@@ -35,6 +35,8 @@ export const ErrorCode = {
   Store: 'ERR_STORE',
   /** A `command` task exited with a non-zero status or was killed by a signal. */
   CommandFailed: 'ERR_COMMAND_FAILED',
+  /** A task's `when` condition did not answer within its timeout, or answered something that is not an answer. */
+  ConditionFailed: 'ERR_CONDITION_FAILED',
   /** A handler threw something; recorded on the run when the thrown value has no code. */
   HandlerFailed: 'ERR_HANDLER_FAILED',
 } as const;
@@ -142,6 +144,13 @@ export class BackfillNotFoundError extends CaretakerError {
 export class RunTimeoutError extends CaretakerError {
   constructor(timeoutMs: number) {
     super(ErrorCode.RunTimeout, `run exceeded its timeout of ${timeoutMs} ms`);
+  }
+}
+
+/** A `when` condition that timed out or gave no answer: the run fails with it. */
+export class ConditionFailedError extends CaretakerError {
+  constructor(message: string) {
+    super(ErrorCode.ConditionFailed, message);
   }
 }
 

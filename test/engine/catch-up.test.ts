@@ -23,6 +23,7 @@ const policy = (p: Partial<TaskPolicy>): TaskPolicy => ({
   priority: 0,
   jitterMs: 0,
   staleAfterMs: null,
+  defer: null,
   ...p,
 });
 

@@ -39,8 +39,13 @@ export interface AtSpec {
   readonly at: string | number | Date;
 }
 
+/** No instant of its own: the schedule of a task that only runs `after` others. */
+export interface NoScheduleSpec {
+  readonly none: true;
+}
+
 /** When a task runs. */
-export type ScheduleSpec = EverySpec | CronSpec | AtSpec;
+export type ScheduleSpec = EverySpec | CronSpec | AtSpec | NoScheduleSpec;
 
 /** A sequence of nominal tick instants (Unix ms). Pure: no clock, no I/O. */
 export interface Schedule {

@@ -30,10 +30,11 @@ import {
   type TriggerRequest,
   INSTANCE_RETENTION_MS,
   instanceAlive,
+  type CompletionQuery,
 } from '../port.ts';
 import { normaliseAuditQuery, normaliseNotificationQuery, normaliseRunQuery } from '../query.ts';
 import { backfillIdOf, backfillListLimit, backfillRecord, type BackfillRow, backfillSlotPrefix, backfillSlots } from '../backfills.ts';
-import type { AuditEntry, AuditPage, AuditQuery, BackfillRecord, LogLine, NotificationPage, NotificationQuery, NotificationRecord, RetentionPolicy, RunLog, RunPage, RunProgress, RunQuery, RunRecord, RunStats, RunStatsQuery } from '../records.ts';
+import type { AuditEntry, AuditPage, AuditQuery, BackfillRecord, FinalStatus, LogLine, NotificationPage, NotificationQuery, NotificationRecord, RetentionPolicy, RunLog, RunPage, RunProgress, RunQuery, RunRecord, RunStats, RunStatsQuery } from '../records.ts';
 import { normaliseStatsQuery, statsOfRuns } from '../run-stats.ts';
 import { activityOf, type RunRow, slotKey, type TaskRow, toRecord } from './rows.ts';
 import { cursorTick } from '../query.ts';
@@ -187,6 +188,7 @@ class MemoryStore implements Store {
       leaseExpiresAt: now + req.leaseMs,
       cancelRequested: false,
       causedBy: req.causedBy ?? null,
+      deferredMs: null,
     };
     this.#insert(task, key, row, req);
     activity.running.add(row);
@@ -215,6 +217,7 @@ class MemoryStore implements Store {
       progress: null,
       retryAt: null,
       causedBy: req.causedBy ?? null,
+      deferredMs: null,
       leaseExpiresAt: null,
       cancelRequested: false,
     };
@@ -269,6 +272,8 @@ class MemoryStore implements Store {
     run.progress = completion.progress ?? run.progress;
     run.leaseExpiresAt = null;
     run.cancelRequested = false;
+    run.skipReason = completion.skipReason ?? null;
+    run.deferredMs = completion.deferredMs ?? null;
     const task = this.#tasks.get(run.task);
     let queued: QueuedTick | null = null;
     if (task !== undefined) {
@@ -576,6 +581,15 @@ class MemoryStore implements Store {
   async getRun(id: string): Promise<RunRecord | null> {
     const run = this.#runs.get(id);
     return run === undefined ? null : toRecord(run);
+  }
+
+  async listCompletions(query: CompletionQuery): Promise<RunRecord[]> {
+    const out: RunRow[] = [];
+    for (const run of this.#runs.values()) {
+      if (run.task === query.task && run.finishedAt !== null && run.finishedAt > query.endedAfter && query.statuses.includes(run.status as FinalStatus) && !run.slot.startsWith('b:')) out.push(run);
+    }
+    out.sort((a, b) => (a.finishedAt as number) - (b.finishedAt as number) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return out.slice(0, query.limit).map(toRecord);
   }
 
   async listRuns(query: RunQuery): Promise<RunPage> {

@@ -17,7 +17,8 @@ export interface RunRow {
   output: JsonValue | null;
   error: RunError | null;
   readonly instance: string | null;
-  readonly skipReason: SkipReason | null;
+  skipReason: SkipReason | null;
+  deferredMs: number | null;
   readonly skippedTicks: number;
   readonly fencingToken: number | null;
   progress: RunProgress | null;
@@ -73,7 +74,8 @@ export function toRecord(row: RunRow): RunRecord {
     status: row.status,
     attempt: row.attempt,
     durationMs: row.startedAt !== null && row.finishedAt !== null ? row.finishedAt - row.startedAt : null,
-    latenessMs: row.startedAt !== null ? row.startedAt - row.dueAt : null,
+    latenessMs: row.startedAt !== null ? row.startedAt - row.dueAt - (row.deferredMs ?? 0) : null,
+    deferredMs: row.deferredMs,
     output: row.output,
     error: row.error,
     instance: row.instance,

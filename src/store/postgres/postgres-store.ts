@@ -24,6 +24,7 @@ import {
   type TaskOverrides,
   type TaskState,
   type TriggerRequest,
+  type CompletionQuery,
 } from '../port.ts';
 import { type BackfillAttempt, backfillListLimit, backfillRecord, claimOutsideEndedBackfills } from '../backfills.ts';
 import { claimedRun, skippedColumns, splitPlainTicks } from '../claimed-run.ts';
@@ -359,7 +360,7 @@ class PostgresStore implements Store {
   ): Promise<FinishOutcome[]> {
     const column = <T>(pick: (c: RunCompletion) => T) => completions.map(pick);
     const [row] = await this.#query<FinishedColumns>(
-      `SELECT * FROM ${this.#q}.caretaker_finish_many($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9::jsonb[], $10, $11)`,
+      `SELECT * FROM ${this.#q}.caretaker_finish_many($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9::jsonb[], $10, $11::text[], $12::double precision[], $13)`,
       [
         column((c) => c.runId),
         column((c) => c.fencingToken),
@@ -371,6 +372,8 @@ class PostgresStore implements Store {
         column((c) => c.retryAt),
         jsonArrayLiteral(texts.map((t) => t.progress)),
         column((c) => c.takeQueued),
+        column((c) => c.skipReason ?? null),
+        column((c) => c.deferredMs ?? null),
         now,
       ],
     );
@@ -395,8 +398,9 @@ class PostgresStore implements Store {
         output: null,
         error: null,
         instance: row.instance[k] ?? null,
-        skip_reason: null,
+        skip_reason: c.skipReason ?? null,
         skipped_ticks: row.skipped_ticks[k] as number,
+        deferred_ms: c.deferredMs ?? null,
         fencing_token: c.fencingToken,
         progress: row.progress[k] ?? null,
         retry_at: c.retryAt,
@@ -642,6 +646,16 @@ class PostgresStore implements Store {
     if (!storableText(id)) return null;
     const [row] = await this.#query<RunRow>(`SELECT * FROM ${this.#q}.caretaker_runs WHERE id = $1`, [id]);
     return row === undefined ? null : toRun(row);
+  }
+
+  async listCompletions(query: CompletionQuery): Promise<RunRecord[]> {
+    if (query.statuses.length === 0) return [];
+    const rows = await this.#query<RunRow>(
+      `SELECT * FROM ${this.#q}.caretaker_runs WHERE task = $1 AND finished_at IS NOT NULL AND finished_at > $2 AND status = ANY ($3)
+        AND slot NOT LIKE 'b:%' ORDER BY finished_at, id LIMIT $4`,
+      [query.task, query.endedAfter, query.statuses, query.limit],
+    );
+    return rows.map(toRun);
   }
 
   async listRuns(query: RunQuery): Promise<RunPage> {

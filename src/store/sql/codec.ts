@@ -24,6 +24,8 @@ export interface RunRow {
   readonly retry_at: number | string | Date | null;
   readonly lease_expires_at: number | string | Date | null;
   readonly caused_by?: string | null;
+  /** Schema 12 on. */
+  readonly deferred_ms?: number | string | null;
 }
 
 /** Unix milliseconds from a column: a number, a numeric string (PostgreSQL bigint) or a Date. */
@@ -64,6 +66,7 @@ export function runFromRow(row: RunRow, json: JsonReader): RunRecord {
   const startedAt = optionalMillis(row.started_at);
   const finishedAt = optionalMillis(row.finished_at);
   const dueAt = millis(row.due_at);
+  const deferredMs = row.deferred_ms === undefined || row.deferred_ms === null ? null : Number(row.deferred_ms);
   return {
     id: row.id,
     task: row.task,
@@ -76,7 +79,8 @@ export function runFromRow(row: RunRow, json: JsonReader): RunRecord {
     status: row.status as RunStatus,
     attempt: Number(row.attempt),
     durationMs: startedAt !== null && finishedAt !== null ? finishedAt - startedAt : null,
-    latenessMs: startedAt !== null ? startedAt - dueAt : null,
+    latenessMs: startedAt !== null ? startedAt - dueAt - (deferredMs ?? 0) : null,
+    deferredMs,
     output: json(row.output) as JsonValue | null,
     error: json(row.error) as RunError | null,
     instance: row.instance,

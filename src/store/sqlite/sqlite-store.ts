@@ -24,6 +24,7 @@ import {
   type TaskRegistration,
   type TaskState,
   type TriggerRequest,
+  type CompletionQuery,
 } from '../port.ts';
 import { type BackfillAttempt, backfillIdOf, backfillListLimit, backfillRecord, backfillSlotPrefix, retryPending } from '../backfills.ts';
 import { claimedRun, skippedColumns, startedColumns } from '../claimed-run.ts';
@@ -308,6 +309,8 @@ class SqliteStore implements Store {
       toJson(completion.error),
       completion.retryAt,
       toJson(completion.progress),
+      completion.skipReason ?? null,
+      completion.deferredMs ?? null,
       completion.runId,
     );
     sql.taskFinished.run(completion.runId, completion.status, completion.runId, row.task);
@@ -567,6 +570,14 @@ class SqliteStore implements Store {
     const rows = this.#connection().db.prepare(text).all(...params, q.limit + 1) as unknown as RunRow[];
     const runs = rows.slice(0, q.limit).map(toRun);
     return { runs, nextCursor: rows.length > q.limit ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async listCompletions(query: CompletionQuery): Promise<RunRecord[]> {
+    if (query.statuses.length === 0) return [];
+    const text = `SELECT * FROM caretaker_runs WHERE task = ? AND finished_at IS NOT NULL AND finished_at > ?
+      AND status IN (${query.statuses.map(() => '?').join(', ')}) AND slot NOT LIKE 'b:%' ORDER BY finished_at, id LIMIT ?`;
+    const rows = this.#connection().db.prepare(text).all(query.task, query.endedAfter, ...query.statuses, query.limit) as unknown as RunRow[];
+    return rows.map(toRun);
   }
 
   async runStats(query: RunStatsQuery): Promise<RunStats> {

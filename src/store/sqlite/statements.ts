@@ -42,7 +42,7 @@ export const SQL = {
   runRenew: `UPDATE caretaker_runs SET lease_expires_at = MAX(lease_expires_at, ?)
     WHERE id = ? AND fencing_token = ? AND status = 'running' AND lease_expires_at > ?`,
   runFinish: `UPDATE caretaker_runs SET status = ?, started_at = ?, finished_at = ?, output = ?, error = ?, retry_at = ?,
-    progress = COALESCE(?, progress), lease_expires_at = NULL, cancel_requested = 0 WHERE id = ?`,
+    progress = COALESCE(?, progress), lease_expires_at = NULL, cancel_requested = 0, skip_reason = ?, deferred_ms = ? WHERE id = ?`,
   runProgress: "UPDATE caretaker_runs SET progress = ? WHERE id = ? AND fencing_token = ? AND status = 'running'",
   runsExpired: "SELECT * FROM caretaker_runs WHERE status = 'running' AND lease_expires_at <= ?",
   runInterrupt: `UPDATE caretaker_runs SET status = 'interrupted', finished_at = lease_expires_at, lease_expires_at = NULL,

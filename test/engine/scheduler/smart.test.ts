@@ -1,0 +1,281 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidOptionError, type LoadSample } from '../../../src/index.ts';
+import { type Harness, harness, runsOf, secs, work } from '../../helpers.ts';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+/** A load probe the test sets: what `defer` reads. */
+function fakeLoad(initial: Partial<LoadSample> = {}) {
+  const state = { sample: { eventLoopLagMs: 0, cpu: 0, memory: 0.1, rssBytes: 50e6, ...initial } as LoadSample, calls: 0 };
+  return { state, probe: { sample: () => (state.calls++, state.sample) } };
+}
+
+async function settle(h: Harness, ms = 1_000): Promise<void> {
+  await h.clock.advance(ms);
+}
+
+describe('when (virtual time)', () => {
+  it('runs when the condition says yes, records skipped (condition) with its reason when it says no, once per tick', async () => {
+    const h = harness();
+    let disk = 0.5;
+    let ran = 0;
+    h.scheduler.add({
+      name: 'log-cleanup',
+      schedule: { every: '1h' },
+      when: () => disk > 0.8 || `disk at ${disk * 100}%, below 80%`,
+      handler: () => ++ran,
+    });
+    await h.scheduler.start();
+    await settle(h);
+    disk = 0.9;
+    await h.clock.advance(HOUR);
+    disk = 0.2;
+    await h.clock.advance(HOUR);
+    const runs = await runsOf(h.scheduler, 'log-cleanup');
+    assert.deepEqual(
+      runs.map((r) => [secs(r.scheduledFor), r.status, r.skipReason]),
+      [
+        [0, 'skipped', 'condition'],
+        [3600, 'succeeded', null],
+        [7200, 'skipped', 'condition'],
+      ],
+    );
+    assert.equal(runs[0]?.error?.message, 'disk at 50%, below 80%');
+    assert.equal(ran, 1);
+    assert.equal(runs[0]?.durationMs, 0, 'a declined run took no handler time');
+    assert.deepEqual(h.errors, []);
+    await h.scheduler.stop();
+  });
+
+  it('a throwing, hanging or unanswering condition fails the run (retries apply), never crashes', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'throws', schedule: { every: '1h' }, retry: { attempts: 2, backoff: '1s' }, when: () => { throw new Error('cannot read disk'); }, handler: () => 1 });
+    h.scheduler.add({ name: 'hangs', schedule: { every: '1h' }, when: { check: () => new Promise(() => {}), timeout: '2s' }, handler: () => 1 });
+    h.scheduler.add({ name: 'undefined', schedule: { every: '1h' }, when: (() => undefined) as never, handler: () => 1 });
+    h.scheduler.add({ name: 'object', schedule: { every: '1h' }, when: async () => ({ run: false, reason: 'not today' }), handler: () => 1 });
+    await h.scheduler.start();
+    await h.clock.advance(10_000);
+    const byTask = async (t: string) => (await runsOf(h.scheduler, t)).map((r) => [r.attempt, r.status, r.error?.code ?? null, r.error?.message]);
+    assert.deepEqual(await byTask('throws'), [
+      [1, 'failed', null, 'cannot read disk'],
+      [2, 'failed', null, 'cannot read disk'],
+    ]);
+    assert.deepEqual(await byTask('hangs'), [[1, 'failed', 'ERR_CONDITION_FAILED', "the task's condition (when) did not answer within 2000 ms"]]);
+    const undef = await byTask('undefined');
+    assert.equal(undef[0]?.[1], 'failed');
+    assert.match(String(undef[0]?.[3]), /answered nothing; return true to run/);
+    assert.deepEqual(await byTask('object'), [[1, 'skipped', null, 'not today']]);
+    await h.scheduler.stop();
+  });
+});
+
+describe('defer (virtual time)', () => {
+  it('holds a due run while busy, shows why, runs it when quiet; lateness excludes the wait', async () => {
+    const load = fakeLoad({ eventLoopLagMs: 120 });
+    const h = harness({ loadProbe: load.probe });
+    const deferred: string[] = [];
+    h.scheduler.on('run:deferred', (e) => deferred.push(e.reason));
+    h.scheduler.add({ name: 'vacuum', schedule: { every: '1h' }, defer: { while: { eventLoopLagAbove: '50ms' }, maxDelay: '2h', checkEvery: '10s' }, handler: work(h.clock, 1_000, 'ok') });
+    await h.scheduler.start();
+    await h.clock.advance(30_000);
+    assert.deepEqual(h.started, [], 'held while the loop lags');
+    assert.deepEqual(deferred, ['event-loop lag 120 ms > 50 ms']);
+    const [held] = await runsOf(h.scheduler, 'vacuum');
+    assert.equal(held?.status, 'running');
+    assert.equal(held?.progress?.message, 'deferred: event-loop lag 120 ms > 50 ms');
+    const callsWhileHeld = load.state.calls;
+    assert.ok(callsWhileHeld >= 3 && callsWhileHeld <= 5, `sampled every 10 s, not more (${callsWhileHeld})`);
+    load.state.sample = { ...load.state.sample, eventLoopLagMs: 3 };
+    await h.clock.advance(12_000);
+    await settle(h, 2_000);
+    const [run] = await runsOf(h.scheduler, 'vacuum');
+    assert.equal(run?.status, 'succeeded');
+    assert.ok(run?.deferredMs !== null && (run?.deferredMs ?? 0) >= 30_000 && (run?.deferredMs ?? 0) <= 42_000, `deferred ${run?.deferredMs}`);
+    assert.ok((run?.latenessMs ?? Infinity) < 100, `lateness ${run?.latenessMs} counts scheduling only`);
+    assert.equal(run?.durationMs, 1_000);
+    await h.scheduler.stop();
+  });
+
+  it('setBusy holds runs; at maxDelay then: skip records skipped (deferred), then: run runs', async () => {
+    const h = harness({ loadProbe: fakeLoad().probe });
+    h.scheduler.add({ name: 'report', schedule: { every: '1d' }, defer: { while: { busy: true }, maxDelay: '1m', then: 'skip' }, handler: () => 1 });
+    h.scheduler.add({ name: 'compact', schedule: { every: '1d' }, defer: { while: { busy: true }, maxDelay: '1m' }, handler: () => 2 });
+    h.scheduler.setBusy(true);
+    assert.equal(h.scheduler.busy, true);
+    await h.scheduler.start();
+    await h.clock.advance(2 * MIN);
+    const report = await runsOf(h.scheduler, 'report');
+    assert.deepEqual(report.map((r) => [r.status, r.skipReason, r.deferredMs]), [['skipped', 'deferred', 60_000]]);
+    assert.match(report[0]?.error?.message ?? '', /service said it is busy.*maxDelay 1m passed/);
+    const compact = await runsOf(h.scheduler, 'compact');
+    assert.deepEqual(compact.map((r) => [r.status, r.deferredMs]), [['succeeded', 60_000]]);
+    assert.throws(() => h.scheduler.setBusy('yes' as never), /setBusy.*busy/);
+    await h.scheduler.stop();
+  });
+
+  it('a cancel or a stop ends a held run (cancelled, interrupted), nothing runs after', async () => {
+    const h = harness({ loadProbe: fakeLoad({ cpu: 0.99 }).probe });
+    let ran = 0;
+    h.scheduler.add({ name: 'heavy', schedule: { every: '1h' }, defer: { while: { cpuAbove: 0.8 } }, handler: () => ++ran });
+    await h.scheduler.start();
+    await h.clock.advance(10_000);
+    const [held] = await runsOf(h.scheduler, 'heavy');
+    assert.equal(await h.scheduler.cancel(held?.id as string), 'requested');
+    await h.clock.advance(10_000);
+    assert.equal((await h.scheduler.getRun(held?.id as string))?.status, 'cancelled');
+    await h.clock.advance(HOUR);
+    const report = await h.scheduler.stop();
+    assert.deepEqual(report.interrupted.map((r) => r.task), ['heavy']);
+    assert.equal(ran, 0);
+  });
+
+  it('a probe that throws holds nothing and reports the error', async () => {
+    const h = harness({ loadProbe: { sample: () => { throw new Error('no /proc'); } } });
+    h.scheduler.add({ name: 'x', schedule: { every: '1h' }, defer: { while: { memoryAbove: '85%' } }, handler: () => 1 });
+    await h.scheduler.start();
+    await settle(h);
+    assert.equal((await runsOf(h.scheduler, 'x'))[0]?.status, 'succeeded');
+    assert.match(String(h.errors[0]), /no \/proc/);
+    await h.scheduler.stop();
+  });
+});
+
+describe('windows and blackout (virtual time)', () => {
+  it('runs only inside windows; outside ticks defer to the next window start, or are skipped', async () => {
+    // 2026-01-01 is a Thursday.
+    const h = harness();
+    h.scheduler.add({ name: 'deferred', schedule: { cron: '0 12 * * *' }, windows: [{ days: 'mon-fri', from: '01:00', to: '05:00' }], handler: () => 1 });
+    h.scheduler.add({ name: 'skipped', schedule: { cron: '30 * * * *' }, windows: [{ from: '01:00', to: '03:00' }], blackout: [{ from: '02:00', to: '02:45' }], outside: 'skip', handler: () => 1 });
+    const upcoming = h.scheduler.upcoming('deferred', 3).map((d) => d.toISOString());
+    assert.deepEqual(upcoming, ['2026-01-01T01:00:00.000Z', '2026-01-02T01:00:00.000Z', '2026-01-05T01:00:00.000Z']);
+    assert.deepEqual(h.scheduler.upcoming('skipped', 2).map((d) => d.toISOString()), ['2026-01-01T01:30:00.000Z', '2026-01-02T01:30:00.000Z']);
+    assert.match(h.scheduler.task('deferred')?.scheduleText ?? '', /inside mon-fri 01:00–05:00 \(deferred to the next window\)/);
+    await h.scheduler.start();
+    await h.clock.advance(5 * 24 * HOUR);
+    const runs = await runsOf(h.scheduler, 'deferred');
+    assert.deepEqual(runs.map((r) => r.scheduledFor.toISOString()), ['2026-01-01T01:00:00.000Z', '2026-01-02T01:00:00.000Z', '2026-01-05T01:00:00.000Z']);
+    const skipped = await runsOf(h.scheduler, 'skipped');
+    assert.equal(skipped.length, 5);
+    assert.ok(skipped.every((r) => r.scheduledFor.getUTCHours() === 1 && r.scheduledFor.getUTCMinutes() === 30));
+    await h.scheduler.stop();
+  });
+
+  it('is DST-correct: a window in Europe/Berlin keeps its local hours across the spring change', () => {
+    const h = harness({ startAt: '2026-03-27T00:00:00Z' });
+    h.scheduler.add({ name: 'night', schedule: { every: '30m' }, windows: [{ from: '02:00', to: '03:30', timezone: 'Europe/Berlin' }], outside: 'skip', handler: () => 1 });
+    const got = h.scheduler.upcoming('night', 8).map((d) => d.toISOString());
+    // Before the change (UTC+1): 02:00–03:30 local is 01:00–02:30Z. On 29 March 02:00 does not exist: the window opens at 03:00 (01:00Z).
+    // After (UTC+2): 00:00–01:30Z.
+    assert.deepEqual(got, [
+      '2026-03-27T01:00:00.000Z',
+      '2026-03-27T01:30:00.000Z',
+      '2026-03-27T02:00:00.000Z',
+      '2026-03-28T01:00:00.000Z',
+      '2026-03-28T01:30:00.000Z',
+      '2026-03-28T02:00:00.000Z',
+      '2026-03-29T01:00:00.000Z',
+      '2026-03-30T00:00:00.000Z',
+    ]);
+  });
+
+  it('refuses bad windows, naming the field and the fix', () => {
+    const h = harness();
+    const bad = (extra: object) => () => h.scheduler.add({ name: 'w', schedule: { every: '1h' }, handler: () => 1, ...extra });
+    assert.throws(bad({ windows: [{ days: 'monday-friyay', from: '01:00', to: '02:00' }] }), (e: unknown) => e instanceof InvalidOptionError && /windows\.0\.days/.test(e.message) && /mon-fri/.test(e.message));
+    assert.throws(bad({ windows: [{ from: '25:00', to: '02:00' }] }), /windows\.0\.from.*HH:MM/);
+    assert.throws(bad({ windows: [{ from: '01:00', to: '01:00' }] }), /windows\.0\.to.*must differ/);
+    assert.throws(bad({ windows: [{ from: '01:00', to: '02:00', timezone: 'Mars/Olympus' }] }), /windows\.0\.timezone.*IANA/);
+    assert.throws(bad({ outside: 'skip' }), /outside.*only applies with windows/);
+    assert.throws(bad({ windows: [] }), /windows.*at least one window/);
+  });
+});
+
+describe('after (virtual time)', () => {
+  it("the seeds' chain: retention delete, then database optimisation, then a report; each end starts one run", async () => {
+    const h = harness();
+    const order: string[] = [];
+    const step = (name: string, ms: number) => async (ctx: { signal: AbortSignal }) => {
+      order.push(name);
+      await h.clock.sleep(ms, ctx.signal);
+    };
+    h.scheduler.add({ name: 'report', after: 'db-optimize', handler: step('report', 1_000) });
+    h.scheduler.add({ name: 'db-optimize', after: 'db-retention', handler: step('db-optimize', 5_000) });
+    h.scheduler.add({ name: 'db-retention', schedule: { every: '1h' }, handler: step('db-retention', 10_000) });
+    assert.equal(h.scheduler.task('report')?.scheduleText, 'after db-optimize');
+    assert.equal(h.scheduler.task('report')?.nextRunAt, null);
+    assert.deepEqual(h.scheduler.task('db-retention')?.downstream, ['db-optimize']);
+    await h.scheduler.start();
+    await h.clock.advance(2 * HOUR + MIN);
+    assert.deepEqual(order, ['db-retention', 'db-optimize', 'report', 'db-retention', 'db-optimize', 'report', 'db-retention', 'db-optimize', 'report']);
+    const retention = await runsOf(h.scheduler, 'db-retention');
+    const optimize = await runsOf(h.scheduler, 'db-optimize');
+    const report = await runsOf(h.scheduler, 'report');
+    assert.equal(optimize.length, 3);
+    optimize.forEach((run, i) => {
+      assert.equal(run.trigger, 'dependency');
+      assert.equal(run.causedBy, retention[i]?.id, 'linked to the run that caused it');
+      assert.equal(run.slot, `d:${retention[i]?.id}`);
+      assert.equal(run.scheduledFor.getTime(), retention[i]?.finishedAt?.getTime());
+    });
+    assert.deepEqual(report.map((r) => r.causedBy), optimize.map((r) => r.id));
+    await h.scheduler.stop();
+  });
+
+  it('on failure, on finish, and mode all / any', async () => {
+    const h = harness();
+    let fail = true;
+    h.scheduler.add({ name: 'a', schedule: { every: '1h' }, handler: () => { if (fail) throw new Error('a failed'); } });
+    h.scheduler.add({ name: 'b', schedule: { every: '1h', initialDelay: '10m' }, handler: () => 1 });
+    h.scheduler.add({ name: 'on-failure', after: { task: 'a', on: 'failure' }, handler: () => 1 });
+    h.scheduler.add({ name: 'on-finish', after: { task: 'a', on: 'finish' }, handler: () => 1 });
+    h.scheduler.add({ name: 'all', after: ['a', 'b'], handler: () => 1 });
+    h.scheduler.add({ name: 'any', after: { tasks: [{ task: 'a', on: 'finish' }, 'b'], mode: 'any' }, handler: () => 1 });
+    await h.scheduler.start();
+    await h.clock.advance(30 * MIN);
+    fail = false;
+    await h.clock.advance(HOUR);
+    const count = async (t: string) => (await runsOf(h.scheduler, t)).filter((r) => r.status === 'succeeded').length;
+    assert.equal(await count('on-failure'), 1);
+    assert.equal(await count('on-finish'), 2);
+    // a succeeded once (at 1h), b twice (10m, 1h10m): all runs once, when a's success completes the set.
+    const all = await runsOf(h.scheduler, 'all');
+    assert.equal(all.length, 1);
+    assert.equal(secs(all[0]?.scheduledFor ?? null), 3600);
+    assert.equal(await count('any'), 4);
+    await h.scheduler.stop();
+  });
+
+  it('refuses cycles and unknown upstream tasks, naming them', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'a', after: 'c', handler: () => 1 });
+    h.scheduler.add({ name: 'b', after: 'a', handler: () => 1 });
+    assert.throws(
+      () => h.scheduler.add({ name: 'c', after: 'b', handler: () => 1 }),
+      (e: unknown) => e instanceof InvalidOptionError && /cycle/.test(e.message) && /"c" runs after "b" runs after "a" runs after "c"/.test(e.message),
+    );
+    assert.throws(() => h.scheduler.add({ name: 'self', after: 'self', handler: () => 1 }), /cycle/);
+    // c was refused: a names an unknown task, which start() refuses.
+    await assert.rejects(h.scheduler.start(), (e: unknown) => e instanceof InvalidOptionError && /task "a".*after.*no task "c" is registered/.test(e.message));
+    const h2 = harness();
+    h2.scheduler.add({ name: 'x', schedule: { every: '1h' }, handler: () => 1 });
+    await h2.scheduler.start();
+    assert.throws(() => h2.scheduler.add({ name: 'y', after: 'nope', handler: () => 1 }), /after.*no task "nope" is registered/);
+    h2.scheduler.add({ name: 'y', after: 'x', handler: () => 1 });
+    assert.throws(() => h2.scheduler.update('x', { after: 'y' }), /cycle/);
+    assert.throws(() => h2.scheduler.add({ name: 'z', handler: () => 1 } as never), /schedule/);
+    await h2.scheduler.stop();
+  });
+
+  it('a paused downstream records the upstream end skipped (paused)', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'up', schedule: { every: '1h' }, handler: () => 1 });
+    h.scheduler.add({ name: 'down', after: 'up', paused: true, handler: () => 1 });
+    await h.scheduler.start();
+    await h.clock.advance(MIN);
+    const runs = await runsOf(h.scheduler, 'down');
+    assert.deepEqual(runs.map((r) => [r.trigger, r.status, r.skipReason]), [['dependency', 'skipped', 'paused']]);
+    await h.scheduler.stop();
+  });
+});
