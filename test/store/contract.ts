@@ -629,6 +629,65 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
       });
     });
 
+    describe('smart scheduling (schema 12)', () => {
+      it('a claimed run ends skipped with its reason, and a deferral apart from its lateness, on every path', async () => {
+        const run = started(await claim1());
+        const done = await store.finishMany(
+          [{ runId: run.id, fencingToken: run.fencingToken ?? 0, status: 'skipped', skipReason: 'condition', startedAt: null, finishedAt: at(1), output: null, error: { name: 'Skipped', message: 'disk below 80%', code: null, stack: null }, retryAt: null, progress: null, takeQueued: true, deferredMs: null }],
+          at(1),
+        );
+        const rec = (done[0] as Extract<FinishOutcome, { kind: 'recorded' }>).run;
+        assert.deepEqual([rec.status, rec.skipReason, rec.error?.message, rec.deferredMs], ['skipped', 'condition', 'disk below 80%', null]);
+        assert.deepEqual(await store.getRun(run.id), rec);
+        const next = started(await claim1({ slot: `t:${at(60)}`, scheduledFor: at(60), dueAt: at(60) }, at(60)));
+        // Started 40 s after its due instant, 30 of them held for quiet time: 10 s late.
+        const held = await finish(next, at(110), { startedAt: at(100), deferredMs: 30_000 });
+        const heldRec = (held as Extract<FinishOutcome, { kind: 'recorded' }>).run;
+        assert.deepEqual([heldRec.deferredMs, heldRec.latenessMs, heldRec.durationMs], [30_000, 10_000, 10_000]);
+        assert.deepEqual(await store.getRun(next.id), heldRec);
+        assert.deepEqual((await store.listRuns({ task: 't', limit: 1 })).runs[0], heldRec);
+      });
+
+      it('listCompletions gives ends after an instant by end time, in the statuses asked, without backfill runs', async () => {
+        if (store.listCompletions === undefined) return;
+        await store.requestBackfill({ id: 'bf', task: 't', from: NOW, to: NOW, instants: [NOW], requestedBy: 'ops', requestedAt: NOW });
+        const ends: [number, FinalStatus, string][] = [[5, 'failed', 't:1'], [3, 'succeeded', 't:2'], [9, 'succeeded', 't:3'], [7, 'succeeded', `b:bf:${NOW}`], [8, 'timed_out', 't:5']];
+        const ids = new Map<string, string>();
+        for (const [end, status, slot] of ends) {
+          const run = started(await claim1({ slot, scheduledFor: NOW, dueAt: NOW }));
+          await finish(run, at(end), { status });
+          ids.set(slot, run.id);
+        }
+        const read = async (statuses: FinalStatus[], after: number, limit = 10) => (await store.listCompletions!({ task: 't', statuses, endedAfter: after, limit })).map((r) => r.slot);
+        assert.deepEqual(await read(['succeeded'], NOW), ['t:2', 't:3']);
+        assert.deepEqual(await read(['succeeded'], at(3)), ['t:3'], 'after, not at');
+        assert.deepEqual(await read(['failed', 'timed_out', 'succeeded'], NOW), ['t:2', 't:1', 't:5', 't:3']);
+        assert.deepEqual(await read(['failed', 'timed_out', 'succeeded'], NOW, 2), ['t:2', 't:1']);
+        assert.deepEqual(await read([], NOW), []);
+        assert.deepEqual(await store.listCompletions({ task: 'nope', statuses: ['succeeded'], endedAfter: 0, limit: 5 }), []);
+        // A running run has no end yet.
+        started(await claim1({ slot: 't:6' }));
+        assert.deepEqual(await read(['succeeded'], NOW), ['t:2', 't:3']);
+      });
+
+      it('any skip reason, message and deferral round-trips through finish (fast-check)', async () => {
+        let n = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.constantFrom('condition', 'deferred'), trickyString, fc.option(fc.integer({ min: 0, max: 2 ** 40 }), { nil: null }), async (reason, message, deferredMs) => {
+            const task = `skip-${++n}`;
+            await store.registerTasks([{ name: task, scheduleKey: 'every:60000:0:', anchor: NOW, paused: false }], NOW);
+            const run = started(await claim1({ task }));
+            const error = asStored({ name: 'Skipped', message, code: null, stack: null }) as RunRecord['error'];
+            const done = await finish(run, at(1), { status: 'skipped', skipReason: reason, error, deferredMs, startedAt: null });
+            const rec = (done as Extract<FinishOutcome, { kind: 'recorded' }>).run;
+            assert.deepEqual([rec.status, rec.skipReason, rec.error, rec.deferredMs], ['skipped', reason, error, deferredMs]);
+            assert.deepEqual(await store.getRun(run.id), rec);
+          }),
+          { numRuns: 40, seed: 20261207 },
+        );
+      });
+    });
+
     describe('task overrides', () => {
       it('are kept, listed, reach other instances\' polls with their version, and clear', async () => {
         const before = (await store.poll({ instance: 'other', now: at(1), pauseVersion: 0, retryGraceMs: LEASE })).pauseVersion;

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { memoryStore } from '../../../src/index.ts';
+import { createTestClock } from '../../../src/testing/index.ts';
 import { InvalidOptionError, type LoadSample } from '../../../src/index.ts';
 import { type Harness, harness, runsOf, secs, work } from '../../helpers.ts';
 
@@ -266,6 +269,52 @@ describe('after (virtual time)', () => {
     assert.throws(() => h2.scheduler.update('x', { after: 'y' }), /cycle/);
     assert.throws(() => h2.scheduler.add({ name: 'z', handler: () => 1 } as never), /schedule/);
     await h2.scheduler.stop();
+  });
+
+  it('across replicas, any upstream timing gives each qualifying end exactly one dependency run (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 4 }),
+        fc.array(fc.integer({ min: 0, max: 50_000 }), { minLength: 4, maxLength: 4 }),
+        fc.constantFrom<'all' | 'any'>('all', 'any'),
+        fc.integer({ min: 0, max: 3 }),
+        async (replicas, durations, mode, failEvery) => {
+          const clock = createTestClock({ start: '2026-01-01T00:00:00Z' });
+          const store = memoryStore();
+          const hs = Array.from({ length: replicas }, (_, i) => harness({ clock, store, instance: `r${i}`, pollInterval: '2s' }));
+          let n = 0;
+          for (const h of hs) {
+            h.scheduler.add({ name: 'u1', schedule: { every: '1m' }, handler: async (ctx) => { await clock.sleep(durations[n++ % 4] as number, ctx.signal); if (failEvery > 0 && n % (failEvery + 1) === 0) throw new Error('x'); } });
+            h.scheduler.add({ name: 'u2', schedule: { every: '1m', initialDelay: '7s' }, handler: work(clock, durations[1] as number) });
+            h.scheduler.add({ name: 'down', after: { tasks: ['u1', 'u2'], mode }, overlap: 'allow', handler: work(clock, 500) });
+          }
+          await Promise.all(hs.map((h) => h.scheduler.start()));
+          await clock.advance(10 * MIN);
+          const stopAt = clock.now();
+          // Handlers still sleeping in virtual time end as the clock moves on.
+          const stopped = Promise.all(hs.map((h) => h.scheduler.stop()));
+          await clock.advance(2 * MIN);
+          await stopped;
+          const runs = await runsOf(hs[0]!.scheduler);
+          const down = runs.filter((r) => r.task === 'down');
+          const slots = down.map((r) => r.slot);
+          assert.equal(new Set(slots).size, slots.length, 'one run per upstream end');
+          const ups = new Map(runs.filter((r) => r.task !== 'down').map((r) => [r.id, r]));
+          for (const d of down) {
+            const cause = ups.get(d.causedBy as string);
+            assert.equal(cause?.status, 'succeeded', 'only successes start it');
+            assert.equal(d.scheduledFor.getTime(), cause?.finishedAt?.getTime());
+          }
+          if (mode === 'any') {
+            // Every success that ended before the stop started one run.
+            const successes = [...ups.values()].filter((r) => r.status === 'succeeded' && (r.finishedAt?.getTime() ?? Infinity) < stopAt - 1_000);
+            for (const s of successes) assert.ok(slots.includes(`d:${s.id}`), `end of ${s.task} at ${s.finishedAt?.toISOString()} started a run`);
+          } else assert.ok(down.length >= 1 && down.length <= 10);
+          for (const h of hs) assert.deepEqual(h.errors, []);
+        },
+      ),
+      { numRuns: 15, seed: 20261207 },
+    );
   });
 
   it('a paused downstream records the upstream end skipped (paused)', async () => {
