@@ -3,7 +3,9 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { resolveSchedulerOptions } from '../engine/scheduler-options.ts';
 import { parseTaskDefaults, resolveTask } from '../engine/task-options.ts';
-import { requiringUnits } from '../util/duration.ts';
+import { DURATION_HINT, parseDuration, requiringUnits } from '../util/duration.ts';
+import { checkDependencies } from '../engine/dependencies.ts';
+import type { Dependency } from '../engine/smart-options.ts';
 import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import { toOptionIssues } from '../util/zod-issues.ts';
 import { closestMatch } from '../util/suggest.ts';
@@ -17,6 +19,9 @@ import { checkStore, type StoreSpec } from './store-spec.ts';
 import { inConfigTerms } from './units.ts';
 
 /** The file names looked for, in order, when no `--config` is given. */
+/** The `after` of each config task checked so far (a config is checked in one synchronous pass). */
+const dependencies = new Map<string, Dependency | null>();
+
 export const DEFAULT_CONFIG_FILES = ['caretaker.config.yaml', 'caretaker.config.yml', 'caretaker.config.json'] as const;
 
 /** One task as the config describes it: its options for the scheduler and what it runs. */
@@ -25,6 +30,8 @@ export interface TaskSpec {
   /** Task options (schedule, timeout, retry, …) as written; validated by the engine's rules. */
   readonly options: Readonly<Record<string, unknown>>;
   readonly run: RunSpec;
+  /** `when`: a module or command checked before each run (exit 0 = run), with its timeout; null for none. */
+  readonly when: { readonly run: RunSpec; readonly timeoutMs: number | null } | null;
 }
 
 /** A config file, read, interpolated, overridden from the environment and validated. */
@@ -127,12 +134,15 @@ function checkSections(raw: Record<string, unknown>, dir: string, issues: Option
   checkScheduler(raw, issues);
   const defaults = collect(() => parseTaskDefaults(raw.defaults), issues) ?? {};
   const tasks: TaskSpec[] = [];
+  dependencies.clear();
   const rawTasks = typeof raw.tasks === 'object' && raw.tasks !== null && !Array.isArray(raw.tasks) ? (raw.tasks as Record<string, unknown>) : {};
   for (const [name, body] of Object.entries(rawTasks)) {
     const spec = checkTask(name, body, defaults, dir, issues);
     if (spec !== null) tasks.push(spec);
   }
   if (raw.notify !== undefined) checkNotifySection(raw.notify, rawTasks, raw.defaults, issues);
+  // `after` across the file: an upstream task that is not in it, or a cycle, is named.
+  collect(() => checkDependencies(dependencies, () => 'config', true, undefined, (task) => `tasks.${task}.after`), issues);
   return {
     store: store as StoreSpec,
     http: data.http ?? {},
@@ -211,10 +221,26 @@ function checkTask(name: string, body: unknown, defaults: ReturnType<typeof pars
     issues.push({ path: at, received: describeValue(body), fix: 'expected a mapping with schedule and run' });
     return null;
   }
-  const { run, ...options } = body as Record<string, unknown>;
+  const { run, when, ...options } = body as Record<string, unknown>;
   const before = issues.length;
   // The engine's own rules, so a config task and a library task fail the same way.
-  collect(() => resolveTask({ ...options, name, handler: () => undefined }, defaults, new Map()), issues, (path) => (path === 'name' ? at : `${at}.${path}`));
+  const resolved = collect(() => resolveTask({ ...options, ...(when !== undefined ? { when: () => true } : {}), name, handler: () => undefined }, defaults, new Map()), issues, (path) => (path === 'name' ? at : `${at}.${path}`));
   const spec = checkRun(run, `${at}.run`, dir, issues);
-  return spec === null || issues.length > before ? null : { name, options, run: spec };
+  const condition = when === undefined ? null : checkWhen(when, `${at}.when`, dir, issues);
+  // A task with other problems is still known to its downstream tasks.
+  dependencies.set(name, resolved?.dependency ?? null);
+  return spec === null || issues.length > before ? null : { name, options, run: spec, when: condition };
+}
+
+/** A config `when`: `{ command: [...] }` or `{ module: ./check.js }`, with an optional `timeout`. */
+function checkWhen(when: unknown, path: string, dir: string, issues: OptionIssue[]): TaskSpec['when'] {
+  if (typeof when !== 'object' || when === null || Array.isArray(when) || 'builtin' in when) {
+    issues.push({ path, received: describeValue(when), fix: 'give { command: ["test", "-f", "/run/flag"] } (exit 0 = run) or { module: ./check.js } (its function answers), with an optional timeout' });
+    return null;
+  }
+  const { timeout, ...run } = when as Record<string, unknown>;
+  const timeoutMs = timeout === undefined ? null : parseDuration(timeout);
+  if (timeoutMs === undefined || (timeoutMs !== null && timeoutMs <= 0)) issues.push({ path: `${path}.timeout`, received: describeValue(timeout), fix: `is not a duration longer than 0; ${DURATION_HINT}` });
+  const spec = checkRun(run, path, dir, issues);
+  return spec === null || timeoutMs === undefined ? null : { run: spec, timeoutMs };
 }

@@ -24,7 +24,14 @@ function qualifies(run: RunRecord, statuses: readonly string[]): boolean {
  * Refuses `after` edges that make a cycle or name a task that is not registered, naming them.
  * `tasks` maps every task to its dependency (null for none).
  */
-export function checkDependencies(tasks: ReadonlyMap<string, Dependency | null>, subject: (task: string) => string, checkUnknown: boolean, focus?: string): void {
+export function checkDependencies(
+  tasks: ReadonlyMap<string, Dependency | null>,
+  subject: (task: string) => string,
+  checkUnknown: boolean,
+  focus?: string,
+  /** Where the `after` field is, for a task: `after` for the library, `tasks.<name>.after` in a config. */
+  field: (task: string) => string = () => 'after',
+): void {
   const edges = new Map<string, string[]>();
   // The task being added or changed first: a cycle it closes is told from it.
   const focused = focus === undefined ? undefined : tasks.get(focus);
@@ -35,7 +42,7 @@ export function checkDependencies(tasks: ReadonlyMap<string, Dependency | null>,
       if (checkUnknown && !tasks.has(up.task)) {
         const known = [...tasks.keys()].filter((t) => t !== name);
         throw new InvalidOptionError(subject(name), [
-          { path: dependency.upstreams.length === 1 ? 'after' : `after[${i}]`, received: `"${up.task}"`, fix: `no task "${up.task}" is registered${known.length > 0 ? ` (tasks: ${known.slice(0, 10).join(', ')})` : ''}; add it, or fix the name` },
+          { path: dependency.upstreams.length === 1 ? field(name) : `${field(name)}.${i}`, received: `"${up.task}"`, fix: `no task "${up.task}" is registered${known.length > 0 ? ` (tasks: ${known.slice(0, 10).join(', ')})` : ''}; add it, or fix the name` },
         ]);
       }
     }
@@ -47,7 +54,7 @@ export function checkDependencies(tasks: ReadonlyMap<string, Dependency | null>,
   const cycle = findCycle(edges);
   if (cycle !== null) {
     const chain = cycle.map((t, i) => (i === 0 ? `"${t}"` : `after "${t}"`)).join(' runs ');
-    throw new InvalidOptionError(subject(cycle[0] as string), [{ path: 'after', received: cycle.join(' → '), fix: `the tasks wait for each other in a cycle (${chain}); remove one of these after links` }]);
+    throw new InvalidOptionError(subject(cycle[0] as string), [{ path: field(cycle[0] as string), received: cycle.join(' → '), fix: `the tasks wait for each other in a cycle (${chain}); remove one of these after links` }]);
   }
 }
 
