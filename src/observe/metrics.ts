@@ -36,6 +36,9 @@ export function createMetrics(
   const runs = new Counter({ name: 'caretaker_runs_total', help: 'Runs finished by this instance, and ticks it recorded skipped, by task and status.', labelNames: ['task', 'status'], registers });
   const duration = new Histogram({ name: 'caretaker_run_duration_seconds', help: 'How long runs on this instance took.', labelNames: ['task', 'status'], buckets: DURATION_BUCKETS, registers });
   const lateness = new Histogram({ name: 'caretaker_run_lateness_seconds', help: 'How late runs on this instance started after their due instant.', labelNames: ['task'], buckets: LATENESS_BUCKETS, registers });
+  const skips = new Counter({ name: 'caretaker_ticks_skipped_total', help: 'Ticks this instance recorded skipped, by task and reason (overlap, paused, missed, condition, deferred).', labelNames: ['task', 'reason'], registers });
+  const deferred = new Counter({ name: 'caretaker_runs_deferred_total', help: 'Runs held for quiet time (defer) on this instance, by how the wait ended: ran, or skipped at maxDelay.', labelNames: ['task', 'outcome'], registers });
+  const deferredFor = new Histogram({ name: 'caretaker_run_deferred_seconds', help: 'How long runs were held for quiet time (defer) before they started or were skipped; apart from lateness.', labelNames: ['task'], buckets: DURATION_BUCKETS, registers });
   const conflicts = new Counter({ name: 'caretaker_claim_conflicts_total', help: 'Claims this instance lost because another instance had made them first.', labelNames: ['task'], registers });
   const storeErrors = new Counter({ name: 'caretaker_store_errors_total', help: 'Store operations that failed in the background (the scheduler retries).', registers });
   const alertsSent = new Counter({ name: 'caretaker_notifications_sent_total', help: 'Alerts this instance delivered, by channel and kind.', labelNames: ['channel', 'kind'], registers });
@@ -118,9 +121,17 @@ export function createMetrics(
   const off = [
     scheduler.on('run:finished', (run) => {
       runs.inc({ task: run.task, status: run.status });
+      if (run.status === 'skipped' && run.skipReason !== null) skips.inc({ task: run.task, reason: run.skipReason });
       if (run.durationMs !== null) duration.observe({ task: run.task, status: run.status }, run.durationMs / 1000);
     }),
-    scheduler.on('tick:skipped', (run) => runs.inc({ task: run.task, status: 'skipped' }, run.skippedTicks)),
+    scheduler.on('tick:skipped', (run) => {
+      runs.inc({ task: run.task, status: 'skipped' }, run.skippedTicks);
+      if (run.skipReason !== null) skips.inc({ task: run.task, reason: run.skipReason }, run.skippedTicks);
+    }),
+    scheduler.on('run:undeferred', (event) => {
+      deferred.inc({ task: event.task, outcome: event.outcome });
+      deferredFor.observe({ task: event.task }, event.waitedMs / 1000);
+    }),
     scheduler.on('run:started', (run) => {
       if (run.latenessMs !== null) lateness.observe({ task: run.task }, Math.max(0, run.latenessMs) / 1000);
     }),

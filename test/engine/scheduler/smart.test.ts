@@ -5,6 +5,8 @@ import { memoryStore } from '../../../src/index.ts';
 import { createTestClock } from '../../../src/testing/index.ts';
 import { InvalidOptionError, type LoadSample } from '../../../src/index.ts';
 import { type Harness, harness, runsOf, secs, work } from '../../helpers.ts';
+import { createAdminApi } from '../../../src/http/index.ts';
+import { parsePrometheus, sampleValue } from '../../helpers/prometheus.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -326,5 +328,31 @@ describe('after (virtual time)', () => {
     const runs = await runsOf(h.scheduler, 'down');
     assert.deepEqual(runs.map((r) => [r.trigger, r.status, r.skipReason]), [['dependency', 'skipped', 'paused']]);
     await h.scheduler.stop();
+  });
+});
+
+describe('smart scheduling metrics', () => {
+  it('counts skips by reason and deferred runs by outcome, with the wait apart from lateness', async () => {
+    const load = fakeLoad({ cpu: 0.95 });
+    const h = harness({ loadProbe: load.probe });
+    h.scheduler.add({ name: 'cond', schedule: { every: '1h' }, when: () => 'not now', handler: () => 1 });
+    h.scheduler.add({ name: 'held', schedule: { every: '1h' }, defer: { while: { cpuAbove: 0.5 }, maxDelay: '10m', checkEvery: '1m' }, handler: () => 1 });
+    const api = createAdminApi({ scheduler: h.scheduler, dashboard: false, processMetrics: false });
+    await h.scheduler.start();
+    await h.clock.advance(5 * MIN);
+    load.state.sample = { ...load.state.sample, cpu: 0.1 };
+    await h.clock.advance(2 * MIN);
+    try {
+      const families = parsePrometheus(await (await api.fetch(new Request('http://127.0.0.1/metrics'))).text());
+      assert.equal(sampleValue(families, 'caretaker_ticks_skipped_total', { task: 'cond', reason: 'condition' }), 1);
+      assert.equal(sampleValue(families, 'caretaker_runs_deferred_total', { task: 'held', outcome: 'ran' }), 1);
+      assert.equal(sampleValue(families, 'caretaker_run_deferred_seconds_count', { task: 'held' }), 1);
+      const waited = sampleValue(families, 'caretaker_run_deferred_seconds_sum', { task: 'held' }) ?? 0;
+      assert.ok(waited >= 300 && waited <= 360, `waited ${waited} s`);
+      assert.ok((sampleValue(families, 'caretaker_run_lateness_seconds_sum', { task: 'held' }) ?? Infinity) < 1, 'lateness leaves the wait out');
+    } finally {
+      api.close();
+      await h.scheduler.stop();
+    }
   });
 });
