@@ -88,6 +88,8 @@ export function RunDialog(props: {
             <Fact label="Finished" value={run.finishedAt ? fmtTime(run.finishedAt) : null} title={run.finishedAt} />
             <Fact label="Duration" value={run.durationMs != null ? fmtDuration(run.durationMs) : null} />
             <Fact label="Lateness" value={run.latenessMs != null ? fmtDuration(run.latenessMs) : null} />
+            <Fact label="Held for quiet time" value={run.deferredMs != null ? fmtDuration(run.deferredMs) : null} />
+            <Fact label="Caused by" value={run.causedBy ?? null} />
             <Fact label="Instance" value={run.instance} />
             <Fact label="Skip reason" value={run.skipReason} />
             <Fact label="Skipped ticks" value={run.skippedTicks ? String(run.skippedTicks) : null} />

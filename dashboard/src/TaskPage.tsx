@@ -209,7 +209,20 @@ function settingRows(s: TaskDetail['settings']): [string, string, string | null]
     ['Priority', String(s.priority), 'priority'],
     ['Jitter', s.jitterMs === 0 ? 'none' : `up to ${fmtDuration(s.jitterMs)}`, 'jitter'],
     ['Stale after', or(s.staleAfterMs, 'not watched'), null],
+    ['Quiet time', s.defer ? deferText(s.defer) : 'does not wait', null],
   ];
+}
+
+/** A `defer` in words: what it waits for, and for how long. */
+function deferText(d: NonNullable<TaskDetail['settings']['defer']>): string {
+  const reasons = [
+    d.lagAboveMs !== null ? `event-loop lag > ${fmtDuration(d.lagAboveMs)}` : null,
+    d.cpuAbove !== null ? `CPU > ${Math.round(d.cpuAbove * 100)}%` : null,
+    d.memoryFractionAbove !== null ? `memory > ${Math.round(d.memoryFractionAbove * 100)}%` : null,
+    d.rssAboveBytes !== null ? `RSS > ${Math.round(d.rssAboveBytes / 1_048_576)} MiB` : null,
+    d.busy ? 'the service is busy' : null,
+  ].filter((r) => r !== null);
+  return `waits while ${reasons.join(' or ')}, up to ${fmtDuration(d.maxDelayMs)}, then ${d.then === 'run' ? 'runs' : 'skips'}`;
 }
 
 /** Milliseconds as a config duration (`90s`, `5m`, `2h`, `1d`, else `ms`). */
@@ -554,6 +567,38 @@ export function TaskPage(props: {
             ))}
           </ol>
           {task.paused && <p class="sub">Paused: these are the instants it would run at.</p>}
+          {(task.after || (task.downstream?.length ?? 0) > 0 || task.hasCondition) && (
+            <div data-field="dependencies">
+              {task.after && (
+                <p>
+                  Runs after {task.after.upstreams.length > 1 ? `${task.after.mode} of ` : ''}
+                  {task.after.upstreams.map((u, i) => (
+                    <span key={u.task}>
+                      {i > 0 ? ', ' : ''}
+                      <a href={`#/tasks/${encodeURIComponent(u.task)}`} data-upstream={u.task}>
+                        {u.task}
+                      </a>
+                      {u.on !== 'success' ? ` (on ${u.on})` : ''}
+                    </span>
+                  ))}
+                </p>
+              )}
+              {(task.downstream?.length ?? 0) > 0 && (
+                <p>
+                  Then runs{' '}
+                  {task.downstream?.map((d, i) => (
+                    <span key={d}>
+                      {i > 0 ? ', ' : ''}
+                      <a href={`#/tasks/${encodeURIComponent(d)}`} data-downstream={d}>
+                        {d}
+                      </a>
+                    </span>
+                  ))}
+                </p>
+              )}
+              {task.hasCondition && <p class="sub">Each run first checks its condition (when); a no is recorded skipped.</p>}
+            </div>
+          )}
         </div>
         <div class="fact-card">
           <h2>Settings</h2>

@@ -44,6 +44,10 @@ export interface RunJson {
   skippedTicks?: number | null;
   progress?: { fraction: number | null; message?: string | null } | null;
   retryAt?: string | null;
+  /** How long `defer` held the run for quiet time (apart from lateness). */
+  deferredMs?: number | null;
+  /** The run that caused this one (a retry's original, a dependency run's upstream run). */
+  causedBy?: string | null;
 }
 
 export interface RecentRun {
@@ -74,6 +78,11 @@ export interface TaskView {
   recent: RecentRun[];
   overrides?: TaskOverridesJson | null;
   settings?: TaskSettings;
+  /** The tasks whose ends start this one (`after`). */
+  after?: { upstreams: { task: string; on: string }[]; mode: 'all' | 'any' } | null;
+  /** The tasks that run after this one. */
+  downstream?: string[];
+  hasCondition?: boolean;
   /** Ticks among `recent` whose last attempt ended, and how many of them succeeded (retries included). */
   ticks: { finished: number; succeeded: number };
   successRate: number | null;
@@ -91,6 +100,17 @@ export interface TaskSettings {
   priority: number;
   jitterMs: number;
   staleAfterMs: number | null;
+  /** `defer`: held for quiet time; null for none. */
+  defer?: {
+    lagAboveMs: number | null;
+    cpuAbove: number | null;
+    memoryFractionAbove: number | null;
+    rssAboveBytes: number | null;
+    busy: boolean;
+    maxDelayMs: number;
+    then: 'run' | 'skip';
+    checkEveryMs: number;
+  } | null;
 }
 
 /** `GET /api/tasks/:name`: the list's view plus what the task page shows. */

@@ -33,7 +33,7 @@ Commands:
   set TASK            change a task's schedule or policies at run time, on every instance
   reset TASK          drop those changes: its config definition applies again
   backfill TASK       run every instant of a past range of its schedule (--list, --cancel ID)
-  next SCHEDULE       upcoming fire instants of a cron expression or "every 5m"
+  next SCHEDULE|TASK  upcoming fire instants of a cron expression, "every 5m", or a task
   demo                the daemon on a demo config and data folder (npm start)
 
 Every command takes --help. Config commands take --config FILE (default
@@ -64,7 +64,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   set: { help: SET_HELP, run: setCommand },
   reset: { help: RESET_HELP, run: resetCommand },
   backfill: { help: BACKFILL_HELP, run: backfillCommand },
-  next: { help: NEXT_HELP, run: (argv, io) => runNext(argv, io.out) },
+  next: { help: NEXT_HELP, run: (argv, io) => runNext(argv, io) },
   demo: { help: DEMO_HELP, run: (argv, io) => runDemo(argv, io) },
 };
 

@@ -4,13 +4,20 @@ import type { ScheduleSpec } from '../engine/schedules/types.ts';
 import { isoInZone } from '../engine/schedules/zoned-time.ts';
 import { InvalidOptionError } from '../util/errors.ts';
 import { UsageError } from './usage-error.ts';
+import { type CliIo, commandConfig } from './context.ts';
+import { jitterOffset, parseInstant } from '../engine/schedules/index.ts';
+import { parseTaskDefaults, resolveTask, TASK_NAME } from '../engine/task-options.ts';
+import { closestMatch } from '../util/suggest.ts';
 
 export const NEXT_HELP = `Usage: caretaker next SCHEDULE [--tz ZONE] [--count N] [--from ISO] [--json]
+       caretaker next TASK [--config FILE] [--count N] [--from ISO] [--json]
 
 Prints the upcoming fire instants of a schedule as ISO-8601, one a line: in UTC,
 or with --tz in that zone with its offset (2026-03-29T03:00:00+02:00).
 SCHEDULE is a cron expression ("0 2 * * *", 6 fields with seconds, or "@daily")
-or "every DURATION" ("every 5m").
+or "every DURATION" ("every 5m"). Given the name of a configured TASK, prints its
+own instants: its windows, blackout and outside policy applied (an "every" task's
+cadence is shown as if it started now; a task that runs only after others has none).
 
 Options:
   --tz ZONE      IANA time zone the cron expression is read in (default UTC)
@@ -18,6 +25,7 @@ Options:
   --from ISO     start after this instant (default now); an "every" schedule is
                  anchored at it, so its first instant is --from itself
   --json         print a JSON array of UTC instants instead
+  --config FILE  with TASK: the config file (default caretaker.config.yaml in cwd)
 
 Example:
   caretaker next '0 2 * * *' --tz Europe/Berlin --count 3`;
@@ -42,8 +50,26 @@ export function scheduleArgument(text: string, tz: string | undefined): Schedule
   return tz === undefined ? { cron: text } : { cron: text, timezone: tz };
 }
 
-/** `caretaker next`: upcoming fire instants. */
-export function runNext(argv: readonly string[], out: (line: string) => void): number {
+/** A configured task's next instants, as its scheduler computes them (windows included). */
+function taskInstants(name: string, io: CliIo, configFile: string | undefined, count: number, from: string | undefined): Date[] {
+  const config = commandConfig(configFile, io);
+  const spec = config.tasks.find((t) => t.name === name);
+  if (spec === undefined) {
+    const guess = closestMatch(name, config.tasks.map((t) => t.name));
+    throw new UsageError(`no task "${name}" in ${config.file}${guess !== undefined ? `; did you mean "${guess}"?` : ''} (a schedule needs quotes: caretaker next '0 2 * * *')`);
+  }
+  const start = from === undefined ? Date.now() : parseInstant(from);
+  if (start === undefined) throw new UsageError(`--from: received ${JSON.stringify(from)}; use an ISO-8601 instant with a zone, like 2026-12-01T02:00:00Z`);
+  const task = resolveTask({ ...spec.options, name, handler: () => undefined }, parseTaskDefaults(config.defaults), new Map());
+  const schedule = task.schedule.bind(null, start);
+  const out: Date[] = [];
+  for (let tick = schedule.nextAfter(start - 1); tick !== null && out.length < count; tick = schedule.nextAfter(tick)) out.push(new Date(tick + jitterOffset(name, tick, task.policy.jitterMs)));
+  return out;
+}
+
+/** `caretaker next`: upcoming fire instants of a schedule, or of a configured task. */
+export function runNext(argv: readonly string[], io: CliIo): number {
+  const out = io.out;
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -53,6 +79,7 @@ export function runNext(argv: readonly string[], out: (line: string) => void): n
       count: { type: 'string' },
       from: { type: 'string' },
       json: { type: 'boolean' },
+      config: { type: 'string', short: 'c' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -69,8 +96,13 @@ export function runNext(argv: readonly string[], out: (line: string) => void): n
   }
   const count = values.count === undefined ? 5 : Number(values.count);
   let instants: Date[];
+  const argument = positionals[0] as string;
   try {
-    instants = nextRuns(scheduleArgument(positionals[0] as string, values.tz), {
+    // A task name has no spaces and is not a nickname; a schedule has one or the other.
+    if (TASK_NAME.test(argument)) {
+      if (values.tz !== undefined) throw new UsageError('--tz applies to a schedule; a task has its own zones');
+      instants = taskInstants(argument, io, values.config, count, values.from);
+    } else instants = nextRuns(scheduleArgument(positionals[0] as string, values.tz), {
       count,
       ...(values.from !== undefined ? { from: values.from } : {}),
     });

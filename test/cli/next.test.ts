@@ -200,3 +200,40 @@ describe('caretaker next', () => {
     }
   });
 });
+
+describe('caretaker next TASK', () => {
+  it("prints a configured task's instants with its windows and blackout applied, and names an unknown task", async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'caretaker-next-task-'));
+    try {
+      writeFileSync(
+        join(dir, 'caretaker.config.yaml'),
+        `store: memory
+tasks:
+  vacuum:
+    schedule: { cron: '0 * * * *' }
+    windows: [{ days: mon-fri, from: '01:00', to: '03:00', timezone: Europe/Berlin }]
+    blackout: [{ from: '02:00', to: '02:30', timezone: Europe/Berlin }]
+    outside: skip
+    run: { command: [echo] }
+  report:
+    after: vacuum
+    run: { command: [echo] }
+`,
+      );
+      const cli = { ...io(), cwd: dir };
+      // 2026-01-02 is a Friday; CET is UTC+1.
+      assert.equal(await main(['next', 'vacuum', '--from', '2026-01-02T00:00:00Z', '--count', '3'], cli), 0);
+      assert.deepEqual(cli.lines, ['2026-01-02T00:00:00.000Z', '2026-01-05T00:00:00.000Z', '2026-01-06T00:00:00.000Z']);
+      const after = { ...io(), cwd: dir };
+      assert.equal(await main(['next', 'report', '--json'], after), 0);
+      assert.deepEqual(after.lines, ['[]']);
+      const wrong = { ...io(), cwd: dir };
+      assert.equal(await main(['next', 'vacum'], wrong), 2);
+      assert.match(wrong.errors.join('\n'), /no task "vacum".*did you mean "vacuum"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

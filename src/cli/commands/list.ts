@@ -57,6 +57,10 @@ function tasksOf(config: DaemonConfig, states: readonly TaskState[], overridden:
     return {
       name: spec.name,
       schedule: task.schedule.describe(),
+      /** The tasks whose ends start it (`after`), or null. */
+      after: task.dependency,
+      /** True when a `when` condition is checked before each run. */
+      hasCondition: spec.when !== null,
       paused: state?.paused ?? spec.options.paused === true,
       pauseNote: state?.paused === true ? state.pauseNote : null,
       pausedAt: state?.paused === true && state.pausedAt !== null ? new Date(state.pausedAt).toISOString() : null,
