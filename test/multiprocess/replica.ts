@@ -3,6 +3,7 @@
  * Options come as one JSON argument; events go to the parent over IPC. SIGTERM stops it
  * gracefully; SIGKILL is the crash the tests inflict.
  */
+import { existsSync } from 'node:fs';
 import { createScheduler, type NotifyOptions, postgresStore, sqliteStore, type TaskDefinition } from '../../src/index.ts';
 
 interface ReplicaOptions {
@@ -17,7 +18,8 @@ interface ReplicaOptions {
   /** Alerts, as `createScheduler` takes them (webhook and command channels only: options are JSON). */
   readonly notify?: NotifyOptions;
   /** `ignoreAbort`: the handler works on through its abort signal (a stubborn or uninterruptible one); `fail`: it throws after its work. */
-  readonly tasks: readonly (Omit<TaskDefinition, 'handler'> & { readonly workMs: number; readonly ignoreAbort?: boolean; readonly fail?: boolean })[];
+  /** `whenFile`: the task's `when` condition is that this file exists. */
+  readonly tasks: readonly (Omit<TaskDefinition, 'handler' | 'when'> & { readonly workMs: number; readonly ignoreAbort?: boolean; readonly fail?: boolean; readonly whenFile?: string })[];
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as ReplicaOptions;
@@ -30,9 +32,10 @@ const scheduler = createScheduler({
   ...(options.pollInterval !== undefined ? { pollInterval: options.pollInterval } : {}),
   ...(options.notify !== undefined ? { notify: options.notify } : {}),
 });
-for (const { workMs, ignoreAbort, fail, ...task } of options.tasks) {
+for (const { workMs, ignoreAbort, fail, whenFile, ...task } of options.tasks) {
   scheduler.add({
     ...task,
+    ...(whenFile !== undefined ? { when: () => existsSync(whenFile) || `no ${whenFile}` } : {}),
     handler: async (ctx) => {
       send({ type: 'started', task: ctx.task, runId: ctx.runId, scheduledFor: ctx.scheduledFor.getTime(), attempt: ctx.attempt, at: Date.now() });
       try {
@@ -55,6 +58,11 @@ process.on('SIGTERM', () => {
     send({ type: 'stopped', interrupted: report.interrupted.map((r) => r.task).sort(), finished: report.finished.map((r) => r.task).sort() });
     process.exit(0);
   });
+});
+// `{ type: 'busy', busy }`: the service says it is busy (or quiet again), for `defer`.
+process.on('message', (m) => {
+  const message = m as { type?: string; busy?: boolean };
+  if (message.type === 'busy') scheduler.setBusy(message.busy === true);
 });
 if (options.hold === true) {
   await new Promise<void>((resolve) => {
