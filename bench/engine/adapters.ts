@@ -28,22 +28,26 @@ export interface Adapter {
 
 const secondOf = (t: number) => Math.floor(t / 1000) * 1000;
 
-function caretaker(): Adapter {
+/** Every task waits for quiet time (`defer`) on every signal: what a scheduler with deferrable tasks, none of them held, costs. */
+const QUIET_TIME = { defer: { while: { eventLoopLagAbove: '50ms', cpuAbove: 0.95, memoryAbove: '99%', busy: true }, maxDelay: '1h' } } as const;
+
+function caretaker(withDefer = false): Adapter {
   let scheduler: Scheduler | null = null;
   const make = () => (scheduler ??= createScheduler({ instance: 'bench' }));
+  const extra = withDefer ? QUIET_TIME : {};
   return {
-    name: 'caretaker',
+    name: withDefer ? 'caretaker+defer' : 'caretaker',
     async every(count, ms, onFire) {
       const s = make();
       for (let i = 0; i < count; i++) {
-        s.add({ name: `job-${i}`, schedule: { every: ms, initialDelay: ms }, handler: onFire === null ? noop : (ctx) => onFire(i, ctx.scheduledFor.getTime()) });
+        s.add({ name: `job-${i}`, schedule: { every: ms, initialDelay: ms }, ...extra, handler: onFire === null ? noop : (ctx) => onFire(i, ctx.scheduledFor.getTime()) });
       }
       await s.start();
     },
     async cron(expressions, count, onFire) {
       const s = make();
       for (let i = 0; i < count; i++) {
-        s.add({ name: `job-${i}`, schedule: { cron: expressions[i % expressions.length] as string }, handler: onFire === null ? noop : (ctx) => onFire(i, ctx.scheduledFor.getTime()) });
+        s.add({ name: `job-${i}`, schedule: { cron: expressions[i % expressions.length] as string }, ...extra, handler: onFire === null ? noop : (ctx) => onFire(i, ctx.scheduledFor.getTime()) });
       }
       await s.start();
     },
@@ -139,7 +143,8 @@ function setIntervalBaseline(): Adapter {
 }
 
 export const ADAPTERS: Readonly<Record<string, () => Adapter>> = {
-  caretaker,
+  caretaker: () => caretaker(),
+  'caretaker+defer': () => caretaker(true),
   croner,
   'node-cron': nodeCronAdapter,
   cron: cronAdapter,

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { upstreamsFirst } from '../engine/dependencies.ts';
 import { taskDefinitions } from '../config/handlers.ts';
 import { type DaemonConfig, loadConfig, type TaskSpec } from '../config/load.ts';
 import { describeStore, openStore } from '../config/open-store.ts';
@@ -255,15 +256,17 @@ export class Daemon {
     for (const name of this.#specs.keys()) {
       if (!next.has(name) && this.scheduler.remove(name)) removed.push(name);
     }
-    definitions.forEach((definition, i) => {
-      const spec = specs[i] as TaskSpec;
+    const specOf = new Map(specs.map((s) => [s.name, s]));
+    // Upstream tasks first: a task is added or changed once the tasks it runs after are as the new config has them.
+    upstreamsFirst(definitions).forEach((definition) => {
+      const spec = specOf.get(definition.name) as TaskSpec;
       const before = this.#specs.get(spec.name);
       if (before === undefined) {
         this.scheduler.add(definition);
         added.push(spec.name);
       } else if (!isDeepStrictEqual(before, spec) || spec.run.kind === 'module') {
         // Options the new config no longer sets go back to their defaults.
-        const cleared = Object.fromEntries(Object.keys(before.options).filter((k) => !(k in spec.options)).map((k) => [k, undefined]));
+        const cleared = Object.fromEntries([...Object.keys(before.options).filter((k) => !(k in spec.options)), ...(before.when !== null && spec.when === null ? ['when'] : [])].map((k) => [k, undefined]));
         const { name: _name, ...changes } = definition;
         this.scheduler.update(spec.name, { ...cleared, ...changes });
         if (!isDeepStrictEqual(before, spec)) updated.push(spec.name);

@@ -20,6 +20,37 @@ function qualifies(run: RunRecord, statuses: readonly string[]): boolean {
   return statuses.includes(run.status) && (run.status === 'succeeded' || run.retryAt === null);
 }
 
+/** The upstream task names an `after` spec names (validated or not: anything else names none). */
+export function upstreamNames(after: unknown): string[] {
+  const one = (u: unknown): string[] => (typeof u === 'string' ? [u] : typeof u === 'object' && u !== null && typeof (u as { task?: unknown }).task === 'string' ? [(u as { task: string }).task] : []);
+  if (Array.isArray(after)) return after.flatMap(one);
+  if (typeof after === 'object' && after !== null && Array.isArray((after as { tasks?: unknown }).tasks)) return ((after as { tasks: unknown[] }).tasks).flatMap(one);
+  return one(after);
+}
+
+/**
+ * Orders task definitions so every task comes after the upstream tasks it names (those in the
+ * list): adding or changing them one by one in this order never meets an unknown upstream or a
+ * passing cycle. Cycles (refused elsewhere) keep their input order.
+ */
+export function upstreamsFirst<T extends { readonly name: string; readonly after?: unknown }>(definitions: readonly T[]): T[] {
+  const byName = new Map(definitions.map((d) => [d.name, d]));
+  const out: T[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (d: T) => {
+    if (state.has(d.name)) return;
+    state.set(d.name, 'open');
+    for (const up of upstreamNames(d.after)) {
+      const upstream = byName.get(up);
+      if (upstream !== undefined) visit(upstream);
+    }
+    state.set(d.name, 'done');
+    out.push(d);
+  };
+  for (const d of definitions) visit(d);
+  return out;
+}
+
 /**
  * Refuses `after` edges that make a cycle or name a task that is not registered, naming them.
  * `tasks` maps every task to its dependency (null for none).

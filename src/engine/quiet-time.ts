@@ -1,7 +1,10 @@
 import { formatDuration } from '../util/duration.ts';
 import type { EngineContext } from './context.ts';
 import type { Execution } from './execution.ts';
-import type { LoadProbe, LoadSample } from './load.ts';
+import type { LoadProbe, LoadSample, LoadWanted } from './load.ts';
+
+/** A load sample answers for every run that asks within this long. */
+const SAMPLE_REUSE_MS = 1_000;
 import type { DeferPolicy } from './smart-options.ts';
 import { timerEntry } from './timer-queue.ts';
 
@@ -36,6 +39,8 @@ export class QuietTime {
   serviceBusy = false;
   /** Runs held right now, for `deferred` in the task view and the gauge. */
   readonly held = new Set<Execution>();
+  /** Samples by what they measured, shared: runs due together take one sample, not one each. */
+  readonly #samples = new Map<number, { readonly at: number; readonly sample: Promise<LoadSample> }>();
 
   constructor(ctx: EngineContext, probe: LoadProbe | null) {
     this.#ctx = ctx;
@@ -66,7 +71,7 @@ export class QuietTime {
       const wanted = { eventLoopLag: policy.lagAboveMs !== null, cpu: policy.cpuAbove !== null, memory: policy.memoryFractionAbove !== null || policy.rssAboveBytes !== null };
       if (this.#probe !== null && (wanted.eventLoopLag || wanted.cpu || wanted.memory)) {
         try {
-          sample = await this.#probe.sample(wanted);
+          sample = await this.#sample(wanted);
         } catch (error) {
           // A probe that fails holds nothing: maintenance that never runs is worse than one run in a busy minute.
           ctx.reportError(error, 'store');
@@ -92,5 +97,18 @@ export class QuietTime {
       );
     };
     void check();
+  }
+
+  /** A sample measuring at least `wanted`, taken within the last second (or in flight), else a new one. */
+  #sample(wanted: LoadWanted): Promise<LoadSample> {
+    const mask = (wanted.eventLoopLag ? 1 : 0) | (wanted.cpu ? 2 : 0) | (wanted.memory ? 4 : 0);
+    const now = this.#ctx.clock.monotonic();
+    for (const [have, entry] of this.#samples) if ((have & mask) === mask && now - entry.at < SAMPLE_REUSE_MS) return entry.sample;
+    const sample = Promise.resolve((this.#probe as LoadProbe).sample(wanted));
+    for (const [have, entry] of this.#samples) if (now - entry.at >= SAMPLE_REUSE_MS) this.#samples.delete(have);
+    this.#samples.set(mask, { at: now, sample });
+    // A failed sample is not reused: the next run asks again.
+    sample.catch(() => this.#samples.get(mask)?.sample === sample && this.#samples.delete(mask));
+    return sample;
   }
 }

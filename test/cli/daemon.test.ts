@@ -136,6 +136,41 @@ tasks:
   });
 });
 
+describe('SIGHUP reload with smart scheduling', () => {
+  it('adds a dependent task before its upstream, reverses a chain without a passing cycle, and drops a removed when', async () => {
+    const head = `store: { sqlite: { path: ./state.db } }
+http: { enabled: false }
+scheduler: { pollInterval: 200ms }
+tasks:
+`;
+    const w = workDir(`${head}  a: { schedule: { every: 1h, initialDelay: 1h }, when: { module: ./ok.mjs }, run: { module: ./ok.mjs } }\n`);
+    const daemon = await Daemon.start({ file: w.file, env: {}, logger: silentLogger });
+    const reload = async (text: string) => {
+      writeFileSync(w.file, head + text);
+      const report = await daemon.reload({});
+      assert.ok(report !== null, 'reloaded');
+      return report;
+    };
+    try {
+      assert.equal(daemon.scheduler.task('a')?.hasCondition, true);
+      // c runs after b, which is new too and listed after it.
+      const added = await reload(`  c: { after: b, run: { module: ./ok.mjs } }\n  b: { after: a, run: { module: ./ok.mjs } }\n  a: { schedule: { every: 1h, initialDelay: 1h }, run: { module: ./ok.mjs } }\n`);
+      assert.deepEqual(added.added.sort(), ['b', 'c']);
+      assert.equal(daemon.scheduler.task('a')?.hasCondition, false, 'a when removed from the config is removed');
+      assert.deepEqual(daemon.scheduler.task('b')?.downstream, ['c']);
+      // The chain reversed: a after b after c. One at a time in file order, a passing cycle would refuse it.
+      await reload(`  a: { after: b, run: { module: ./ok.mjs } }\n  b: { after: c, run: { module: ./ok.mjs } }\n  c: { schedule: { every: 1h, initialDelay: 1h }, run: { module: ./ok.mjs } }\n`);
+      assert.deepEqual([daemon.scheduler.task('a')?.after?.upstreams[0]?.task, daemon.scheduler.task('b')?.after?.upstreams[0]?.task, daemon.scheduler.task('c')?.after], ['b', 'c', null]);
+      // A cycle in the file changes nothing.
+      writeFileSync(w.file, `${head}  a: { after: b, run: { module: ./ok.mjs } }\n  b: { after: a, run: { module: ./ok.mjs } }\n`);
+      assert.equal(await daemon.reload({}), null);
+      assert.equal(daemon.scheduler.task('c')?.after, null);
+    } finally {
+      await daemon.stop('5s');
+    }
+  });
+});
+
 describe('task options over the config defaults', () => {
   it('retry merges field by field: a task setting only retry.backoff keeps the default attempts', async () => {
     const w = workDir(`store: { sqlite: { path: ./state.db } }

@@ -136,6 +136,17 @@ describe('defer (virtual time)', () => {
     assert.equal(ran, 0);
   });
 
+  it('runs due together share one load sample', async () => {
+    const load = fakeLoad();
+    const h = harness({ loadProbe: load.probe });
+    for (let i = 0; i < 50; i++) h.scheduler.add({ name: `t${i}`, schedule: { every: '1h' }, defer: { while: { eventLoopLagAbove: '50ms' } }, handler: () => 1 });
+    await h.scheduler.start();
+    await settle(h);
+    assert.equal(h.finished.filter((r) => r.status === 'succeeded').length, 50);
+    assert.equal(load.state.calls, 1);
+    await h.scheduler.stop();
+  });
+
   it('a probe that throws holds nothing and reports the error', async () => {
     const h = harness({ loadProbe: { sample: () => { throw new Error('no /proc'); } } });
     h.scheduler.add({ name: 'x', schedule: { every: '1h' }, defer: { while: { memoryAbove: '85%' } }, handler: () => 1 });
