@@ -145,6 +145,7 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     });
     scheduler.add({ name: 'ticker', schedule: { every: '2s' }, handler: () => ({ tick: true }) });
     scheduler.add({ name: 'nightly', schedule: { cron: '0 3 * * *', timezone: 'UTC' }, handler: () => {} });
+    scheduler.add({ name: 'report', after: { task: 'broken', on: 'failure' }, defer: { while: { busy: true }, maxDelay: '1h' }, handler: () => ({ reported: true }) });
     scheduler.on('run:finished', (run) => finished.set(run.id, run));
     await scheduler.start();
 
@@ -174,7 +175,7 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     const before = requests.length;
     const page = await open(t, server.url);
     const infos = scheduler.tasks();
-    assert.deepEqual(infos.map((i) => i.name), ['quick', 'broken', 'long', 'chatty', 'ticker', 'nightly']);
+    assert.deepEqual(infos.map((i) => i.name), ['quick', 'broken', 'long', 'chatty', 'ticker', 'nightly', 'report']);
     await eventually('one row per task', async () => (await page.locator('[data-task]').count()) === infos.length);
     for (const info of infos) {
       const r = row(page, info.name);
@@ -305,6 +306,23 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     await eventually('day buckets', async () => ((await view.locator('[data-chart="field"]').getAttribute('aria-label')) ?? '').startsWith('Sum of rows per day') || false, WAIT);
     await page.goto(`${server.url}#/tasks/no-such-task`);
     await expectText(page.locator('[role="alert"]'), /No task named "no-such-task"/);
+  });
+
+  it('a task\'s page links its upstream and downstream tasks and says its quiet time; an upstream failure runs it once, trigger dependency', async (t) => {
+    const page = await open(t, server.url);
+    await page.goto(`${server.url}#/tasks/broken`);
+    const broken = page.locator('[data-task-page="broken"]');
+    await broken.locator('[data-downstream="report"]').click();
+    const view = page.locator('[data-task-page="report"]');
+    await expectText(view.locator('[data-field="schedule"]'), 'after broken (on failure)');
+    await expectText(view.locator('[data-field="dependencies"]'), 'Runs after broken (on failure)');
+    await expectText(view.locator('[data-field="settings"]'), /Quiet time\s*waits while the service is busy, up to 1h, then runs/);
+    const failedId = await scheduler.trigger('broken');
+    await finishedRun(failedId);
+    const report = await eventually('the dependency run', async () => (await scheduler.history({ task: 'report', limit: 10 })).find((r) => r.causedBy === failedId && r.status === 'succeeded') ?? false, WAIT);
+    assert.equal(report.trigger, 'dependency');
+    await view.locator('[data-upstream="broken"]').click();
+    await page.locator('[data-task-page="broken"]').waitFor({ timeout: WAIT });
   });
 
   it('the run dialog shows a running run\'s log and follows it live, line by line, as text', async (t) => {

@@ -76,6 +76,33 @@ describe('when (virtual time)', () => {
   });
 });
 
+describe('when and defer across replicas (virtual time)', () => {
+  it('each tick is claimed once: its condition asked once, its held run held by one replica only', async () => {
+    const clock = createTestClock({ start: '2026-01-01T00:00:00Z' });
+    const store = memoryStore();
+    let asked = 0;
+    let ran = 0;
+    const load = fakeLoad({ cpu: 0.99 });
+    const hs = Array.from({ length: 3 }, (_, i) => harness({ clock, store, instance: `r${i}`, pollInterval: '2s', loadProbe: load.probe }));
+    for (const h of hs) {
+      h.scheduler.add({ name: 'cond', schedule: { every: '1m' }, when: () => (++asked % 2 === 0 ? true : 'odd'), handler: () => ++ran });
+      h.scheduler.add({ name: 'held', schedule: { every: '1h' }, defer: { while: { cpuAbove: 0.5 }, maxDelay: '10m', then: 'skip', checkEvery: '1m' }, handler: () => ++ran });
+    }
+    await Promise.all(hs.map((h) => h.scheduler.start()));
+    await clock.advance(30 * MIN);
+    const stopped = Promise.all(hs.map((h) => h.scheduler.stop()));
+    await clock.advance(MIN);
+    await stopped;
+    const runs = await runsOf(hs[0]!.scheduler);
+    const cond = runs.filter((r) => r.task === 'cond');
+    assert.equal(asked, cond.length, 'asked once per tick, whichever replica claimed it');
+    assert.equal(new Set(cond.map((r) => r.slot)).size, cond.length);
+    assert.equal(cond.filter((r) => r.status === 'succeeded').length, Math.floor(cond.length / 2));
+    const held = runs.filter((r) => r.task === 'held');
+    assert.deepEqual(held.map((r) => [r.status, r.skipReason, r.deferredMs]), [['skipped', 'deferred', 600_000]]);
+  });
+});
+
 describe('defer (virtual time)', () => {
   it('holds a due run while busy, shows why, runs it when quiet; lateness excludes the wait', async () => {
     const load = fakeLoad({ eventLoopLagMs: 120 });
