@@ -131,7 +131,7 @@ function TaskRow(props: Props & { task: TaskView }) {
 
       <td role="cell" class="c-next" data-label="Next run">
         <span data-field="next" class="countdown">
-          {task.paused ? 'paused' : fmtCountdown(task.nextRunAt, now)}
+          {task.paused ? 'paused' : task.nextRunAt === null && task.after ? `after ${task.after.upstreams.map((u) => u.task).join(', ')}` : fmtCountdown(task.nextRunAt, now)}
         </span>
         {task.paused && task.pauseNote && (
           <span class="sub pause-note" data-field="pause-note" title={task.pausedAt ? `paused ${fmtTime(task.pausedAt)}` : undefined}>

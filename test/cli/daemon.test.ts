@@ -155,7 +155,7 @@ tasks:
       assert.equal(daemon.scheduler.task('a')?.hasCondition, true);
       // c runs after b, which is new too and listed after it.
       const added = await reload(`  c: { after: b, run: { module: ./ok.mjs } }\n  b: { after: a, run: { module: ./ok.mjs } }\n  a: { schedule: { every: 1h, initialDelay: 1h }, run: { module: ./ok.mjs } }\n`);
-      assert.deepEqual(added.added.sort(), ['b', 'c']);
+      assert.deepEqual([...added.added].sort(), ['b', 'c']);
       assert.equal(daemon.scheduler.task('a')?.hasCondition, false, 'a when removed from the config is removed');
       assert.deepEqual(daemon.scheduler.task('b')?.downstream, ['c']);
       // The chain reversed: a after b after c. One at a time in file order, a passing cycle would refuse it.

@@ -181,7 +181,7 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
       const r = row(page, info.name);
       await r.waitFor({ timeout: WAIT });
       assert.ok((await r.textContent())?.includes(info.scheduleText), `${info.name} shows "${info.scheduleText}"`);
-      await expectText(r.locator('[data-field="next"]'), /^(in \d+[smhd]( \d+[smh])?|due now)$/, `${info.name} countdown`);
+      await expectText(r.locator('[data-field="next"]'), info.after !== null ? `after ${info.after.upstreams[0]?.task}` : /^(in \d+[smhd]( \d+[smh])?|due now)$/, `${info.name} countdown`);
       assert.equal(await r.locator('button[data-action="run"]').textContent(), 'Run now');
       assert.equal(await r.locator('button[data-action="pause"]').textContent(), 'Pause');
     }
@@ -316,7 +316,7 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     const view = page.locator('[data-task-page="report"]');
     await expectText(view.locator('[data-field="schedule"]'), 'after broken (on failure)');
     await expectText(view.locator('[data-field="dependencies"]'), 'Runs after broken (on failure)');
-    await expectText(view.locator('[data-field="settings"]'), /Quiet time\s*waits while the service is busy, up to 1h, then runs/);
+    await expectText(view.locator('[data-field="settings"]'), /Quiet time\s*waits while the service is busy, up to 1h 0m, then runs/);
     const failedId = await scheduler.trigger('broken');
     await finishedRun(failedId);
     const report = await eventually('the dependency run', async () => (await scheduler.history({ task: 'report', limit: 10 })).find((r) => r.causedBy === failedId && r.status === 'succeeded') ?? false, WAIT);
