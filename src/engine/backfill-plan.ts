@@ -1,6 +1,7 @@
 import { invalidOption } from '../util/errors.ts';
 import { EveryDefinition, EverySchedule } from './schedules/every.ts';
 import { parseInstant } from './schedules/parse.ts';
+import { WindowedDefinition, WindowedSchedule } from './schedules/windows.ts';
 import type { BoundSchedule, ScheduleDefinition } from './schedules/types.ts';
 
 /** What a backfill asks for: a past range of a task's schedule. */
@@ -52,9 +53,12 @@ export function planBackfill(task: string, schedule: ScheduleDefinition, bound: 
  */
 export function backfillInstants(schedule: ScheduleDefinition, bound: BoundSchedule, from: number, to: number, limit: number): number[] | null {
   let ticks: BoundSchedule = bound;
-  if (schedule instanceof EveryDefinition && bound.anchor !== null && from < bound.anchor) {
-    const steps = Math.ceil((bound.anchor - from) / schedule.intervalMs);
-    ticks = new EverySchedule(schedule.intervalMs, bound.anchor - steps * schedule.intervalMs);
+  // Windows see the same grid: the instants they keep (or defer) are those of the extended one.
+  const inner = schedule instanceof WindowedDefinition ? schedule.inner : schedule;
+  if (inner instanceof EveryDefinition && bound.anchor !== null && from < bound.anchor) {
+    const steps = Math.ceil((bound.anchor - from) / inner.intervalMs);
+    const grid = new EverySchedule(inner.intervalMs, bound.anchor - steps * inner.intervalMs);
+    ticks = schedule instanceof WindowedDefinition ? new WindowedSchedule(grid, schedule.set, schedule.outside) : grid;
   }
   const out: number[] = [];
   for (let t = ticks.nextAfter(from - 1); t !== null && t <= to; t = ticks.nextAfter(t)) {

@@ -200,7 +200,8 @@ function isNoSchedule(spec: unknown): boolean {
 
 /** Jitter must stay below an `every` interval, or ticks would overtake each other. */
 function jitterFits(schedule: ScheduleDefinition, jitterMs: number): boolean {
-  return !(schedule instanceof EveryDefinition) || jitterMs < schedule.intervalMs;
+  const inner = schedule instanceof WindowedDefinition ? schedule.inner : schedule;
+  return !(inner instanceof EveryDefinition) || jitterMs < inner.intervalMs;
 }
 
 /**

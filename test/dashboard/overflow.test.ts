@@ -70,7 +70,15 @@ describe('dashboard: nothing overflows sideways; times say their zone', { skip, 
         throw Object.assign(new Error(UNBROKEN), { code: 'E_SOMETHING_VERY_SPECIFIC_WENT_WRONG' });
       },
     });
-    scheduler.add({ name: 'heartbeat', schedule: { every: '1h' }, handler: () => ({ ok: true }) });
+    scheduler.add({
+      name: 'heartbeat',
+      schedule: { every: '1h' },
+      after: { task: 'nightly-export-of-the-customer-ledger-to-cold-storage', on: 'finish' },
+      windows: [{ days: 'mon,tue,wed,thu,fri,sat,sun', from: '00:00', to: '24:00', timezone: 'America/Argentina/ComodRivadavia' }],
+      defer: { while: { eventLoopLagAbove: '5s', cpuAbove: 0.99, memoryAbove: '99%', busy: true }, maxDelay: '1d' },
+      when: () => true,
+      handler: () => ({ ok: true }),
+    });
     await scheduler.start();
     outputId = await scheduler.trigger('nightly-export-of-the-customer-ledger-to-cold-storage');
     await eventually('the first run to end', async () => (await scheduler.getRun(outputId))?.status === 'succeeded');
@@ -132,7 +140,8 @@ describe('dashboard: nothing overflows sideways; times say their zone', { skip, 
         assert.deepEqual(await overflow(page), [], 'alerts');
         await page.goto(`${server.url}#/tasks/heartbeat`);
         await page.locator('[data-field="backfills"] li').first().waitFor();
-        assert.deepEqual(await overflow(page), [], 'the task page with its backfills');
+        await page.locator('[data-field="dependencies"]').waitFor();
+        assert.deepEqual(await overflow(page), [], 'the task page with its backfills, dependencies, windows and quiet time');
         await page.getByRole('button', { name: 'Backfill…' }).click();
         await page.locator('dialog[data-panel="backfill"]').waitFor();
         assert.deepEqual(await overflow(page), [], 'the backfill form');

@@ -205,6 +205,18 @@ describe('windows and blackout (virtual time)', () => {
     await h.scheduler.stop();
   });
 
+  it('a backfill runs the instants that respect the windows, before the task existed too', async () => {
+    const h = harness({ startAt: '2026-01-03T00:00:00Z' });
+    h.scheduler.add({ name: 'w', schedule: { every: '1h' }, windows: [{ from: '01:00', to: '03:00' }], outside: 'skip', handler: () => 1 });
+    await h.scheduler.start();
+    const backfill = await h.scheduler.backfill('w', { from: '2026-01-01T00:00:00Z', to: '2026-01-02T23:59:59Z' });
+    assert.equal(backfill.progress.total, 4, '01:00 and 02:00 on two days');
+    await h.clock.advance(10 * MIN);
+    const runs = (await runsOf(h.scheduler, 'w')).filter((r) => r.trigger === 'backfill');
+    assert.deepEqual(runs.map((r) => r.scheduledFor.toISOString()), ['2026-01-01T01:00:00.000Z', '2026-01-01T02:00:00.000Z', '2026-01-02T01:00:00.000Z', '2026-01-02T02:00:00.000Z']);
+    await h.scheduler.stop();
+  });
+
   it('is DST-correct: a window in Europe/Berlin keeps its local hours across the spring change', () => {
     const h = harness({ startAt: '2026-03-27T00:00:00Z' });
     h.scheduler.add({ name: 'night', schedule: { every: '30m' }, windows: [{ from: '02:00', to: '03:30', timezone: 'Europe/Berlin' }], outside: 'skip', handler: () => 1 });
