@@ -101,7 +101,10 @@ export function runNext(argv: readonly string[], io: CliIo): number {
     // A task name has no spaces and is not a nickname; a schedule has one or the other.
     if (TASK_NAME.test(argument)) {
       if (values.tz !== undefined) throw new UsageError('--tz applies to a schedule; a task has its own zones');
+      if (count < 1 || count > 10_000) throw new UsageError(`--count: received ${count}; use a whole number from 1 to 10000`);
       instants = taskInstants(argument, io, values.config, count, values.from);
+      // Nothing to print is said, on stderr: a task that runs only after others, or never meets its windows.
+      if (instants.length === 0) io.err(`${argument} has no instant of its own to come: it runs only after other tasks, or its schedule never meets its windows`);
     } else instants = nextRuns(scheduleArgument(positionals[0] as string, values.tz), {
       count,
       ...(values.from !== undefined ? { from: values.from } : {}),

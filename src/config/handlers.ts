@@ -47,14 +47,15 @@ async function conditionFor(spec: TaskSpec, when: NonNullable<TaskSpec['when']>,
   const fn = await handlerFor(spec, fresh, when.run, 'when');
   if (when.run.kind === 'module') return { check: fn as unknown as ConditionCheck, ...timeout };
   const check: ConditionCheck = async (ctx) => {
-    const lines: string[] = [];
+    // Only the last line is the reason: a chatty command must not fill memory with the rest.
+    let last: string | null = null;
     try {
-      await fn({ signal: ctx.signal, task: ctx.task, scheduledFor: ctx.scheduledFor, attempt: ctx.attempt, log: (line: string) => lines.push(line) } as unknown as TaskContext);
+      await fn({ signal: ctx.signal, task: ctx.task, scheduledFor: ctx.scheduledFor, attempt: ctx.attempt, log: (line: string) => (last = line) } as unknown as TaskContext);
       return true;
     } catch (error) {
       const exit = error instanceof CommandFailedError ? error.output.exitCode : null;
       if (exit === null || exit === 0) throw error;
-      return `${lines.at(-1) ?? `the condition command exited with ${exit}`}`.slice(0, 1_000);
+      return (last ?? `the condition command exited with ${exit}`).slice(0, 1_000);
     }
   };
   return { check, ...timeout };

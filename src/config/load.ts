@@ -142,7 +142,7 @@ function checkSections(raw: Record<string, unknown>, dir: string, issues: Option
   }
   if (raw.notify !== undefined) checkNotifySection(raw.notify, rawTasks, raw.defaults, issues);
   // `after` across the file: an upstream task that is not in it, or a cycle, is named.
-  collect(() => checkDependencies(dependencies, () => 'config', true, undefined, (task) => `tasks.${task}.after`), issues);
+  collect(() => checkDependencies((task) => dependencies.get(task), dependencies.keys(), () => 'config', true, (task) => `tasks.${task}.after`), issues);
   return {
     store: store as StoreSpec,
     http: data.http ?? {},

@@ -1,12 +1,16 @@
 import type { RunRecord } from '../store/records.ts';
-import { InvalidOptionError } from '../util/errors.ts';
+import { InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import type { EngineContext } from './context.ts';
-import type { JobRouter } from './job-router.ts';
-import { type Dependency, findCycle, statusesFor } from './smart-options.ts';
+import type { JobInit, JobRouter } from './job-router.ts';
+import { type Dependency, statusesFor } from './smart-options.ts';
 import type { TaskRuntime } from './task-runtime.ts';
+import { windowGate } from './schedules/windows.ts';
+import { timerEntry } from './timer-queue.ts';
 
 /** Upstream ends read per upstream and check; more wait for the next check. */
 const COMPLETIONS_PER_CHECK = 100;
+/** How often a poll looks for ends of upstream tasks on other instances. */
+const POLL_CHECK_MS = 10_000;
 /** Slots this instance submitted lately: asked again only once the store has answered. */
 const REMEMBERED_SLOTS = 10_000;
 
@@ -51,42 +55,82 @@ export function upstreamsFirst<T extends { readonly name: string; readonly after
   return out;
 }
 
+/** At most this many names of a cycle are told; the rest is counted. */
+const CYCLE_NAMES_SHOWN = 10;
+
 /**
  * Refuses `after` edges that make a cycle or name a task that is not registered, naming them.
- * `tasks` maps every task to its dependency (null for none).
+ * `lookup` gives a task's dependency (null for none, undefined for no such task); `check` lists
+ * the tasks whose `after` is checked (a change checks only the task changed: a cycle it closes
+ * runs through it, so the search costs what its upstream graph holds, not every task).
  */
 export function checkDependencies(
-  tasks: ReadonlyMap<string, Dependency | null>,
+  lookup: (task: string) => Dependency | null | undefined,
+  check: Iterable<string>,
   subject: (task: string) => string,
   checkUnknown: boolean,
-  focus?: string,
   /** Where the `after` field is, for a task: `after` for the library, `tasks.<name>.after` in a config. */
   field: (task: string) => string = () => 'after',
 ): void {
-  const edges = new Map<string, string[]>();
-  // The task being added or changed first: a cycle it closes is told from it.
-  const focused = focus === undefined ? undefined : tasks.get(focus);
-  if (focus !== undefined && focused !== undefined && focused !== null) edges.set(focus, focused.upstreams.map((u) => u.task));
-  for (const [name, dependency] of tasks) {
-    if (dependency === null) continue;
-    for (const [i, up] of dependency.upstreams.entries()) {
-      if (checkUnknown && !tasks.has(up.task)) {
-        const known = [...tasks.keys()].filter((t) => t !== name);
-        throw new InvalidOptionError(subject(name), [
-          { path: dependency.upstreams.length === 1 ? field(name) : `${field(name)}.${i}`, received: `"${up.task}"`, fix: `no task "${up.task}" is registered${known.length > 0 ? ` (tasks: ${known.slice(0, 10).join(', ')})` : ''}; add it, or fix the name` },
-        ]);
+  const done = new Set<string>();
+  // Every problem at once (a config names them all), under the subject of the first.
+  const issues: OptionIssue[] = [];
+  let first: string | null = null;
+  const refuse = (name: string, issue: OptionIssue) => {
+    first ??= name;
+    issues.push(issue);
+  };
+  for (const name of check) {
+    const dependency = lookup(name);
+    if (dependency === null || dependency === undefined) continue;
+    if (checkUnknown) {
+      for (const [i, up] of dependency.upstreams.entries()) {
+        if (lookup(up.task) !== undefined) continue;
+        refuse(name, { path: dependency.upstreams.length === 1 ? field(name) : `${field(name)}.${i}`, received: `"${up.task}"`, fix: `no task "${up.task}" is registered; add it, or fix the name` });
       }
     }
-    edges.set(
-      name,
-      dependency.upstreams.map((u) => u.task),
-    );
+    // Tasks already walked without meeting a cycle (by an earlier task of this check) are not walked again.
+    const cycle = cycleFrom(name, lookup, done);
+    if (cycle !== null) {
+      const shown = cycle.length > CYCLE_NAMES_SHOWN + 1 ? [...cycle.slice(0, CYCLE_NAMES_SHOWN), `… ${cycle.length - CYCLE_NAMES_SHOWN - 1} more`, cycle[0] as string] : cycle;
+      const chain = shown.map((t, i) => (i === 0 ? `"${t}"` : t.startsWith('… ') ? t : `after "${t}"`)).join(' runs ');
+      refuse(name, { path: field(name), received: shown.join(' → '), fix: `the tasks wait for each other in a cycle (${chain}); remove one of these after links` });
+      // Told once, from its first task, not again from each of the others.
+      for (const t of cycle) done.add(t);
+    }
   }
-  const cycle = findCycle(edges);
-  if (cycle !== null) {
-    const chain = cycle.map((t, i) => (i === 0 ? `"${t}"` : `after "${t}"`)).join(' runs ');
-    throw new InvalidOptionError(subject(cycle[0] as string), [{ path: field(cycle[0] as string), received: cycle.join(' → '), fix: `the tasks wait for each other in a cycle (${chain}); remove one of these after links` }]);
+  if (first !== null) throw new InvalidOptionError(subject(first), issues);
+}
+
+/**
+ * The first cycle of `after` links reachable from `task` (its tasks in order, the first again
+ * last), or null. An iterative depth-first search with the usual three states: `done` holds tasks
+ * fully explored without a cycle, shared across calls, so checking every task costs one walk of
+ * the graph (a chain of thousands neither overflows the stack nor costs its square).
+ */
+function cycleFrom(task: string, lookup: (task: string) => Dependency | null | undefined, done: Set<string>): string[] | null {
+  if (done.has(task)) return null;
+  const onPath = new Set<string>([task]);
+  const path: string[] = [task];
+  const stack: { name: string; next: number }[] = [{ name: task, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as { name: string; next: number };
+    const ups = lookup(top.name)?.upstreams ?? [];
+    if (top.next >= ups.length) {
+      stack.pop();
+      path.pop();
+      onPath.delete(top.name);
+      done.add(top.name);
+      continue;
+    }
+    const up = (ups[top.next++] as { task: string }).task;
+    if (onPath.has(up)) return [...path.slice(path.indexOf(up)), up];
+    if (done.has(up) || lookup(up) === undefined) continue;
+    onPath.add(up);
+    path.push(up);
+    stack.push({ name: up, next: 0 });
   }
+  return null;
 }
 
 /**
@@ -106,6 +150,9 @@ export class DependencyTracker {
   /** When this instance first saw each dependent task: ends before it (and before any dependency run) start nothing. */
   readonly #since = new Map<string, number>();
   #warned = false;
+  #lastCheckAll = Number.NEGATIVE_INFINITY;
+  /** Per task, the dependency run waiting for its next window, and when that opens. */
+  readonly #heldForWindow = new Map<TaskRuntime, { readonly at: number; init: JobInit }>();
 
   constructor(ctx: EngineContext, jobs: JobRouter) {
     this.#ctx = ctx;
@@ -134,6 +181,11 @@ export class DependencyTracker {
     return index;
   }
 
+  /** The tasks registered here that run after `task`. */
+  downstreamOf(task: string): string[] {
+    return (this.#index().get(task) ?? []).map((r) => r.name);
+  }
+
   /** A run ended on this instance: its downstream tasks are checked now. */
   onFinished(run: RunRecord): void {
     const downstream = this.#index().get(run.task);
@@ -141,8 +193,15 @@ export class DependencyTracker {
     for (const runtime of downstream) this.check(runtime);
   }
 
-  /** Checks every dependent task (a poll). */
+  /**
+   * Checks every dependent task (after a poll), at most every {@link POLL_CHECK_MS}: ends on this
+   * instance are checked at once, so the poll only finds ends elsewhere or lost to a crash, and
+   * costs reads per dependent task.
+   */
   checkAll(): void {
+    const now = this.#ctx.clock.monotonic();
+    if (now - this.#lastCheckAll < POLL_CHECK_MS) return;
+    this.#lastCheckAll = now;
     const seen = new Set<TaskRuntime>();
     for (const list of this.#index().values()) for (const runtime of list) if (!seen.has(runtime)) seen.add(runtime);
     for (const runtime of seen) this.check(runtime);
@@ -179,16 +238,22 @@ export class DependencyTracker {
     }
     const [newest] = (await store.listRuns({ task: runtime.name, trigger: 'dependency', limit: 1 })).runs;
     const since = newest !== undefined ? newest.scheduledFor.getTime() : (this.#since.get(runtime.name) ?? this.#ctx.clock.now());
+    // Outside the task's windows, the ends of the gap become one run at the next window: only the newest counts.
+    const collapse = dependency.mode === 'any' && typeof windowGate(runtime.schedule, this.#ctx.clock.now()) === 'object';
     const ends = await Promise.all(
       dependency.upstreams.map(async (u) => {
         const statuses = statusesFor(u.on);
         // After the newest dependency run's upstream end; from the instant this instance started, when there is none.
-        const runs = await store.listCompletions!({ task: u.task, statuses, endedAfter: newest !== undefined ? since : since - 1, limit: COMPLETIONS_PER_CHECK });
+        const runs = await store.listCompletions!({ task: u.task, statuses, endedAfter: newest !== undefined ? since : since - 1, limit: COMPLETIONS_PER_CHECK, ...(collapse ? { order: 'newest' as const } : {}) });
         return runs.filter((r) => qualifies(r, statuses));
       }),
     );
     if (runtime.state !== 'active' || !this.#ctx.running() || runtime.dependency !== dependency) return;
-    if (dependency.mode === 'any') {
+    if (collapse) {
+      const latest = ends.map((runs) => runs[0]).filter((r) => r !== undefined);
+      const last = latest.reduce<RunRecord | null>((a, b) => (a === null || (b.finishedAt as Date).getTime() > (a.finishedAt as Date).getTime() ? b : a), null);
+      if (last !== null) this.#submit(runtime, last);
+    } else if (dependency.mode === 'any') {
       const all = ends.flat().sort((a, b) => (a.finishedAt as Date).getTime() - (b.finishedAt as Date).getTime() || (a.id < b.id ? -1 : 1));
       for (const run of all) this.#submit(runtime, run);
     } else {
@@ -210,8 +275,31 @@ export class DependencyTracker {
     const endedAt = (upstream.finishedAt as Date).getTime();
     // Due when the upstream ended: its lateness is how long the dependent run took to start after it.
     const init = { slot, trigger: 'dependency', scheduledFor: endedAt, dueAt: endedAt, causedBy: upstream.id } as const;
-    // One after another, as catch-up ticks go: several ends of an upstream each start a run.
-    if (runtime.paused) this.#jobs.submit(runtime, { ...init, skip: 'paused' });
-    else this.#jobs.enqueueBacklog(runtime, init);
+    if (runtime.paused) {
+      this.#jobs.submit(runtime, { ...init, skip: 'paused' });
+      return;
+    }
+    // Not outside the task's windows: at the next window start, or recorded skipped.
+    const gate = windowGate(runtime.schedule, this.#ctx.clock.now());
+    if (gate === 'skip') this.#jobs.submit(runtime, { ...init, skip: 'window' });
+    else if (gate === null) this.#jobs.submit(runtime, init);
+    else {
+      // The ends of one gap between windows start one run at its end, for the newest of them (as
+      // the schedule's own ticks of a gap become one): the others are superseded, not recorded.
+      const held = this.#heldForWindow.get(runtime);
+      if (held !== undefined && held.at === gate.at) {
+        held.init = { ...init, dueAt: gate.at };
+        return;
+      }
+      const entry = { at: gate.at, init: { ...init, dueAt: gate.at } as JobInit };
+      this.#heldForWindow.set(runtime, entry);
+      this.#ctx.timers.atWall(
+        timerEntry(() => {
+          if (this.#heldForWindow.get(runtime) === entry) this.#heldForWindow.delete(runtime);
+          if (runtime.state === 'active' && this.#ctx.running() && this.#ctx.tasks.get(runtime.name) === runtime) this.#jobs.submit(runtime, entry.init);
+        }),
+        gate.at,
+      );
+    }
   }
 }

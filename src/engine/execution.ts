@@ -174,11 +174,12 @@ export class Execution {
             this.#settle('threw', error);
             return;
           }
-          if (verdict === null) this.#settle('threw', new ConditionFailedError(`the task's condition (when) answered ${describeValue(value)}; return true to run, or false, a reason string or { run: false, reason } to skip`));
+          if (verdict === null) this.#settle('threw', new ConditionFailedError(`the task's condition (when) answered ${safeDescription(value)}; return true to run, or false, a reason string or { run: false, reason } to skip`));
           else if (verdict.run) this.#call(ctx, now);
           else this.decline('condition', verdict.reason);
         }),
-      (error: unknown) => settle(() => this.#settle('threw', error)),
+      // A rejection with something that is not an Error says it came from the condition.
+      (error: unknown) => settle(() => this.#settle('threw', isError(error) ? error : new ConditionFailedError(`the task's condition (when) rejected with ${safeDescription(error)}`))),
     );
   }
 
@@ -269,6 +270,24 @@ export class Execution {
         this.#host.onProgress(this);
       },
     };
+  }
+}
+
+/** {@link describeValue}, for values that may throw when looked at (a revoked Proxy). */
+function safeDescription(value: unknown): string {
+  try {
+    return describeValue(value);
+  } catch {
+    return 'a value that cannot be read';
+  }
+}
+
+/** `instanceof Error`, false for a value that throws when asked (a revoked Proxy). */
+function isError(value: unknown): boolean {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
   }
 }
 

@@ -292,7 +292,7 @@ export class RunController implements LeaseKeeper {
     const defer = execution.job.runtime.policy.defer;
     if (defer !== null && !execution.deferDone) {
       execution.deferDone = true;
-      this.#quiet.hold(execution, defer, () => this.#begin(execution), (message) => execution.showStatus(message));
+      this.#quiet.hold(execution, () => this.#begin(execution), (message) => execution.showStatus(message));
       return;
     }
     const left = execution.leaseValidUntil - this.#ctx.clock.monotonic();
@@ -366,6 +366,9 @@ export class RunController implements LeaseKeeper {
     this.#logs.ended(execution.id);
     runtime.running--;
     ctx.dispatcher.release();
+    // Ended while held for quiet time (a cancel, a stop): the wait is kept too.
+    const heldFor = this.#quiet.ended(execution, now);
+    execution.deferredMs ??= heldFor;
     // A declined run carries why as its error's message, for whoever reads the record.
     const declined = settlement === 'declined' && status === 'skipped' ? (value as { reason: SkipReason; message: string }) : null;
     const error = status === 'succeeded' ? null : declined !== null ? { name: 'Skipped', message: declined.message, code: null, stack: null } : captureError(thrown);

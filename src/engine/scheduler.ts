@@ -295,7 +295,9 @@ export class Scheduler {
     const definition = { ...(runtime.definition ?? toDefinition(runtime)), ...changes, name } as TaskDefinition;
     // The definition must hold on its own; run-time changes stay over it where they still fit.
     const resolved = resolveTask(definition, this.#options.defaults, this.#policies);
-    this.#checkDependencies(name, resolved.dependency, this.#state !== 'idle');
+    // Upstream tasks removed since are not held against other changes of the task.
+    const relinked = JSON.stringify(resolved.dependency) !== JSON.stringify(runtime.dependency);
+    this.#checkDependencies(name, resolved.dependency, relinked && this.#state !== 'idle');
     if (runtime.definition !== null) runtime.definition = definition;
     return this.#apply(runtime, this.#effective(runtime, definition));
   }
@@ -445,6 +447,8 @@ export class Scheduler {
   remove(name: string): boolean {
     const runtime = this.#tasks.get(name);
     if (runtime === undefined) return false;
+    const orphans = this.#deps.downstreamOf(name);
+    if (orphans.length > 0) this.#logger.warn({ task: name, downstream: orphans }, `task "${name}" removed: ${orphans.join(', ')} run after it, and will not run after it until it is added again`);
     runtime.state = 'removed';
     this.#jobs.forget(runtime);
     this.#timers.cancel(runtime);
@@ -501,7 +505,7 @@ export class Scheduler {
 
   async #start(): Promise<void> {
     // Tasks added before start may name upstream tasks added after them: all are known now.
-    if (this.#tasks.size > 0) checkDependencies(new Map([...this.#tasks.values()].map((r) => [r.name, r.dependency])), (task) => `task "${task}"`, true);
+    checkDependencies((task) => this.#tasks.get(task)?.dependency, this.#tasks.keys(), (task) => `task "${task}"`, true);
     this.#state = 'starting';
     let opened = false;
     try {
@@ -780,12 +784,14 @@ export class Scheduler {
   // ─── Internals ────────────────────────────────────────────────────────────────────────────
 
   /** Tasks added to a running scheduler: registered and planned, or only made triggerable. */
-  /** Refuses an `after` that would close a cycle, or (with `checkUnknown`) names a task not registered. */
+  /**
+   * Refuses an `after` that would close a cycle, or (with `checkUnknown`) names a task not
+   * registered. Only the task changed is checked: a task without `after` closes no cycle.
+   */
   #checkDependencies(name: string, dependency: TaskRuntime['dependency'], checkUnknown: boolean): void {
-    if (dependency === null && !checkUnknown) return;
-    const graph = new Map<string, TaskRuntime['dependency']>([...this.#tasks.values()].map((r) => [r.name, r.dependency]));
-    graph.set(name, dependency);
-    checkDependencies(graph, (task) => `task "${task}"`, checkUnknown, name);
+    if (dependency === null) return;
+    const lookup = (task: string) => (task === name ? dependency : this.#tasks.get(task)?.dependency);
+    checkDependencies(lookup, [name], (task) => `task "${task}"`, checkUnknown);
   }
 
   #activate(runtimes: TaskRuntime[]): void {
@@ -1004,7 +1010,7 @@ export class Scheduler {
       staleAfterMs: runtime.policy.staleAfterMs,
       settings: settingsOf(runtime.policy),
       after: runtime.dependency,
-      downstream: [...this.#tasks.values()].filter((r) => r.dependency?.upstreams.some((u) => u.task === runtime.name) === true).map((r) => r.name),
+      downstream: this.#deps.downstreamOf(runtime.name),
       hasCondition: runtime.condition !== null,
       overrides:
         runtime.overrides === null

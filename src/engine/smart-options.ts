@@ -5,6 +5,7 @@ import type { FinalStatus } from '../store/records.ts';
 import type { BoundSchedule, ScheduleDefinition, ScheduleSpec } from './schedules/types.ts';
 import { DAYS_HINT, parseClock, parseDays, TIME_HINT, type TimeWindow, type TimeWindowSpec } from './schedules/windows.ts';
 import { isValidTimeZone } from './schedules/zoned-time.ts';
+import { TASK_NAME } from './task-name.ts';
 
 /** Which ends of an upstream run start a dependent one. */
 export type DependencyOn = 'success' | 'failure' | 'finish';
@@ -157,7 +158,8 @@ export const windowsSchema = z
     });
   });
 
-const upstreamSchema = z.union([z.string().max(128), z.strictObject({ task: z.string().max(128), on: z.enum(['success', 'failure', 'finish']).optional() })]);
+const upstreamName = z.string().max(128).regex(TASK_NAME, { message: 'is not a task name; use the name of a task (lowercase letters, digits, ".", "_", "-")' });
+const upstreamSchema = z.union([upstreamName, z.strictObject({ task: upstreamName, on: z.enum(['success', 'failure', 'finish']).optional() })]);
 
 export const afterSchema = z.union([
   upstreamSchema,
@@ -200,10 +202,12 @@ export function toWindows(list: readonly TimeWindowSpec[]): TimeWindow[] {
 /** A parsed `after`. */
 export function toDependency(spec: z.output<typeof afterSchema>): Dependency {
   const ref = (u: z.output<typeof upstreamSchema>) => (typeof u === 'string' ? { task: u, on: 'success' as const } : { task: u.task, on: u.on ?? 'success' });
+  // A task named twice counts once (the first `on` given).
+  const unique = (list: { task: string; on: DependencyOn }[]) => list.filter((u, i) => list.findIndex((v) => v.task === u.task) === i);
   if (typeof spec === 'string' || !('tasks' in spec || Array.isArray(spec))) return { upstreams: [ref(spec as z.output<typeof upstreamSchema>)], mode: 'any' };
-  if (Array.isArray(spec)) return { upstreams: spec.map(ref), mode: 'all' };
+  if (Array.isArray(spec)) return { upstreams: unique(spec.map(ref)), mode: 'all' };
   const listed = spec as { tasks: z.output<typeof upstreamSchema>[]; mode?: 'all' | 'any' };
-  return { upstreams: listed.tasks.map(ref), mode: listed.mode ?? 'all' };
+  return { upstreams: unique(listed.tasks.map(ref)), mode: listed.mode ?? 'all' };
 }
 
 /** The run statuses an upstream end must have to count, for `on`. A failure counts once no retry follows it. */
@@ -253,32 +257,4 @@ export function describeDependency(d: Dependency): string {
   const name = (u: Dependency['upstreams'][number]) => (u.on === 'success' ? u.task : `${u.task} (on ${u.on})`);
   if (d.upstreams.length === 1) return `after ${name(d.upstreams[0] as Dependency['upstreams'][number])}`;
   return `after ${d.mode === 'all' ? 'all' : 'any'} of ${d.upstreams.map(name).join(', ')}`;
-}
-
-/**
- * The first cycle `after` edges make, as task names from a task back to itself, or null.
- * `edges` maps each task to its upstream tasks.
- */
-export function findCycle(edges: ReadonlyMap<string, readonly string[]>): string[] | null {
-  const state = new Map<string, 'open' | 'done'>();
-  const path: string[] = [];
-  const visit = (task: string): string[] | null => {
-    const seen = state.get(task);
-    if (seen === 'done') return null;
-    if (seen === 'open') return [...path.slice(path.indexOf(task)), task];
-    state.set(task, 'open');
-    path.push(task);
-    for (const up of edges.get(task) ?? []) {
-      const cycle = visit(up);
-      if (cycle !== null) return cycle;
-    }
-    path.pop();
-    state.set(task, 'done');
-    return null;
-  };
-  for (const task of edges.keys()) {
-    const cycle = visit(task);
-    if (cycle !== null) return cycle;
-  }
-  return null;
 }

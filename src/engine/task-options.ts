@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TASK_NAME } from './task-name.ts';
 import { DURATION_HINT, parseDuration } from '../util/duration.ts';
 import { describeValue, InvalidOptionError, type OptionIssue } from '../util/errors.ts';
 import { toOptionIssues } from '../util/zod-issues.ts';
@@ -24,8 +25,7 @@ import {
   windowsSchema,
 } from './smart-options.ts';
 
-/** Task names: safe in URLs, metrics labels, file names and SQL values. */
-export const TASK_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+export { TASK_NAME } from './task-name.ts';
 const NAME_FIX = 'use lowercase letters, digits, ".", "_" and "-", starting with a letter or digit (at most 128 characters)';
 
 /** A duration field: reads a number or a unit string into milliseconds. */

@@ -7,6 +7,7 @@ import type { BoundSchedule } from './schedules/types.ts';
 import type { TaskPolicy } from './task-options.ts';
 import { type TaskRuntime, tickSlot } from './task-runtime.ts';
 import { timerEntry } from './timer-queue.ts';
+import { windowGate } from './schedules/windows.ts';
 
 /** Late ticks of one task handled per wake; more wait for the next wake (immediately after). */
 const MAX_TICKS_PER_WAKE = 1_000;
@@ -228,10 +229,29 @@ export class TickPlanner {
       const { first, last, count } = skipped;
       this.#jobs.submit(runtime, { slot: tickSlot(first), trigger: 'schedule', scheduledFor: first, dueAt: runtime.dueAt(first), skip: reason, skippedTicks: count, throughTick: last });
     }
-    for (const tick of run) {
-      this.#jobs.enqueueBacklog(runtime, { slot: tickSlot(tick), trigger: 'catch-up', scheduledFor: tick, dueAt: runtime.dueAt(tick), overlap: 'wait' });
+    if (run.length === 0) {
+      this.#jobs.pump(runtime);
+      return;
     }
-    this.#jobs.pump(runtime);
+    const catchUp = () => {
+      for (const tick of run) {
+        this.#jobs.enqueueBacklog(runtime, { slot: tickSlot(tick), trigger: 'catch-up', scheduledFor: tick, dueAt: runtime.dueAt(tick), overlap: 'wait' });
+      }
+      this.#jobs.pump(runtime);
+    };
+    // A missed tick runs late, but not outside the task's windows: at the next window, or recorded skipped.
+    const gate = windowGate(runtime.schedule, this.#ctx.clock.now());
+    if (gate === null) catchUp();
+    else if (gate === 'skip') {
+      for (const tick of run) this.#jobs.submit(runtime, { slot: tickSlot(tick), trigger: 'catch-up', scheduledFor: tick, dueAt: runtime.dueAt(tick), skip: 'window' });
+    } else {
+      this.#ctx.timers.atWall(
+        timerEntry(() => {
+          if (runtime.state === 'active' && this.#ctx.running() && this.#ctx.tasks.get(runtime.name) === runtime) catchUp();
+        }),
+        gate.at,
+      );
+    }
   }
 }
 

@@ -337,6 +337,8 @@ export interface CompletionQuery {
   /** Unix ms, exclusive. */
   readonly endedAfter: number;
   readonly limit: number;
+  /** `newest`: the newest ends first. @defaultValue 'oldest' */
+  readonly order?: 'oldest' | 'newest';
 }
 
 export interface RunCompletion extends LeaseRef {

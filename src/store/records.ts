@@ -16,9 +16,10 @@ export type RunTrigger = (typeof RUN_TRIGGERS)[number];
  * - `paused`: the task was paused;
  * - `missed`: the tick fell in downtime (or a wall-clock jump) and `catchUp` did not run it;
  * - `condition`: the task's `when` condition said no (the record's `error.message` says why);
- * - `deferred`: the task's `defer` held the run for quiet time until `maxDelay`, with `then: 'skip'`.
+ * - `deferred`: the task's `defer` held the run for quiet time until `maxDelay`, with `then: 'skip'`;
+ * - `window`: a catch-up or dependency run fell outside the task's windows (or in a blackout), with `outside: 'skip'`.
  */
-export const SKIP_REASONS = ['overlap', 'paused', 'missed', 'condition', 'deferred'] as const;
+export const SKIP_REASONS = ['overlap', 'paused', 'missed', 'condition', 'deferred', 'window'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** The last progress a handler reported. */

@@ -229,6 +229,12 @@ tasks:
       const after = { ...io(), cwd: dir };
       assert.equal(await main(['next', 'report', '--json'], after), 0);
       assert.deepEqual(after.lines, ['[]']);
+      assert.match(after.errors.join('\n'), /report has no instant of its own to come: it runs only after other tasks/);
+      for (const count of ['0', '10001']) {
+        const bad = { ...io(), cwd: dir };
+        assert.equal(await main(['next', 'vacuum', '--count', count], bad), 2);
+        assert.match(bad.errors.join('\n'), /--count: received \d+; use a whole number from 1 to 10000/);
+      }
       const wrong = { ...io(), cwd: dir };
       assert.equal(await main(['next', 'vacum'], wrong), 2);
       assert.match(wrong.errors.join('\n'), /no task "vacum".*did you mean "vacuum"/);

@@ -18,12 +18,15 @@ describe('run state machine', () => {
     assert.equal(endStatus('abandoned', 'lease-lost'), 'interrupted');
     assert.equal(endStatus('returned', 'shutdown'), 'succeeded', 'work that completed is recorded as done');
     assert.throws(() => endStatus('abandoned', null), /invariant/);
+    assert.equal(endStatus('declined', null), 'skipped');
+    assert.equal(endStatus('declined', 'cancel'), 'cancelled', 'a cancel before the decline wins');
   });
 
   it('only running runs change state; final states are final', () => {
     for (const from of RUN_STATUSES) {
       for (const to of RUN_STATUSES) {
-        const expected = from === 'running' && to !== 'running' && to !== 'skipped';
+        // A claimed run its condition or its defer declined ends skipped.
+        const expected = from === 'running' && to !== 'running';
         assert.equal(canTransition(from, to), expected, `${from} -> ${to}`);
       }
     }

@@ -664,6 +664,7 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.deepEqual(await read(['failed', 'timed_out', 'succeeded'], NOW), ['t:2', 't:1', 't:5', 't:3']);
         assert.deepEqual(await read(['failed', 'timed_out', 'succeeded'], NOW, 2), ['t:2', 't:1']);
         assert.deepEqual(await read([], NOW), []);
+        assert.deepEqual((await store.listCompletions({ task: 't', statuses: ['failed', 'timed_out', 'succeeded'], endedAfter: NOW, limit: 2, order: 'newest' })).map((r) => r.slot), ['t:3', 't:5'], 'newest first');
         assert.deepEqual(await store.listCompletions({ task: 'nope', statuses: ['succeeded'], endedAfter: 0, limit: 5 }), []);
         // A running run has no end yet.
         started(await claim1({ slot: 't:6' }));

@@ -98,6 +98,11 @@ export class WindowSet {
   readonly blackouts: readonly TimeWindow[];
   /** The last interval found, for the many questions about instants inside it. */
   #lastOpen: Interval | null = null;
+  /**
+   * True once a search found no allowed instant within a week and a day: windows repeat weekly,
+   * so none ever comes (windows and blackouts that cover each other). Every answer is then quick.
+   */
+  #never = false;
 
   constructor(windows: readonly TimeWindow[], blackouts: readonly TimeWindow[]) {
     this.windows = windows;
@@ -106,6 +111,7 @@ export class WindowSet {
 
   /** True when a run may happen at `instant`. */
   allowed(instant: number): boolean {
+    if (this.#never) return false;
     const open = this.#lastOpen;
     if (open !== null && instant >= open.start && instant < open.end) return true;
     const window = this.windows.length === 0 ? { start: -Infinity, end: Infinity } : containing(this.windows, instant);
@@ -118,8 +124,10 @@ export class WindowSet {
 
   /** The first instant at or after `instant` when a run may happen, or null within a bounded search. */
   nextAllowed(instant: number): number | null {
+    if (this.#never) return null;
     let x = instant;
-    for (let i = 0; i < MAX_JUMPS; i++) {
+    const horizon = instant + DAYS_AHEAD * DAY_MS;
+    for (let i = 0; i < MAX_JUMPS && x <= horizon; i++) {
       if (this.windows.length > 0 && containing(this.windows, x) === null) {
         const start = startsAfter(this.windows, x);
         if (start === null) return null;
@@ -133,6 +141,7 @@ export class WindowSet {
       }
       return x;
     }
+    this.#never = true;
     return null;
   }
 }
@@ -205,6 +214,8 @@ export class WindowedSchedule implements BoundSchedule {
   readonly #inner: BoundSchedule;
   readonly #set: WindowSet;
   readonly #outside: OutsidePolicy;
+  /** With `skip`: no tick at or after this instant (a schedule that never meets its windows), so none is looked for again. */
+  #noneFrom = Number.POSITIVE_INFINITY;
 
   constructor(inner: BoundSchedule, set: WindowSet, outside: OutsidePolicy) {
     this.#inner = inner;
@@ -225,13 +236,16 @@ export class WindowedSchedule implements BoundSchedule {
   }
 
   #nextInside(instant: number): number | null {
+    if (instant >= this.#noneFrom) return null;
     let n = this.#inner.nextAfter(instant);
     for (let i = 0; n !== null && i < MAX_JUMPS; i++) {
       if (this.#set.allowed(n)) return n;
       const open = this.#set.nextAllowed(n);
-      if (open === null) return null;
+      if (open === null) break;
       n = this.#inner.nextAfter(open - 1);
     }
+    // Bounded: a schedule whose instants never meet the windows has no next tick from here on.
+    if (n !== null) this.#noneFrom = Math.min(this.#noneFrom, instant);
     return null;
   }
 
@@ -267,6 +281,17 @@ export class WindowedSchedule implements BoundSchedule {
     }
     return null;
   }
+}
+
+/**
+ * When a run that is not one of the schedule's own ticks (a catch-up, a dependency run) may
+ * start under the task's windows: now (`null`), at a later instant (`outside: 'defer'`), or not
+ * at all (`'skip'`).
+ */
+export function windowGate(schedule: ScheduleDefinition, now: number): { readonly at: number } | 'skip' | null {
+  if (!(schedule instanceof WindowedDefinition) || schedule.set.allowed(now)) return null;
+  const at = schedule.outside === 'defer' ? schedule.set.nextAllowed(now) : null;
+  return at === null ? 'skip' : { at };
 }
 
 /** A schedule definition with windows: the same key (windows do not move an `every` anchor). */

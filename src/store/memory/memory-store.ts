@@ -589,6 +589,7 @@ class MemoryStore implements Store {
       if (run.task === query.task && run.finishedAt !== null && run.finishedAt > query.endedAfter && query.statuses.includes(run.status as FinalStatus) && !run.slot.startsWith('b:')) out.push(run);
     }
     out.sort((a, b) => (a.finishedAt as number) - (b.finishedAt as number) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (query.order === 'newest') out.reverse();
     return out.slice(0, query.limit).map(toRecord);
   }
 

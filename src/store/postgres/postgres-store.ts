@@ -652,7 +652,7 @@ class PostgresStore implements Store {
     if (query.statuses.length === 0) return [];
     const rows = await this.#query<RunRow>(
       `SELECT * FROM ${this.#q}.caretaker_runs WHERE task = $1 AND finished_at IS NOT NULL AND finished_at > $2 AND status = ANY ($3)
-        AND slot NOT LIKE 'b:%' ORDER BY finished_at, id LIMIT $4`,
+        AND slot NOT LIKE 'b:%' ORDER BY ${query.order === 'newest' ? 'finished_at DESC, id DESC' : 'finished_at, id'} LIMIT $4`,
       [query.task, query.endedAfter, query.statuses, query.limit],
     );
     return rows.map(toRun);

@@ -575,7 +575,7 @@ class SqliteStore implements Store {
   async listCompletions(query: CompletionQuery): Promise<RunRecord[]> {
     if (query.statuses.length === 0) return [];
     const text = `SELECT * FROM caretaker_runs WHERE task = ? AND finished_at IS NOT NULL AND finished_at > ?
-      AND status IN (${query.statuses.map(() => '?').join(', ')}) AND slot NOT LIKE 'b:%' ORDER BY finished_at, id LIMIT ?`;
+      AND status IN (${query.statuses.map(() => '?').join(', ')}) AND slot NOT LIKE 'b:%' ORDER BY ${query.order === 'newest' ? 'finished_at DESC, id DESC' : 'finished_at, id'} LIMIT ?`;
     const rows = this.#connection().db.prepare(text).all(query.task, query.endedAfter, ...query.statuses, query.limit) as unknown as RunRow[];
     return rows.map(toRun);
   }

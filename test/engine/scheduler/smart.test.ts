@@ -406,3 +406,133 @@ describe('smart scheduling metrics', () => {
     }
   });
 });
+
+describe('smart scheduling under hostile use (review findings)', () => {
+  it('a load probe that answers nonsense, throws from a getter or never answers holds nothing and crashes nothing', async () => {
+    const answers: unknown[] = [undefined, null, { get cpu() { throw new Error('getter'); } }, { cpu: Number.NaN, eventLoopLagMs: 'lots' }];
+    for (const answer of answers) {
+      const h = harness({ loadProbe: { sample: () => answer as never } });
+      h.scheduler.add({ name: 'x', schedule: { every: '1h' }, defer: { while: { cpuAbove: 0.5, eventLoopLagAbove: '10ms' } }, handler: () => 1 });
+      await h.scheduler.start();
+      await settle(h);
+      assert.equal((await runsOf(h.scheduler, 'x'))[0]?.status, 'succeeded', `probe answering ${String(answer)}`);
+      await h.scheduler.stop();
+    }
+    const hang = harness({ loadProbe: { sample: () => new Promise(() => {}) } });
+    hang.scheduler.add({ name: 'x', schedule: { every: '1h' }, defer: { while: { cpuAbove: 0.5 }, maxDelay: '1m' }, handler: () => 1 });
+    await hang.scheduler.start();
+    await hang.clock.advance(10_000);
+    const [run] = await runsOf(hang.scheduler, 'x');
+    assert.equal(run?.status, 'succeeded', 'a probe that never answers times out; the run goes ahead');
+    assert.match(String(hang.errors[0]), /did not answer within 5000 ms/);
+    await hang.scheduler.stop();
+  });
+
+  it('a held run keeps its wait when cancelled, and is let go when its defer is removed', async () => {
+    const h = harness({ loadProbe: fakeLoad({ cpu: 0.99 }).probe });
+    h.scheduler.add({ name: 'a', schedule: { every: '1h' }, defer: { while: { cpuAbove: 0.5 }, checkEvery: '10s' }, handler: () => 1 });
+    h.scheduler.add({ name: 'b', schedule: { every: '1h' }, defer: { while: { cpuAbove: 0.5 }, checkEvery: '10s' }, handler: () => 2 });
+    await h.scheduler.start();
+    await h.clock.advance(30_000);
+    const [a] = await runsOf(h.scheduler, 'a');
+    await h.scheduler.cancel(a?.id as string);
+    await h.clock.advance(10_000);
+    const cancelled = await h.scheduler.getRun(a?.id as string);
+    assert.equal(cancelled?.status, 'cancelled');
+    assert.ok((cancelled?.deferredMs ?? 0) >= 30_000, `kept its wait: ${cancelled?.deferredMs}`);
+    h.scheduler.update('b', { defer: undefined } as never);
+    await h.clock.advance(11_000);
+    assert.equal((await runsOf(h.scheduler, 'b'))[0]?.status, 'succeeded');
+    await h.scheduler.stop();
+  });
+
+  it('catch-up after downtime waits for the window: deferred to its start, or recorded skipped (window)', async () => {
+    const store = memoryStore();
+    const clock = createTestClock({ start: '2026-01-01T00:00:00Z' });
+    const define = (h: Harness, outside: 'defer' | 'skip') => {
+      h.scheduler.add({ name: 'nightly', schedule: { cron: '0 3 * * *' }, blackout: [{ from: '09:00', to: '17:00' }], outside, handler: () => 1 });
+    };
+    const first = harness({ clock, store });
+    define(first, 'defer');
+    await first.scheduler.start();
+    await clock.advance(HOUR);
+    await first.scheduler.stop();
+    // Down over 03:00; back at 10:00, inside the blackout.
+    await clock.advanceTo(Date.parse('2026-01-01T10:00:00Z'));
+    const second = harness({ clock, store });
+    define(second, 'defer');
+    await second.scheduler.start();
+    await clock.advance(HOUR);
+    assert.deepEqual(await runsOf(second.scheduler, 'nightly'), [], 'nothing runs in the blackout');
+    await clock.advanceTo(Date.parse('2026-01-01T17:00:05Z'));
+    const runs = await runsOf(second.scheduler, 'nightly');
+    assert.deepEqual(runs.map((r) => [r.trigger, r.scheduledFor.toISOString(), r.startedAt?.toISOString()]), [['catch-up', '2026-01-01T03:00:00.000Z', '2026-01-01T17:00:00.000Z']]);
+    await second.scheduler.stop();
+    // Down over 03:00 again; back at 12:00 with outside: skip: recorded, not run.
+    await clock.advanceTo(Date.parse('2026-01-02T12:00:00Z'));
+    const third = harness({ clock, store });
+    define(third, 'skip');
+    await third.scheduler.start();
+    await clock.advance(HOUR);
+    const skipped = (await runsOf(third.scheduler, 'nightly')).filter((r) => r.scheduledFor.toISOString() === '2026-01-02T03:00:00.000Z');
+    assert.deepEqual(skipped.map((r) => [r.status, r.skipReason]), [['skipped', 'window']]);
+    await third.scheduler.stop();
+  });
+
+  it('dependency runs keep the windows and the overlap policy', async () => {
+    const h = harness({ startAt: '2026-01-01T12:00:00Z' });
+    h.scheduler.add({ name: 'up', schedule: { every: '1m' }, handler: () => 1 });
+    h.scheduler.add({ name: 'night', after: 'up', windows: [{ from: '22:00', to: '23:00' }], handler: () => 1 });
+    h.scheduler.add({ name: 'never', after: 'up', blackout: [{ from: '00:00', to: '24:00' }], outside: 'skip', handler: () => 1 });
+    h.scheduler.add({ name: 'slow', after: 'up', handler: work(h.clock, 150_000) });
+    await h.scheduler.start();
+    await h.clock.advance(5 * MIN + 1_000);
+    assert.deepEqual(await runsOf(h.scheduler, 'night'), [], 'held for the window');
+    const never = await runsOf(h.scheduler, 'never');
+    assert.ok(never.length >= 5 && never.every((r) => r.status === 'skipped' && r.skipReason === 'window'));
+    const slow = await runsOf(h.scheduler, 'slow');
+    assert.ok(slow.some((r) => r.status === 'skipped' && r.skipReason === 'overlap'), 'ends while it runs are skipped (overlap: skip)');
+    assert.ok(slow.filter((r) => r.status !== 'skipped').length <= 3);
+    await h.clock.advanceTo(Date.parse('2026-01-01T22:00:30Z'));
+    const night = await runsOf(h.scheduler, 'night');
+    const ups = await runsOf(h.scheduler, 'up');
+    const lastBefore = ups.filter((r) => (r.finishedAt?.getTime() ?? Infinity) < Date.parse('2026-01-01T22:00:00Z')).at(-1);
+    // The ends of the gap became one run at the window's start, for the newest of them (or the end at
+    // the window's start itself, which beside it is skipped for overlap); ends inside the window run as they come.
+    const causes = new Set([lastBefore?.id, ups.find((r) => r.scheduledFor.toISOString() === '2026-01-01T22:00:00.000Z')?.id]);
+    const ran = night.filter((r) => r.status === 'succeeded');
+    assert.deepEqual([ran[0]?.startedAt?.toISOString(), causes.has(ran[0]?.causedBy ?? undefined)], ['2026-01-01T22:00:00.000Z', true]);
+    assert.ok(night.length <= 3 && night.every((r) => r.trigger === 'dependency'), `${night.length} records: ${JSON.stringify(night.map((r) => [r.status, r.skipReason, r.startedAt]))}`);
+    const stopped = h.scheduler.stop();
+    await h.clock.advance(5 * MIN);
+    await stopped;
+  });
+
+  it('removing an upstream task leaves other changes free; bad upstream names are refused; a task named twice counts once', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'up', schedule: { every: '1h' }, handler: () => 1 });
+    h.scheduler.add({ name: 'down', after: ['up', 'up'], handler: () => 1 });
+    assert.deepEqual(h.scheduler.task('down')?.after?.upstreams.map((u) => u.task), ['up']);
+    await h.scheduler.start();
+    assert.equal(h.scheduler.remove('up'), true);
+    h.scheduler.add({ name: 'other', schedule: { every: '1h' }, handler: () => 1 });
+    h.scheduler.update('down', { description: 'still here' });
+    assert.equal(h.scheduler.task('down')?.description, 'still here');
+    for (const name of ['', '__proto__', 'up\0', 'UP']) {
+      assert.throws(() => h.scheduler.add({ name: `bad-${name.length}`, after: name, handler: () => 1 }), (e: unknown) => e instanceof InvalidOptionError && /after/.test(e.message));
+    }
+    await h.scheduler.stop();
+  });
+
+  it('windows and blackouts that cover everything have no instant; a rejecting condition says so', async () => {
+    const h = harness();
+    h.scheduler.add({ name: 'frozen', schedule: { every: '1m' }, windows: [{ from: '00:00', to: '24:00' }], blackout: [{ from: '00:00', to: '24:00' }], handler: () => 1 });
+    h.scheduler.add({ name: 'rejects', schedule: { every: '1h' }, when: () => Promise.reject(undefined), handler: () => 1 });
+    assert.deepEqual(h.scheduler.upcoming('frozen', 5), []);
+    await h.scheduler.start();
+    await settle(h);
+    assert.equal(h.scheduler.task('frozen')?.nextRunAt, null);
+    assert.equal((await runsOf(h.scheduler, 'rejects'))[0]?.error?.message, "the task's condition (when) rejected with nothing");
+    await h.scheduler.stop();
+  });
+});
