@@ -11,6 +11,10 @@ export const MAX_ENDS_PER_WRITE = 1_000;
  * store's CPU is what a burst waits for, and a second statement only contends for it (decision 034).
  */
 const MAX_WRITES_IN_FLIGHT = 1;
+/** A write unanswered after this long (or 4 × its expected time, if longer) gives up its slot. */
+const SLOW_WRITE_MS = 5_000;
+/** Writes that may wait for an answer beside the one in flight. */
+const MAX_SLOW_WRITES = 2;
 /** Longest wait between attempts while the store fails. */
 const MAX_RECORD_BACKOFF_MS = 5_000;
 /** Failures of an end written alone after which it is given up as stuck (see `onStuck`). */
@@ -74,6 +78,8 @@ export class EndWriter {
   #apartWaiting = false;
   #apartBackoffMs = 0;
   #inFlight = 0;
+  /** Writes that gave up their slot for want of an answer, still waiting for it. */
+  #slowWrites = 0;
   #written = 0;
   #flushScheduled = false;
   #backoffMs = 0;
@@ -143,8 +149,26 @@ export class EndWriter {
 
   #write(batch: PendingEnd[], urgent = false): void {
     if (!urgent) this.#inFlight++;
+    // A write with no answer (a lost connection, a lock wait) gives up its slot after a while, so
+    // the ends behind it are written meanwhile; its own ends wait for its answer (it may commit),
+    // and at most MAX_SLOW_WRITES do so at once, so a store that hangs for all is not flooded.
+    let released = false;
+    const slow = timerEntry(() => {
+      // Too many wait already: asked again later (one of them may have been answered by then).
+      if (this.#slowWrites >= MAX_SLOW_WRITES) {
+        this.#host.timers.after(slow, SLOW_WRITE_MS);
+        return;
+      }
+      released = true;
+      this.#slowWrites++;
+      this.#inFlight--;
+      this.#scheduleFlush();
+    });
+    if (!urgent) this.#host.timers.after(slow, Math.max(SLOW_WRITE_MS, 4 * this.#costPerEndMs * batch.length));
     const landed = () => {
+      this.#host.timers.cancel(slow);
       if (urgent) this.#urgentInFlight = false;
+      else if (released) this.#slowWrites--;
       else this.#inFlight--;
     };
     const sentAt = this.#host.monotonic();

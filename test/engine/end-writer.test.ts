@@ -45,4 +45,34 @@ describe('EndWriter', () => {
     assert.equal((await Promise.all(burst)).length, 3_000, 'the burst is written all the same');
     assert.equal(writer.size, 0);
   });
+
+  it('a write that never answers gives up its slot after 5 s: the ends behind it are written; at most two such writes wait beside the one in flight', async () => {
+    const clock = createTestClock();
+    const { store, calls } = heldStore();
+    const timers = new TimerQueue(clock, { prepareMs: 0, unref: false, maxSleepMs: 60_000, jumpThresholdMs: 1_000, onJump: () => {}, onWakeEnd: () => {} });
+    timers.start();
+    const writer = new EndWriter({ store, timers, now: () => clock.now(), monotonic: () => clock.monotonic(), reportError: () => {}, onStuck: () => {} });
+    const first = writer.write(end('a'));
+    await clock.advance(0);
+    const behind = [writer.write(end('b')), writer.write(end('c'))];
+    await clock.advance(4_000);
+    assert.equal(calls.length, 1, 'within 5 s, the rest waits for the write in flight');
+    await clock.advance(1_100);
+    assert.deepEqual(calls.map((c) => c.ids), [['a'], ['b', 'c']], 'the unanswered write gave up its slot');
+    calls[1]?.release();
+    assert.deepEqual((await Promise.all(behind)).map((o) => o.kind), ['fenced', 'fenced'], 'written (the memory store knows no such runs)');
+    // Two more that never answer, then the store hangs for all: no more than three statements wait.
+    writer.write(end('d'));
+    await clock.advance(6_000);
+    writer.write(end('e'));
+    await clock.advance(6_000);
+    writer.write(end('f'));
+    await clock.advance(60_000);
+    assert.deepEqual(calls.map((c) => c.ids), [['a'], ['b', 'c'], ['d'], ['e']], 'two slow writes beside the one in flight, then it waits');
+    // The first answers at last: its end is recorded from that answer, and the queue moves on.
+    calls[0]?.release();
+    assert.equal((await first).kind, 'fenced');
+    await clock.advance(5_000);
+    assert.deepEqual(calls.at(-1)?.ids, ['f'], 'a slow write\'s place freed, the next one goes');
+  });
 });

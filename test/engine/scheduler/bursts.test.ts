@@ -253,7 +253,7 @@ describe('bursts (decision 025)', () => {
   });
 
   it('a burst whose ends take longer than a lease to write: none is reaped or run again, and no lease is renewed twice (decision 026)', async () => {
-    // 3,000 runs due together; every row the store writes takes 2 ms, so the ends take 3 s to
+    // 3,000 runs due together; every row the store writes takes 2 ms, so the ends take 6 s to
     // write (one write in flight) against a 2 s lease. Renewing every lease every beat, as
     // before, costs as much as the ends: they fell further behind, and leases lapsed.
     const inner = memoryStore();
