@@ -263,7 +263,6 @@ export class DependencyTracker {
       const last = (firsts as RunRecord[]).reduce((a, b) => ((b.finishedAt as Date).getTime() > (a.finishedAt as Date).getTime() || ((b.finishedAt as Date).getTime() === (a.finishedAt as Date).getTime() && b.id > a.id) ? b : a));
       this.#submit(runtime, last);
     }
-    this.#jobs.pump(runtime);
   }
 
   #submit(runtime: TaskRuntime, upstream: RunRecord): void {
