@@ -3,6 +3,7 @@
  * parent in batches (task index, nominal instant, start instant); memory every few seconds.
  * SIGTERM stops it gracefully.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createScheduler, postgresStore } from 'caretaker';
 import { preciseNow } from '../bench/lib/stats.ts';
 import { type SoakOptions, taskMix } from './mix.ts';
@@ -15,7 +16,7 @@ const flush = () => {
   if (batch.length > 0) process.send?.({ type: 'runs', runs: batch });
   batch = [];
 };
-for (const [index, task] of taskMix(options.tasks, options.burst).entries()) {
+for (const [index, task] of taskMix(options.tasks, options.burst, options.burstOffsetMs).entries()) {
   scheduler.add({
     name: task.name,
     schedule: task.schedule,
@@ -35,7 +36,13 @@ scheduler.on('error', (e) => {
   }
 });
 setInterval(flush, 200).unref();
-setInterval(() => process.send?.({ type: 'memory', rss: process.memoryUsage().rss, errors }), 5_000).unref();
+// The longest the loop was blocked in each report's interval: a stall shows up here before it shows as missed ticks.
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+setInterval(() => {
+  process.send?.({ type: 'memory', rss: process.memoryUsage().rss, errors, blockedMs: loop.max / 1e6 });
+  loop.reset();
+}, 5_000).unref();
 process.on('SIGTERM', () => {
   void scheduler.stop({ timeout: '5s' }).then(() => {
     flush();

@@ -1,6 +1,9 @@
 /**
- * `npm run soak -- --minutes N [--tasks 1000] [--burst 10000] [--replicas 4]`: replicas on PostgreSQL running a
- * mix of cadences for N minutes. Prints, per time slice, ticks due, duplicated and missed ticks,
+ * `npm run soak -- --minutes N [--tasks 1000] [--burst 10000] [--first-burst 20] [--replicas 4]`: replicas on
+ * PostgreSQL running a mix of cadences for N minutes; the burst falls every minute, first
+ * `--first-burst` seconds after launch (the default lands it before the replicas' peer list has
+ * settled, when each claims it whole: decision 035). `SOAK_CPU_PROF=DIR` writes each replica's
+ * CPU profile to DIR when it stops. Prints, per time slice, ticks due, duplicated and missed ticks,
  * lateness percentiles, replica memory and store size; writes bench/results/soak.json. Exits 1
  * if any tick ran twice or not at all.
  */
@@ -16,7 +19,7 @@ import { fmt, renderText, type Table } from '../bench/lib/table.ts';
 import { taskMix } from './mix.ts';
 
 const { values } = parseArgs({
-  options: { minutes: { type: 'string', default: '10' }, tasks: { type: 'string', default: '1000' }, burst: { type: 'string', default: '10000' }, replicas: { type: 'string', default: '4' }, keep: { type: 'boolean' } },
+  options: { minutes: { type: 'string', default: '10' }, tasks: { type: 'string', default: '1000' }, burst: { type: 'string', default: '10000' }, 'first-burst': { type: 'string', default: '20' }, replicas: { type: 'string', default: '4' }, keep: { type: 'boolean' } },
 });
 const positive = (name: string, text: string | undefined): number => {
   const n = Number(text);
@@ -30,6 +33,13 @@ const minutes = positive('minutes', values.minutes);
 const taskCount = Math.round(positive('tasks', values.tasks));
 const replicaCount = Math.round(positive('replicas', values.replicas));
 const burstCount = values.burst === '0' ? 0 : Math.round(positive('burst', values.burst));
+const firstBurstS = positive('first-burst', values['first-burst']);
+if (firstBurstS >= 60) {
+  process.stderr.write(`soak: --first-burst must be under 60 seconds (the burst is every minute), got "${values['first-burst']}"\n`);
+  process.exit(2);
+}
+/** Where in the minute the burst falls: `--first-burst` seconds from now, on a whole second. */
+const burstOffsetMs = Math.ceil((Date.now() + firstBurstS * 1_000) / 1_000) * 1_000 % 60_000;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Ticks in flight when the replicas stop, and the first second after they start, are not judged. */
@@ -39,16 +49,18 @@ const sliceMs = minutes <= 3 ? 30_000 : 60_000;
 
 const DB = 'caretaker_soak';
 const url = await freshDatabase(DB);
-const tasks = taskMix(taskCount, burstCount);
+const tasks = taskMix(taskCount, burstCount, burstOffsetMs);
 const starts = new Map<string, number[]>(); // `${task}:${nominal}` → start instants
 const rss = new Map<string, number>();
 const errors = new Map<string, number>();
 const errorMessages = new Set<string>();
+/** Each replica's longest event-loop block since the last sample line. */
+const blocked = new Map<string, number>();
 
 function startReplica(instance: string): Promise<ChildProcess> {
-  const child = fork(new URL('./replica.ts', import.meta.url), [JSON.stringify({ url, tasks: taskCount, burst: burstCount, instance })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--no-warnings'] });
+  const child = fork(new URL('./replica.ts', import.meta.url), [JSON.stringify({ url, tasks: taskCount, burst: burstCount, burstOffsetMs, instance })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--no-warnings', ...(process.env.SOAK_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SOAK_CPU_PROF] : [])] });
   return new Promise((resolve, reject) => {
-    child.on('message', (m: { type: string; runs?: [number, number, number][]; rss?: number; errors?: number; message?: string }) => {
+    child.on('message', (m: { type: string; runs?: [number, number, number][]; rss?: number; errors?: number; message?: string; blockedMs?: number }) => {
       if (m.type === 'ready') resolve(child);
       else if (m.type === 'runs') for (const [task, nominal, at] of m.runs ?? []) {
         const key = `${task}:${nominal}`;
@@ -58,6 +70,7 @@ function startReplica(instance: string): Promise<ChildProcess> {
       } else if (m.type === 'memory') {
         rss.set(instance, m.rss ?? 0);
         errors.set(instance, m.errors ?? 0);
+        blocked.set(instance, Math.max(blocked.get(instance) ?? 0, m.blockedMs ?? 0));
       } else if (m.type === 'error') errorMessages.add(m.message ?? '');
       else if (m.type === 'stopped') errors.set(instance, m.errors ?? 0);
     });
@@ -77,7 +90,8 @@ while (Date.now() < endAt) {
   const { rows } = await client.query<{ bytes: string; runs: string }>('SELECT pg_database_size(current_database()) AS bytes, (SELECT count(*) FROM caretaker.caretaker_runs) AS runs');
   samples.push({ at: Date.now(), rss: [...rss.values()].reduce((a, b) => a + b, 0), storeBytes: Number(rows[0]?.bytes), runRows: Number(rows[0]?.runs) });
   const last = samples.at(-1)!;
-  log(`  ${Math.round((last.at - startedAt) / 1000)} s: ${starts.size} ticks run, RSS ${(last.rss / 2 ** 20).toFixed(0)} MiB, store ${(last.storeBytes / 2 ** 20).toFixed(1)} MiB`);
+  log(`  ${Math.round((last.at - startedAt) / 1000)} s: ${starts.size} ticks run, RSS ${(last.rss / 2 ** 20).toFixed(0)} MiB, store ${(last.storeBytes / 2 ** 20).toFixed(1)} MiB, loop blocked ≤ ${[...blocked.values()].map((ms) => ms.toFixed(0)).join(' / ')} ms`);
+  blocked.clear();
 }
 const stoppedAt = Date.now();
 await client.end();

@@ -47,6 +47,13 @@ const END_ALLOWANCE_PER_CLAIM = 4;
 /** The longest a batch's lease may be lengthened for its ends, in leases. */
 const MAX_END_ALLOWANCE_LEASES = 9;
 
+/**
+ * Most jobs per claim statement when a burst is claimed whole by every replica (peers not yet
+ * settled): each statement locks its task rows until it commits, and run ends, which lock theirs
+ * too, wait behind it (decision 035).
+ */
+export const WHOLE_BURST_CHUNK = 1_000;
+
 /** Higher priority first, then earlier due instant, then submission order. */
 const beforeInQueue = (a: Job, b: Job): boolean => {
   const pa = a.runtime.policy.priority;
@@ -74,6 +81,8 @@ export interface DispatcherHost {
   onClaimError(error: unknown): void;
   /** The live instances running the same tasks (this one included), from the last poll. */
   peers(): readonly string[];
+  /** The peers the last poll reported, whether or not they have settled. */
+  unsettledPeers(): readonly string[];
   reportError(error: unknown, context: ErrorContext): void;
 }
 
@@ -95,6 +104,8 @@ export class Dispatcher {
   #paused = false;
   #closed = false;
   #claimCostMs = INITIAL_CLAIM_COST_MS;
+  /** Chunks of bursts claimed whole, not yet sent (see {@link WHOLE_BURST_CHUNK}). */
+  readonly #chunksWaiting = new Set<{ jobs: Job[] }>();
 
   constructor(host: DispatcherHost) {
     this.#host = host;
@@ -103,6 +114,7 @@ export class Dispatcher {
       timers: host.timers,
       instance: host.instance,
       peers: () => host.peers(),
+      unsettledPeers: () => host.unsettledPeers(),
       claimCostMs: () => this.#claimCostMs,
       now: () => host.now(),
       claim: (jobs) => {
@@ -116,7 +128,7 @@ export class Dispatcher {
 
   /** True when nothing is queued, being claimed, or left to a peer and not yet checked. */
   get idle(): boolean {
-    return this.#queue.size === 0 && this.#skips.length === 0 && this.#batchesInFlight === 0 && this.#share.size === 0;
+    return this.#queue.size === 0 && this.#skips.length === 0 && this.#batchesInFlight === 0 && this.#chunksWaiting.size === 0 && this.#share.size === 0;
   }
 
   get slotsInUse(): number {
@@ -167,6 +179,8 @@ export class Dispatcher {
   close(): Job[] {
     this.#closed = true;
     const dropped = [...this.#skips, ...this.#queue.items(), ...this.#share.close()];
+    // A loop, not push(...jobs): a burst of 130,000 overflows the argument limit.
+    for (const waiting of this.#chunksWaiting) for (const job of waiting.jobs.splice(0)) dropped.push(job);
     this.#queue.clear();
     this.#skips = [];
     return dropped;
@@ -191,13 +205,58 @@ export class Dispatcher {
     }
     if (batch.length === 0) return;
     this.#host.onDispatch(batch);
-    const mine = this.#share.split(batch);
+    const { claim: mine, whole } = this.#share.split(batch);
     if (mine.length < batch.length) {
       // Jobs left to a peer hold no slot while they wait.
       this.#slotsInUse -= batch.length - mine.length;
       if (this.#queue.size > 0) this.#scheduleDrain();
     }
-    if (mine.length > 0) void this.#claim(mine);
+    if (mine.length > WHOLE_BURST_CHUNK && whole) void this.#claimInChunks(mine);
+    else if (mine.length > 0) void this.#claim(mine);
+  }
+
+  /**
+   * Claims a burst one chunk after another. A chunk that fails puts it and every later chunk back
+   * in the queue, as a failed batch does; the chunks already answered stand.
+   */
+  async #claimInChunks(batch: Job[]): Promise<void> {
+    // What is not yet sent: a stop meanwhile takes it back (close), as it takes the queue. Out of
+    // the set before the last chunk goes, so that chunk's answer finds the dispatcher idle.
+    const waiting = { jobs: batch.slice(WHOLE_BURST_CHUNK) };
+    this.#chunksWaiting.add(waiting);
+    // Every chunk's leases last as long as one claim of the whole batch would have made them:
+    // the last chunk's ends are written last.
+    const firstSentAt = this.#host.monotonic();
+    const allowanceMs = this.#endAllowanceMs(batch.length);
+    let chunk = batch.slice(0, WHOLE_BURST_CHUNK);
+    while (chunk.length > 0) {
+      if (waiting.jobs.length === 0) this.#chunksWaiting.delete(waiting);
+      const elapsed = this.#host.monotonic() - firstSentAt;
+      if (!(await this.#claim(chunk, Math.max(0, allowanceMs - elapsed)))) {
+        this.#putBack(waiting);
+        return;
+      }
+      if (this.#closed) return;
+      if (this.#paused) {
+        // Another claim failed meanwhile: the rest waits in the queue for the store, as it would.
+        this.#putBack(waiting);
+        return;
+      }
+      chunk = waiting.jobs.slice(0, WHOLE_BURST_CHUNK);
+      waiting.jobs = waiting.jobs.slice(WHOLE_BURST_CHUNK);
+    }
+    this.#chunksWaiting.delete(waiting);
+  }
+
+  /** Chunks not sent go back to the queue (their slots with them). */
+  #putBack(waiting: { jobs: Job[] }): void {
+    this.#chunksWaiting.delete(waiting);
+    const jobs = waiting.jobs;
+    waiting.jobs = [];
+    for (const job of jobs) {
+      if (job.skip === null) this.#slotsInUse--;
+      if (!this.#closed) this.submit(job);
+    }
   }
 
   /**
@@ -210,11 +269,15 @@ export class Dispatcher {
     return Math.round(Math.min(END_ALLOWANCE_PER_CLAIM * jobs * this.#claimCostMs, MAX_END_ALLOWANCE_LEASES * this.#host.leaseMs));
   }
 
-  async #claim(batch: Job[]): Promise<void> {
+  /**
+   * Claims a batch; false if the store failed (the batch is back in the queue). `allowanceMs`:
+   * how much its leases are lengthened for its ends (by default, as its size asks).
+   */
+  async #claim(batch: Job[], allowanceMs = this.#endAllowanceMs(batch.length)): Promise<boolean> {
     this.#batchesInFlight++;
     const now = this.#host.now();
     const sentAt = this.#host.monotonic();
-    const leaseMs = this.#host.leaseMs + this.#endAllowanceMs(batch.length);
+    const leaseMs = this.#host.leaseMs + allowanceMs;
     const requests = batch.map((job) => {
       const request = claimRequest(job, this.#host.instance, leaseMs, now);
       job.claimSentAt = sentAt;
@@ -232,7 +295,7 @@ export class Dispatcher {
       }
       this.hold();
       this.#host.onClaimError(error);
-      return;
+      return false;
     }
     this.#batchesInFlight--;
     if (batch.length >= MEASURE_FROM_JOBS) {
@@ -246,5 +309,6 @@ export class Dispatcher {
       this.#host.onOutcome(job, outcome);
     }
     this.#scheduleDrain();
+    return true;
   }
 }

@@ -58,6 +58,11 @@ export class JobRouter {
   readonly #backfills: BackfillHooks;
   readonly #withBacklog = new Set<TaskRuntime>();
   readonly #retryEntries = new Set<ElapsedEntry>();
+  /**
+   * Queued ticks the store handed over and that are not yet claimed: the store keeps no copy, so
+   * one dropped by a stop must be recorded, or it is neither run nor recorded.
+   */
+  readonly #handedOver = new Set<string>();
   readonly #triggersInFlight = new Set<string>();
   #seq = 0;
 
@@ -148,6 +153,7 @@ export class JobRouter {
   submitQueued(queued: QueuedTick): void {
     const runtime = this.#ctx.tasks.get(queued.task);
     if (runtime === undefined || runtime.state !== 'active') return;
+    this.#handedOver.add(queued.runId);
     this.submit(runtime, { runId: queued.runId, slot: queued.slot, trigger: queued.trigger, scheduledFor: queued.scheduledFor, dueAt: queued.dueAt });
   }
 
@@ -205,6 +211,7 @@ export class JobRouter {
 
   onClaimed(job: Job, outcome: ClaimOutcome): void {
     const runtime = job.runtime;
+    this.#handedOver.delete(job.runId);
     const newest = Math.max(job.scheduledFor, job.throughTick ?? job.scheduledFor);
     if (job.slot.startsWith('t:') && outcome.kind !== 'busy' && newest > runtime.activity.maxTick) runtime.activity.maxTick = newest;
     if (job.slot.startsWith('m:')) this.#triggersInFlight.delete(job.runId);
@@ -250,7 +257,8 @@ export class JobRouter {
    * later claim has overtaken is left alone: the persisted cursor has not passed it, so another
    * instance runs it or the next start applies `catchUp` to it (recording it here would take it
    * away from a replica that is still running). An overtaken one would fall through the cracks,
-   * so it is recorded skipped (`missed`); pending skip records are written as they are.
+   * so it is recorded skipped (`missed`), as is a queued tick the store handed over (it keeps no
+   * copy); pending skip records are written as they are.
    */
   close(): void {
     const dropped = this.#ctx.dispatcher.close();
@@ -265,7 +273,7 @@ export class JobRouter {
     const { instance, options } = this.#ctx;
     const now = this.#ctx.clock.now();
     const records = dropped
-      .filter((job) => job.skip !== null || (job.attempt === 1 && job.slot.startsWith('t:') && job.scheduledFor < job.runtime.activity.maxTick))
+      .filter((job) => job.skip !== null || this.#handedOver.has(job.runId) || (job.attempt === 1 && job.slot.startsWith('t:') && job.scheduledFor < job.runtime.activity.maxTick))
       .map((job) => claimRequest(job, instance, options.leaseMs, now, job.skip ?? 'missed'));
     if (records.length === 0) return;
     const written = this.#ctx.store.claim(records, now).then((outcomes) => {

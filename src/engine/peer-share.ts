@@ -62,6 +62,11 @@ export interface PeerShareHost {
   readonly instance: string;
   /** The live instances running the same tasks (this one included), from the last poll. */
   peers(): readonly string[];
+  /**
+   * The peers the last poll reported, settled or not (see {@link PeerView.all}): while they have
+   * not settled, a burst is claimed whole by every replica, this one's share first.
+   */
+  unsettledPeers(): readonly string[];
   /** What claiming one job of a large batch has taken lately, ms. */
   claimCostMs(): number;
   /** Wall-clock now, ms. */
@@ -99,13 +104,23 @@ export class PeerShare {
     return this.#size;
   }
 
-  /** Returns the jobs to claim now; keeps the ones a peer owns. */
-  split(batch: Job[]): Job[] {
+  /**
+   * Returns the jobs to claim now; keeps the ones a peer owns. `whole`: the peers have not settled
+   * and this instance claims a burst whole, its own share (by the unsettled list) first; the
+   * dispatcher then claims it in chunks, so that replicas that all claim everything start on
+   * different rows and no statement locks the whole burst (decision 035).
+   */
+  split(batch: Job[]): { readonly claim: Job[]; readonly whole: boolean } {
     const peers = this.#host.peers();
-    if (peers.length < 2 || !peers.includes(this.#host.instance)) return batch;
     let candidates = 0;
     for (const job of batch) if (shareable(job)) candidates++;
-    if (candidates < SHARE_FROM_JOBS) return batch;
+    if (candidates < SHARE_FROM_JOBS) return { claim: batch, whole: false };
+    if (peers.length < 2 || !peers.includes(this.#host.instance)) {
+      // Whole only among replicas that have not settled: a lone replica claims a burst in one statement.
+      const all = this.#host.unsettledPeers();
+      if (all.length < 2 || !all.includes(this.#host.instance)) return { claim: batch, whole: false };
+      return { claim: ownFirst(batch, all, this.#host.instance), whole: true };
+    }
     const mine: Job[] = [];
     let latest = Number.NEGATIVE_INFINITY;
     const left: Job[] = [];
@@ -121,15 +136,17 @@ export class PeerShare {
     // Each peer claims about as many as this instance does.
     const graceMs = Math.max(SHARE_GRACE_MS, 2 * this.#host.claimCostMs() * mine.length);
     if (left.length > 0) this.#wait(left, Math.ceil(latest + graceMs));
-    return mine;
+    return { claim: mine, whole: false };
   }
+
 
   /** Stops: hands back every job still waiting (none was claimed here). */
   close(): Job[] {
     const out: Job[] = [];
     for (const { jobs, entry } of this.#waiting.values()) {
       this.#host.timers.cancel(entry);
-      out.push(...jobs);
+      // A loop, not push(...jobs): a group of 130,000 overflows the argument limit.
+      for (const job of jobs) out.push(job);
     }
     this.#waiting.clear();
     this.#size = 0;
@@ -174,4 +191,18 @@ export class PeerShare {
     for (let i = 0; i < group.jobs.length; i++) if (free[i] !== true) this.#host.taken(group.jobs[i] as Job);
     if (unclaimed.length > 0) this.#host.claim(unclaimed);
   }
+}
+
+/**
+ * The batch with the jobs `instance` would own under `peers` before the others of the same
+ * priority: a peer's urgent jobs still go before this instance's routine ones. Otherwise in the
+ * batch's order (skip records first, then by priority and due instant).
+ */
+function ownFirst(batch: readonly Job[], peers: readonly string[], instance: string): Job[] {
+  const rank = (job: Job) => (job.skip !== null ? 0 : 1);
+  const foreign = (job: Job) => (shareable(job) && peers[job.runtime.shareHash % peers.length] !== instance ? 1 : 0);
+  return batch
+    .map((job, i) => ({ job, i }))
+    .sort((a, b) => rank(a.job) - rank(b.job) || b.job.runtime.policy.priority - a.job.runtime.policy.priority || foreign(a.job) - foreign(b.job) || a.i - b.i)
+    .map((x) => x.job);
 }

@@ -171,6 +171,7 @@ export class Scheduler {
       },
       onClaimError: (error) => this.#onClaimError(error),
       peers: () => this.#peers.sharing(this.#clock.monotonic()),
+      unsettledPeers: () => this.#peers.all,
       reportError: (error, context) => this.#reportError(error, context),
     });
     this.#newId = options.idGenerator ?? (() => uuidv7(this.#clock.now()));

@@ -55,6 +55,11 @@ describe('properties of the engine (fast-check, virtual time)', () => {
             },
           };
         });
+        // The newest tick each task queued (overlap 'queue'): one stopping leaves it in the store's
+        // queue for the next start (Store.finish takes no queued tick while stopping).
+        const lastQueued = new Map<string, number>();
+        const noteQueued = (e: { task: string; scheduledFor: Date }) => void lastQueued.set(e.task, e.scheduledFor.getTime());
+        h.scheduler.on('tick:queued', noteQueued);
         for (const d of definitions) h.scheduler.add(d);
         await h.scheduler.start();
         for (const step of steps) await h.clock.advance(step);
@@ -68,6 +73,7 @@ describe('properties of the engine (fast-check, virtual time)', () => {
         // picked up or recorded now; with catchUp 'none' every one of them gets a record.
         const again = harness({ clock: h.clock, store: h.store, pollInterval: '1m' });
         for (const d of definitions) again.scheduler.add({ ...d, catchUp: 'none' });
+        again.scheduler.on('tick:queued', noteQueued);
         await again.scheduler.start();
         await h.clock.advance(0);
         const stopAgain = again.scheduler.stop({ timeout: '5s' });
@@ -99,11 +105,12 @@ describe('properties of the engine (fast-check, virtual time)', () => {
           const name = `task-${i}`;
           for (const tick of expectedTicks(name, t.schedule, jitters.get(name) ?? 0, end)) {
             const key = `${name}@${tick}`;
-            assert.ok(seen.has(`${key}#1`) || summarised.has(`${key}#1`), `tick ${key} (${new Date(tick).toISOString()}) was neither run nor recorded`);
+            const waitsInQueue = lastQueued.get(name) === tick;
+            assert.ok(seen.has(`${key}#1`) || summarised.has(`${key}#1`) || waitsInQueue, `tick ${key} (${new Date(tick).toISOString()}) was neither run nor recorded`);
           }
         });
       }),
-      { numRuns: Number(process.env.PROPERTY_RUNS ?? 40) },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 40), ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH ?? '', endOnFailure: true } : {}) },
     );
   });
 });

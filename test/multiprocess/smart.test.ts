@@ -70,7 +70,10 @@ for (const backend of backends) {
         const cond = of('cond');
         assert.ok(cond.some((r) => r.status === 'skipped' && r.skipReason === 'condition' && r.error?.message === `no ${flag}`));
         assert.ok(cond.some((r) => r.status === 'succeeded'));
-        assert.ok(cond.every((r) => r.status === 'succeeded' || r.skipReason === 'condition' || r.skipReason === 'overlap'));
+        // A tick claimed ahead just before the stop is recorded interrupted without running: not a condition's doing.
+        const beforeStop = cond.filter((r) => r.scheduledFor.getTime() < stopAt - 1_000);
+        const odd = beforeStop.filter((r) => !(r.status === 'succeeded' || r.skipReason === 'condition' || r.skipReason === 'overlap'));
+        assert.deepEqual(odd.map((r) => `${r.scheduledFor.toISOString()} ${r.status} ${r.skipReason ?? ''} ${r.error?.message ?? ''}`), []);
 
         // defer: held while busy, skipped at maxDelay; ran once quiet.
         const quiet = of('quiet');

@@ -9,6 +9,8 @@ import { describe, it } from 'node:test';
 import { memoryStore } from '../../../src/index.ts';
 import type { ClaimRequest, FinishOutcome, LeaseRef, RunCompletion, Store } from '../../../src/store/port.ts';
 import { harness, runsOf, T0 } from '../../helpers.ts';
+import { createTestClock } from '../../../src/testing/index.ts';
+import { WHOLE_BURST_CHUNK } from '../../../src/engine/dispatcher.ts';
 
 const TASKS = 100;
 const MINUTE = 60_000;
@@ -185,6 +187,56 @@ describe('bursts (decision 025)', () => {
     const late = firstStarts(ran).filter(([, t]) => t !== at);
     assert.deepEqual(late, [], 'every tick started at its instant');
     for (const h of [a, b, c]) await h.scheduler.stop();
+  });
+
+  it('a burst before the peers settle is claimed whole by every replica, in chunks of at most 1,000, each replica\'s own share first', async () => {
+    const inner = memoryStore();
+    const claims: { instance: string; size: number }[] = [];
+    // Every claim call, by whom and how large: no statement may lock the whole burst.
+    const observed = (instance: string): Store =>
+      new Proxy(inner, {
+        get: (target, key) => {
+          if (key === 'claim') {
+            // A claim takes time by its size (0.1 ms a row), so the replicas' claims overlap as a store's do.
+            return async (requests: readonly ClaimRequest[], now: number) => {
+              if (requests.length >= 32) claims.push({ instance, size: requests.length });
+              await clock.sleep(requests.length / 10);
+              return inner.claim(requests, now + requests.length / 10);
+            };
+          }
+          const value = Reflect.get(target, key) as unknown;
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    const count = 2 * WHOLE_BURST_CHUNK + WHOLE_BURST_CHUNK / 2;
+    const clock = createTestClock({ start: new Date(T0) });
+    const replicas = ['r0', 'r1', 'r2', 'r3'].map((instance) => harness({ clock, store: observed(instance), instance, pollInterval: '5s' }));
+    const first = replicas[0] as ReturnType<typeof harness>;
+    const starts: [string, string, number][] = [];
+    // Due 8 s after the four start together: each has seen the others since its 5 s poll, and
+    // the list settles only after two poll intervals without a change.
+    const at = T0 + 8_000;
+    for (const h of replicas) {
+      for (let i = 0; i < count; i++) {
+        h.scheduler.add({ name: `tenant-${i}`, schedule: { every: '1h', anchor: new Date(at) }, handler: (ctx) => void starts.push([ctx.task, h.scheduler.instance, h.clock.now()]) });
+      }
+    }
+    for (const h of replicas) await h.scheduler.start();
+    await first.clock.advance(12_000);
+    const ran = byTask(starts, at, at + 3_600_000);
+    assert.equal(ran.size, count, 'every task ran');
+    for (const [task, list] of ran) assert.equal(list.length, 1, `${task} ran ${list.length} times`);
+    // A virtual clock claims nothing ahead: every claim goes out at the instant, and each replica's
+    // last chunk waits for its earlier ones (4 × 250 ms of claims, overlapping).
+    assert.ok(firstStarts(ran).every(([, t]) => t >= at && t <= at + 1_500), 'every tick started soon after its instant');
+    const burstClaims = claims.filter((c) => c.size > 100);
+    assert.ok(burstClaims.length > 0);
+    assert.ok(burstClaims.every((c) => c.size <= WHOLE_BURST_CHUNK), `claim sizes: ${burstClaims.map((c) => c.size).join(', ')}`);
+    for (const h of replicas) {
+      const share = firstStarts(ran).filter(([instance]) => instance === h.scheduler.instance).length;
+      assert.ok(share >= count * 0.15, `${h.scheduler.instance} ran ${share} of ${count}: its own share was not claimed first`);
+    }
+    for (const h of replicas) await h.scheduler.stop();
   });
 
   it('ends are group-committed: 200 ends in a few writes, a lone end written at once, alone', async () => {
