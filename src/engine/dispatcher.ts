@@ -28,7 +28,8 @@ export function claimRequest(job: Job, instance: string, leaseMs: number, now: n
     causedBy: job.causedBy,
     overlap: job.overlap,
     maxConcurrent: job.runtime.policy.maxConcurrent,
-    leaseMs: leaseMs + (startAt - now),
+    // Whole milliseconds, whatever the clock gives: the stores keep leases as integers.
+    leaseMs: Math.round(leaseMs + (startAt - now)),
   };
 }
 
@@ -231,8 +232,9 @@ export class Dispatcher {
     let chunk = batch.slice(0, WHOLE_BURST_CHUNK);
     while (chunk.length > 0) {
       if (waiting.jobs.length === 0) this.#chunksWaiting.delete(waiting);
+      // Whole milliseconds: the stores keep leases as integers (PostgreSQL refuses "28376.96").
       const elapsed = this.#host.monotonic() - firstSentAt;
-      if (!(await this.#claim(chunk, Math.max(0, allowanceMs - elapsed)))) {
+      if (!(await this.#claim(chunk, Math.round(Math.max(0, allowanceMs - elapsed))))) {
         this.#putBack(waiting);
         return;
       }

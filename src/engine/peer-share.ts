@@ -139,7 +139,6 @@ export class PeerShare {
     return { claim: mine, whole: false };
   }
 
-
   /** Stops: hands back every job still waiting (none was claimed here). */
   close(): Job[] {
     const out: Job[] = [];

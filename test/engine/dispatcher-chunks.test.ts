@@ -145,6 +145,19 @@ describe('a burst claimed whole before the peers settle (decision 035)', () => {
     assert.deepEqual(new Set(expiries).size, 1, `expiries ${expiries.map((e) => e - NOW).join(', ')}`);
   });
 
+  it('every chunk asks for a lease of whole milliseconds, though elapsed time has fractions (PostgreSQL keeps it as a bigint)', async () => {
+    const s = setup();
+    submitAll(s.dispatcher, Array.from({ length: 3_000 }, (_, i) => job(`t${i}`)));
+    await s.flush();
+    for (let k = 0; k < 3; k++) {
+      s.advance(123.456789);
+      await s.answer(k, 'started');
+    }
+    const leases = s.calls.flatMap((c) => c.requests.map((r) => r.leaseMs));
+    assert.equal(leases.length, 3_000);
+    assert.deepEqual(leases.filter((ms) => !Number.isInteger(ms)), []);
+  });
+
   it('its own share first, but by priority first: a peer\'s urgent jobs go before this replica\'s routine ones', async () => {
     const s = setup({ unsettled: ['a', 'b'] });
     // Hash even → 'a' owns it, odd → 'b'.
