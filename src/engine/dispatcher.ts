@@ -230,29 +230,32 @@ export class Dispatcher {
     const firstSentAt = this.#host.monotonic();
     const allowanceMs = this.#endAllowanceMs(batch.length);
     let chunk = batch.slice(0, WHOLE_BURST_CHUNK);
-    while (chunk.length > 0) {
-      if (waiting.jobs.length === 0) this.#chunksWaiting.delete(waiting);
-      // Whole milliseconds: the stores keep leases as integers (PostgreSQL refuses "28376.96").
-      const elapsed = this.#host.monotonic() - firstSentAt;
-      if (!(await this.#claim(chunk, Math.round(Math.max(0, allowanceMs - elapsed))))) {
-        this.#putBack(waiting);
-        return;
+    try {
+      while (chunk.length > 0) {
+        if (waiting.jobs.length === 0) this.#chunksWaiting.delete(waiting);
+        // Whole milliseconds: the stores keep leases as integers (PostgreSQL refuses "28376.96").
+        const elapsed = this.#host.monotonic() - firstSentAt;
+        if (!(await this.#claim(chunk, Math.round(Math.max(0, allowanceMs - elapsed))))) {
+          this.#putBack(waiting);
+          return;
+        }
+        if (this.#closed) return;
+        if (this.#paused) {
+          // Another claim failed meanwhile: the rest waits in the queue for the store, as it would.
+          this.#putBack(waiting);
+          return;
+        }
+        chunk = waiting.jobs.slice(0, WHOLE_BURST_CHUNK);
+        waiting.jobs = waiting.jobs.slice(WHOLE_BURST_CHUNK);
       }
-      if (this.#closed) return;
-      if (this.#paused) {
-        // Another claim failed meanwhile: the rest waits in the queue for the store, as it would.
-        this.#putBack(waiting);
-        return;
-      }
-      chunk = waiting.jobs.slice(0, WHOLE_BURST_CHUNK);
-      waiting.jobs = waiting.jobs.slice(WHOLE_BURST_CHUNK);
+    } finally {
+      // Every way out, a stop's included: a leftover entry would keep `idle` false for ever.
+      this.#chunksWaiting.delete(waiting);
     }
-    this.#chunksWaiting.delete(waiting);
   }
 
   /** Chunks not sent go back to the queue (their slots with them). */
   #putBack(waiting: { jobs: Job[] }): void {
-    this.#chunksWaiting.delete(waiting);
     const jobs = waiting.jobs;
     waiting.jobs = [];
     for (const job of jobs) {

@@ -114,6 +114,17 @@ describe('a burst claimed whole before the peers settle (decision 035)', () => {
     await s.answer(0, 'fail');
     assert.equal(s.calls.length, 1, 'nothing claimed after the stop');
     assert.equal(s.dispatcher.queued, 0, 'a chunk that failed after the stop is not queued again');
+    assert.equal(s.dispatcher.idle, true, 'nothing is left waiting after the stop');
+  });
+
+  it('a stop while a chunk is in flight that then succeeds leaves nothing waiting: idle, and nothing sent after', async () => {
+    const s = setup();
+    submitAll(s.dispatcher, Array.from({ length: 2_500 }, (_, i) => job(`t${i}`)));
+    await s.flush();
+    assert.equal(s.dispatcher.close().length, 1_500);
+    await s.answer(0, 'taken');
+    assert.equal(s.calls.length, 1);
+    assert.equal(s.dispatcher.idle, true);
   });
 
   it('held while chunking (another claim failed): the chunks not sent go back to the queue until resumed', async () => {
