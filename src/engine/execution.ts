@@ -82,6 +82,10 @@ export class Execution {
   deferredMs: number | null = null;
   /** True once `defer` has let the run go (or it had none). */
   deferDone = false;
+  /** True once `run:started` was emitted for it. */
+  announced = false;
+  /** The handler's context, made ahead when the run was claimed ahead of its instant. */
+  #ctx: TaskContext | null = null;
 
   constructor(host: ExecutionHost, job: Job, run: RunRecord, lastSuccess: LastSuccess | null) {
     this.#host = host;
@@ -112,19 +116,37 @@ export class Execution {
     return this.#cause === null ? null : this.#controller.signal.reason;
   }
 
-  /** Calls the handler at `now`. Its synchronous part runs inside this call. */
+  /**
+   * Calls the handler at `now`. Its synchronous part runs inside this call. The timeout is armed
+   * by {@link armTimeout}, after every handler released with this one has started.
+   */
   start(now: number): void {
     if (this.#settled) return;
     this.startedAt = now;
     const task = this.job.runtime;
-    if (Number.isFinite(task.policy.timeoutMs)) {
-      this.#timeout = timerEntry(() => this.abort('timeout'));
-      this.#host.timers.after(this.#timeout, task.policy.timeoutMs);
-    }
-    const ctx = this.#context(this.#lastSuccess);
+    const ctx = this.#ctx ?? this.#context(this.#lastSuccess);
     const condition = task.condition;
     if (condition !== null) this.#checkCondition(condition, ctx, now);
     else this.#call(ctx, now);
+  }
+
+  /**
+   * Makes the handler's context now, for a run claimed ahead of its instant: at the instant only
+   * the call is left to do, for every handler released with this one.
+   */
+  prepare(): void {
+    this.#ctx ??= this.#context(this.#lastSuccess);
+  }
+
+  /**
+   * Arms the run's timeout, counted from its start `elapsed` ms ago. A run that already ended (a
+   * synchronous handler settles on a microtask, so not yet) or was aborted arms nothing.
+   */
+  armTimeout(elapsed: number): void {
+    const timeoutMs = this.job.runtime.policy.timeoutMs;
+    if (this.#settled || this.startedAt === null || this.#timeout !== null || !Number.isFinite(timeoutMs)) return;
+    this.#timeout = timerEntry(() => this.abort('timeout'));
+    this.#host.timers.after(this.#timeout, Math.max(0, timeoutMs - elapsed));
   }
 
   /** Shows a status line on a run whose handler has not started (why it waits), as progress 0. */

@@ -148,10 +148,11 @@ export class RunController implements LeaseKeeper {
     }
     this.#onStarted();
     if (job.dueAt <= this.#ctx.clock.now()) {
-      this.#begin(execution);
+      this.#begin(execution, null);
       return;
     }
-    // Claimed ahead: the handler starts at its due instant, not before.
+    // Claimed ahead: the handler starts at its due instant, not before, with its context made now.
+    execution.prepare();
     const release = this.#releases.get(job.dueAt);
     if (release !== undefined) {
       release.executions.push(execution);
@@ -160,7 +161,7 @@ export class RunController implements LeaseKeeper {
     const executions = [execution];
     const wait = this.#precise.until(job.dueAt, () => {
       this.#releases.delete(job.dueAt);
-      for (const e of executions) this.#begin(e);
+      this.#beginAll(executions);
     });
     this.#releases.set(job.dueAt, { executions, wait });
   }
@@ -182,7 +183,7 @@ export class RunController implements LeaseKeeper {
       }
       execution.leaseValidUntil = Math.max(execution.leaseValidUntil, validUntil);
       // A run waiting for this renewal starts now (or asks again, until the watchdog gives up).
-      if (this.#awaitingLease.delete(execution)) this.#begin(execution);
+      if (this.#awaitingLease.delete(execution)) this.#begin(execution, null);
     }
     this.#armWatchdog();
   }
@@ -287,12 +288,12 @@ export class RunController implements LeaseKeeper {
    * lease is renewed first; if no renewal comes back in time, the lease watchdog records the run
    * interrupted without starting it, and the retry policy decides.
    */
-  #begin(execution: Execution): void {
+  #begin(execution: Execution, started: Execution[] | null): void {
     if (execution.settled) return;
     const defer = execution.job.runtime.policy.defer;
     if (defer !== null && !execution.deferDone) {
       execution.deferDone = true;
-      this.#quiet.hold(execution, () => this.#begin(execution), (message) => execution.showStatus(message));
+      this.#quiet.hold(execution, () => this.#begin(execution, null), (message) => execution.showStatus(message));
       return;
     }
     const left = execution.leaseValidUntil - this.#ctx.clock.monotonic();
@@ -301,10 +302,36 @@ export class RunController implements LeaseKeeper {
       this.#renewNow();
       return;
     }
-    const now = this.#ctx.clock.now();
+    execution.start(this.#ctx.clock.now());
+    if (started === null) this.#afterStart(execution, 0);
+    else started.push(execution);
+  }
+
+  /**
+   * Starts the handlers released together, every one of them before any run's bookkeeping: the
+   * last handler of an instant starts as early as the first (decision 036).
+   */
+  #beginAll(executions: readonly Execution[]): void {
+    const since = this.#ctx.clock.monotonic();
+    const started: Execution[] = [];
+    for (const execution of executions) this.#begin(execution, started);
+    const elapsed = this.#ctx.clock.monotonic() - since;
+    for (const execution of started) this.#afterStart(execution, elapsed);
+  }
+
+  /** What a start leads to once the handler runs: its timeout (counted from the start, `elapsed` ms ago at most) and the event. */
+  #afterStart(execution: Execution, elapsed: number): void {
+    execution.armTimeout(elapsed);
+    this.#announce(execution);
+  }
+
+  /** Emits `run:started` once, before any other event of the run (a handler may report progress before its release ends). */
+  #announce(execution: Execution): void {
+    const at = execution.startedAt;
+    if (execution.announced || at === null) return;
+    execution.announced = true;
     const { events } = this.#ctx;
-    if (events.hasListeners('run:started')) events.emit('run:started', { ...execution.run, startedAt: new Date(now), latenessMs: now - execution.job.dueAt - (execution.deferredMs ?? 0), deferredMs: execution.deferredMs });
-    execution.start(now);
+    if (events.hasListeners('run:started')) events.emit('run:started', { ...execution.run, startedAt: new Date(at), latenessMs: at - execution.job.dueAt - (execution.deferredMs ?? 0), deferredMs: execution.deferredMs });
   }
 
   /**
@@ -328,6 +355,7 @@ export class RunController implements LeaseKeeper {
       return;
     }
     execution.progressPublishedAt = this.#ctx.clock.monotonic();
+    this.#announce(execution);
     this.#ctx.events.emit('run:progress', { runId: execution.id, task: execution.run.task, ...progress });
     const lease = { runId: execution.id, fencingToken: execution.fencingToken };
     void this.#ctx

@@ -148,7 +148,7 @@ export function resolveTask(definition: unknown, defaults: ParsedOptions, polici
   if (isMinimal(definition)) {
     const schedule = checkSchedule(definition.schedule);
     if (!Array.isArray(schedule) && jitterFits(schedule, defaults.jitter ?? 0)) {
-      return { name: definition.name, schedule, handler: definition.handler, description: null, startPaused: false, policy: resolvePolicy({}, defaults, policies), condition: null, dependency: null, smart: NO_SMART };
+      return { name: definition.name, schedule, handler: definition.handler, description: null, startPaused: false, policy: defaultPolicy(defaults, policies), condition: null, dependency: null, smart: NO_SMART };
     }
   }
   const subject = describeSubject(definition);
@@ -234,15 +234,18 @@ function describeSubject(definition: unknown): string {
 const POLICY_KEYS = Object.keys(optionShape) as (keyof ParsedOptions)[];
 
 function resolvePolicy(options: ParsedOptions, defaults: ParsedOptions, policies: Map<string, TaskPolicy>): TaskPolicy {
-  if (!POLICY_KEYS.some((key) => options[key] !== undefined)) {
-    let shared = policies.get('');
-    if (shared === undefined) {
-      shared = buildPolicy({}, defaults, policies);
-      policies.set('', shared);
-    }
-    return shared;
-  }
+  if (!POLICY_KEYS.some((key) => options[key] !== undefined)) return defaultPolicy(defaults, policies);
   return buildPolicy(options, defaults, policies);
+}
+
+/** The policy of a task that sets none of its options: one object shared by all of them. */
+function defaultPolicy(defaults: ParsedOptions, policies: Map<string, TaskPolicy>): TaskPolicy {
+  let shared = policies.get('');
+  if (shared === undefined) {
+    shared = buildPolicy({}, defaults, policies);
+    policies.set('', shared);
+  }
+  return shared;
 }
 
 function buildPolicy(options: ParsedOptions, defaults: ParsedOptions, policies: Map<string, TaskPolicy>): TaskPolicy {

@@ -13,6 +13,11 @@ import { windowGate } from './schedules/windows.ts';
 const MAX_TICKS_PER_WAKE = 1_000;
 /** A task's previous tick must be this much more than twice a burst's lead before its tick for the task to be claimed with the burst. */
 const EARLY_CLAIM_GAP_MS = 1_000;
+/**
+ * Fired this little ahead of its claim window (a small burst's firing cost), a task is claimed at
+ * once: re-arming it for its own time would fire it twice per instant for nothing (decision 036).
+ */
+const EARLY_CLAIM_TOLERANCE_MS = 25;
 /** After a failed registration, try again this much later. */
 const REGISTER_RETRY_MS = 5_000;
 /**
@@ -174,7 +179,7 @@ export class TickPlanner {
     // Ticks due within the prepare window are claimed now and released at their instant.
     const horizon = now + this.#ctx.timers.prepareMs;
     const early = runtime.dueAt(runtime.nextTick) - horizon;
-    if (!runtime.exact && early > 0 && this.#tooSoonForEarlyClaim(runtime, runtime.nextTick, early)) {
+    if (!runtime.exact && early > EARLY_CLAIM_TOLERANCE_MS && this.#tooSoonForEarlyClaim(runtime, runtime.nextTick, early)) {
       // Fired ahead with a burst, but its previous run may still be going: a claim now would find
       // it live and record this tick skipped (overlap). It is claimed at its own time instead.
       runtime.exact = true;

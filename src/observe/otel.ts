@@ -6,11 +6,18 @@ interface OtelApi {
   readonly trace: {
     getTracer(name: string, version?: string): OtelTracer;
     setSpan(context: unknown, span: OtelSpan): unknown;
+    getTracerProvider(): OtelProvider;
   };
+  readonly ProxyTracerProvider?: new () => OtelProvider;
   readonly context: {
     active(): unknown;
     with<T>(context: unknown, fn: () => T): T;
   };
+}
+
+/** The global provider is a proxy: until an SDK registers, it delegates to the API's no-op provider. */
+interface OtelProvider {
+  getDelegate?(): unknown;
 }
 
 interface OtelTracer {
@@ -33,6 +40,15 @@ const STATUS_ERROR = 2;
 
 const NO_SPAN: RunSpan = { run: (fn) => fn(), end: () => {} };
 
+/** True while the global tracer provider still delegates to the API's no-op one. */
+function withoutSdk(otel: OtelApi, noop: unknown): boolean {
+  try {
+    return otel.trace.getTracerProvider().getDelegate?.() === noop;
+  } catch {
+    return false;
+  }
+}
+
 /** The API's no-op span (no SDK registered): not recording, and no trace to carry. */
 function noTrace(span: OtelSpan): boolean {
   try {
@@ -53,12 +69,15 @@ function noTrace(span: OtelSpan): boolean {
 export function openTelemetryTracer(load: () => Promise<unknown> = () => import('@opentelemetry/api')): RunTracer {
   let api: OtelApi | null = null;
   let tracer: OtelTracer | null = null;
+  // The API's no-op provider, what the global proxy delegates to while no SDK is registered.
+  let noop: unknown = undefined;
   return {
     async ready() {
       try {
         const mod = (await load()) as OtelApi & { default?: OtelApi };
         api = mod.trace !== undefined ? mod : (mod.default ?? null);
         tracer = api?.trace.getTracer('caretaker', packageVersion()) ?? null;
+        noop = api?.ProxyTracerProvider !== undefined ? new api.ProxyTracerProvider().getDelegate?.() : undefined;
       } catch {
         // Not installed: tracing stays off, as documented.
       }
@@ -66,6 +85,9 @@ export function openTelemetryTracer(load: () => Promise<unknown> = () => import(
     start(run: RunSpanStart): RunSpan {
       const otel = api;
       if (otel === null || tracer === null) return NO_SPAN;
+      // No SDK registered (asked per run: one may register later): the span would be the API's
+      // no-op one, so neither it nor its attributes are made, before every handler of a burst.
+      if (noop !== undefined && withoutSdk(otel, noop)) return NO_SPAN;
       const parent = otel.context.active();
       // Attributes go to startSpan: samplers and span processors decide on them.
       const attributes = {

@@ -10,14 +10,15 @@ let counter = 0;
 const pool = new Uint8Array(4096);
 let poolOffset = pool.length;
 
-function randomBytes(n: number): Uint8Array {
+/** Fills the pool again when fewer than `n` bytes are left; returns the offset of `n` fresh bytes. */
+function takeRandom(n: number): number {
   if (poolOffset + n > pool.length) {
     crypto.getRandomValues(pool);
     poolOffset = 0;
   }
-  const bytes = pool.subarray(poolOffset, poolOffset + n);
+  const at = poolOffset;
   poolOffset += n;
-  return bytes;
+  return at;
 }
 
 /**
@@ -39,16 +40,20 @@ export function uuidv7(now: number = Date.now()): string {
       counter = 0;
     }
   }
-  const random = randomBytes(8);
-  let time = '';
-  let rest = ms;
-  for (let i = 0; i < 6; i++) {
-    time = (HEX[rest % 256] as string) + time;
-    rest = Math.floor(rest / 256);
-  }
-  const hex = (i: number) => HEX[random[i] ?? 0] as string;
+  // Read from the pool in place and build the string in one expression: every run of a burst
+  // makes an id, and views or partial strings per id are garbage collected right before handlers start.
+  const r = takeRandom(8);
+  const high = Math.floor(ms / 0x1000000);
+  const low = ms % 0x1000000;
+  const rnd = (i: number) => hex(pool[r + i] as number);
   return (
-    `${time.slice(0, 8)}-${time.slice(8)}-${HEX[0x70 | (counter >> 8)]}${HEX[counter & 0xff]}-` +
-    `${HEX[((random[0] ?? 0) & 0x3f) | 0x80]}${hex(1)}-${hex(2)}${hex(3)}${hex(4)}${hex(5)}${hex(6)}${hex(7)}`
+    hex(high >>> 16) + hex(high >>> 8) + hex(high) + hex(low >>> 16) + '-' + hex(low >>> 8) + hex(low) + '-' +
+    hex(0x70 | (counter >> 8)) + hex(counter) + '-' + hex(((pool[r] as number) & 0x3f) | 0x80) + rnd(1) + '-' +
+    rnd(2) + rnd(3) + rnd(4) + rnd(5) + rnd(6) + rnd(7)
   );
+}
+
+/** Two hex digits of a value's low byte. */
+function hex(value: number): string {
+  return HEX[value & 0xff] as string;
 }

@@ -1,0 +1,89 @@
+/**
+ * Handlers claimed ahead and released together at their instant (decision 036): every handler
+ * starts before any run's bookkeeping (events, timeouts), events of a run stay in order, and a
+ * timeout still counts from the run's start. Virtual time, with a clock that can yield turns, so
+ * the scheduler claims ahead and releases at the instant as it does on the system clock.
+ */
+import assert from 'node:assert/strict';
+import { setImmediate as realTurn } from 'node:timers';
+import { describe, it } from 'node:test';
+import { type Clock, createScheduler } from '../../src/index.ts';
+import { createTestClock, type TestClock } from '../../src/testing/index.ts';
+
+/** The test clock, able to wait turn by turn as the system clock does: claims go ahead of the instant. */
+function turning(clock: TestClock): Clock {
+  return { now: () => clock.now(), monotonic: () => clock.monotonic(), setTimer: (cb, ms, o) => clock.setTimer(cb, ms, o), nextTurn: (cb) => void realTurn(cb) };
+}
+
+/** Lets real turns pass (the release waits turn by turn in its last milliseconds). */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => realTurn(resolve));
+}
+
+describe('handlers released together (decision 036)', () => {
+  it('all of an instant’s handlers start before any run:started, progress or timeout bookkeeping; each run’s events stay in order', async () => {
+    const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
+    const scheduler = createScheduler({ clock: turning(clock), instance: 'solo' });
+    const log: string[] = [];
+    const count = 50;
+    for (let i = 0; i < count; i++) {
+      scheduler.add({
+        name: `t${i}`,
+        schedule: { cron: '* * * * *' },
+        timeout: '10s',
+        handler: (ctx) => {
+          log.push(`start t${i} at ${clock.now()}`);
+          // Progress reported synchronously, before the release is over: still after its own run:started.
+          if (i % 10 === 0) ctx.progress(0.5, 'half');
+        },
+      });
+    }
+    scheduler.on('run:started', (run) => log.push(`started ${run.task}`));
+    scheduler.on('run:progress', (p) => log.push(`progress ${p.task}`));
+    await scheduler.start();
+    const instant = Date.parse('2026-01-01T00:01:00.000Z');
+    // Up to the claim window, then up to the instant: the claims go ahead, the handlers wait.
+    await clock.advanceTo(instant - 3);
+    await turns(5);
+    assert.equal(log.length, 0, `nothing starts before the instant: ${log.slice(0, 4).join(", ")}`);
+    await clock.advanceTo(instant);
+    await turns(20);
+    const starts = log.filter((l) => l.startsWith('start t'));
+    assert.equal(starts.length, count, 'every handler started');
+    assert.ok(starts.every((l) => l.endsWith(`at ${instant}`)), 'each at its instant');
+    // A handler that reports progress at once brings its own run:started forward (its events stay
+    // in order); every other run's event waits until the last handler has started.
+    const lastStart = log.findLastIndex((l) => l.startsWith('start t'));
+    const early = log.slice(0, lastStart).filter((l) => !l.startsWith('start t') && !/ t\d*0$/.test(l));
+    assert.deepEqual(early, [], 'no bookkeeping of other runs before the last handler started');
+    for (let i = 0; i < count; i += 10) {
+      const started = log.indexOf(`started t${i}`);
+      const progress = log.indexOf(`progress t${i}`);
+      assert.ok(started >= 0 && progress > started, `t${i}: run:started before its progress`);
+    }
+    assert.equal(log.filter((l) => l.startsWith('started')).length, count, 'run:started once per run');
+    await scheduler.stop();
+  });
+
+  it('a timeout armed after the release still counts from the handler’s start', async () => {
+    const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
+    const scheduler = createScheduler({ clock: turning(clock), instance: 'solo' });
+    const ended: { task: string; status: string; at: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      scheduler.add({ name: `slow${i}`, schedule: { cron: '* * * * *' }, timeout: '2s', handler: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) });
+    }
+    scheduler.on('run:finished', (run) => ended.push({ task: run.task, status: run.status, at: run.finishedAt?.getTime() ?? Number.NaN }));
+    await scheduler.start();
+    const instant = Date.parse('2026-01-01T00:01:00.000Z');
+    await clock.advanceTo(instant - 3);
+    await turns(5);
+    await clock.advanceTo(instant);
+    await turns(20);
+    await clock.advance(1_999);
+    assert.equal(ended.length, 0, 'not before the timeout');
+    await clock.advance(1);
+    await turns(20);
+    assert.deepEqual(ended.map((e) => [e.task, e.status, e.at]).sort(), [0, 1, 2].map((i) => [`slow${i}`, 'timed_out', instant + 2_000]));
+    await scheduler.stop();
+  });
+});
