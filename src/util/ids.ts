@@ -40,20 +40,34 @@ export function uuidv7(now: number = Date.now()): string {
       counter = 0;
     }
   }
-  // Read from the pool in place and build the string in one expression: every run of a burst
-  // makes an id, and views or partial strings per id are garbage collected right before handlers start.
+  // Written as character codes and made into one flat string: ids are kept (as keys, in records)
+  // for every run, and a string concatenated piece by piece is a tree of partial strings that
+  // stays behind it, several times its size, and that each young-generation collection copies.
   const r = takeRandom(8);
   const high = Math.floor(ms / 0x1000000);
   const low = ms % 0x1000000;
-  const rnd = (i: number) => hex(pool[r + i] as number);
-  return (
-    hex(high >>> 16) + hex(high >>> 8) + hex(high) + hex(low >>> 16) + '-' + hex(low >>> 8) + hex(low) + '-' +
-    hex(0x70 | (counter >> 8)) + hex(counter) + '-' + hex(((pool[r] as number) & 0x3f) | 0x80) + rnd(1) + '-' +
-    rnd(2) + rnd(3) + rnd(4) + rnd(5) + rnd(6) + rnd(7)
-  );
+  putHex(0, high >>> 16);
+  putHex(2, high >>> 8);
+  putHex(4, high);
+  putHex(6, low >>> 16);
+  putHex(9, low >>> 8);
+  putHex(11, low);
+  putHex(14, 0x70 | (counter >> 8));
+  putHex(16, counter);
+  putHex(19, ((pool[r] as number) & 0x3f) | 0x80);
+  putHex(21, pool[r + 1] as number);
+  for (let i = 2; i < 8; i++) putHex(24 + 2 * (i - 2), pool[r + i] as number);
+  return String.fromCharCode.apply(null, chars as unknown as number[]);
 }
 
-/** Two hex digits of a value's low byte. */
-function hex(value: number): string {
-  return HEX[value & 0xff] as string;
+/** The id being written, as character codes; the dashes never change. */
+const chars = new Uint8Array(36).fill(0x2d);
+/** ASCII codes of the two hex digits of every byte. */
+const HEX_CODES = Uint8Array.from(HEX.join(''), (c) => c.charCodeAt(0));
+
+/** Writes the two hex digits of a value's low byte at `at`. */
+function putHex(at: number, value: number): void {
+  const i = (value & 0xff) * 2;
+  chars[at] = HEX_CODES[i] as number;
+  chars[at + 1] = HEX_CODES[i + 1] as number;
 }
