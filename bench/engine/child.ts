@@ -88,11 +88,11 @@ async function lateness(): Promise<object> {
   }
   const doubled = [...fires.values()].filter((n) => n > 1).length;
   // Per instant, (last start − first start) / (handlers − 1): what each further handler waited for
-  // the library's work on the ones before it. Instants a block of the loop fell into are left out
-  // (a block, not the library, spread them), and so is a partial first or last instant.
+  // the library's work on the ones before it. Only in runs without blocks (a block, not the
+  // library, may split an instant), and only over whole instants (not a partial last one).
   const perRun: number[] = [];
   for (const starts of startsAt.values()) {
-    if (starts.length < 2 || starts.length < Number(options.count)) continue;
+    if (starts.length < Number(options.count)) continue;
     const spread = Math.max(...starts) - Math.min(...starts);
     if (options.blocked !== true) perRun.push((spread / (starts.length - 1)) * 1000);
   }

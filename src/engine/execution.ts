@@ -25,6 +25,8 @@ export interface ExecutionHost {
   readonly timers: TimerQueue;
   readonly logger: Logger;
   readonly tracer: RunTracer;
+  /** Elapsed (monotonic) time, ms: when a handler started, for a timeout armed after it. */
+  monotonic(): number;
   /** The logger a run's handler sees, given the scheduler's with the run's fields bound. */
   runLogger(execution: Execution, base: Logger): Logger;
   /** Writes a line to the run's log only. */
@@ -82,7 +84,9 @@ export class Execution {
   deferredMs: number | null = null;
   /** True once `defer` has let the run go (or it had none). */
   deferDone = false;
-  /** True once `run:started` was emitted for it. */
+  /** When (monotonic ms) the handler was called: its timeout counts from there, however late it is armed. */
+  #startedMono = 0;
+  /** True once `run:started` was emitted for it (RunController keeps each run's events in order). */
   announced = false;
   /** The handler's context, made ahead when the run was claimed ahead of its instant. */
   #ctx: TaskContext | null = null;
@@ -123,6 +127,7 @@ export class Execution {
   start(now: number): void {
     if (this.#settled) return;
     this.startedAt = now;
+    this.#startedMono = this.#host.monotonic();
     const task = this.job.runtime;
     const ctx = this.#ctx ?? this.#context(this.#lastSuccess);
     const condition = task.condition;
@@ -139,14 +144,14 @@ export class Execution {
   }
 
   /**
-   * Arms the run's timeout, counted from its start `elapsed` ms ago. A run that already ended (a
-   * synchronous handler settles on a microtask, so not yet) or was aborted arms nothing.
+   * Arms the run's timeout, counted from when its handler was called: it is armed once every
+   * handler released with this one has started. A run that settled, or was never started, arms none.
    */
-  armTimeout(elapsed: number): void {
+  armTimeout(): void {
     const timeoutMs = this.job.runtime.policy.timeoutMs;
     if (this.#settled || this.startedAt === null || this.#timeout !== null || !Number.isFinite(timeoutMs)) return;
     this.#timeout = timerEntry(() => this.abort('timeout'));
-    this.#host.timers.after(this.#timeout, Math.max(0, timeoutMs - elapsed));
+    this.#host.timers.after(this.#timeout, Math.max(0, timeoutMs - (this.#host.monotonic() - this.#startedMono)));
   }
 
   /** Shows a status line on a run whose handler has not started (why it waits), as progress 0. */

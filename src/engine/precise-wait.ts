@@ -1,23 +1,28 @@
 import type { Clock, TimerHandle } from './clock.ts';
 
-/** How long before an instant waiting switches from the native timer to turn-by-turn checks. */
-export const TURN_WAIT_MS = 4;
 /**
- * The last stretch is waited without yielding: a turn allocates (an immediate, an async context),
- * and a young-generation collection that allocation sets off would land between the instant and
- * the handlers' starts (decision 036). Bounded by a count of clock reads, not by the clock: a
- * virtual clock that offers turns never moves while it is read.
+ * How long before an instant the wait stops sleeping on the native timer (which fires 1–2 ms late)
+ * and holds: reads the clock without yielding until the instant (decision 036). A turn of the
+ * event loop allocates (an immediate, an async context), and the young-generation collection that
+ * allocation can set off would land between the instant and the handlers' starts; a collection or
+ * a timer that comes due during the hold runs after the starts instead.
  */
 export const HOLD_WAIT_MS = 4;
+/**
+ * A hold gives up after this many reads or this much elapsed time past its length, whichever comes
+ * first, and yields a turn: a clock that does not move while it is read (a virtual one that offers
+ * turns), or a wall clock stepped back, must not block the loop.
+ */
 const MAX_HOLD_READS = 100_000;
-/** CPU-time budget for turn-by-turn waiting, per second of wall time. */
+const MAX_HOLD_OVERRUN_MS = 2;
+/** CPU-time budget for holding and turn-by-turn waiting, per second of wall time. */
 const BUDGET_MS_PER_S = 10;
 
 /**
- * Waits until wall-clock instants with sub-millisecond precision. Native timers fire 1–2 ms
- * late; for the last few milliseconds this checks the clock on every turn of the event loop
- * (which keeps serving I/O). That costs CPU, so a per-second budget bounds it; past the budget,
- * and with clocks that cannot yield a turn (virtual clocks), it falls back to the timer.
+ * Waits until wall-clock instants with sub-millisecond precision: the native timer until the
+ * last {@link HOLD_WAIT_MS}, then a hold that does not yield. That costs CPU and keeps I/O waiting
+ * for up to those milliseconds, so a per-second budget bounds it; past the budget, and with clocks
+ * that cannot yield a turn (virtual clocks), it falls back to the timer.
  */
 export class PreciseWait {
   readonly #clock: Clock;
@@ -28,45 +33,45 @@ export class PreciseWait {
     this.#clock = clock;
   }
 
-  /** True when this clock can wait turn by turn. */
+  /** True when this clock can yield a turn, so the wait can go ahead of the native timer. */
   get precise(): boolean {
     return this.#clock.nextTurn !== undefined;
   }
 
-  /** Calls `callback` once, at or after `instant`. */
+  /**
+   * Calls `callback` once, at or after `instant`; never from inside this call (a hold starts on a
+   * turn of its own, so the caller's work is done before it).
+   */
   until(instant: number, callback: () => void): TimerHandle {
     let timer: TimerHandle | null = null;
     let done = false;
     // When the previous turn-by-turn check began (that time is spent CPU), or null.
     let turnSince: number | null = null;
-    // One callback for every turn: a wait loop must not allocate per turn, or the garbage it
-    // makes brings a collection into the very milliseconds it is trying to hit.
-    const check = (): void => {
+    // One callback for every turn: a wait loop must not allocate per turn.
+    const check = (first: boolean): void => {
       if (done) return;
       const mono = this.#clock.monotonic();
       if (turnSince !== null) this.#spend(mono - turnSince);
       turnSince = null;
       const remaining = instant - this.#clock.now();
-      if (remaining <= 0) {
+      const nextTurn = this.#clock.nextTurn;
+      if (remaining <= 0 && !first) {
         done = true;
         callback();
-        return;
-      }
-      const nextTurn = this.#clock.nextTurn;
-      if (nextTurn === undefined || this.#budgetLeft() <= 0) {
-        timer = this.#clock.setTimer(check, Math.ceil(remaining));
-      } else if (remaining > TURN_WAIT_MS) {
-        // Sleep on the native timer only until the last few milliseconds; it overshoots.
-        timer = this.#clock.setTimer(check, Math.floor(remaining - TURN_WAIT_MS));
-      } else if (remaining <= HOLD_WAIT_MS && this.#hold(instant)) {
+      } else if (nextTurn === undefined || this.#budgetLeft() <= 0) {
+        timer = this.#clock.setTimer(later, Math.max(0, Math.ceil(remaining)));
+      } else if (remaining > HOLD_WAIT_MS) {
+        timer = this.#clock.setTimer(later, Math.floor(remaining - HOLD_WAIT_MS));
+      } else if (!first && this.#hold(instant)) {
         done = true;
         callback();
       } else {
-        turnSince = mono;
-        nextTurn(check);
+        turnSince = this.#clock.monotonic();
+        nextTurn(later);
       }
     };
-    check();
+    const later = (): void => check(false);
+    check(true);
     return {
       cancel: () => {
         done = true;
@@ -75,13 +80,20 @@ export class PreciseWait {
     };
   }
 
-  /** Waits for `instant` without yielding; false if the clock did not get there within the reads allowed. */
+  /** Waits for `instant` without yielding; false if it gave up (see {@link MAX_HOLD_READS}). */
   #hold(instant: number): boolean {
     const since = this.#clock.monotonic();
     let reads = 0;
-    while (instant - this.#clock.now() > 0) if (++reads >= MAX_HOLD_READS) break;
+    let reached = true;
+    while (instant - this.#clock.now() > 0) {
+      // Elapsed time is read one read in 1,024: a clock read is what the hold is made of.
+      if (++reads >= MAX_HOLD_READS || ((reads & 1023) === 0 && this.#clock.monotonic() - since > HOLD_WAIT_MS + MAX_HOLD_OVERRUN_MS)) {
+        reached = false;
+        break;
+      }
+    }
     this.#spend(this.#clock.monotonic() - since);
-    return reads < MAX_HOLD_READS;
+    return reached;
   }
 
   #spend(ms: number): void {

@@ -25,6 +25,9 @@ const PROGRESS_INTERVAL_MS = 250;
 /** A run whose task is due again within this long has its end written ahead of others (see EndWriter). */
 const URGENT_END_MS = 5_000;
 
+/** A release's wait before it is started. */
+const NO_WAIT: TimerHandle = { cancel: () => {} };
+
 /** Receives the final record of each run while the scheduler stops. */
 export type RunCollector = (run: RunRecord) => void;
 
@@ -48,7 +51,7 @@ export class RunController implements LeaseKeeper {
   readonly #ends: EndWriter;
   readonly #logs: RunLogWriter;
   /** Claimed runs waiting for their due instant, by instant; one precise wait per instant. */
-  readonly #releases = new Map<number, { readonly executions: Execution[]; readonly wait: TimerHandle }>();
+  readonly #releases = new Map<number, { readonly executions: Execution[]; wait: TimerHandle }>();
   readonly #host: ExecutionHost;
   /** Set while stopping: collects the final records for the stop report. */
   collector: RunCollector | null = null;
@@ -92,6 +95,7 @@ export class RunController implements LeaseKeeper {
       timers: ctx.timers,
       logger: ctx.logger,
       tracer: ctx.tracer,
+      monotonic: () => ctx.clock.monotonic(),
       runLogger: (e, base) => this.#logs.loggerFor(e.id, e.run.task, base),
       runLogWriter: (e) => this.#logs.writerFor(e.id, e.run.task),
       onProgress: (e) => this.#onProgress(e),
@@ -158,12 +162,13 @@ export class RunController implements LeaseKeeper {
       release.executions.push(execution);
       return;
     }
-    const executions = [execution];
-    const wait = this.#precise.until(job.dueAt, () => {
-      this.#releases.delete(job.dueAt);
-      this.#beginAll(executions);
+    // In the map before the wait starts: the wait may end on the next turn, and must find it there.
+    const entry = { executions: [execution], wait: NO_WAIT };
+    this.#releases.set(job.dueAt, entry);
+    entry.wait = this.#precise.until(job.dueAt, () => {
+      if (this.#releases.get(job.dueAt) === entry) this.#releases.delete(job.dueAt);
+      this.#beginAll(entry.executions);
     });
-    this.#releases.set(job.dueAt, { executions, wait });
   }
 
   /** Aborts one run of this instance; false if it is not running here. */
@@ -303,7 +308,7 @@ export class RunController implements LeaseKeeper {
       return;
     }
     execution.start(this.#ctx.clock.now());
-    if (started === null) this.#afterStart(execution, 0);
+    if (started === null) this.#afterStart(execution);
     else started.push(execution);
   }
 
@@ -312,16 +317,14 @@ export class RunController implements LeaseKeeper {
    * last handler of an instant starts as early as the first (decision 036).
    */
   #beginAll(executions: readonly Execution[]): void {
-    const since = this.#ctx.clock.monotonic();
     const started: Execution[] = [];
     for (const execution of executions) this.#begin(execution, started);
-    const elapsed = this.#ctx.clock.monotonic() - since;
-    for (const execution of started) this.#afterStart(execution, elapsed);
+    for (const execution of started) this.#afterStart(execution);
   }
 
-  /** What a start leads to once the handler runs: its timeout (counted from the start, `elapsed` ms ago at most) and the event. */
-  #afterStart(execution: Execution, elapsed: number): void {
-    execution.armTimeout(elapsed);
+  /** What a start leads to once the handler runs: its timeout (counted from its start) and the event. */
+  #afterStart(execution: Execution): void {
+    execution.armTimeout();
     this.#announce(execution);
   }
 

@@ -7,7 +7,7 @@ import { jitterOffset } from './schedules/jitter.ts';
 import type { BoundSchedule, ScheduleDefinition } from './schedules/types.ts';
 import type { TaskDefinition, TaskHandler } from './task.ts';
 import type { ResolvedTask, TaskPolicy } from './task-options.ts';
-import type { TimerEntry } from './timer-queue.ts';
+import type { ElapsedEntry, TimerEntry } from './timer-queue.ts';
 
 /** Receives a task's timer: the scheduler. */
 export interface TickSink {
@@ -83,6 +83,13 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   previousTick: number | null = null;
   /** Its timer fires at the tick's own time, not ahead with a burst (see TickPlanner.onTaskDue). */
   exact = false;
+  /**
+   * The tick this task waits to claim at its instant, not ahead (its previous run was still going
+   * here when the claim would have gone out); null when none.
+   */
+  claimAtInstant: number | null = null;
+  /** The elapsed-time entry of that wait, made on first use. */
+  instantEntry: ElapsedEntry | null = null;
   #activity: RuntimeActivity | null = null;
   #shareHash = -1;
   readonly #sink: TickSink;

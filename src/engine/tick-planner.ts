@@ -155,8 +155,19 @@ export class TickPlanner {
     this.arm(runtime);
   }
 
+  /** Fires the task again after `delayMs` of elapsed time (no claim lead), for `tick` only. */
+  #claimAtInstant(runtime: TaskRuntime, tick: number, delayMs: number): void {
+    runtime.claimAtInstant = tick;
+    const entry = (runtime.instantEntry ??= timerEntry(() => {
+      // Re-armed, re-keyed or removed meanwhile: that path owns the task's timer now.
+      if (runtime.claimAtInstant === runtime.nextTick && runtime.state === 'active' && this.#ctx.running()) this.onTaskDue(runtime);
+    }));
+    this.#ctx.timers.after(entry, delayMs);
+  }
+
   /** Puts the task's next tick on the timer (or takes it off). */
   arm(runtime: TaskRuntime): void {
+    if (runtime.instantEntry !== null && runtime.claimAtInstant !== runtime.nextTick) this.#ctx.timers.cancel(runtime.instantEntry);
     if (runtime.nextTick === null || runtime.state !== 'active' || !this.#ctx.running()) {
       this.#ctx.timers.cancel(runtime);
       return;
@@ -178,7 +189,15 @@ export class TickPlanner {
     }
     // Ticks due within the prepare window are claimed now and released at their instant.
     const horizon = now + this.#ctx.timers.prepareMs;
-    const early = runtime.dueAt(runtime.nextTick) - horizon;
+    const dueAt = runtime.dueAt(runtime.nextTick);
+    if (dueAt > now && runtime.running > 0 && judgesOverlap(runtime) && runtime.claimAtInstant !== runtime.nextTick) {
+      // Its previous run is still going here: a claim made now would judge overlap against a run
+      // that may end by the instant (decision 036). Claimed at the instant itself instead.
+      this.#claimAtInstant(runtime, runtime.nextTick, dueAt - now);
+      return;
+    }
+    runtime.claimAtInstant = null;
+    const early = dueAt - horizon;
     if (!runtime.exact && early > EARLY_CLAIM_TOLERANCE_MS && this.#tooSoonForEarlyClaim(runtime, runtime.nextTick, early)) {
       // Fired ahead with a burst, but its previous run may still be going: a claim now would find
       // it live and record this tick skipped (overlap). It is claimed at its own time instead.
@@ -270,4 +289,10 @@ function newestTickIn(schedule: BoundSchedule, from: number, to: number): number
   if (tick === null || tick >= to) return null;
   for (let next = schedule.nextAfter(tick); next !== null && next < to; next = schedule.nextAfter(tick)) tick = next;
   return tick;
+}
+
+/** Overlap policies a claim made ahead could misjudge: `skip` and `replace` act on a run found in progress. */
+function judgesOverlap(runtime: TaskRuntime): boolean {
+  const overlap = runtime.policy.overlap;
+  return overlap === 'skip' || overlap === 'replace';
 }

@@ -86,4 +86,99 @@ describe('handlers released together (decision 036)', () => {
     assert.deepEqual(ended.map((e) => [e.task, e.status, e.at]).sort(), [0, 1, 2].map((i) => [`slow${i}`, 'timed_out', instant + 2_000]));
     await scheduler.stop();
   });
+
+  it('a block of the loop over the instant: every due handler starts in the first turn after it, together; a block that ends before the instant makes none late', async () => {
+    const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
+    const scheduler = createScheduler({ clock: turning(clock), instance: 'solo' });
+    const starts = new Map<string, number[]>();
+    for (let i = 0; i < 40; i++) {
+      scheduler.add({ name: `t${i}`, schedule: { cron: '* * * * *' }, handler: (ctx) => void (starts.get(ctx.scheduledFor.toISOString()) ?? starts.set(ctx.scheduledFor.toISOString(), []).get(ctx.scheduledFor.toISOString()))?.push(clock.now()) });
+    }
+    await scheduler.start();
+    const first = Date.parse('2026-01-01T00:01:00.000Z');
+    // Blocked from before the claim window until 30 ms after the instant.
+    await clock.advanceTo(first - 40);
+    clock.block(70);
+    await clock.advance(0);
+    await turns(20);
+    assert.deepEqual(starts.get(new Date(first).toISOString()), Array(40).fill(first + 30), 'all 40 at the end of the block, together');
+    // Blocked over the claim window, released 1 ms before the instant: none late.
+    const second = first + 60_000;
+    await clock.advanceTo(second - 40);
+    clock.block(39);
+    await clock.advance(0);
+    await turns(5);
+    await clock.advanceTo(second);
+    await turns(20);
+    assert.deepEqual(starts.get(new Date(second).toISOString()), Array(40).fill(second), 'all 40 at the instant');
+    await scheduler.stop();
+  });
+
+  it('timeouts count from each handler’s own start: a run started alone, and a later handler of a release (hostile review)', async () => {
+    const sleep = (clock: TestClock, ms: number) => new Promise<void>((resolve) => clock.setTimer(resolve, ms));
+    // Alone (no turns: claimed at the instant), with 300 ms of synchronous work and a 200 ms timeout.
+    {
+      const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
+      const scheduler = createScheduler({ clock, instance: 'solo' });
+      const ended: { status: string; ran: number }[] = [];
+      scheduler.add({ name: 'parse', schedule: { cron: '* * * * *' }, timeout: '200ms', handler: (ctx) => {
+        clock.block(300);
+        return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+      } });
+      scheduler.on('run:finished', (r) => ended.push({ status: r.status, ran: (r.finishedAt?.getTime() ?? 0) - (r.startedAt?.getTime() ?? 0) }));
+      await scheduler.start();
+      await clock.advance(31_000);
+      await scheduler.onIdle();
+      assert.deepEqual(ended.map((e) => e.status), ['timed_out']);
+      assert.ok((ended[0]?.ran ?? 0) <= 300, `aborted when the loop was free again, not 200 ms after the synchronous part: ran ${ended[0]?.ran} ms`);
+      await scheduler.stop();
+    }
+    // Released together: the first handler blocks 300 ms; the second needs 50 ms of its 200 ms.
+    {
+      const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
+      const scheduler = createScheduler({ clock: turning(clock), instance: 'solo' });
+      const ended: Record<string, string> = {};
+      scheduler.add({ name: 'a-hog', schedule: { cron: '* * * * *' }, timeout: '10s', handler: () => void clock.block(300) });
+      scheduler.add({ name: 'b-victim', schedule: { cron: '* * * * *' }, timeout: '200ms', handler: () => sleep(clock, 50) });
+      scheduler.on('run:finished', (r) => (ended[r.task] = r.status));
+      await scheduler.start();
+      const instant = Date.parse('2026-01-01T00:01:00.000Z');
+      await clock.advanceTo(instant - 3);
+      await turns(5);
+      await clock.advanceTo(instant);
+      await turns(20);
+      await clock.advance(1_000);
+      await turns(20);
+      assert.deepEqual(ended, { 'a-hog': 'succeeded', 'b-victim': 'succeeded' });
+      await scheduler.stop();
+    }
+  });
+
+  it('a task whose previous run is still going is claimed at its instant, not ahead: runs that end inside the claim lead are not skipped or replaced (hostile review)', async () => {
+    for (const overlap of ['skip', 'replace'] as const) {
+      const clock = createTestClock({ start: '2026-01-01T00:00:00.500Z' });
+      const scheduler = createScheduler({ clock: turning(clock), instance: 'solo' });
+      const outcomes: string[] = [];
+      // Every second, each run taking 995 ms: it ends 5 ms before the next tick, inside the claim lead.
+      scheduler.add({ name: 'long', schedule: { every: '1s', anchor: '2026-01-01T00:00:00Z' }, overlap, handler: (ctx) => new Promise<void>((resolve, reject) => {
+        const timer = clock.setTimer(resolve, 995);
+        ctx.signal.addEventListener('abort', () => { timer.cancel(); reject(ctx.signal.reason); });
+      }) });
+      scheduler.on('run:finished', (r) => outcomes.push(r.status));
+      scheduler.on('tick:skipped', (r) => outcomes.push(`skipped (${r.skipReason})`));
+      await scheduler.start();
+      const anchor = Date.parse('2026-01-01T00:00:00Z');
+      for (let k = 1; k <= 5; k++) {
+        await clock.advanceTo(anchor + k * 1_000 - 3);
+        await turns(5);
+        await clock.advanceTo(anchor + k * 1_000);
+        await turns(10);
+      }
+      await clock.advance(999);
+      await turns(20);
+      assert.ok(outcomes.length >= 4, `runs ended: ${outcomes.join(', ')}`);
+      assert.deepEqual(outcomes.filter((o) => o !== 'succeeded'), [], `${overlap}: every run succeeded`);
+      await scheduler.stop();
+    }
+  });
 });
