@@ -20,6 +20,14 @@ async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => realTurn(resolve));
 }
 
+/** Moves up to the instant as time does: past the claim window (the claims go ahead), then to the instant (the release). */
+async function reachInstant(clock: TestClock, instant: number): Promise<void> {
+  await clock.advanceTo(instant - 3);
+  await turns(5);
+  await clock.advanceTo(instant);
+  await turns(20);
+}
+
 describe('handlers released together (decision 036)', () => {
   it('all of an instant’s handlers start before any run:started, progress or timeout bookkeeping; each run’s events stay in order', async () => {
     const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
@@ -75,10 +83,7 @@ describe('handlers released together (decision 036)', () => {
     scheduler.on('run:finished', (run) => ended.push({ task: run.task, status: run.status, at: run.finishedAt?.getTime() ?? Number.NaN }));
     await scheduler.start();
     const instant = Date.parse('2026-01-01T00:01:00.000Z');
-    await clock.advanceTo(instant - 3);
-    await turns(5);
-    await clock.advanceTo(instant);
-    await turns(20);
+    await reachInstant(clock, instant);
     await clock.advance(1_999);
     assert.equal(ended.length, 0, 'not before the timeout');
     await clock.advance(1);
@@ -143,10 +148,7 @@ describe('handlers released together (decision 036)', () => {
       scheduler.on('run:finished', (r) => (ended[r.task] = r.status));
       await scheduler.start();
       const instant = Date.parse('2026-01-01T00:01:00.000Z');
-      await clock.advanceTo(instant - 3);
-      await turns(5);
-      await clock.advanceTo(instant);
-      await turns(20);
+      await reachInstant(clock, instant);
       await clock.advance(1_000);
       await turns(20);
       assert.deepEqual(ended, { 'a-hog': 'succeeded', 'b-victim': 'succeeded' });
