@@ -1,4 +1,5 @@
-import { createScheduler, memoryStore, type RunRecord, type Scheduler, type SchedulerOptions, type Store } from '../src/index.ts';
+import { setImmediate as realTurn } from 'node:timers';
+import { type Clock, createScheduler, memoryStore, type RunRecord, type Scheduler, type SchedulerOptions, type Store } from '../src/index.ts';
 import { createTestClock, type TestClock } from '../src/testing/index.ts';
 
 /** A deterministic random source (mulberry32), so backoff jitter is reproducible. */
@@ -62,3 +63,17 @@ export function work(clock: TestClock, ms: number, result: unknown = null) {
     return result;
   };
 }
+
+/**
+ * The test clock, able to wait turn by turn as the system clock does: a scheduler on it claims
+ * ahead of an instant and releases the handlers at it (decisions 001 and 036).
+ */
+export function turningClock(clock: TestClock): Clock {
+  return { now: () => clock.now(), monotonic: () => clock.monotonic(), setTimer: (cb, ms, o) => clock.setTimer(cb, ms, o), nextTurn: (cb) => void realTurn(cb) };
+}
+
+/** Lets `n` real turns of the event loop pass (a release waits turn by turn before it holds). */
+export async function realTurns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => realTurn(resolve));
+}
+

@@ -91,10 +91,9 @@ async function lateness(): Promise<object> {
   // the library's work on the ones before it. Only in runs without blocks (a block, not the
   // library, may split an instant), and only over whole instants (not a partial last one).
   const perRun: number[] = [];
-  for (const starts of startsAt.values()) {
+  for (const starts of options.blocked === true ? [] : startsAt.values()) {
     if (starts.length < Number(options.count)) continue;
-    const spread = Math.max(...starts) - Math.min(...starts);
-    if (options.blocked !== true) perRun.push((spread / (starts.length - 1)) * 1000);
+    perRun.push(((Math.max(...starts) - Math.min(...starts)) / (starts.length - 1)) * 1000);
   }
   return { samples: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), max: Math.max(...samples), missed, doubled, perRunUs: perRun.length > 0 ? percentile(perRun, 50) : null };
 }

@@ -127,8 +127,9 @@ export class Execution {
   start(now: number): void {
     if (this.#settled) return;
     this.startedAt = now;
-    this.#startedMono = this.#host.monotonic();
     const task = this.job.runtime;
+    // Only a timeout needs it: no clock read per start for the tasks that have none.
+    if (Number.isFinite(task.policy.timeoutMs)) this.#startedMono = this.#host.monotonic();
     const ctx = this.#ctx ?? this.#context(this.#lastSuccess);
     const condition = task.condition;
     if (condition !== null) this.#checkCondition(condition, ctx, now);

@@ -11,19 +11,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setImmediate as realTurn } from 'node:timers';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type Clock, createScheduler, memoryStore, sqliteStore, type Store } from '../../src/index.ts';
-import { createTestClock, type TestClock } from '../../src/testing/index.ts';
-
-function turning(clock: TestClock): Clock {
-  return { now: () => clock.now(), monotonic: () => clock.monotonic(), setTimer: (cb, ms, o) => clock.setTimer(cb, ms, o), nextTurn: (cb) => void realTurn(cb) };
-}
-
-async function turns(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => realTurn(resolve));
-}
+import { createScheduler, memoryStore, sqliteStore, type Store } from '../../src/index.ts';
+import { createTestClock } from '../../src/testing/index.ts';
+import { realTurns, turningClock } from '../helpers.ts';
 
 interface Spec {
   readonly blockMs: number;
@@ -51,7 +43,7 @@ for (const backend of backends) {
         fc.asyncProperty(specs, async (tasks: Spec[]) => {
           const { store, close } = backend.open();
           const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
-          const scheduler = createScheduler({ clock: turning(clock), store, instance: 'solo' });
+          const scheduler = createScheduler({ clock: turningClock(clock), store, instance: 'solo' });
           const log: string[] = [];
           const startedAt = new Map<string, number>();
           tasks.forEach((spec, i) => {
@@ -86,13 +78,13 @@ for (const backend of backends) {
             await scheduler.start();
             const instant = Date.parse('2026-01-01T00:01:00.000Z');
             await clock.advanceTo(instant - 3);
-            await turns(5);
+            await realTurns(5);
             assert.equal(log.length, 0, 'nothing before the instant');
             await clock.advanceTo(instant);
-            await turns(20);
+            await realTurns(20);
             for (let i = 0; i < 12; i++) {
               await clock.advance(100);
-              await turns(10);
+              await realTurns(10);
             }
             // Each once (tasks due together have no order among them), back to back: only the
             // handlers' own work between the starts.

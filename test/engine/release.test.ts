@@ -5,33 +5,23 @@
  * the scheduler claims ahead and releases at the instant as it does on the system clock.
  */
 import assert from 'node:assert/strict';
-import { setImmediate as realTurn } from 'node:timers';
 import { describe, it } from 'node:test';
-import { type Clock, createScheduler } from '../../src/index.ts';
+import { createScheduler } from '../../src/index.ts';
 import { createTestClock, type TestClock } from '../../src/testing/index.ts';
-
-/** The test clock, able to wait turn by turn as the system clock does: claims go ahead of the instant. */
-function turning(clock: TestClock): Clock {
-  return { now: () => clock.now(), monotonic: () => clock.monotonic(), setTimer: (cb, ms, o) => clock.setTimer(cb, ms, o), nextTurn: (cb) => void realTurn(cb) };
-}
-
-/** Lets real turns pass (the release waits turn by turn in its last milliseconds). */
-async function turns(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => realTurn(resolve));
-}
+import { realTurns, turningClock } from '../helpers.ts';
 
 /** Moves up to the instant as time does: past the claim window (the claims go ahead), then to the instant (the release). */
 async function reachInstant(clock: TestClock, instant: number): Promise<void> {
   await clock.advanceTo(instant - 3);
-  await turns(5);
+  await realTurns(5);
   await clock.advanceTo(instant);
-  await turns(20);
+  await realTurns(20);
 }
 
 describe('handlers released together (decision 036)', () => {
   it('all of an instant’s handlers start before any run:started, progress or timeout bookkeeping; each run’s events stay in order', async () => {
     const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
-    const scheduler = createScheduler({ clock: turning(clock), instance: 'solo' });
+    const scheduler = createScheduler({ clock: turningClock(clock), instance: 'solo' });
     const log: string[] = [];
     const count = 50;
     for (let i = 0; i < count; i++) {
@@ -52,10 +42,10 @@ describe('handlers released together (decision 036)', () => {
     const instant = Date.parse('2026-01-01T00:01:00.000Z');
     // Up to the claim window, then up to the instant: the claims go ahead, the handlers wait.
     await clock.advanceTo(instant - 3);
-    await turns(5);
+    await realTurns(5);
     assert.equal(log.length, 0, `nothing starts before the instant: ${log.slice(0, 4).join(", ")}`);
     await clock.advanceTo(instant);
-    await turns(20);
+    await realTurns(20);
     const starts = log.filter((l) => l.startsWith('start t'));
     assert.equal(starts.length, count, 'every handler started');
     assert.ok(starts.every((l) => l.endsWith(`at ${instant}`)), 'each at its instant');
@@ -75,7 +65,7 @@ describe('handlers released together (decision 036)', () => {
 
   it('a timeout armed after the release still counts from the handler’s start', async () => {
     const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
-    const scheduler = createScheduler({ clock: turning(clock), instance: 'solo' });
+    const scheduler = createScheduler({ clock: turningClock(clock), instance: 'solo' });
     const ended: { task: string; status: string; at: number }[] = [];
     for (let i = 0; i < 3; i++) {
       scheduler.add({ name: `slow${i}`, schedule: { cron: '* * * * *' }, timeout: '2s', handler: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) });
@@ -87,14 +77,14 @@ describe('handlers released together (decision 036)', () => {
     await clock.advance(1_999);
     assert.equal(ended.length, 0, 'not before the timeout');
     await clock.advance(1);
-    await turns(20);
+    await realTurns(20);
     assert.deepEqual(ended.map((e) => [e.task, e.status, e.at]).sort(), [0, 1, 2].map((i) => [`slow${i}`, 'timed_out', instant + 2_000]));
     await scheduler.stop();
   });
 
   it('a block of the loop over the instant: every due handler starts in the first turn after it, together; a block that ends before the instant makes none late', async () => {
     const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
-    const scheduler = createScheduler({ clock: turning(clock), instance: 'solo' });
+    const scheduler = createScheduler({ clock: turningClock(clock), instance: 'solo' });
     const starts = new Map<string, number[]>();
     for (let i = 0; i < 40; i++) {
       scheduler.add({ name: `t${i}`, schedule: { cron: '* * * * *' }, handler: (ctx) => void (starts.get(ctx.scheduledFor.toISOString()) ?? starts.set(ctx.scheduledFor.toISOString(), []).get(ctx.scheduledFor.toISOString()))?.push(clock.now()) });
@@ -105,16 +95,16 @@ describe('handlers released together (decision 036)', () => {
     await clock.advanceTo(first - 40);
     clock.block(70);
     await clock.advance(0);
-    await turns(20);
+    await realTurns(20);
     assert.deepEqual(starts.get(new Date(first).toISOString()), Array(40).fill(first + 30), 'all 40 at the end of the block, together');
     // Blocked over the claim window, released 1 ms before the instant: none late.
     const second = first + 60_000;
     await clock.advanceTo(second - 40);
     clock.block(39);
     await clock.advance(0);
-    await turns(5);
+    await realTurns(5);
     await clock.advanceTo(second);
-    await turns(20);
+    await realTurns(20);
     assert.deepEqual(starts.get(new Date(second).toISOString()), Array(40).fill(second), 'all 40 at the instant');
     await scheduler.stop();
   });
@@ -141,7 +131,7 @@ describe('handlers released together (decision 036)', () => {
     // Released together: the first handler blocks 300 ms; the second needs 50 ms of its 200 ms.
     {
       const clock = createTestClock({ start: '2026-01-01T00:00:30.000Z' });
-      const scheduler = createScheduler({ clock: turning(clock), instance: 'solo' });
+      const scheduler = createScheduler({ clock: turningClock(clock), instance: 'solo' });
       const ended: Record<string, string> = {};
       scheduler.add({ name: 'a-hog', schedule: { cron: '* * * * *' }, timeout: '10s', handler: () => void clock.block(300) });
       scheduler.add({ name: 'b-victim', schedule: { cron: '* * * * *' }, timeout: '200ms', handler: () => sleep(clock, 50) });
@@ -150,7 +140,7 @@ describe('handlers released together (decision 036)', () => {
       const instant = Date.parse('2026-01-01T00:01:00.000Z');
       await reachInstant(clock, instant);
       await clock.advance(1_000);
-      await turns(20);
+      await realTurns(20);
       assert.deepEqual(ended, { 'a-hog': 'succeeded', 'b-victim': 'succeeded' });
       await scheduler.stop();
     }
@@ -159,7 +149,7 @@ describe('handlers released together (decision 036)', () => {
   it('a task whose previous run is still going is claimed at its instant, not ahead: runs that end inside the claim lead are not skipped or replaced (hostile review)', async () => {
     for (const overlap of ['skip', 'replace'] as const) {
       const clock = createTestClock({ start: '2026-01-01T00:00:00.500Z' });
-      const scheduler = createScheduler({ clock: turning(clock), instance: 'solo' });
+      const scheduler = createScheduler({ clock: turningClock(clock), instance: 'solo' });
       const outcomes: string[] = [];
       // Every second, each run taking 995 ms: it ends 5 ms before the next tick, inside the claim lead.
       scheduler.add({ name: 'long', schedule: { every: '1s', anchor: '2026-01-01T00:00:00Z' }, overlap, handler: (ctx) => new Promise<void>((resolve, reject) => {
@@ -172,12 +162,12 @@ describe('handlers released together (decision 036)', () => {
       const anchor = Date.parse('2026-01-01T00:00:00Z');
       for (let k = 1; k <= 5; k++) {
         await clock.advanceTo(anchor + k * 1_000 - 3);
-        await turns(5);
+        await realTurns(5);
         await clock.advanceTo(anchor + k * 1_000);
-        await turns(10);
+        await realTurns(10);
       }
       await clock.advance(999);
-      await turns(20);
+      await realTurns(20);
       assert.ok(outcomes.length >= 4, `runs ended: ${outcomes.join(', ')}`);
       assert.deepEqual(outcomes.filter((o) => o !== 'succeeded'), [], `${overlap}: every run succeeded`);
       await scheduler.stop();
