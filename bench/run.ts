@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only engine|cluster|burst|schedules|scale|stats]`: runs the benchmark suites, prints
+ * `npm run bench [-- --quick] [--only engine|quiet|cluster|burst|schedules|scale|stats]`: runs the benchmark suites, prints
  * their tables and writes bench/results/<suite>.json and .md; then prints one combined summary of
  * every suite that ran (the last thing on stdout) and writes it to bench/results/summary.json and .md.
  */
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { burstSuite } from './burst/suite.ts';
 import { clusterSuite } from './cluster/suite.ts';
 import { engineSuite } from './engine/suite.ts';
+import { quietSuite } from './quiet/suite.ts';
 import type { Suite } from './lib/suite.ts';
 import { type Headline, judge, summaryTable } from './lib/summary.ts';
 import { renderMarkdown, renderText } from './lib/table.ts';
@@ -18,6 +19,7 @@ import { statsSuite } from './stats/suite.ts';
 
 const SUITES: Record<string, Suite> = {
   engine: engineSuite,
+  quiet: quietSuite,
   cluster: clusterSuite,
   burst: burstSuite,
   schedules: schedulesSuite,

@@ -67,7 +67,6 @@ export async function engineSuite({ quick, log }: SuiteOptions): Promise<SuiteRe
   const idle: Row[] = [];
   for (const [library, kind] of [
     ['caretaker', 'every'],
-    ['caretaker+defer', 'every'],
     ['caretaker', 'cron'],
     ['toad-scheduler', 'every'],
     ['toad-scheduler', 'cron'],
@@ -83,7 +82,6 @@ export async function engineSuite({ quick, log }: SuiteOptions): Promise<SuiteRe
     title: `CPU used while idle: 10,000 tasks, ${idleSeconds} s (median of 3 fresh processes)`,
     header: ['library (schedule)', 'CPU', 'vs best peer'],
     rows: idle.map((r) => [label(r), r.result === null ? (r.reason ?? '–') : fmt.ms(value(r, 'cpuMs')), fmt.ratio((value(r, 'cpuMs') ?? NaN) / bestPeerIdle)]),
-    note: `caretaker+defer: every task waits for quiet time on every signal (event-loop lag, CPU, memory, busy), none held: ${fmt.ratio((value(idle.find((r) => r.library === 'caretaker+defer') as Row, 'cpuMs') ?? NaN) / (value(idle.find((r) => r.library === 'caretaker' && r.variant === 'every') as Row, 'cpuMs') ?? NaN))} of caretaker's idle CPU (the load is sampled only when a run is due).`,
   });
 
   // 3. Lateness of 100 tasks firing every second, on an idle loop and on a blocked one.

@@ -126,7 +126,8 @@ export interface ResolvedTask {
   readonly smart: SmartFields;
 }
 
-const NO_SMART: SmartFields = Object.freeze({});
+/** The smart fields of a task that sets none: one object shared by all of them. */
+export const NO_SMART: SmartFields = Object.freeze({});
 
 const PRIORITY: Readonly<Record<string, number>> = { low: -1, normal: 0, high: 1 };
 

@@ -6,7 +6,7 @@ import { fnv1a32 } from '../util/hash.ts';
 import { jitterOffset } from './schedules/jitter.ts';
 import type { BoundSchedule, ScheduleDefinition } from './schedules/types.ts';
 import type { TaskDefinition, TaskHandler } from './task.ts';
-import type { ResolvedTask, TaskPolicy } from './task-options.ts';
+import { NO_SMART, type ResolvedTask, type TaskPolicy } from './task-options.ts';
 import type { ElapsedEntry, TimerEntry } from './timer-queue.ts';
 
 /** Receives a task's timer: the scheduler. */
@@ -34,8 +34,31 @@ export interface RuntimeActivity {
 }
 
 /**
+ * What few tasks ever have: a description, smart-scheduling fields, overrides, a pause made at
+ * run time, a claim held for its instant. Made on first use, so 100,000 plain tasks do not each
+ * carry a dozen empty fields (8 bytes each; a -Infinity or a timestamp is a 16-byte number more).
+ */
+class RareState {
+  description: string | null = null;
+  condition: Condition | null = null;
+  dependency: Dependency | null = null;
+  smart: ResolvedTask['smart'] = NO_SMART;
+  definition: TaskDefinition | null = null;
+  overrides: TaskOverrides | null = null;
+  overridesVersion = 0;
+  overridesProblem: string | null = null;
+  pauseNote: string | null = null;
+  pausedAt: number | null = null;
+  pausedLocallyAt = Number.NEGATIVE_INFINITY;
+  claimAtInstant: number | null = null;
+  instantEntry: ElapsedEntry | null = null;
+}
+
+/**
  * One registered task inside a scheduler: its definition, bound schedule and local state. It is
  * also the timer entry of its next tick, so 100,000 tasks cost 100,000 objects, not 200,000.
+ * Fields most tasks never set live in a {@link RareState} behind accessors; registration time is
+ * mostly the garbage collector copying what tasks keep, so every field per task counts.
  */
 export class TaskRuntime implements TimerEntry, ResolvedTask {
   heapIndex = -1;
@@ -45,52 +68,22 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   name: string;
   schedule: ScheduleDefinition;
   handler: TaskHandler;
-  description: string | null;
   startPaused: boolean;
   policy: TaskPolicy;
-  condition: Condition | null;
-  dependency: Dependency | null;
-  smart: ResolvedTask['smart'];
-  /**
-   * The definition as its code or config gives it, before run-time overrides; null when nothing
-   * was ever overridden and the resolved fields say it all (most tasks: no second object each).
-   */
-  definition: TaskDefinition | null = null;
-  /** Run-time changes over the definition (`scheduler.override`), as the store keeps them. */
-  overrides: TaskOverrides | null = null;
-  /** The store's version of `overrides`: older ones, however late they arrive, are not applied. */
-  overridesVersion = 0;
-  /** Why the overrides are not applied (the definition no longer takes them); null when they are. */
-  overridesProblem: string | null = null;
   state: RuntimeState = 'registering';
   /** The schedule bound to the task's persisted anchor, once registered. */
   bound: BoundSchedule | null = null;
   /** The first nominal tick not yet handled, or null when the schedule has no more. */
   nextTick: number | null = null;
   paused = false;
-  /** Why it was paused, as the pause said (null for none, or when not paused). */
-  pauseNote: string | null = null;
-  /** When it was paused (wall-clock ms; null when not paused or paused by its definition). */
-  pausedAt: number | null = null;
-  /**
-   * When (monotonic ms) `pause()` or `resume()` on this instance last set `paused`: a poll sent
-   * before that reports an older flag, which must not undo it.
-   */
-  pausedLocallyAt = Number.NEGATIVE_INFINITY;
   /** Runs of this task in progress on this instance. */
   running = 0;
   /** The tick this instance handled last, or null: how long ago the previous run could start. */
   previousTick: number | null = null;
   /** Its timer fires at the tick's own time, not ahead with a burst (see TickPlanner.onTaskDue). */
   exact = false;
-  /**
-   * The tick this task waits to claim at its instant, not ahead (its previous run was still going
-   * here when the claim would have gone out); null when none.
-   */
-  claimAtInstant: number | null = null;
-  /** The elapsed-time entry of that wait, made on first use. */
-  instantEntry: ElapsedEntry | null = null;
   #activity: RuntimeActivity | null = null;
+  #rare: RareState | null = null;
   #shareHash = -1;
   readonly #sink: TickSink;
 
@@ -98,25 +91,142 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
     this.name = task.name;
     this.schedule = task.schedule;
     this.handler = task.handler;
-    this.description = task.description;
     this.startPaused = task.startPaused;
     this.policy = task.policy;
-    this.condition = task.condition;
-    this.dependency = task.dependency;
-    this.smart = task.smart;
     this.#sink = sink;
+    this.#takeRare(task);
+  }
+
+  #takeRare(task: ResolvedTask): void {
+    if (task.description === null && task.condition === null && task.dependency === null && task.smart === NO_SMART && this.#rare === null) return;
+    const rare = this.#rareState;
+    rare.description = task.description;
+    rare.condition = task.condition;
+    rare.dependency = task.dependency;
+    rare.smart = task.smart;
+  }
+
+  get #rareState(): RareState {
+    return (this.#rare ??= new RareState());
+  }
+
+  /** The task's description, or null. */
+  get description(): string | null {
+    return this.#rare?.description ?? null;
+  }
+
+  /** `when`; null for none. */
+  get condition(): Condition | null {
+    return this.#rare?.condition ?? null;
+  }
+
+  /** `after`; null for none. */
+  get dependency(): Dependency | null {
+    return this.#rare?.dependency ?? null;
+  }
+
+  /** The smart-scheduling fields as given. */
+  get smart(): ResolvedTask['smart'] {
+    return this.#rare?.smart ?? NO_SMART;
+  }
+
+  /**
+   * The definition as its code or config gives it, before run-time overrides; null when nothing
+   * was ever overridden and the resolved fields say it all (most tasks: no second object each).
+   */
+  get definition(): TaskDefinition | null {
+    return this.#rare?.definition ?? null;
+  }
+
+  set definition(value: TaskDefinition | null) {
+    if (value !== null || this.#rare !== null) this.#rareState.definition = value;
+  }
+
+  /** Run-time changes over the definition (`scheduler.override`), as the store keeps them. */
+  get overrides(): TaskOverrides | null {
+    return this.#rare?.overrides ?? null;
+  }
+
+  set overrides(value: TaskOverrides | null) {
+    if (value !== null || this.#rare !== null) this.#rareState.overrides = value;
+  }
+
+  /** The store's version of `overrides`: older ones, however late they arrive, are not applied. */
+  get overridesVersion(): number {
+    return this.#rare?.overridesVersion ?? 0;
+  }
+
+  set overridesVersion(value: number) {
+    if (value !== 0 || this.#rare !== null) this.#rareState.overridesVersion = value;
+  }
+
+  /** Why the overrides are not applied (the definition no longer takes them); null when they are. */
+  get overridesProblem(): string | null {
+    return this.#rare?.overridesProblem ?? null;
+  }
+
+  set overridesProblem(value: string | null) {
+    if (value !== null || this.#rare !== null) this.#rareState.overridesProblem = value;
+  }
+
+  /** Why it was paused, as the pause said (null for none, or when not paused). */
+  get pauseNote(): string | null {
+    return this.#rare?.pauseNote ?? null;
+  }
+
+  set pauseNote(value: string | null) {
+    if (value !== null || this.#rare !== null) this.#rareState.pauseNote = value;
+  }
+
+  /** When it was paused (wall-clock ms; null when not paused or paused by its definition). */
+  get pausedAt(): number | null {
+    return this.#rare?.pausedAt ?? null;
+  }
+
+  set pausedAt(value: number | null) {
+    if (value !== null || this.#rare !== null) this.#rareState.pausedAt = value;
+  }
+
+  /**
+   * When (monotonic ms) `pause()` or `resume()` on this instance last set `paused`: a poll sent
+   * before that reports an older flag, which must not undo it.
+   */
+  get pausedLocallyAt(): number {
+    return this.#rare?.pausedLocallyAt ?? Number.NEGATIVE_INFINITY;
+  }
+
+  set pausedLocallyAt(value: number) {
+    if (value !== Number.NEGATIVE_INFINITY || this.#rare !== null) this.#rareState.pausedLocallyAt = value;
+  }
+
+  /**
+   * The tick this task waits to claim at its instant, not ahead (its previous run was still going
+   * here when the claim would have gone out); null when none.
+   */
+  get claimAtInstant(): number | null {
+    return this.#rare?.claimAtInstant ?? null;
+  }
+
+  set claimAtInstant(value: number | null) {
+    if (value !== null || this.#rare !== null) this.#rareState.claimAtInstant = value;
+  }
+
+  /** The elapsed-time entry of that wait, made on first use. */
+  get instantEntry(): ElapsedEntry | null {
+    return this.#rare?.instantEntry ?? null;
+  }
+
+  set instantEntry(value: ElapsedEntry | null) {
+    if (value !== null || this.#rare !== null) this.#rareState.instantEntry = value;
   }
 
   /** Takes over a new definition of the same task. */
   apply(task: ResolvedTask): void {
     this.schedule = task.schedule;
     this.handler = task.handler;
-    this.description = task.description;
     this.startPaused = task.startPaused;
     this.policy = task.policy;
-    this.condition = task.condition;
-    this.dependency = task.dependency;
-    this.smart = task.smart;
+    this.#takeRare(task);
   }
 
   /** The task's run-time state, created on first use. */

@@ -99,7 +99,7 @@ export class TickPlanner {
   /** Registers tasks with the store and activates them. */
   async register(batch: readonly TaskRuntime[]): Promise<void> {
     if (batch.length === 0) return;
-    for (const runtime of batch) runtime.state = 'registering';
+    for (let i = 0; i < batch.length; i++) (batch[i] as TaskRuntime).state = 'registering';
     // The schedule key registered is the effective one (overrides included): as it was stored.
     await this.#prepare(batch);
     if (!this.#ctx.running()) return;

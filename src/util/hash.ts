@@ -31,7 +31,8 @@ export function setDigest(items: readonly string[]): string {
   const sorted = [...items].sort();
   let a = 0x811c9dc5;
   let b = 0x01000193;
-  for (const item of sorted) {
+  for (let k = 0; k < sorted.length; k++) {
+    const item = sorted[k] as string;
     for (let i = 0; i < item.length; i++) {
       const c = item.charCodeAt(i);
       a = Math.imul(a ^ c, 0x01000193);

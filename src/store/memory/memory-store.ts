@@ -95,7 +95,9 @@ class MemoryStore implements Store {
 
   async registerTasks(tasks: readonly TaskRegistration[], now: number): Promise<(TaskState | null)[]> {
     const out: (TaskState | null)[] = [];
-    for (const reg of tasks) {
+    // Indexed: one pass over 100,000 registrations runs unoptimised, where an iterator allocates per step.
+    for (let i = 0; i < tasks.length; i++) {
+      const reg = tasks[i] as TaskRegistration;
       let row = this.#tasks.get(reg.name);
       if (row === undefined) {
         row = this.#newTask(reg.name, reg.scheduleKey, reg.anchor, now);
@@ -357,7 +359,15 @@ class MemoryStore implements Store {
 
   async listOverrides(tasks?: readonly string[]): Promise<{ task: string; overrides: TaskOverrides; version: number }[]> {
     const out: { task: string; overrides: TaskOverrides; version: number }[] = [];
-    const rows = tasks === undefined ? this.#tasks.values() : tasks.flatMap((name) => this.#tasks.get(name) ?? []);
+    const rows: TaskRow[] = [];
+    if (tasks === undefined) this.#tasks.forEach((row) => rows.push(row));
+    else {
+      for (let i = 0; i < tasks.length; i++) {
+        const row = this.#tasks.get(tasks[i] as string);
+        // Only a task with activity can hold overrides: most have none.
+        if (row?.activity != null) rows.push(row);
+      }
+    }
     for (const row of rows) {
       const overrides = copyOverrides(row.activity?.overrides ?? null);
       if (overrides !== null) out.push({ task: row.name, overrides, version: row.activity?.pauseVersion ?? 0 });

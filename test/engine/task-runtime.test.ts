@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { resolveTask, type ResolvedTask } from '../../src/engine/task-options.ts';
+import { TaskRuntime } from '../../src/engine/task-runtime.ts';
+import { timerEntry } from '../../src/engine/timer-queue.ts';
+
+const sink = { onTaskDue: () => {} };
+const policies = new Map();
+const plain = resolveTask({ name: 'plain', schedule: { every: '1h' }, handler: () => 1 }, {}, policies);
+const rich = resolveTask(
+  { name: 'rich', description: 'nightly', schedule: { every: '1h' }, after: 'plain', when: () => true, windows: [{ days: 'mon-fri', from: '01:00', to: '05:00' }], handler: () => 2 },
+  {},
+  policies,
+);
+
+/** The fields a TaskRuntime keeps behind accessors, with the value each has before any is set. */
+const DEFAULTS = {
+  definition: null,
+  overrides: null,
+  overridesVersion: 0,
+  overridesProblem: null,
+  pauseNote: null,
+  pausedAt: null,
+  pausedLocallyAt: Number.NEGATIVE_INFINITY,
+  claimAtInstant: null,
+  instantEntry: null,
+} as const;
+type Field = keyof typeof DEFAULTS;
+
+const valueOf: Record<Field, fc.Arbitrary<unknown>> = {
+  definition: fc.constantFrom(null, { name: 'x', schedule: { every: '1m' }, handler: () => 0 }),
+  overrides: fc.constantFrom(null, { fields: { timeout: 5_000 }, by: 'ops', at: 1 }),
+  overridesVersion: fc.constantFrom(0, 1, 7),
+  overridesProblem: fc.constantFrom(null, 'schedule no longer fits'),
+  pauseNote: fc.option(fc.string(), { nil: null }),
+  pausedAt: fc.option(fc.integer({ min: 0, max: 2 ** 45 }), { nil: null }),
+  pausedLocallyAt: fc.oneof(fc.constant(Number.NEGATIVE_INFINITY), fc.double({ min: 0, max: 1e9, noNaN: true })),
+  claimAtInstant: fc.option(fc.integer({ min: 0, max: 2 ** 45 }), { nil: null }),
+  instantEntry: fc.constantFrom(null, timerEntry(() => {})),
+};
+
+const step = fc.oneof(
+  fc.constantFrom(...(Object.keys(DEFAULTS) as Field[])).chain((field) => valueOf[field].map((value) => ({ kind: 'set' as const, field, value }))),
+  fc.constantFrom(plain, rich).map((task) => ({ kind: 'apply' as const, task })),
+);
+
+const resolvedView = (r: ResolvedTask) => [r.description, r.condition, r.dependency, r.smart];
+
+describe('TaskRuntime: fields kept on demand', () => {
+  it('any sequence of sets and applies reads back as plain fields would (property)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(plain, rich), fc.array(step, { maxLength: 40, size: 'large' }), (initial, steps) => {
+        const runtime = new TaskRuntime(initial, sink);
+        const model: Record<Field, unknown> = { ...DEFAULTS };
+        let resolved: ResolvedTask = initial;
+        const check = () => {
+          for (const field of Object.keys(DEFAULTS) as Field[]) assert.equal(runtime[field], model[field], field);
+          assert.deepEqual(resolvedView(runtime), resolvedView(resolved));
+          assert.equal(runtime.name, initial.name);
+        };
+        check();
+        for (const s of steps) {
+          if (s.kind === 'set') {
+            (runtime as unknown as Record<Field, unknown>)[s.field] = s.value;
+            model[s.field] = s.value;
+          } else {
+            runtime.apply(s.task);
+            resolved = s.task;
+          }
+          check();
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('setting a default again reads back the default; the resolved fields follow the task', () => {
+    const runtime = new TaskRuntime(plain, sink);
+    // Setting the defaults again (as a resume or a cleared override does) makes nothing either.
+    runtime.pauseNote = null;
+    runtime.pausedAt = null;
+    runtime.overrides = null;
+    runtime.claimAtInstant = null;
+    runtime.pausedLocallyAt = Number.NEGATIVE_INFINITY;
+    assert.deepEqual(resolvedView(runtime), [null, null, null, {}]);
+    assert.deepEqual(resolvedView(new TaskRuntime(rich, sink)).slice(0, 1), ['nightly']);
+  });
+});
