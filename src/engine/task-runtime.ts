@@ -38,7 +38,7 @@ export interface RuntimeActivity {
  * run time, a claim held for its instant. Made on first use, so 100,000 plain tasks do not each
  * carry a dozen empty fields (8 bytes each; a -Infinity or a timestamp is a 16-byte number more).
  */
-class RareState {
+export class RareState {
   description: string | null = null;
   condition: Condition | null = null;
   dependency: Dependency | null = null;

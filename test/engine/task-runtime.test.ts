@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
 import fc from 'fast-check';
 import { resolveTask, type ResolvedTask } from '../../src/engine/task-options.ts';
-import { TaskRuntime } from '../../src/engine/task-runtime.ts';
+import { RareState, TaskRuntime } from '../../src/engine/task-runtime.ts';
 import { timerEntry } from '../../src/engine/timer-queue.ts';
 
 const sink = { onTaskDue: () => {} };
@@ -75,15 +76,31 @@ describe('TaskRuntime: fields kept on demand', () => {
     );
   });
 
-  it('setting a default again reads back the default; the resolved fields follow the task', () => {
-    const runtime = new TaskRuntime(plain, sink);
-    // Setting the defaults again (as a resume or a cleared override does) makes nothing either.
-    runtime.pauseNote = null;
-    runtime.pausedAt = null;
-    runtime.overrides = null;
-    runtime.claimAtInstant = null;
-    runtime.pausedLocallyAt = Number.NEGATIVE_INFINITY;
-    assert.deepEqual(resolvedView(runtime), [null, null, null, {}]);
-    assert.deepEqual(resolvedView(new TaskRuntime(rich, sink)).slice(0, 1), ['nightly']);
+  it('a plain task makes no rare state, not even when its defaults are set again; a rich one makes one', () => {
+    // The memory saving is the point of the accessors: count the objects on the heap.
+    const count = () => v8.queryObjects(RareState, { format: 'count' });
+    const before = count();
+    const kept: TaskRuntime[] = [];
+    for (let i = 0; i < 100; i++) {
+      const runtime = new TaskRuntime(plain, sink);
+      // What a resume, a cleared override or a claim let go writes.
+      runtime.definition = null;
+      runtime.overrides = null;
+      runtime.overridesVersion = 0;
+      runtime.overridesProblem = null;
+      runtime.pauseNote = null;
+      runtime.pausedAt = null;
+      runtime.pausedLocallyAt = Number.NEGATIVE_INFINITY;
+      runtime.claimAtInstant = null;
+      runtime.instantEntry = null;
+      runtime.apply(plain);
+      kept.push(runtime);
+    }
+    assert.equal(count() - before, 0, 'no rare state for 100 plain tasks');
+    for (let i = 0; i < 10; i++) kept.push(new TaskRuntime(rich, sink));
+    assert.equal(count() - before, 10, 'one for each task with a description or smart fields');
+    (kept[0] as TaskRuntime).pauseNote = 'maintenance';
+    assert.equal(count() - before, 11, 'and one when a plain task is paused with a note');
+    assert.equal(kept.length, 110);
   });
 });
