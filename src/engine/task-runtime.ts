@@ -57,8 +57,9 @@ export class RareState {
 /**
  * One registered task inside a scheduler: its definition, bound schedule and local state. It is
  * also the timer entry of its next tick, so 100,000 tasks cost 100,000 objects, not 200,000.
- * Fields most tasks never set live in a {@link RareState} behind accessors; registration time is
- * mostly the garbage collector copying what tasks keep, so every field per task counts.
+ * Fields most tasks never set live in a {@link RareState} behind accessors: each field here is
+ * 8 bytes in every one of 100,000 tasks, kept for as long as they are and copied by each
+ * young-generation collection they survive (decision 037).
  */
 export class TaskRuntime implements TimerEntry, ResolvedTask {
   heapIndex = -1;
