@@ -204,9 +204,7 @@ export class Scheduler {
     this.#ticks = new TickPlanner(ctx, this.#jobs, async (batch) => {
       // A store written before overrides existed has none to give.
       if (typeof this.#store.listOverrides !== 'function') return;
-      const names: string[] = new Array(batch.length);
-      for (let i = 0; i < batch.length; i++) names[i] = (batch[i] as TaskRuntime).name;
-      const stored = await ctx.track(this.#store.listOverrides(names));
+      const stored = await ctx.track(this.#store.listOverrides(batch.map((r) => r.name)));
       // Most registrations find none stored: nothing to look up.
       if (stored.length === 0) return;
       const byTask = new Map(stored.map((o) => [o.task, o]));
