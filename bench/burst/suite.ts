@@ -15,7 +15,7 @@ import { percentile } from '../lib/stats.ts';
 import type { SuiteOptions, SuiteResult } from '../lib/suite.ts';
 import type { Headline } from '../lib/summary.ts';
 import type { Table } from '../lib/table.ts';
-import type { BurstReport, BurstWorkerOptions } from './worker.ts';
+import type { BurstProgress, BurstReport, BurstWorkerOptions } from './worker.ts';
 
 const WORKER = new URL('./worker.ts', import.meta.url);
 type Backend = 'SQLite' | 'PostgreSQL';
@@ -72,15 +72,29 @@ function startWorker(options: BurstWorkerOptions): Promise<ChildProcess> {
   });
 }
 
-function ask(child: ChildProcess): Promise<BurstReport> {
+/**
+ * Asks a replica for a message of `type`; null when it exits, or has not answered in 10 s, first
+ * (a replica that died must not hang the benchmark, nor crash it and leave the others running).
+ */
+function ask<T extends { readonly type: string }>(child: ChildProcess, type: T['type']): Promise<T | null> {
   return new Promise((resolve) => {
-    const onMessage = (m: { type: string }) => {
-      if (m.type !== 'report') return;
+    const done = (answer: T | null) => {
+      clearTimeout(timer);
       child.off('message', onMessage);
-      resolve(m as BurstReport);
+      child.off('exit', onExit);
+      resolve(answer);
     };
+    const onMessage = (m: { type: string }) => {
+      if (m.type === type) done(m as T);
+    };
+    const onExit = () => done(null);
+    const timer = setTimeout(() => done(null), 10_000);
     child.on('message', onMessage);
-    child.send({ type: 'report' });
+    child.once('exit', onExit);
+    if (child.exitCode !== null || child.signalCode !== null || !child.connected) return done(null);
+    child.send({ type }, (error) => {
+      if (error !== null) done(null);
+    });
   });
 }
 
@@ -152,24 +166,42 @@ export async function measureBurst(backend: Backend, replicas: number, tasks: nu
       }
       const slot = `t:${at}`;
       const deadline = at + 90_000;
-      let settled = 0;
-      for (;;) {
+      // While the burst is on, the replicas say how far they are: a status query every 500 ms
+      // scanned the runs table and took a CPU the replicas and the store were measured on. Done
+      // when no handler is running and nothing moved for three answers in a row, once every run
+      // has ended or 10 s after the instant (a tick recorded skipped has no end of its own).
+      let quiet = 0;
+      let last = '';
+      while (quiet < 3 && Date.now() <= deadline) {
         await sleep(500);
-        const counts = await statuses(backend, store.target, slot);
+        const progress = await Promise.all(children.map((c) => ask<BurstProgress>(c, 'progress')));
+        if (progress.includes(null)) break; // a replica is gone: the store says the rest
+        const answers = progress as BurstProgress[];
+        const ended = answers.reduce((sum, p) => sum + p.ended, 0);
+        const busy = answers.reduce((sum, p) => sum + p.started - p.returned, 0);
+        const now = `${answers.reduce((sum, p) => sum + p.started, 0)}:${ended}`;
+        quiet = busy === 0 && now === last && (ended >= tasks || Date.now() > at + 10_000) ? quiet + 1 : 0;
+        last = now;
+      }
+      // Then the store has the last word: every run ended, none left running (a lapsed lease
+      // is reaped and retried), three polls in a row.
+      let settled = 0;
+      let counts = new Map<string, number>();
+      while (settled < 3) {
+        await sleep(500);
+        counts = await statuses(backend, store.target, slot);
         let final = 0;
         for (const [status, n] of counts) if (status !== 'running') final += n;
-        if (final >= tasks && (counts.get('running') ?? 0) === 0) {
-          // Wait for retries that a lapsed lease would cause (100 ms backoff) before counting.
-          if (++settled >= 3) break;
-        }
-        if (Date.now() > deadline) {
+        // Wait for retries that a lapsed lease would cause (100 ms backoff) before counting.
+        settled = final >= tasks && (counts.get('running') ?? 0) === 0 ? settled + 1 : 0;
+        if (settled < 3 && Date.now() > deadline) {
           log(`    not settled 90 s after the instant: ${JSON.stringify([...counts])}`);
           break;
         }
       }
-      const reports = await Promise.all(children.map(ask));
-      const counts = await statuses(backend, store.target, slot);
-      return figures(tasks, replicas, at, reports, counts, backend);
+      const reports = await Promise.all(children.map((c) => ask<BurstReport>(c, 'report')));
+      if (reports.includes(null)) throw new Error('a replica exited or stopped answering before it reported');
+      return figures(tasks, replicas, at, reports as BurstReport[], counts, backend);
     } finally {
       await stopAll(children);
       await store.dispose();

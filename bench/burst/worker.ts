@@ -42,6 +42,16 @@ export interface BurstReport {
   readonly errors: string[];
 }
 
+/** How far a replica is, cheap to ask while the burst is on (no store query). */
+export interface BurstProgress {
+  readonly type: 'progress';
+  /** Handlers started and returned here, any attempt. */
+  readonly started: number;
+  readonly returned: number;
+  /** Ends of runs started here that the store confirmed. */
+  readonly ended: number;
+}
+
 const options = JSON.parse(process.argv[2] ?? '{}') as BurstWorkerOptions;
 now();
 const task: number[] = [];
@@ -51,6 +61,7 @@ const endWrite: number[] = [];
 const returnedAt = new Map<string, number>();
 const errors = new Set<string>();
 let lastEndAt = 0;
+let returnedCount = 0;
 const statementsBySecond = new Map<number, number>();
 const count = () => {
   const second = Math.floor(Date.now() / 1000);
@@ -109,13 +120,16 @@ for (let i = 0; i < options.count; i++) {
       attempt.push(ctx.attempt);
       if (options.workMs > 0) await sleep(options.workMs);
       returnedAt.set(ctx.runId, now());
+      returnedCount++;
     },
   });
 }
 await scheduler.start();
 
 process.on('message', (m: { type: string }) => {
-  if (m.type === 'report') {
+  if (m.type === 'progress') {
+    process.send?.({ type: 'progress', started: task.length, returned: returnedCount, ended: endWrite.length } satisfies BurstProgress);
+  } else if (m.type === 'report') {
     process.send?.({
       type: 'report',
       instance: options.instance,
@@ -141,4 +155,6 @@ process.on('message', (m: { type: string }) => {
       );
   }
 });
+// The benchmark that started this replica is gone (it crashed, or was killed): so is the replica.
+process.on('disconnect', () => process.exit(1));
 process.send?.({ type: 'ready' });

@@ -350,18 +350,31 @@ export class Heartbeat {
 }
 
 /** Applies the history retention policy in bounded batches, every `intervalMs`. */
+/** While a burst keeps this instance busy, pruning looks again this much later. */
+export const PRUNE_YIELD_MS = 10_000;
+/** Longest pruning waits for bursts to pass; then it prunes anyway. */
+export const MAX_PRUNE_WAIT_MS = 600_000;
+
+/**
+ * Deletes history beyond the retention policy, in batches, an hour apart. Pruning scans the runs
+ * table and can wait: while `busy` says a burst keeps this instance's store work going, it waits
+ * for the burst (at most {@link MAX_PRUNE_WAIT_MS}), so the burst's run ends get the store's CPU.
+ */
 export class Pruner {
   static readonly BATCH = 500;
   readonly #host: HousekeepingHost;
   readonly #policy: RetentionPolicy;
   readonly #intervalMs: number;
+  readonly #busy: () => boolean;
   readonly #entry: ElapsedEntry;
   #running = false;
+  #waitedMs = 0;
 
-  constructor(host: HousekeepingHost, policy: RetentionPolicy, intervalMs: number) {
+  constructor(host: HousekeepingHost, policy: RetentionPolicy, intervalMs: number, busy: () => boolean) {
     this.#host = host;
     this.#policy = policy;
     this.#intervalMs = intervalMs;
+    this.#busy = busy;
     this.#entry = timerEntry(() => void this.#prune());
   }
 
@@ -375,16 +388,27 @@ export class Pruner {
     this.#host.timers.cancel(this.#entry);
   }
 
+  /** True (and the next look armed) when pruning should wait for a burst to pass. */
+  #yields(): boolean {
+    if (this.#waitedMs >= MAX_PRUNE_WAIT_MS || !this.#busy()) return false;
+    this.#waitedMs += PRUNE_YIELD_MS;
+    this.#host.timers.after(this.#entry, PRUNE_YIELD_MS);
+    return true;
+  }
+
   async #prune(): Promise<void> {
+    if (this.#yields()) return;
     try {
       // Batch by batch, yielding between them, so a large backlog never stalls ticks.
       while (this.#running) {
         const deleted = await this.#host.track(this.#host.store.prune(this.#policy, this.#host.now(), Pruner.BATCH));
         if (deleted < Pruner.BATCH) break;
+        if (this.#running && this.#yields()) return;
       }
     } catch (error) {
       this.#host.reportError(error, 'store');
     }
+    this.#waitedMs = 0;
     if (this.#running) this.#host.timers.after(this.#entry, this.#intervalMs);
   }
 }

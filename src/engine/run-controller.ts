@@ -107,6 +107,11 @@ export class RunController implements LeaseKeeper {
     return this.#executions.size;
   }
 
+  /** Runs this instance answers for: executing, or with their end being written. */
+  get outstanding(): number {
+    return this.#executions.size + this.#recording.size;
+  }
+
   has(runId: string): boolean {
     return this.#executions.has(runId);
   }

@@ -16,6 +16,7 @@ import type { ErrorContext, SchedulerEvents, StopReport } from './events.ts';
 import { type BackfillRange, planBackfill } from './backfill-plan.ts';
 import { BackfillRunner } from './backfill-runner.ts';
 import { Beacon, Heartbeat, Poller, Pruner } from './housekeeping.ts';
+import { MAX_ENDS_PER_WRITE } from './end-writer.ts';
 import { AlertDelivery } from './alert-delivery.ts';
 import { AlertWatch } from './alert-watch.ts';
 import type { NotifyChannel } from '../notify/channels.ts';
@@ -57,6 +58,8 @@ const PREPARE_MS = 20;
 const BURST_LEAD_MARGIN = 1.5;
 const PRUNE_INTERVAL_MS = 3_600_000;
 const FIRST_PRUNE_DELAY_MS = 60_000;
+/** Runs outstanding here (executing or being recorded) from which pruning waits: a burst's worth, more than one write of ends. */
+const PRUNE_YIELD_RUNS = MAX_ENDS_PER_WRITE;
 /** A store that comes back is used within this; a store that stays down sees a claim per replica this often. */
 const MAX_CLAIM_BACKOFF_MS = 5_000;
 const DEFAULT_POLL_INTERVAL_MS = 5_000;
@@ -232,7 +235,7 @@ export class Scheduler {
       this.#deps.checkAll();
     });
     this.#heartbeat = new Heartbeat(host, this.#options.leaseMs, this.#runs);
-    this.#pruner = new Pruner(host, this.#options.retention, PRUNE_INTERVAL_MS);
+    this.#pruner = new Pruner(host, this.#options.retention, PRUNE_INTERVAL_MS, () => this.#runs.outstanding >= PRUNE_YIELD_RUNS);
     const notify = this.#options.notify;
     if (notify !== null && notify.channels.size > 0) {
       if (typeof this.#store.enqueueNotifications !== 'function') throw invalidOption('createScheduler', 'notify', 'channels', `this ${this.#store.kind} store predates alerts (it has no enqueueNotifications); update the store, or remove notify`);

@@ -524,6 +524,54 @@ describe('history retention', () => {
   });
 });
 
+describe('pruning during a burst', () => {
+  /** A memory store that notes when the scheduler prunes it. */
+  function pruneWatched(clock: { now(): number }): { store: Store; prunedAt: number[] } {
+    const store = memoryStore();
+    const prunedAt: number[] = [];
+    const proxy = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (typeof value !== 'function') return value;
+        if (key === 'prune') return (...args: unknown[]) => (prunedAt.push(clock.now() - T0), (value as (...a: unknown[]) => unknown).apply(target, args));
+        return (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(target, args);
+      },
+    });
+    return { store: proxy, prunedAt };
+  }
+
+  /** `count` tasks due 50 s after start, each working `workMs`; the first prune is due at 60 s. */
+  async function burstAtFirstPrune(count: number, workMs: number) {
+    const clock = createTestClock({ start: T0 });
+    const { store, prunedAt } = pruneWatched(clock);
+    const h = harness({ clock, store });
+    for (let i = 0; i < count; i++) h.scheduler.add({ name: `t${i}`, schedule: { at: new Date(T0 + 50_000) }, handler: work(clock, workMs) });
+    await h.scheduler.start();
+    return { h, clock, prunedAt };
+  }
+
+  it('waits while a burst keeps 1,000 runs outstanding, and prunes within 10 s of its end', async () => {
+    const { h, clock, prunedAt } = await burstAtFirstPrune(1_000, 5 * 60_000);
+    await clock.advance(5 * 60_000 + 40_000); // the runs end at 5 min 50 s
+    assert.deepEqual(prunedAt, [], 'no pruning while the burst is outstanding');
+    await clock.advance(20_000);
+    assert.equal(prunedAt.length, 1);
+    assert.ok(prunedAt[0]! >= 350_000 && prunedAt[0]! <= 360_000, `pruned at ${prunedAt[0]} ms`);
+    await h.scheduler.stop();
+  });
+
+  it('prunes at once below a burst (999 runs), and after 10 minutes of waiting anyway', async () => {
+    const small = await burstAtFirstPrune(999, 5 * 60_000);
+    await small.clock.advance(61_000);
+    assert.deepEqual(small.prunedAt, [60_000]);
+    await small.h.scheduler.stop({ timeout: 0 });
+    const long = await burstAtFirstPrune(1_000, 60 * 60_000);
+    await long.clock.advance(20 * 60_000);
+    assert.deepEqual(long.prunedAt, [60_000 + 600_000], 'the wait is bounded');
+    await long.h.scheduler.stop({ timeout: 0 });
+  });
+});
+
 describe('replicas sharing one store', () => {
   it('run each tick once between them', async () => {
     const clock = createTestClock();
