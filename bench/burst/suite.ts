@@ -73,10 +73,10 @@ function startWorker(options: BurstWorkerOptions): Promise<ChildProcess> {
 }
 
 /**
- * Asks a replica for a message of `type`; null when it exits, or has not answered in 10 s, first
+ * Asks a replica for a message of `type`; null when it exits, or has not answered in time, first
  * (a replica that died must not hang the benchmark, nor crash it and leave the others running).
  */
-function ask<T extends { readonly type: string }>(child: ChildProcess, type: T['type']): Promise<T | null> {
+function ask<T extends { readonly type: string }>(child: ChildProcess, type: T['type'], timeoutMs = 10_000): Promise<T | null> {
   return new Promise((resolve) => {
     const done = (answer: T | null) => {
       clearTimeout(timer);
@@ -88,7 +88,7 @@ function ask<T extends { readonly type: string }>(child: ChildProcess, type: T['
       if (m.type === type) done(m as T);
     };
     const onExit = () => done(null);
-    const timer = setTimeout(() => done(null), 10_000);
+    const timer = setTimeout(() => done(null), timeoutMs);
     child.on('message', onMessage);
     child.once('exit', onExit);
     if (child.exitCode !== null || child.signalCode !== null || !child.connected) return done(null);
@@ -109,7 +109,8 @@ async function stopAll(children: readonly ChildProcess[]): Promise<void> {
             clearTimeout(kill);
             resolve();
           });
-          c.send({ type: 'stop' });
+          // A replica that closed its channel and is on its way out: the exit comes all the same.
+          c.send({ type: 'stop' }, () => {});
         }),
     ),
   );
@@ -187,6 +188,7 @@ export async function measureBurst(backend: Backend, replicas: number, tasks: nu
       // is reaped and retried), three polls in a row.
       let settled = 0;
       let counts = new Map<string, number>();
+      const settleBy = Math.max(deadline, Date.now() + 30_000);
       while (settled < 3) {
         await sleep(500);
         counts = await statuses(backend, store.target, slot);
@@ -194,12 +196,13 @@ export async function measureBurst(backend: Backend, replicas: number, tasks: nu
         for (const [status, n] of counts) if (status !== 'running') final += n;
         // Wait for retries that a lapsed lease would cause (100 ms backoff) before counting.
         settled = final >= tasks && (counts.get('running') ?? 0) === 0 ? settled + 1 : 0;
-        if (settled < 3 && Date.now() > deadline) {
+        if (settled < 3 && Date.now() > settleBy) {
           log(`    not settled 90 s after the instant: ${JSON.stringify([...counts])}`);
           break;
         }
       }
-      const reports = await Promise.all(children.map((c) => ask<BurstReport>(c, 'report')));
+      // A report of 25,000 runs per array takes a while to build and send on a loaded machine.
+      const reports = await Promise.all(children.map((c) => ask<BurstReport>(c, 'report', 60_000)));
       if (reports.includes(null)) throw new Error('a replica exited or stopped answering before it reported');
       return figures(tasks, replicas, at, reports as BurstReport[], counts, backend);
     } finally {

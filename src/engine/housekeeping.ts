@@ -368,6 +368,8 @@ export class Pruner {
   readonly #busy: () => boolean;
   readonly #entry: ElapsedEntry;
   #running = false;
+  /** A pass is deleting (a stop and start meanwhile must not begin a second one beside it). */
+  #inPass = false;
   #waitedMs = 0;
 
   constructor(host: HousekeepingHost, policy: RetentionPolicy, intervalMs: number, busy: () => boolean) {
@@ -380,7 +382,9 @@ export class Pruner {
 
   start(firstDelayMs: number): void {
     this.#running = true;
-    this.#host.timers.after(this.#entry, firstDelayMs);
+    this.#waitedMs = 0;
+    // A pass still in flight arms the next one itself when it ends.
+    if (!this.#inPass) this.#host.timers.after(this.#entry, firstDelayMs);
   }
 
   stop(): void {
@@ -388,27 +392,40 @@ export class Pruner {
     this.#host.timers.cancel(this.#entry);
   }
 
-  /** True (and the next look armed) when pruning should wait for a burst to pass. */
+  /**
+   * True (and the next look armed) when the next batch should wait for a burst to pass. Each
+   * batch waits at most {@link MAX_PRUNE_WAIT_MS}: an instance busy for hours still prunes, a
+   * batch every 10 minutes, and a backlog is not then deleted in one go.
+   */
   #yields(): boolean {
-    if (this.#waitedMs >= MAX_PRUNE_WAIT_MS || !this.#busy()) return false;
+    if (!this.#busy() || this.#waitedMs >= MAX_PRUNE_WAIT_MS) {
+      this.#waitedMs = 0;
+      return false;
+    }
     this.#waitedMs += PRUNE_YIELD_MS;
     this.#host.timers.after(this.#entry, PRUNE_YIELD_MS);
     return true;
   }
 
   async #prune(): Promise<void> {
-    if (this.#yields()) return;
+    if (this.#inPass || this.#yields()) return;
+    this.#inPass = true;
+    let again = false;
     try {
       // Batch by batch, yielding between them, so a large backlog never stalls ticks.
       while (this.#running) {
         const deleted = await this.#host.track(this.#host.store.prune(this.#policy, this.#host.now(), Pruner.BATCH));
         if (deleted < Pruner.BATCH) break;
-        if (this.#running && this.#yields()) return;
+        if (this.#running && this.#yields()) {
+          again = true;
+          break;
+        }
       }
     } catch (error) {
       this.#host.reportError(error, 'store');
+    } finally {
+      this.#inPass = false;
     }
-    this.#waitedMs = 0;
-    if (this.#running) this.#host.timers.after(this.#entry, this.#intervalMs);
+    if (!again && this.#running) this.#host.timers.after(this.#entry, this.#intervalMs);
   }
 }

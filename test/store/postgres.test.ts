@@ -134,48 +134,6 @@ describe('PostgreSQL store', { skip }, () => {
     }
   });
 
-  it('a burst\'s batches are planned once per connection, by key: 1,000 ends on 100,000 runs read no table whole', async () => {
-    if (database === null) throw new Error('no test database');
-    const store = postgresStore({ url: database.url, schema: 'plans' });
-    await store.open();
-    const admin = new pg.Client({ connectionString: database.url });
-    await admin.connect();
-    // A connection of its own: on PostgreSQL 15 a transaction's scan counts include what its
-    // connection did before and has not reported yet.
-    const probe = new pg.Client({ connectionString: database.url });
-    await probe.connect();
-    try {
-      // A later migration that replaces one of them without the setting would lose it (decision 038).
-      const { rows: unset } = await admin.query(
-        "SELECT p.oid::regprocedure::text AS f FROM pg_proc p WHERE p.pronamespace = 'plans'::regnamespace AND p.proname IN ('caretaker_claim_ticks', 'caretaker_finish_many') AND NOT coalesce('plan_cache_mode=force_generic_plan' = ANY (p.proconfig), false)",
-      );
-      assert.deepEqual(unset, [], 'both batch functions plan once per connection');
-      await admin.query(`INSERT INTO plans.caretaker_tasks (name, schedule_key, anchor, since, fencing) SELECT 't' || i, 'k', 0, 0, 1 FROM generate_series(1, 100000) i`);
-      await admin.query(`INSERT INTO plans.caretaker_runs (id, task, slot, attempt, trigger, scheduled_for, due_at, status, instance, fencing_token, lease_expires_at)
-        SELECT 'r' || i, 't' || i, 't:1000', 1, 'schedule', 1000, 1000, 'running', 'i', 1, 9999999999999 FROM generate_series(1, 100000) i`);
-      await admin.query('ANALYZE plans.caretaker_tasks, plans.caretaker_runs');
-      const ids = Array.from({ length: 1_000 }, (_, k) => `r${50_000 + k * 37}`);
-      const column = <T>(value: T) => ids.map(() => value);
-      // The first call on a connection: the one a custom plan (planned for these 1,000 ids) made differently.
-      await probe.query('BEGIN');
-      const { rows } = await probe.query(
-        'SELECT n FROM plans.caretaker_finish_many($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9::jsonb[], $10, $11::text[], $12::double precision[], $13)',
-        [ids, column(1), column('succeeded'), column(1000), column(1010), column(null), column(null), column(null), column(null), column(false), column(null), column(null), 2000],
-      );
-      assert.equal(rows[0].n.length, 1_000, 'every end recorded');
-      const { rows: scans } = await probe.query("SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE schemaname = 'plans' AND relname IN ('caretaker_runs', 'caretaker_tasks') ORDER BY relname");
-      assert.deepEqual(scans, [
-        { relname: 'caretaker_runs', seq_scan: '0' },
-        { relname: 'caretaker_tasks', seq_scan: '0' },
-      ]);
-      await probe.query('ROLLBACK');
-    } finally {
-      await probe.end();
-      await admin.end();
-      await store.close();
-    }
-  });
-
   it('a server that cannot be used is one clear ERR_STORE error naming it and the fix, not a driver stack', async () => {
     if (database === null) throw new Error('no test database');
     const refused = postgresStore({ url: 'postgres://someone:secret@127.0.0.1:1/app' });
