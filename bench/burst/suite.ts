@@ -197,7 +197,7 @@ export async function measureBurst(backend: Backend, replicas: number, tasks: nu
         // Wait for retries that a lapsed lease would cause (100 ms backoff) before counting.
         settled = final >= tasks && (counts.get('running') ?? 0) === 0 ? settled + 1 : 0;
         if (settled < 3 && Date.now() > settleBy) {
-          log(`    not settled 90 s after the instant: ${JSON.stringify([...counts])}`);
+          log(`    not settled ${Math.round((Date.now() - at) / 1000)} s after the instant: ${JSON.stringify([...counts])}`);
           break;
         }
       }

@@ -349,16 +349,16 @@ export class Heartbeat {
   }
 }
 
-/** Applies the history retention policy in bounded batches, every `intervalMs`. */
 /** While a burst keeps this instance busy, pruning looks again this much later. */
 export const PRUNE_YIELD_MS = 10_000;
-/** Longest pruning waits for bursts to pass; then it prunes anyway. */
+/** Longest one batch of pruning waits for bursts to pass; then it goes anyway. */
 export const MAX_PRUNE_WAIT_MS = 600_000;
 
 /**
- * Deletes history beyond the retention policy, in batches, an hour apart. Pruning scans the runs
- * table and can wait: while `busy` says a burst keeps this instance's store work going, it waits
- * for the burst (at most {@link MAX_PRUNE_WAIT_MS}), so the burst's run ends get the store's CPU.
+ * Applies the history retention policy in bounded batches, a pass every `intervalMs`. A batch
+ * scans the runs table and can wait: while `busy` says a burst keeps this instance's store work
+ * going, it waits for the burst (at most {@link MAX_PRUNE_WAIT_MS}), so the burst's run ends get
+ * the store's CPU (decision 038).
  */
 export class Pruner {
   static readonly BATCH = 500;
