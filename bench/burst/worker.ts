@@ -61,7 +61,6 @@ const endWrite: number[] = [];
 const returnedAt = new Map<string, number>();
 const errors = new Set<string>();
 let lastEndAt = 0;
-let returnedCount = 0;
 const statementsBySecond = new Map<number, number>();
 const count = () => {
   const second = Math.floor(Date.now() / 1000);
@@ -120,7 +119,6 @@ for (let i = 0; i < options.count; i++) {
       attempt.push(ctx.attempt);
       if (options.workMs > 0) await sleep(options.workMs);
       returnedAt.set(ctx.runId, now());
-      returnedCount++;
     },
   });
 }
@@ -128,7 +126,7 @@ await scheduler.start();
 
 process.on('message', (m: { type: string }) => {
   if (m.type === 'progress') {
-    process.send?.({ type: 'progress', started: task.length, returned: returnedCount, ended: endWrite.length } satisfies BurstProgress);
+    process.send?.({ type: 'progress', started: task.length, returned: returnedAt.size, ended: endWrite.length } satisfies BurstProgress);
   } else if (m.type === 'report') {
     process.send?.({
       type: 'report',

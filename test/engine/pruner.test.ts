@@ -9,6 +9,21 @@ import { createTestClock } from '../../src/testing/index.ts';
 const INTERVAL_MS = 3_600_000;
 const FIRST_MS = 60_000;
 
+/** A Pruner on a test clock's timer queue, over `store`; `stop` ends it and the queue. */
+function prunerOn(clock: ReturnType<typeof createTestClock>, store: Store, busy: () => boolean) {
+  const timers = new TimerQueue(clock, { prepareMs: 0, unref: false, maxSleepMs: 60_000, jumpThresholdMs: 1_000, onJump: () => {}, onWakeEnd: () => {} });
+  timers.start();
+  const host = { store, timers, instance: 'i', now: () => clock.now(), monotonic: () => clock.monotonic(), track: <T>(p: Promise<T>) => p, reportError: () => {} };
+  const pruner = new Pruner(host, { maxAgeMs: Number.POSITIVE_INFINITY, maxPerTask: 10 }, INTERVAL_MS, busy);
+  return {
+    pruner,
+    stop: () => {
+      pruner.stop();
+      timers.stop();
+    },
+  };
+}
+
 describe('Pruner', () => {
   it('each batch waits while busy, at most 10 minutes, and goes at the first look that finds it idle (any busy pattern, any backlog)', async () => {
     await fc.assert(
@@ -33,14 +48,10 @@ describe('Pruner', () => {
               return left-- > 0 ? Pruner.BATCH : 0;
             },
           } as unknown as Store;
-          const timers = new TimerQueue(clock, { prepareMs: 0, unref: false, maxSleepMs: 60_000, jumpThresholdMs: 1_000, onJump: () => {}, onWakeEnd: () => {} });
-          timers.start();
-          const host = { store, timers, instance: 'i', now: () => clock.now(), monotonic: () => clock.monotonic(), track: <T>(p: Promise<T>) => p, reportError: () => {} };
-          const pruner = new Pruner(host, { maxAgeMs: Number.POSITIVE_INFINITY, maxPerTask: 10 }, INTERVAL_MS, () => busyAt(clock.now() - start));
+          const { pruner, stop } = prunerOn(clock, store, () => busyAt(clock.now() - start));
           pruner.start(FIRST_MS);
           await clock.advance(FIRST_MS + (backlog + 1) * MAX_PRUNE_WAIT_MS + pattern.length * stepMs + PRUNE_YIELD_MS);
-          pruner.stop();
-          timers.stop();
+          stop();
           // The model: before each batch, a look every 10 s while busy, at most 10 minutes' worth.
           const expected: number[] = [];
           let t = FIRST_MS;
@@ -72,10 +83,7 @@ describe('Pruner', () => {
         });
       },
     } as unknown as Store;
-    const timers = new TimerQueue(clock, { prepareMs: 0, unref: false, maxSleepMs: 60_000, jumpThresholdMs: 1_000, onJump: () => {}, onWakeEnd: () => {} });
-    timers.start();
-    const host = { store, timers, instance: 'i', now: () => clock.now(), monotonic: () => clock.monotonic(), track: <T>(p: Promise<T>) => p, reportError: () => {} };
-    const pruner = new Pruner(host, { maxAgeMs: Number.POSITIVE_INFINITY, maxPerTask: 10 }, INTERVAL_MS, () => false);
+    const { pruner, stop } = prunerOn(clock, store, () => false);
     pruner.start(1_000);
     await clock.advance(1_000);
     assert.equal(inFlight, 1);
@@ -87,7 +95,6 @@ describe('Pruner', () => {
     await clock.advance(INTERVAL_MS);
     assert.equal(most, 1);
     assert.equal(inFlight, 1, 'the pass that ended armed the next, an hour on');
-    pruner.stop();
-    timers.stop();
+    stop();
   });
 });
