@@ -60,8 +60,11 @@ async function lateness(): Promise<object> {
   /** Handler starts per nominal instant: the spread from the first to the last is engine work per run. */
   const startsAt = new Map<number, number[]>();
   const perJob: number[][] = [];
+  let blocking = options.blocked === true;
+  let blocksFrom: number | null = null;
   await register(String(options.kind), Number(options.count), (job, nominal) => {
     const now = preciseNow();
+    if (blocking && blocksFrom === null) startBlocks((blocksFrom = nominal));
     if (nominal < warm) return;
     samples.push(now - nominal);
     let starts = startsAt.get(nominal);
@@ -71,15 +74,25 @@ async function lateness(): Promise<object> {
     fires.set(key, (fires.get(key) ?? 0) + 1);
     (perJob[job] ??= []).push(nominal);
   }, EVERY_SECOND, 1000);
-  // Blocks of 50 ms every 200 ms on average, at a random phase: a fixed period would either
-  // always or never meet the ticks.
-  let blocking = options.blocked === true;
-  const block = () => {
-    if (!blocking) return;
-    busyWait(50);
-    setTimeout(block, 100 + Math.random() * 100);
-  };
-  if (blocking) setTimeout(block, Math.random() * 200);
+  // Blocks of 50 ms every 200 ms on average, 100-200 ms apart (a fixed period would either
+  // always or never meet the ticks). Every library gets the same blocks against its own
+  // instants: a seeded schedule counted from the first instant it fires. With a random phase per
+  // process, the library that drew the worse phase lost the comparison (decision 040).
+  // The spread is a low-discrepancy sequence of the seed (frac of multiples of irrationals), so the
+  // blocks meet every part of a second and one seed gives every library the same ones.
+  function startBlocks(firstInstant: number): void {
+    const seed = Number(options.seed ?? 1);
+    const frac = (x: number) => x - Math.floor(x);
+    let k = 0;
+    let next = firstInstant + 500 + 200 * frac(seed * 0.6180339887);
+    const block = () => {
+      if (!blocking) return;
+      busyWait(50);
+      next += 150 + 100 * frac(0.5 + seed * 0.6180339887 + ++k * 0.7548776662);
+      setTimeout(block, Math.max(0, next - preciseNow()));
+    };
+    setTimeout(block, Math.max(0, next - preciseNow()));
+  }
   await sleep((seconds + 3) * 1000);
   blocking = false;
   const end = preciseNow() - 1500;
