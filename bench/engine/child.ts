@@ -78,8 +78,9 @@ async function lateness(): Promise<object> {
   // always or never meet the ticks). Every library gets the same blocks against its own
   // instants: a seeded schedule counted from the first instant it fires. With a random phase per
   // process, the library that drew the worse phase lost the comparison (decision 040).
-  // The spread is a low-discrepancy sequence of the seed (frac of multiples of irrationals), so the
-  // blocks meet every part of a second and one seed gives every library the same ones.
+  // The gaps come from the seed through fractional parts of multiples of irrational numbers, so
+  // one seed gives every library the same blocks. Three seeds sample the few milliseconds before
+  // an instant, where libraries differ, only sparsely (decision 040).
   function startBlocks(firstInstant: number): void {
     const seed = Number(options.seed ?? 1);
     const frac = (x: number) => x - Math.floor(x);
