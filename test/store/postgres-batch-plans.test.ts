@@ -19,6 +19,8 @@ const RUNNING = 10_000;
 
 const runId = (i: number) => `r${String(i).padStart(6, '0')}`;
 const range = (from: number, n: number) => Array.from({ length: n }, (_, k) => from + k);
+/** One column of a batch: the same value for each of `n` rows. */
+const filled = <V>(n: number, value: V): V[] => Array.from({ length: n }, () => value);
 
 /** One scan of a Caretaker table in a logged plan, and how many rows it read (kept and filtered out, over all loops). */
 interface TableRead {
@@ -70,18 +72,19 @@ describe('PostgreSQL batch functions read a few rows per run', { skip }, () => {
 
   const claim = (tasks: readonly number[], tick: (i: number) => number) => {
     const names = tasks.map((i) => `t${i}`);
-    const many = <V>(value: V) => tasks.map(() => value);
+    const n = tasks.length;
     const ticks = tasks.map(tick);
     return explained<{ kind: string }>('SELECT * FROM caretaker_claim_ticks($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
-      names.map((name, k) => `c-${name}-${ticks[k]}`), names, ticks, ticks, ticks, many('skip'), many(1), many(60_000), many('b'), 5000,
+      names.map((name, k) => `c-${name}-${ticks[k]}`), names, ticks, ticks, ticks, filled(n, 'skip'), filled(n, 1), filled(n, 60_000), filled(n, 'b'), 5000,
     ]);
   };
 
   const end = (runs: readonly number[]) => {
-    const many = <V>(value: V) => runs.map(() => value);
+    const n = runs.length;
     return explained<{ n: number[] | null }>(
       'SELECT * FROM caretaker_finish_many($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9::jsonb[], $10, $11::text[], $12::float8[], $13)',
-      [runs.map(runId), many(1), runs.map((i) => (i % 3 === 0 ? 'failed' : 'succeeded')), many(1000), many(1001), many(null), many(null), many(null), many(null), many(true), many(null), many(null), 2000],
+      [runs.map(runId), filled(n, 1), runs.map((i) => (i % 3 === 0 ? 'failed' : 'succeeded')), filled(n, 1000), filled(n, 1001), filled(n, null), filled(n, null),
+        filled(n, null), filled(n, null), filled(n, true), filled(n, null), filled(n, null), 2000],
     );
   };
 
