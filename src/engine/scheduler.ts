@@ -30,7 +30,7 @@ import { RunController } from './run-controller.ts';
 import { stopOnSignals, type StopOnSignalsOptions } from './stop-on-signals.ts';
 import { resolveSchedulerOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './scheduler-options.ts';
 import type { TaskDefinition, TaskInfo, TaskSettings } from './task.ts';
-import { type ResolvedTask, resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
+import { defaultPolicy, type PlainDefinition, plainSchedule, type ResolvedTask, resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
 import { patchOverrides, sameOverrides, type TaskOverridePatch, withOverrides } from './overrides.ts';
 import { storeBackoff } from './retry.ts';
 import { TaskRuntime } from './task-runtime.ts';
@@ -281,12 +281,16 @@ export class Scheduler {
    */
   add(definition: TaskDefinition): void {
     this.#assertAccepting('add');
-    const task = resolveTask(definition, this.#options.defaults, this.#policies);
-    if (this.#tasks.has(task.name)) throw new DuplicateTaskError(task.name);
+    const defaults = this.#options.defaults;
+    const plain = plainSchedule(definition, defaults);
+    const runtime =
+      plain !== null
+        ? new TaskRuntime((definition as PlainDefinition).name, plain, (definition as PlainDefinition).handler, defaultPolicy(defaults, this.#policies), this.#sink)
+        : TaskRuntime.of(resolveTask(definition, defaults, this.#policies), this.#sink);
+    if (this.#tasks.has(runtime.name)) throw new DuplicateTaskError(runtime.name);
     // Before start, an upstream may be added after its downstream task: start() checks them all.
-    this.#checkDependencies(task.name, task.dependency, this.#state !== 'idle');
-    const runtime = new TaskRuntime(task, this.#sink);
-    this.#tasks.set(task.name, runtime);
+    this.#checkDependencies(runtime.name, runtime.dependency, this.#state !== 'idle');
+    this.#tasks.set(runtime.name, runtime);
     this.#deps.invalidate();
     this.#beacon.changed();
     if (this.#state === 'running') this.#activate([runtime]);

@@ -31,6 +31,12 @@ export interface RuntimeActivity {
   /** The newest nominal tick this instance has seen claimed, skipped or taken. */
   maxTick: number;
   lastRun: RunRecord | null;
+  /** {@link TaskRuntime.shareHash}, once asked for (a task asked runs in a burst). */
+  shareHash: number;
+  /** As {@link TaskRuntime.running}, {@link TaskRuntime.previousTick} and {@link TaskRuntime.exact}. */
+  running: number;
+  previousTick: number | null;
+  exact: boolean;
 }
 
 /**
@@ -52,6 +58,8 @@ export class RareState {
   pausedLocallyAt = Number.NEGATIVE_INFINITY;
   claimAtInstant: number | null = null;
   instantEntry: ElapsedEntry | null = null;
+  startPaused = false;
+  paused = false;
 }
 
 /**
@@ -69,46 +77,93 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   name: string;
   schedule: ScheduleDefinition;
   handler: TaskHandler;
-  startPaused: boolean;
   policy: TaskPolicy;
   state: RuntimeState = 'registering';
   /** The schedule bound to the task's persisted anchor, once registered. */
   bound: BoundSchedule | null = null;
   /** The first nominal tick not yet handled, or null when the schedule has no more. */
   nextTick: number | null = null;
-  paused = false;
-  /** Runs of this task in progress on this instance. */
-  running = 0;
-  /** The tick this instance handled last, or null: how long ago the previous run could start. */
-  previousTick: number | null = null;
-  /** Its timer fires at the tick's own time, not ahead with a burst (see TickPlanner.onTaskDue). */
-  exact = false;
   #activity: RuntimeActivity | null = null;
+  // Private fields only, no private methods or accessors: those would add a brand to every
+  // instance, one more field in each of 100,000 tasks.
   #rare: RareState | null = null;
-  #shareHash = -1;
   readonly #sink: TickSink;
 
-  constructor(task: ResolvedTask, sink: TickSink) {
-    this.name = task.name;
-    this.schedule = task.schedule;
-    this.handler = task.handler;
-    this.startPaused = task.startPaused;
-    this.policy = task.policy;
+  /** A plain task: a name, a schedule, a handler and a policy, nothing else set (most tasks). */
+  constructor(name: string, schedule: ScheduleDefinition, handler: TaskHandler, policy: TaskPolicy, sink: TickSink) {
+    this.name = name;
+    this.schedule = schedule;
+    this.handler = handler;
+    this.policy = policy;
     this.#sink = sink;
-    this.#takeRare(task);
   }
 
-  #takeRare(task: ResolvedTask): void {
+  /** A task as the full validation resolved it. */
+  static of(task: ResolvedTask, sink: TickSink): TaskRuntime {
+    const runtime = new TaskRuntime(task.name, task.schedule, task.handler, task.policy, sink);
+    runtime.takeRare(task);
+    return runtime;
+  }
+
+  /** Takes over the fields of a resolved task that live in its rare state. */
+  takeRare(task: ResolvedTask): void {
+    this.startPaused = task.startPaused;
     if (task.description === null && task.condition === null && task.dependency === null && task.smart === NO_SMART && this.#rare === null) return;
-    const rare = this.#rareState;
+    const rare = this.rareState();
     rare.description = task.description;
     rare.condition = task.condition;
     rare.dependency = task.dependency;
     rare.smart = task.smart;
   }
 
-  get #rareState(): RareState {
+  /** The rare state, made on first use. */
+  rareState(): RareState {
     return (this.#rare ??= new RareState());
+  }
+
+  /** Paused now (by its definition, the store or a call here); rare, so kept in the rare state. */
+  get paused(): boolean {
+    return this.#rare?.paused ?? false;
+  }
+
+  set paused(value: boolean) {
+    if (value || this.#rare !== null) this.rareState().paused = value;
+  }
+
+  /** Runs of this task in progress on this instance. */
+  get running(): number {
+    return this.#activity?.running ?? 0;
+  }
+
+  set running(value: number) {
+    if (value !== 0 || this.#activity !== null) this.activity.running = value;
+  }
+
+  /** The tick this instance handled last, or null: how long ago the previous run could start. */
+  get previousTick(): number | null {
+    return this.#activity?.previousTick ?? null;
+  }
+
+  set previousTick(value: number | null) {
+    if (value !== null || this.#activity !== null) this.activity.previousTick = value;
+  }
+
+  /** Its timer fires at the tick's own time, not ahead with a burst (see TickPlanner.onTaskDue). */
+  get exact(): boolean {
+    return this.#activity?.exact ?? false;
+  }
+
+  set exact(value: boolean) {
+    if (value || this.#activity !== null) this.activity.exact = value;
+  }
+
+  /** Starts paused, by its definition (`paused: true`). */
+  get startPaused(): boolean {
+    return this.#rare?.startPaused ?? false;
+  }
+
+  set startPaused(value: boolean) {
+    if (value || this.#rare !== null) this.rareState().startPaused = value;
   }
 
   /** The task's description, or null. */
@@ -140,7 +195,7 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   }
 
   set definition(value: TaskDefinition | null) {
-    if (value !== null || this.#rare !== null) this.#rareState.definition = value;
+    if (value !== null || this.#rare !== null) this.rareState().definition = value;
   }
 
   /** Run-time changes over the definition (`scheduler.override`), as the store keeps them. */
@@ -149,7 +204,7 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   }
 
   set overrides(value: TaskOverrides | null) {
-    if (value !== null || this.#rare !== null) this.#rareState.overrides = value;
+    if (value !== null || this.#rare !== null) this.rareState().overrides = value;
   }
 
   /** The store's version of `overrides`: older ones, however late they arrive, are not applied. */
@@ -158,7 +213,7 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   }
 
   set overridesVersion(value: number) {
-    if (value !== 0 || this.#rare !== null) this.#rareState.overridesVersion = value;
+    if (value !== 0 || this.#rare !== null) this.rareState().overridesVersion = value;
   }
 
   /** Why the overrides are not applied (the definition no longer takes them); null when they are. */
@@ -167,7 +222,7 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   }
 
   set overridesProblem(value: string | null) {
-    if (value !== null || this.#rare !== null) this.#rareState.overridesProblem = value;
+    if (value !== null || this.#rare !== null) this.rareState().overridesProblem = value;
   }
 
   /** Why it was paused, as the pause said (null for none, or when not paused). */
@@ -176,7 +231,7 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   }
 
   set pauseNote(value: string | null) {
-    if (value !== null || this.#rare !== null) this.#rareState.pauseNote = value;
+    if (value !== null || this.#rare !== null) this.rareState().pauseNote = value;
   }
 
   /** When it was paused (wall-clock ms; null when not paused or paused by its definition). */
@@ -185,7 +240,7 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   }
 
   set pausedAt(value: number | null) {
-    if (value !== null || this.#rare !== null) this.#rareState.pausedAt = value;
+    if (value !== null || this.#rare !== null) this.rareState().pausedAt = value;
   }
 
   /**
@@ -197,7 +252,7 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   }
 
   set pausedLocallyAt(value: number) {
-    if (value !== Number.NEGATIVE_INFINITY || this.#rare !== null) this.#rareState.pausedLocallyAt = value;
+    if (value !== Number.NEGATIVE_INFINITY || this.#rare !== null) this.rareState().pausedLocallyAt = value;
   }
 
   /**
@@ -209,7 +264,7 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   }
 
   set claimAtInstant(value: number | null) {
-    if (value !== null || this.#rare !== null) this.#rareState.claimAtInstant = value;
+    if (value !== null || this.#rare !== null) this.rareState().claimAtInstant = value;
   }
 
   /** The elapsed-time entry of that wait, made on first use. */
@@ -218,21 +273,20 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
   }
 
   set instantEntry(value: ElapsedEntry | null) {
-    if (value !== null || this.#rare !== null) this.#rareState.instantEntry = value;
+    if (value !== null || this.#rare !== null) this.rareState().instantEntry = value;
   }
 
   /** Takes over a new definition of the same task. */
   apply(task: ResolvedTask): void {
     this.schedule = task.schedule;
     this.handler = task.handler;
-    this.startPaused = task.startPaused;
     this.policy = task.policy;
-    this.#takeRare(task);
+    this.takeRare(task);
   }
 
   /** The task's run-time state, created on first use. */
   get activity(): RuntimeActivity {
-    return (this.#activity ??= { backlog: [], backlogBusy: false, waiting: [], maxTick: Number.NEGATIVE_INFINITY, lastRun: null });
+    return (this.#activity ??= { backlog: [], backlogBusy: false, waiting: [], maxTick: Number.NEGATIVE_INFINITY, lastRun: null, shareHash: -1, running: 0, previousTick: null, exact: false });
   }
 
   /** The last run this instance knows of, without allocating activity for idle tasks. */
@@ -251,8 +305,9 @@ export class TaskRuntime implements TimerEntry, ResolvedTask {
 
   /** Picks the task's owner among replicas sharing a burst; the same on every replica. */
   get shareHash(): number {
-    if (this.#shareHash < 0) this.#shareHash = fnv1a32(this.name);
-    return this.#shareHash;
+    const activity = this.activity;
+    if (activity.shareHash < 0) activity.shareHash = fnv1a32(this.name);
+    return activity.shareHash;
   }
 
   /** The instant a nominal tick is due: the tick plus its stable jitter offset. */

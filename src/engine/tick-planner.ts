@@ -1,4 +1,5 @@
 import type { RunRecord, SkipReason } from '../store/records.ts';
+import type { TaskRegistration, TaskRegistrationList } from '../store/port.ts';
 import { planCatchUp } from './catch-up.ts';
 import { AtSchedule } from './schedules/at.ts';
 import type { EngineContext } from './context.ts';
@@ -99,32 +100,31 @@ export class TickPlanner {
   /** Registers tasks with the store and activates them. */
   async register(batch: readonly TaskRuntime[]): Promise<void> {
     if (batch.length === 0) return;
-    for (let i = 0; i < batch.length; i++) (batch[i] as TaskRuntime).state = 'registering';
+    // A task removed while its registration waited stays removed.
+    for (let i = 0; i < batch.length; i++) if ((batch[i] as TaskRuntime).state !== 'removed') (batch[i] as TaskRuntime).state = 'registering';
     // The schedule key registered is the effective one (overrides included): as it was stored.
     await this.#prepare(batch);
     if (!this.#ctx.running()) return;
     // Ticks from this instant on are observed; earlier ones after the persisted cursor were missed.
     const observedFrom = this.#ctx.clock.now();
-    const registrations = batch.map((runtime) => ({
-      name: runtime.name,
-      scheduleKey: runtime.schedule.key,
-      anchor: runtime.schedule.initialAnchor(observedFrom),
-      paused: runtime.startPaused,
-    }));
-    const states = await this.#ctx.track(this.#ctx.store.registerTasks(registrations, observedFrom));
+    const list = new RuntimeRegistrations(batch, observedFrom);
+    const store = this.#ctx.store;
+    const states = await this.#ctx.track(store.registerTaskList !== undefined ? store.registerTaskList(list, observedFrom) : store.registerTasks(registrationsOf(list), observedFrom));
     if (!this.#ctx.running()) return;
-    batch.forEach((runtime, i) => {
-      if (runtime.state !== 'registering' || this.#ctx.tasks.get(runtime.name) !== runtime) return;
+    // Indexed, not forEach: a closure called 100,000 times once runs unoptimised for longer.
+    for (let i = 0; i < batch.length; i++) {
+      const runtime = batch[i] as TaskRuntime;
+      // Removed meanwhile (a task added again under its name is another runtime, queued on its own).
+      if (runtime.state !== 'registering') continue;
       const state = states[i];
-      const reg = registrations[i] as (typeof registrations)[number];
       // null: the store had never seen the task and stored it as registered.
-      if (state === null) this.#activate(runtime, reg.anchor, reg.paused, null, observedFrom, null, observedFrom);
+      if (state === null) this.#activate(runtime, list.anchor(i), runtime.startPaused, null, observedFrom, null, observedFrom);
       else if (state !== undefined) {
         runtime.pauseNote = state.paused ? state.pauseNote : null;
         runtime.pausedAt = state.paused ? state.pausedAt : null;
         this.#activate(runtime, state.anchor, state.paused, state.lastTick, state.since, state.lastRun, observedFrom);
       }
-    });
+    }
   }
 
   #activate(
@@ -146,11 +146,15 @@ export class TickPlanner {
     // runs it late or records it, instead of it vanishing without a trace.
     const origin = lastTick === null && schedule instanceof AtSchedule ? Math.min(since, schedule.instant) : since;
     const cursor = lastTick ?? origin - 1;
-    const graceTick = newestTickIn(schedule, Math.max(cursor + 1, observedFrom - LIVE_GRACE_MS), observedFrom);
-    // The grace tick runs live, so under `latest` it is the one run the outage gets.
-    const policy = graceTick !== null && runtime.policy.catchUp === 'latest' ? { ...runtime.policy, catchUp: 'none' as const } : runtime.policy;
-    const liveFrom = graceTick ?? observedFrom;
-    this.#catchUp(runtime, schedule, cursor, liveFrom, policy);
+    let liveFrom = observedFrom;
+    // A task new to the store has no instant between its cursor and now: nothing to look back on.
+    if (cursor + 1 < observedFrom) {
+      const graceTick = newestTickIn(schedule, Math.max(cursor + 1, observedFrom - LIVE_GRACE_MS), observedFrom);
+      // The grace tick runs live, so under `latest` it is the one run the outage gets.
+      const policy = graceTick !== null && runtime.policy.catchUp === 'latest' ? { ...runtime.policy, catchUp: 'none' as const } : runtime.policy;
+      liveFrom = graceTick ?? observedFrom;
+      this.#catchUp(runtime, schedule, cursor, liveFrom, policy);
+    }
     runtime.nextTick = schedule.nextAfter(Math.max(cursor, liveFrom - 1));
     this.arm(runtime);
   }
@@ -277,6 +281,42 @@ export class TickPlanner {
       );
     }
   }
+}
+
+/** A batch of tasks as the store registers them, read from the runtimes themselves. */
+class RuntimeRegistrations implements TaskRegistrationList {
+  readonly #batch: readonly TaskRuntime[];
+  readonly #observedFrom: number;
+
+  constructor(batch: readonly TaskRuntime[], observedFrom: number) {
+    this.#batch = batch;
+    this.#observedFrom = observedFrom;
+  }
+
+  get length(): number {
+    return this.#batch.length;
+  }
+
+  name(i: number): string {
+    return (this.#batch[i] as TaskRuntime).name;
+  }
+
+  scheduleKey(i: number): string {
+    return (this.#batch[i] as TaskRuntime).schedule.key;
+  }
+
+  anchor(i: number): number | null {
+    return (this.#batch[i] as TaskRuntime).schedule.initialAnchor(this.#observedFrom);
+  }
+
+  paused(i: number): boolean {
+    return (this.#batch[i] as TaskRuntime).startPaused;
+  }
+}
+
+/** The list as an array, for a store without `registerTaskList`. */
+function registrationsOf(list: TaskRegistrationList): TaskRegistration[] {
+  return Array.from({ length: list.length }, (_, i) => ({ name: list.name(i), scheduleKey: list.scheduleKey(i), anchor: list.anchor(i), paused: list.paused(i) }));
 }
 
 /**

@@ -8,13 +8,17 @@ export function fnv1a32(text: string): number {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
-  // A final avalanche (murmur3 fmix32) so nearby inputs ("t@1000", "t@2000") spread evenly.
+  // A final avalanche so nearby inputs ("t@1000", "t@2000") spread evenly.
+  return fmix32(hash) >>> 0;
+}
+
+/** murmur3's finaliser: every input bit flips about half the output bits. */
+function fmix32(hash: number): number {
   hash ^= hash >>> 16;
   hash = Math.imul(hash, 0x85ebca6b);
   hash ^= hash >>> 13;
   hash = Math.imul(hash, 0xc2b2ae35);
-  hash ^= hash >>> 16;
-  return hash >>> 0;
+  return hash ^ (hash >>> 16);
 }
 
 /** A stable pseudo-random fraction in [0, 1) for a string. */
@@ -23,24 +27,25 @@ export function stableFraction(text: string): number {
 }
 
 /**
- * Names a set of strings: the same for the same set in any order, on every machine. Two FNV-1a
- * streams with different seeds over the sorted strings, plus their count; a collision would only
- * make two different sets look alike, so 64 bits are plenty.
+ * Names a set of strings: the same for the same set in any order, on every machine. Each string
+ * gets two 32-bit hashes (FNV-1a streams with different primes, each avalanched), summed over the
+ * set, plus the count. A sum needs no sorting, so 100,000 task names cost one pass; a collision
+ * would only make two different sets look alike, so 64 bits are plenty.
  */
 export function setDigest(items: readonly string[]): string {
-  const sorted = [...items].sort();
-  let a = 0x811c9dc5;
-  let b = 0x01000193;
-  for (let k = 0; k < sorted.length; k++) {
-    const item = sorted[k] as string;
+  let a = 0;
+  let b = 0;
+  for (let k = 0; k < items.length; k++) {
+    const item = items[k] as string;
+    let x = 0x811c9dc5;
+    let y = 0x01000193;
     for (let i = 0; i < item.length; i++) {
       const c = item.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
+      x = Math.imul(x ^ c, 0x01000193);
+      y = Math.imul(y ^ c, 0x5bd1e995);
     }
-    // A separator no name can end with, so ["ab", "c"] and ["a", "bc"] differ.
-    a = Math.imul(a ^ 0xffff, 0x01000193);
-    b = Math.imul(b ^ 0xffff, 0x5bd1e995);
+    a = (a + fmix32(x)) | 0;
+    b = (b + fmix32(y ^ item.length)) | 0;
   }
-  return `${sorted.length}:${(a >>> 0).toString(36)}:${(b >>> 0).toString(36)}`;
+  return `${items.length}:${(a >>> 0).toString(36)}:${(b >>> 0).toString(36)}`;
 }

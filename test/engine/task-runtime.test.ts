@@ -26,6 +26,11 @@ const DEFAULTS = {
   pausedLocallyAt: Number.NEGATIVE_INFINITY,
   claimAtInstant: null,
   instantEntry: null,
+  startPaused: false,
+  paused: false,
+  running: 0,
+  previousTick: null,
+  exact: false,
 } as const;
 type Field = keyof typeof DEFAULTS;
 
@@ -39,6 +44,11 @@ const valueOf: Record<Field, fc.Arbitrary<unknown>> = {
   pausedLocallyAt: fc.oneof(fc.constant(Number.NEGATIVE_INFINITY), fc.double({ min: 0, max: 1e9, noNaN: true })),
   claimAtInstant: fc.option(fc.integer({ min: 0, max: 2 ** 45 }), { nil: null }),
   instantEntry: fc.constantFrom(null, timerEntry(() => {})),
+  startPaused: fc.boolean(),
+  paused: fc.boolean(),
+  running: fc.nat(5),
+  previousTick: fc.option(fc.integer({ min: 0, max: 2 ** 45 }), { nil: null }),
+  exact: fc.boolean(),
 };
 
 const step = fc.oneof(
@@ -52,7 +62,7 @@ describe('TaskRuntime: fields kept on demand', () => {
   it('any sequence of sets and applies reads back as plain fields would (property)', () => {
     fc.assert(
       fc.property(fc.constantFrom(plain, rich), fc.array(step, { maxLength: 40, size: 'large' }), (initial, steps) => {
-        const runtime = new TaskRuntime(initial, sink);
+        const runtime = TaskRuntime.of(initial, sink);
         const model: Record<Field, unknown> = { ...DEFAULTS };
         let resolved: ResolvedTask = initial;
         const check = () => {
@@ -67,6 +77,7 @@ describe('TaskRuntime: fields kept on demand', () => {
             model[s.field] = s.value;
           } else {
             runtime.apply(s.task);
+            model.startPaused = s.task.startPaused;
             resolved = s.task;
           }
           check();
@@ -85,7 +96,7 @@ describe('TaskRuntime: fields kept on demand', () => {
     for (let again = count(); again !== before; again = count()) before = again;
     const kept: TaskRuntime[] = [];
     for (let i = 0; i < 100; i++) {
-      const runtime = new TaskRuntime(plain, sink);
+      const runtime = TaskRuntime.of(plain, sink);
       // What a resume, a cleared override or a claim let go writes.
       runtime.definition = null;
       runtime.overrides = null;
@@ -96,11 +107,13 @@ describe('TaskRuntime: fields kept on demand', () => {
       runtime.pausedLocallyAt = Number.NEGATIVE_INFINITY;
       runtime.claimAtInstant = null;
       runtime.instantEntry = null;
+      runtime.paused = false;
+      runtime.startPaused = false;
       runtime.apply(plain);
       kept.push(runtime);
     }
     assert.equal(count() - before, 0, 'no rare state for 100 plain tasks');
-    for (let i = 0; i < 10; i++) kept.push(new TaskRuntime(rich, sink));
+    for (let i = 0; i < 10; i++) kept.push(TaskRuntime.of(rich, sink));
     assert.equal(count() - before, 10, 'one for each task with a description or smart fields');
     (kept[0] as TaskRuntime).pauseNote = 'maintenance';
     assert.equal(count() - before, 11, 'and one when a plain task is paused with a note');

@@ -95,6 +95,72 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         assert.equal(tasks[1]?.lastRun, null);
         assert.deepEqual((await store.listTasks()).map((t) => t.name), ['b', 't'], 'listing twice changes nothing');
       });
+      it('any sequence of batch registrations, pauses and handled ticks reads back as a model says (property)', async () => {
+        // The memory store keeps tasks registered together and untouched since as one shared
+        // entry until each is changed; every store must answer as if each had a row of its own.
+        type Model = { scheduleKey: string; anchor: number | null; since: number; lastTick: number | null; paused: boolean };
+        const name = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+        const registration = fc.record({ name, scheduleKey: fc.constantFrom('k1', 'k2'), anchor: fc.option(fc.constantFrom(NOW, at(30)), { nil: null }), paused: fc.boolean() });
+        const step = fc.oneof(
+          fc.record({ kind: fc.constant('register' as const), regs: fc.uniqueArray(registration, { selector: (r) => r.name, minLength: 1, maxLength: 5 }), asList: fc.boolean() }),
+          fc.record({ kind: fc.constant('pause' as const), name, paused: fc.boolean() }),
+          fc.record({ kind: fc.constant('tick' as const), name, tick: fc.integer({ min: 1, max: 50 }) }),
+        );
+        let round = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
+            // Names of their own per run: the store outlives the runs of one property.
+            const prefix = `p${round++}-`;
+            const model = new Map<string, Model>();
+            const claimed = new Set<string>();
+            const state = (task: string) => {
+              const m = model.get(task) as Model;
+              return { name: task, scheduleKey: m.scheduleKey, anchor: m.anchor, since: m.since, lastTick: m.lastTick, paused: m.paused };
+            };
+            for (const [i, s] of steps.entries()) {
+              const now = at(100 + i);
+              if (s.kind === 'register') {
+                const regs = s.regs.map((r) => ({ ...r, name: prefix + r.name }));
+                const list = { length: regs.length, name: (k: number) => regs[k]!.name, scheduleKey: (k: number) => regs[k]!.scheduleKey, anchor: (k: number) => regs[k]!.anchor, paused: (k: number) => regs[k]!.paused };
+                const answers = s.asList && store.registerTaskList !== undefined ? await store.registerTaskList(list, now) : await store.registerTasks(regs, now);
+                const expected = regs.map((r) => {
+                  const m = model.get(r.name);
+                  if (m === undefined) {
+                    model.set(r.name, { scheduleKey: r.scheduleKey, anchor: r.anchor, since: now, lastTick: null, paused: r.paused });
+                    return null;
+                  }
+                  if (m.scheduleKey !== r.scheduleKey) Object.assign(m, { scheduleKey: r.scheduleKey, anchor: r.anchor, since: now, lastTick: null });
+                  return state(r.name);
+                });
+                assert.deepEqual(
+                  answers.map((a) => (a === null ? null : { name: a.name, scheduleKey: a.scheduleKey, anchor: a.anchor, since: a.since, lastTick: a.lastTick, paused: a.paused })),
+                  expected,
+                );
+              } else if (!model.has(prefix + s.name)) continue;
+              else if (s.kind === 'pause') {
+                assert.equal(await store.setPaused(prefix + s.name, s.paused, now), true);
+                (model.get(prefix + s.name) as Model).paused = s.paused;
+              } else {
+                const tick = at(s.tick);
+                const [outcome] = await store.claim([request({ task: prefix + s.name, slot: `t:${tick}`, scheduledFor: tick, dueAt: tick, skip: 'paused' })], now);
+                // A slot is claimed once for good, a re-keyed schedule too: a second claim is taken and moves nothing.
+                const slot = `${s.name}@${tick}`;
+                assert.equal(outcome?.kind, claimed.has(slot) ? 'taken' : 'skipped');
+                if (claimed.has(slot)) continue;
+                claimed.add(slot);
+                const m = model.get(prefix + s.name) as Model;
+                m.lastTick = m.lastTick === null ? tick : Math.max(m.lastTick, tick);
+              }
+            }
+            const listed = (await store.listTasks()).filter((t) => t.name.startsWith(prefix));
+            assert.deepEqual(
+              listed.map((t) => ({ name: t.name, scheduleKey: t.scheduleKey, anchor: t.anchor, since: t.since, lastTick: t.lastTick, paused: t.paused })),
+              [...model.keys()].sort().map(state),
+            );
+          }),
+          { numRuns: 100 },
+        );
+      });
     });
 
     describe('claims', () => {

@@ -26,6 +26,7 @@ import {
   type OverridesWrite,
   type TaskOverrides,
   type TaskRegistration,
+  type TaskRegistrationList,
   type TaskState,
   type TriggerRequest,
   INSTANCE_RETENTION_MS,
@@ -36,7 +37,7 @@ import { normaliseAuditQuery, normaliseNotificationQuery, normaliseRunQuery } fr
 import { backfillIdOf, backfillListLimit, backfillRecord, type BackfillRow, backfillSlotPrefix, backfillSlots } from '../backfills.ts';
 import type { AuditEntry, AuditPage, AuditQuery, BackfillRecord, FinalStatus, LogLine, NotificationPage, NotificationQuery, NotificationRecord, RetentionPolicy, RunLog, RunPage, RunProgress, RunQuery, RunRecord, RunStats, RunStatsQuery } from '../records.ts';
 import { normaliseStatsQuery, statsOfRuns } from '../run-stats.ts';
-import { activityOf, type RunRow, slotKey, type TaskRow, toRecord } from './rows.ts';
+import { activityOf, FreshTasks, type TaskActivity, type RunRow, slotKey, type TaskEntry, type TaskRow, toRecord } from './rows.ts';
 import { cursorTick } from '../query.ts';
 
 /**
@@ -64,7 +65,8 @@ class MemoryStore implements Store {
    * leases of schedulers that died without stopping, which in one process is rare.
    */
   readonly suggestedPollIntervalMs = 60_000;
-  readonly #tasks = new Map<string, TaskRow>();
+  /** A row per task once it was claimed, paused or re-keyed; until then, its batch's {@link FreshTasks}. */
+  readonly #tasks = new Map<string, TaskEntry>();
   /** Every run, in id (creation) order. */
   readonly #runs = new Map<string, RunRow>();
   /** Each run's kept log, by run id; deleted with its run. */
@@ -94,30 +96,44 @@ class MemoryStore implements Store {
   async close(): Promise<void> {}
 
   async registerTasks(tasks: readonly TaskRegistration[], now: number): Promise<(TaskState | null)[]> {
-    const out: (TaskState | null)[] = [];
-    // Indexed: one pass over 100,000 registrations runs unoptimised, where an iterator allocates per step.
+    return this.registerTaskList(registrationList(tasks), now);
+  }
+
+  async registerTaskList(tasks: TaskRegistrationList, now: number): Promise<(TaskState | null)[]> {
+    const out: (TaskState | null)[] = new Array<TaskState | null>(tasks.length).fill(null);
+    // Tasks new to the store share one entry per run of equal registrations: 100,000 registered
+    // together cost a map entry each, not a row each.
+    let fresh: FreshTasks | null = null;
     for (let i = 0; i < tasks.length; i++) {
-      const reg = tasks[i] as TaskRegistration;
-      let row = this.#tasks.get(reg.name);
-      if (row === undefined) {
-        row = this.#newTask(reg.name, reg.scheduleKey, reg.anchor, now);
-        row.paused = reg.paused;
-        out.push(null);
+      const name = tasks.name(i);
+      const entry = this.#tasks.get(name);
+      if (entry === undefined) {
+        const scheduleKey = tasks.scheduleKey(i);
+        const anchor = tasks.anchor(i);
+        const paused = tasks.paused(i);
+        if (fresh === null || !fresh.matches(scheduleKey, anchor, paused)) fresh = new FreshTasks(scheduleKey, anchor, now, paused);
+        this.#tasks.set(name, fresh);
         continue;
       }
-      if (row.scheduleKey !== reg.scheduleKey) {
-        row.scheduleKey = reg.scheduleKey;
-        row.anchor = reg.anchor;
-        row.since = now;
-        row.lastTick = null;
+      const scheduleKey = tasks.scheduleKey(i);
+      if (entry.scheduleKey === scheduleKey) {
+        out[i] = this.#taskState(name, entry);
+        continue;
       }
-      out.push(this.#taskState(row));
+      const row = this.#own(name, entry);
+      row.scheduleKey = scheduleKey;
+      row.anchor = tasks.anchor(i);
+      row.since = now;
+      row.lastTick = null;
+      out[i] = this.#taskState(name, row);
     }
     return out;
   }
 
   async listTasks(): Promise<TaskState[]> {
-    return [...this.#tasks.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((row) => this.#taskState(row));
+    const out: TaskState[] = [];
+    this.#tasks.forEach((entry, name) => out.push(this.#taskState(name, entry)));
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
   async claim(requests: readonly ClaimRequest[], now: number): Promise<ClaimOutcome[]> {
@@ -125,7 +141,7 @@ class MemoryStore implements Store {
   }
 
   #claimOne(req: ClaimRequest, now: number): ClaimOutcome {
-    const task = this.#tasks.get(req.task) ?? this.#newTask(req.task, '', null, now);
+    const task = this.#row(req.task) ?? this.#newTask(req.task, '', null, now);
     const key = slotKey(req.task, req.slot, req.attempt);
     if (this.#slots.has(key)) return { kind: 'taken' };
     // A backfill that ended (a cancel included) starts nothing more, retries of it neither.
@@ -276,7 +292,7 @@ class MemoryStore implements Store {
     run.cancelRequested = false;
     run.skipReason = completion.skipReason ?? null;
     run.deferredMs = completion.deferredMs ?? null;
-    const task = this.#tasks.get(run.task);
+    const task = this.#row(run.task);
     let queued: QueuedTick | null = null;
     if (task !== undefined) {
       const activity = activityOf(task);
@@ -308,7 +324,7 @@ class MemoryStore implements Store {
   /** A run whose lease lapsed may still finish, unless another run of its task started since. */
   #hasNewerClaim(run: RunRow): boolean {
     const task = this.#tasks.get(run.task);
-    return task !== undefined && task.activity?.fencing !== run.fencingToken;
+    return task !== undefined && activityIn(task)?.fencing !== run.fencingToken;
   }
 
   #takeQueued(task: TaskRow, now: number): QueuedTick | null {
@@ -330,7 +346,7 @@ class MemoryStore implements Store {
   }
 
   async setPaused(task: string, paused: boolean, now: number, note: string | null = null): Promise<boolean> {
-    const row = this.#tasks.get(task);
+    const row = this.#row(task);
     if (row === undefined) return false;
     const kept = paused ? note : null;
     if (row.paused !== paused || (row.activity?.pauseNote ?? null) !== kept) {
@@ -346,7 +362,7 @@ class MemoryStore implements Store {
   }
 
   async setOverrides(task: string, overrides: TaskOverrides | null, _now: number, expected?: TaskOverrides | null): Promise<OverridesWrite> {
-    const row = this.#tasks.get(task);
+    const row = this.#row(task);
     if (row === undefined) return { status: 'unknown' };
     const activity = activityOf(row);
     if (expected !== undefined && !isDeepStrictEqual(activity.overrides, copyOverrides(expected))) return { status: 'changed' };
@@ -360,12 +376,12 @@ class MemoryStore implements Store {
   async listOverrides(tasks?: readonly string[]): Promise<{ task: string; overrides: TaskOverrides; version: number }[]> {
     const out: { task: string; overrides: TaskOverrides; version: number }[] = [];
     const rows: TaskRow[] = [];
-    if (tasks === undefined) this.#tasks.forEach((row) => rows.push(row));
+    // Only a task with activity can hold overrides: most have none.
+    if (tasks === undefined) this.#tasks.forEach((entry) => activityIn(entry) !== null && rows.push(entry as TaskRow));
     else {
       for (let i = 0; i < tasks.length; i++) {
-        const row = this.#tasks.get(tasks[i] as string);
-        // Only a task with activity can hold overrides: most have none.
-        if (row?.activity != null) rows.push(row);
+        const entry = this.#tasks.get(tasks[i] as string);
+        if (entry !== undefined && activityIn(entry) !== null) rows.push(entry as TaskRow);
       }
     }
     for (const row of rows) {
@@ -668,10 +684,11 @@ class MemoryStore implements Store {
     const cutoff = now - policy.maxAgeMs;
     // A task's last run and last success are never pruned: handlers read the latter as ctx.lastSuccess.
     const protectedIds = new Set<string>();
-    for (const task of this.#tasks.values()) {
-      if (task.activity?.lastRun != null) protectedIds.add(task.activity.lastRun.id);
-      if (task.activity?.lastSuccess != null) protectedIds.add(task.activity.lastSuccess.runId);
-    }
+    this.#tasks.forEach((entry) => {
+      const activity = activityIn(entry);
+      if (activity?.lastRun != null) protectedIds.add(activity.lastRun.id);
+      if (activity?.lastSuccess != null) protectedIds.add(activity.lastSuccess.runId);
+    });
     // A backfill ended before the cutoff goes, and its runs with it; the runs of the others stay with
     // their backfill (a running one's slots tell every instance which instants have run).
     for (const [id, b] of this.#backfills) if (b.endedAt !== null && b.endedAt < cutoff) this.#backfills.delete(id);
@@ -744,20 +761,46 @@ class MemoryStore implements Store {
     return row;
   }
 
-  #taskState(row: TaskRow): TaskState {
+  /** The task's own row; undefined for a task the store does not know. */
+  #row(name: string): TaskRow | undefined {
+    const entry = this.#tasks.get(name);
+    return entry === undefined ? undefined : this.#own(name, entry);
+  }
+
+  /** The row of the task under `entry`, made from its batch's entry on the task's first change. */
+  #own(name: string, entry: TaskEntry): TaskRow {
+    if (!(entry instanceof FreshTasks)) return entry;
+    const row = this.#newTask(name, entry.scheduleKey, entry.anchor, entry.since);
+    row.paused = entry.paused;
+    return row;
+  }
+
+  #taskState(name: string, entry: TaskEntry): TaskState {
+    const activity = activityIn(entry);
     return {
-      name: row.name,
-      scheduleKey: row.scheduleKey,
-      anchor: row.anchor,
-      since: row.since,
-      lastTick: row.lastTick,
-      paused: row.paused,
-      pauseNote: row.activity?.pauseNote ?? null,
-      pausedAt: row.activity?.pausedAt ?? null,
-      lastRun: row.activity?.lastRun == null ? null : toRecord(row.activity.lastRun),
-      lastSuccess: row.activity?.lastSuccess ?? null,
+      name,
+      scheduleKey: entry.scheduleKey,
+      anchor: entry.anchor,
+      since: entry.since,
+      lastTick: entry.lastTick,
+      paused: entry.paused,
+      pauseNote: activity?.pauseNote ?? null,
+      pausedAt: activity?.pausedAt ?? null,
+      lastRun: activity?.lastRun == null ? null : toRecord(activity.lastRun),
+      lastSuccess: activity?.lastSuccess ?? null,
     };
   }
+}
+
+/** What a task that ran or was paused carries; null for one untouched since it was registered. */
+function activityIn(entry: TaskEntry): TaskActivity | null {
+  return entry instanceof FreshTasks ? null : entry.activity;
+}
+
+/** An array of registrations as the list {@link MemoryStore.registerTaskList} reads. */
+function registrationList(tasks: readonly TaskRegistration[]): TaskRegistrationList {
+  const at = (i: number) => tasks[i] as TaskRegistration;
+  return { length: tasks.length, name: (i) => at(i).name, scheduleKey: (i) => at(i).scheduleKey, anchor: (i) => at(i).anchor, paused: (i) => at(i).paused };
 }
 
 function copyLog(log: RunLog): RunLog {

@@ -40,6 +40,36 @@ export interface TaskRow {
   activity: TaskActivity | null;
 }
 
+/**
+ * Tasks the store first saw in one registration with equal values, none claimed, paused or
+ * re-keyed since: one object stands for all of them until each gets a {@link TaskRow} of its own.
+ */
+export class FreshTasks {
+  readonly scheduleKey: string;
+  readonly anchor: number | null;
+  readonly since: number;
+  readonly paused: boolean;
+
+  constructor(scheduleKey: string, anchor: number | null, since: number, paused: boolean) {
+    this.scheduleKey = scheduleKey;
+    this.anchor = anchor;
+    this.since = since;
+    this.paused = paused;
+  }
+
+  // A getter: no tick of a fresh task was handled.
+  get lastTick(): null {
+    return null;
+  }
+
+  matches(scheduleKey: string, anchor: number | null, paused: boolean): boolean {
+    return this.scheduleKey === scheduleKey && this.anchor === anchor && this.paused === paused;
+  }
+}
+
+/** What the store keeps under a task's name. */
+export type TaskEntry = TaskRow | FreshTasks;
+
 /** The part of a task row that exists once the task was claimed or paused. */
 export interface TaskActivity {
   pauseVersion: number;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type CatchUpPolicy, InvalidOptionError, memoryStore, RunNotFoundError, ShutdownError, type Store, TaskNotFoundError } from '../../../src/index.ts';
-import { createTestClock } from '../../../src/testing/index.ts';
+import { createTestClock, type TestClock } from '../../../src/testing/index.ts';
 import { harness, runsOf, secs, T0, work } from '../../helpers.ts';
 
 const H = 3_600_000;
@@ -151,22 +151,56 @@ describe('restart and catch-up', () => {
   });
 });
 
+/** `inner` with the `late` methods answering a second of virtual time late, and the `missing` ones absent. */
+function answeringLate(inner: Store, clock: TestClock, late: readonly (keyof Store)[], missing: readonly (keyof Store)[] = []): Store {
+  return new Proxy(inner, {
+    get(target, key) {
+      if ((missing as readonly PropertyKey[]).includes(key)) return undefined;
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== 'function') return value;
+      if (!(late as readonly PropertyKey[]).includes(key)) return value.bind(target);
+      return async (...args: unknown[]) => {
+        const result: unknown = await value.apply(target, args);
+        await clock.sleep(1_000);
+        return result;
+      };
+    },
+  });
+}
+
 describe('commands', () => {
+  for (const list of [true, false]) {
+    it(`a task removed while the store registers it stays removed; one added again under its name runs alone (${list ? 'registerTaskList' : 'registerTasks'})`, async () => {
+      const clock = createTestClock();
+      const inner = memoryStore();
+      // Registrations answer a second late; a store without registerTaskList gets the array.
+      const slow = answeringLate(inner, clock, ['registerTasks', 'registerTaskList'], list ? [] : ['registerTaskList']);
+      const h = harness({ clock, store: slow });
+      const ran: string[] = [];
+      await h.scheduler.start();
+      h.scheduler.add({ name: 'gone', schedule: { every: '1m' }, handler: () => void ran.push('gone') });
+      h.scheduler.add({ name: 'x', schedule: { every: '1m' }, handler: () => void ran.push('first') });
+      // Removed in the turn it was added: its registration has not gone out yet.
+      h.scheduler.add({ name: 'brief', schedule: { every: '1m' }, handler: () => void ran.push('brief') });
+      h.scheduler.remove('brief');
+      await clock.advance(10); // the registration of the others is on its way
+      h.scheduler.remove('gone');
+      h.scheduler.remove('x');
+      h.scheduler.add({ name: 'x', schedule: { every: '1m', initialDelay: '30s' }, handler: () => void ran.push('second') });
+      await clock.advance(3 * 60_000);
+      assert.deepEqual(ran, ['second', 'second', 'second']);
+      assert.deepEqual(h.scheduler.tasks().map((t) => t.name), ['x']);
+      assert.deepEqual((await runsOf(h.scheduler)).map((r) => [r.task, secs(r.scheduledFor)]), [['x', 30.01], ['x', 90.01], ['x', 150.01]], 'anchored when registered, 10 ms in');
+      assert.deepEqual(h.errors, []);
+      await h.scheduler.stop();
+    });
+  }
+
   it('a poll answered after a local resume does not pause the task again with its older flag', async () => {
     const clock = createTestClock();
     const inner = memoryStore();
     // Polls read the store when sent and answer a second later.
-    const slowPolls: Store = new Proxy(inner, {
-      get(target, key) {
-        if (key === 'poll') return async (...args: Parameters<Store['poll']>) => {
-          const result = await target.poll(...args);
-          await clock.sleep(1_000);
-          return result;
-        };
-        const value: unknown = Reflect.get(target, key);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const slowPolls = answeringLate(inner, clock, ['poll']);
     const h = harness({ clock, store: slowPolls, pollInterval: '5s' });
     h.scheduler.add({ name: 't', schedule: { every: '1h' }, handler: () => {} });
     await h.scheduler.start();

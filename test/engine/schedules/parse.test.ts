@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { nextRuns, parseSchedule } from '../../../src/engine/schedules/index.ts';
+import { checkSchedule } from '../../../src/engine/schedules/parse.ts';
 import { InvalidOptionError } from '../../../src/util/errors.ts';
 
 function problems(spec: unknown): string[] {
@@ -52,6 +53,27 @@ describe('parseSchedule', () => {
 });
 
 describe('nextRuns', () => {
+  it('gives each refused spec issues of its own, none left over for the next, even after a getter threw', () => {
+    const first = checkSchedule({ every: 'soon' });
+    assert.ok(Array.isArray(first));
+    const second = checkSchedule({ every: 'later' });
+    assert.ok(Array.isArray(second));
+    assert.notEqual(first, second);
+    assert.deepEqual(first.map((i) => i.received), ['"soon"'], 'the second check did not touch the first answer');
+    // An issue found before the getter threw must not stay behind for the next spec.
+    const hostile = {
+      every: 'bad',
+      get initialDelay(): string {
+        throw new Error('getter');
+      },
+    };
+    assert.ok(Array.isArray(checkSchedule({ every: '1x', anchor: 'no' })));
+    assert.throws(() => checkSchedule(hostile), /getter/);
+    const after = checkSchedule({ every: '1m' });
+    assert.ok(!Array.isArray(after), 'no issue of the specs before carried over');
+    assert.equal(after.describe(), 'every 1m');
+  });
+
   it('lists upcoming instants of a spec', () => {
     assert.deepEqual(
       nextRuns({ cron: '0 2 * * *', timezone: 'Europe/Berlin' }, { from: '2026-03-27T12:00:00Z', count: 3 }).map((d) => d.toISOString()),
