@@ -30,7 +30,7 @@ import { RunController } from './run-controller.ts';
 import { stopOnSignals, type StopOnSignalsOptions } from './stop-on-signals.ts';
 import { resolveSchedulerOptions, type ResolvedSchedulerOptions, type SchedulerOptions } from './scheduler-options.ts';
 import type { TaskDefinition, TaskInfo, TaskSettings } from './task.ts';
-import { defaultPolicy, type PlainDefinition, plainSchedule, type ResolvedTask, resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
+import { defaultPolicy, isPlainName, type PlainDefinition, plainSchedule, type ResolvedTask, resolveTask, type TaskPolicy, toDefinition } from './task-options.ts';
 import { patchOverrides, sameOverrides, type TaskOverridePatch, withOverrides } from './overrides.ts';
 import { storeBackoff } from './retry.ts';
 import { TaskRuntime } from './task-runtime.ts';
@@ -283,9 +283,11 @@ export class Scheduler {
     this.#assertAccepting('add');
     const defaults = this.#options.defaults;
     const plain = plainSchedule(definition, defaults);
+    // Read once and checked as read: a getter answers each read differently if it likes.
+    const { name, handler } = plain === null ? ({} as Partial<PlainDefinition>) : (definition as PlainDefinition);
     const runtime =
-      plain !== null
-        ? new TaskRuntime((definition as PlainDefinition).name, plain, (definition as PlainDefinition).handler, defaultPolicy(defaults, this.#policies), this.#sink)
+      plain !== null && isPlainName(name) && typeof handler === 'function'
+        ? new TaskRuntime(name, plain, handler, defaultPolicy(defaults, this.#policies), this.#sink)
         : TaskRuntime.of(resolveTask(definition, defaults, this.#policies), this.#sink);
     if (this.#tasks.has(runtime.name)) throw new DuplicateTaskError(runtime.name);
     // Before start, an upstream may be added after its downstream task: start() checks them all.

@@ -236,7 +236,12 @@ function isMinimal(definition: unknown): definition is PlainDefinition {
     keys++;
   }
   const d = definition as { name?: unknown; handler?: unknown };
-  return keys === 3 && typeof d.name === 'string' && d.name.length <= 128 && TASK_NAME.test(d.name) && typeof d.handler === 'function';
+  return keys === 3 && isPlainName(d.name) && typeof d.handler === 'function';
+}
+
+/** A name the full schema accepts. */
+export function isPlainName(name: unknown): name is string {
+  return typeof name === 'string' && name.length <= 128 && TASK_NAME.test(name);
 }
 
 function definitionValue(definition: unknown, key: string): unknown {

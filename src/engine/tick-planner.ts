@@ -4,7 +4,7 @@ import { planCatchUp } from './catch-up.ts';
 import { AtSchedule } from './schedules/at.ts';
 import type { EngineContext } from './context.ts';
 import type { JobRouter } from './job-router.ts';
-import type { BoundSchedule } from './schedules/types.ts';
+import type { BoundSchedule, ScheduleDefinition } from './schedules/types.ts';
 import type { TaskPolicy } from './task-options.ts';
 import { type TaskRuntime, tickSlot } from './task-runtime.ts';
 import { timerEntry } from './timer-queue.ts';
@@ -105,20 +105,29 @@ export class TickPlanner {
     // The schedule key registered is the effective one (overrides included): as it was stored.
     await this.#prepare(batch);
     if (!this.#ctx.running()) return;
+    // Nothing of a task removed by now goes to the store.
+    const live = batch.some((runtime) => runtime.state === 'removed') ? batch.filter((runtime) => runtime.state !== 'removed') : batch;
+    if (live.length === 0) return;
     // Ticks from this instant on are observed; earlier ones after the persisted cursor were missed.
     const observedFrom = this.#ctx.clock.now();
-    const list = new RuntimeRegistrations(batch, observedFrom);
+    const list = new RuntimeRegistrations(live, observedFrom);
     const store = this.#ctx.store;
     const states = await this.#ctx.track(store.registerTaskList !== undefined ? store.registerTaskList(list, observedFrom) : store.registerTasks(registrationsOf(list), observedFrom));
     if (!this.#ctx.running()) return;
     // Indexed, not forEach: a closure called 100,000 times once runs unoptimised for longer.
-    for (let i = 0; i < batch.length; i++) {
-      const runtime = batch[i] as TaskRuntime;
+    for (let i = 0; i < live.length; i++) {
+      const runtime = live[i] as TaskRuntime;
       // Removed meanwhile (a task added again under its name is another runtime, queued on its own).
       if (runtime.state !== 'registering') continue;
+      // Its schedule or paused flag changed while the store answered: the store holds what was
+      // sent, so the task is registered again as it is now, not activated against stale state.
+      if (!list.stillAsSent(i)) {
+        this.queue(runtime);
+        continue;
+      }
       const state = states[i];
       // null: the store had never seen the task and stored it as registered.
-      if (state === null) this.#activate(runtime, list.anchor(i), runtime.startPaused, null, observedFrom, null, observedFrom);
+      if (state === null) this.#activate(runtime, list.anchor(i), list.paused(i), null, observedFrom, null, observedFrom);
       else if (state !== undefined) {
         runtime.pauseNote = state.paused ? state.pauseNote : null;
         runtime.pausedAt = state.paused ? state.pausedAt : null;
@@ -283,14 +292,27 @@ export class TickPlanner {
   }
 }
 
-/** A batch of tasks as the store registers them, read from the runtimes themselves. */
+/**
+ * A batch of tasks as the store registers them, read from the runtimes. What may change while
+ * the store answers (the schedule, the paused flag) is taken when the batch is made: one array
+ * each for the batch, not an object per task.
+ */
 class RuntimeRegistrations implements TaskRegistrationList {
   readonly #batch: readonly TaskRuntime[];
   readonly #observedFrom: number;
+  readonly #schedules: ScheduleDefinition[];
+  readonly #paused: Uint8Array;
 
   constructor(batch: readonly TaskRuntime[], observedFrom: number) {
     this.#batch = batch;
     this.#observedFrom = observedFrom;
+    this.#schedules = new Array<ScheduleDefinition>(batch.length);
+    this.#paused = new Uint8Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const runtime = batch[i] as TaskRuntime;
+      this.#schedules[i] = runtime.schedule;
+      this.#paused[i] = runtime.startPaused ? 1 : 0;
+    }
   }
 
   get length(): number {
@@ -302,15 +324,21 @@ class RuntimeRegistrations implements TaskRegistrationList {
   }
 
   scheduleKey(i: number): string {
-    return (this.#batch[i] as TaskRuntime).schedule.key;
+    return (this.#schedules[i] as ScheduleDefinition).key;
   }
 
   anchor(i: number): number | null {
-    return (this.#batch[i] as TaskRuntime).schedule.initialAnchor(this.#observedFrom);
+    return (this.#schedules[i] as ScheduleDefinition).initialAnchor(this.#observedFrom);
   }
 
   paused(i: number): boolean {
-    return (this.#batch[i] as TaskRuntime).startPaused;
+    return this.#paused[i] === 1;
+  }
+
+  /** True while the task is still what was registered for it (its schedule key and paused flag). */
+  stillAsSent(i: number): boolean {
+    const runtime = this.#batch[i] as TaskRuntime;
+    return runtime.schedule.key === this.scheduleKey(i) && runtime.startPaused === this.paused(i);
   }
 }
 

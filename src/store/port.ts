@@ -64,7 +64,8 @@ export interface Store {
    * {@link registerTasks} for a batch read by position: the engine hands over its own task
    * objects instead of building a registration object for each, so registering 100,000 tasks
    * allocates nothing per task on the way in. Optional; without it the engine builds the array.
-   * The list is valid during the call only.
+   * The list is valid during the call only. A wrapper around a store that has it (the memory
+   * store) and that changes registrations must wrap both methods: the engine calls only this one.
    */
   registerTaskList?(tasks: TaskRegistrationList, now: number): Promise<(TaskState | null)[]>;
 

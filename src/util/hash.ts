@@ -29,8 +29,10 @@ export function stableFraction(text: string): number {
 /**
  * Names a set of strings: the same for the same set in any order, on every machine. Each string
  * gets two 32-bit hashes (FNV-1a streams with different primes, each avalanched), summed over the
- * set, plus the count. A sum needs no sorting, so 100,000 task names cost one pass; a collision
- * would only make two different sets look alike, so 64 bits are plenty.
+ * set, plus the count. A sum needs no sorting, so 100,000 task names cost one pass. Not
+ * collision-resistant against names chosen to collide (a sum makes that cheap): a collision
+ * only makes two instances take each other for peers, whose ticks left to each other then wait
+ * for the grace check, about a second late. Task names are the operator's.
  */
 export function setDigest(items: readonly string[]): string {
   let a = 0;

@@ -82,17 +82,21 @@ function kindOf(spec: object): (typeof KINDS)[number] | 'none' | 'several' {
 export function checkSchedule(spec: unknown, path = 'schedule'): ScheduleDefinition | Issues {
   // Nearly every spec is valid: its issues are gathered in one array kept for the purpose, and
   // only problems get an array of their own (100,000 tasks registered, 100,000 arrays fewer).
+  // The array is lent, not shared: a check made from inside another (a spec's getter) gets its own.
+  const issues = spared ?? [];
+  spared = null;
   try {
-    const result = checkInto(spared, spec, path);
-    return spared.length === 0 && !Array.isArray(result) ? result : spared.slice();
+    const result = checkInto(issues, spec, path);
+    return issues.length === 0 && !Array.isArray(result) ? result : issues.slice();
   } finally {
     // Emptied even when a spec's getter threw, or the next spec would inherit its issues.
-    spared.length = 0;
+    issues.length = 0;
+    spared = issues;
   }
 }
 
-/** Where {@link checkSchedule} gathers issues; empty between calls. */
-const spared: Issues = [];
+/** Where {@link checkSchedule} gathers issues; empty when returned, null while lent. */
+let spared: Issues | null = [];
 
 /** Checks `spec` into `issues`; the definition when it holds. */
 function checkInto(issues: Issues, spec: unknown, path: string): ScheduleDefinition | Issues {

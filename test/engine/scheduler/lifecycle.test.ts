@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type CatchUpPolicy, InvalidOptionError, memoryStore, RunNotFoundError, ShutdownError, type Store, TaskNotFoundError } from '../../../src/index.ts';
 import { createTestClock, type TestClock } from '../../../src/testing/index.ts';
+import { parseSchedule } from '../../../src/engine/schedules/index.ts';
 import { harness, runsOf, secs, T0, work } from '../../helpers.ts';
 
 const H = 3_600_000;
@@ -191,6 +192,41 @@ describe('commands', () => {
       assert.deepEqual(ran, ['second', 'second', 'second']);
       assert.deepEqual(h.scheduler.tasks().map((t) => t.name), ['x']);
       assert.deepEqual((await runsOf(h.scheduler)).map((r) => [r.task, secs(r.scheduledFor)]), [['x', 30.01], ['x', 90.01], ['x', 150.01]], 'anchored when registered, 10 ms in');
+      assert.deepEqual(h.errors, []);
+      await h.scheduler.stop();
+    });
+  }
+
+  for (const list of [true, false]) {
+    it(`a task changed while the store registers it is registered again as it is now: the instance and the store agree (${list ? 'registerTaskList' : 'registerTasks'})`, async () => {
+      const clock = createTestClock();
+      const inner = memoryStore();
+      const slow = answeringLate(inner, clock, ['registerTasks', 'registerTaskList'], list ? [] : ['registerTaskList']);
+      const h = harness({ clock, store: slow });
+      const ran: string[] = [];
+      await h.scheduler.start();
+      h.scheduler.add({ name: 'to-pause', schedule: { every: '1m' }, handler: () => void ran.push('to-pause') });
+      h.scheduler.add({ name: 'paused', paused: true, schedule: { every: '1m' }, handler: () => void ran.push('paused') });
+      h.scheduler.add({ name: 'rekeyed', schedule: { every: '1m' }, handler: () => void ran.push('rekeyed') });
+      await clock.advance(10); // the registration is on its way
+      h.scheduler.update('to-pause', { paused: true });
+      h.scheduler.update('paused', { paused: false });
+      h.scheduler.update('rekeyed', { schedule: { every: '2m' } });
+      await clock.advance(5 * 60_000);
+      const stored = new Map((await inner.listTasks()).map((t) => [t.name, t]));
+      for (const task of h.scheduler.tasks()) {
+        assert.equal(task.paused, stored.get(task.name)?.paused, `${task.name}: paused here as in the store`);
+        assert.equal(parseSchedule(task.schedule).key, stored.get(task.name)?.scheduleKey, `${task.name}: the schedule the store keeps`);
+      }
+      // What the store holds wins, as on a restart: a definition's paused flag counts for a new task.
+      assert.deepEqual(
+        h.scheduler.tasks().map((t) => [t.name, t.paused]).sort(),
+        [['paused', true], ['rekeyed', false], ['to-pause', false]],
+      );
+      const rekeyed = (await runsOf(h.scheduler, 'rekeyed')).map((r) => r.scheduledFor.getTime());
+      assert.ok(rekeyed.length >= 2);
+      assert.deepEqual(rekeyed.slice(1).map((t, k) => t - (rekeyed[k] as number)), rekeyed.slice(1).map(() => 120_000), 'every 2 minutes');
+      assert.equal(ran.filter((r) => r === 'paused').length, 0);
       assert.deepEqual(h.errors, []);
       await h.scheduler.stop();
     });

@@ -74,6 +74,36 @@ describe('nextRuns', () => {
     assert.equal(after.describe(), 'every 1m');
   });
 
+  it('judges a spec whose getter checks another spec on its own issues, and the other on its own', () => {
+    let inner: ReturnType<typeof checkSchedule> | undefined;
+    const outer = checkSchedule({
+      every: '5m',
+      bogus: 1,
+      get initialDelay(): string {
+        inner = checkSchedule({ every: '1m' });
+        return '1s';
+      },
+    });
+    assert.ok(Array.isArray(outer), 'the unknown key is still refused');
+    assert.deepEqual(outer.map((i) => i.path), ['schedule.bogus']);
+    assert.ok(inner !== undefined && !Array.isArray(inner), 'the valid inner spec is accepted');
+    let thrown: unknown;
+    const refused = checkSchedule({
+      every: 'bogus',
+      get initialDelay(): undefined {
+        try {
+          parseSchedule({ every: '1m' });
+        } catch (error) {
+          thrown = error;
+        }
+        return undefined;
+      },
+    });
+    assert.equal(thrown, undefined, 'the inner valid spec is not refused with the outer one\'s issue');
+    assert.ok(Array.isArray(refused));
+    assert.deepEqual(refused.map((i) => i.path), ['schedule.every']);
+  });
+
   it('lists upcoming instants of a spec', () => {
     assert.deepEqual(
       nextRuns({ cron: '0 2 * * *', timezone: 'Europe/Berlin' }, { from: '2026-03-27T12:00:00Z', count: 3 }).map((d) => d.toISOString()),
