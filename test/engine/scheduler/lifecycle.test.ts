@@ -169,16 +169,22 @@ function answeringLate(inner: Store, clock: TestClock, late: readonly (keyof Sto
   });
 }
 
+/**
+ * A started scheduler whose store answers registrations a second late: with `registerTaskList`,
+ * or without it (the engine then sends the array), and what its tasks' handlers push to `ran`.
+ */
+async function registeringLate(list: boolean): Promise<{ h: ReturnType<typeof harness>; inner: Store; clock: TestClock; ran: string[] }> {
+  const clock = createTestClock();
+  const inner = memoryStore();
+  const h = harness({ clock, store: answeringLate(inner, clock, ['registerTasks', 'registerTaskList'], list ? [] : ['registerTaskList']) });
+  await h.scheduler.start();
+  return { h, inner, clock, ran: [] };
+}
+
 describe('commands', () => {
   for (const list of [true, false]) {
     it(`a task removed while the store registers it stays removed; one added again under its name runs alone (${list ? 'registerTaskList' : 'registerTasks'})`, async () => {
-      const clock = createTestClock();
-      const inner = memoryStore();
-      // Registrations answer a second late; a store without registerTaskList gets the array.
-      const slow = answeringLate(inner, clock, ['registerTasks', 'registerTaskList'], list ? [] : ['registerTaskList']);
-      const h = harness({ clock, store: slow });
-      const ran: string[] = [];
-      await h.scheduler.start();
+      const { h, clock, ran } = await registeringLate(list);
       h.scheduler.add({ name: 'gone', schedule: { every: '1m' }, handler: () => void ran.push('gone') });
       h.scheduler.add({ name: 'x', schedule: { every: '1m' }, handler: () => void ran.push('first') });
       // Removed in the turn it was added: its registration has not gone out yet.
@@ -199,12 +205,7 @@ describe('commands', () => {
 
   for (const list of [true, false]) {
     it(`a task changed while the store registers it is registered again as it is now: the instance and the store agree (${list ? 'registerTaskList' : 'registerTasks'})`, async () => {
-      const clock = createTestClock();
-      const inner = memoryStore();
-      const slow = answeringLate(inner, clock, ['registerTasks', 'registerTaskList'], list ? [] : ['registerTaskList']);
-      const h = harness({ clock, store: slow });
-      const ran: string[] = [];
-      await h.scheduler.start();
+      const { h, inner, clock, ran } = await registeringLate(list);
       h.scheduler.add({ name: 'to-pause', schedule: { every: '1m' }, handler: () => void ran.push('to-pause') });
       h.scheduler.add({ name: 'paused', paused: true, schedule: { every: '1m' }, handler: () => void ran.push('paused') });
       h.scheduler.add({ name: 'rekeyed', schedule: { every: '1m' }, handler: () => void ran.push('rekeyed') });
