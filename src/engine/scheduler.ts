@@ -283,12 +283,13 @@ export class Scheduler {
     this.#assertAccepting('add');
     const defaults = this.#options.defaults;
     const plain = plainSchedule(definition, defaults);
-    // Read once and checked as read: a getter answers each read differently if it likes.
-    const { name, handler } = plain === null ? ({} as Partial<PlainDefinition>) : (definition as PlainDefinition);
-    const runtime =
-      plain !== null && isPlainName(name) && typeof handler === 'function'
-        ? new TaskRuntime(name, plain, handler, defaultPolicy(defaults, this.#policies), this.#sink)
-        : TaskRuntime.of(resolveTask(definition, defaults, this.#policies), this.#sink);
+    let runtime: TaskRuntime | null = null;
+    if (plain !== null) {
+      // Read once and checked as read: a getter may answer each read differently.
+      const { name, handler } = definition as PlainDefinition;
+      if (isPlainName(name) && typeof handler === 'function') runtime = new TaskRuntime(name, plain, handler, defaultPolicy(defaults, this.#policies), this.#sink);
+    }
+    runtime ??= TaskRuntime.of(resolveTask(definition, defaults, this.#policies), this.#sink);
     if (this.#tasks.has(runtime.name)) throw new DuplicateTaskError(runtime.name);
     // Before start, an upstream may be added after its downstream task: start() checks them all.
     this.#checkDependencies(runtime.name, runtime.dependency, this.#state !== 'idle');

@@ -148,8 +148,11 @@ export function parseTaskDefaults(defaults: unknown): ParsedOptions {
 export function resolveTask(definition: unknown, defaults: ParsedOptions, policies: Map<string, TaskPolicy>): ResolvedTask {
   const plain = plainSchedule(definition, defaults);
   if (plain !== null) {
+    // Read once and checked as read, as Scheduler.add does.
     const { name, handler } = definition as PlainDefinition;
-    return { name, schedule: plain, handler, description: null, startPaused: false, policy: defaultPolicy(defaults, policies), condition: null, dependency: null, smart: NO_SMART };
+    if (isPlainName(name) && typeof handler === 'function') {
+      return { name, schedule: plain, handler, description: null, startPaused: false, policy: defaultPolicy(defaults, policies), condition: null, dependency: null, smart: NO_SMART };
+    }
   }
   const subject = describeSubject(definition);
   const result = taskSchema.safeParse(definition);

@@ -65,7 +65,7 @@ class MemoryStore implements Store {
    * leases of schedulers that died without stopping, which in one process is rare.
    */
   readonly suggestedPollIntervalMs = 60_000;
-  /** A row per task once it was claimed, paused or re-keyed; until then, its batch's {@link FreshTasks}. */
+  /** A row per task once it was claimed, paused, overridden or re-keyed; until then, its batch's {@link FreshTasks}. */
   readonly #tasks = new Map<string, TaskEntry>();
   /** Every run, in id (creation) order. */
   readonly #runs = new Map<string, RunRow>();

@@ -41,8 +41,9 @@ export interface TaskRow {
 }
 
 /**
- * Tasks the store first saw in one registration with equal values, none claimed, paused or
- * re-keyed since: one object stands for all of them until each gets a {@link TaskRow} of its own.
+ * Tasks the store first saw in one registration with equal values, none claimed, paused,
+ * overridden or re-keyed since: one object stands for all of them until each gets a
+ * {@link TaskRow} of its own.
  */
 export class FreshTasks {
   readonly scheduleKey: string;

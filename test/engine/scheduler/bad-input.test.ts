@@ -53,6 +53,33 @@ describe('bad input to the public API', () => {
     assert.match(addError(null).message, /expected object/);
   });
 
+  it('never registers a name or handler a getter changed after it was checked', () => {
+    // Each getter answers a valid value and a bad one by turns: whatever add() made of the
+    // definition, it holds a valid name and a function, or nothing and an error naming the field.
+    for (let offset = 0; offset < 4; offset++) {
+      let names = offset;
+      let handlers = offset >> 1;
+      const definition = {
+        get name(): string {
+          return names++ % 2 === 0 ? 'good-name' : 'bad name!';
+        },
+        schedule: { every: '1m' },
+        get handler(): unknown {
+          return handlers++ % 2 === 0 ? () => {} : 'not a function';
+        },
+      };
+      const { scheduler } = harness();
+      try {
+        scheduler.add(definition as unknown as TaskDefinition);
+      } catch (error) {
+        assert.ok(error instanceof InvalidOptionError, String(error));
+        assert.deepEqual(scheduler.tasks(), []);
+        continue;
+      }
+      assert.deepEqual(scheduler.tasks().map((t) => t.name), ['good-name']);
+    }
+  });
+
   it('refuses a duplicate name', () => {
     const { scheduler } = harness();
     scheduler.add(ok);
